@@ -1,0 +1,3 @@
+from tillbook.cli import main
+
+main()

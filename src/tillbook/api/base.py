@@ -1,0 +1,105 @@
+"""The REST API v1: bearer tokens per business with scopes, one error shape, tenant scoping.
+
+Handlers parse input, check the token's scope and call a service (DESIGN.md rule 2). Every
+handler runs inside the token's business scope, so a query cannot reach another business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError
+from ninja.security import HttpBearer
+
+from tillbook.api.models import ApiToken
+from tillbook.api.services import api_token_authenticate
+from tillbook.core.errors import Forbidden, TillbookError
+from tillbook.core.scoping import business_scope
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: dict[str, list[str]] = {}
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict[str, Any]]
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
+        api_token = api_token_authenticate(token)
+        if api_token is None:
+            raise InvalidToken
+        return api_token
+
+
+api = NinjaAPI(
+    title="Tillbook API",
+    version="1",
+    description=(
+        "Tillbook's REST API. Authenticate with `Authorization: Bearer <token>`; create tokens "
+        "in the back office (Settings → API tokens) or with `tillbook token create`. Each token "
+        'belongs to one business and carries scopes. Errors are JSON: `{"detail": message}`.'
+    ),
+    auth=TokenAuth(),
+    urls_namespace="api-v1",
+)
+
+# Responses every authenticated operation may give, documented so clients can rely on them.
+COMMON_ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 422: ValidationErrorOut}
+
+
+@api.exception_handler(InvalidToken)
+def _invalid_token(request: HttpRequest, exc: InvalidToken) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "The API token is not valid or was revoked."}, status=401
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _missing_token(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "Send an API token in the header: Authorization: Bearer <token>."},
+        status=401,
+    )
+
+
+@api.exception_handler(TillbookError)
+def _domain_error(request: HttpRequest, exc: TillbookError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": exc.message, "errors": exc.field_errors}, status=exc.status_code
+    )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def requires_scope(scope: str) -> Callable[[F], F]:
+    """Check the token's scope, then run the handler inside the token's business scope."""
+
+    def decorator(handler: F) -> F:
+        @wraps(handler)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            token: ApiToken = request.auth  # type: ignore[attr-defined]
+            if scope not in token.scopes:
+                raise Forbidden(f"This token does not have the {scope} scope.")
+            with business_scope(token.business):
+                return handler(request, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def current_token(request: HttpRequest) -> ApiToken:
+    return request.auth  # type: ignore[attr-defined]

@@ -1,0 +1,12 @@
+"""What an API token may do. Each feature adds its scopes here."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "customers:read": "List and read customers",
+    "customers:write": "Create and edit customers",
+}
+
+
+def unknown_scopes(scopes: list[str]) -> list[str]:
+    return [scope for scope in scopes if scope not in SCOPES]

@@ -1,0 +1,8 @@
+"""Routers of the API, registered once on the v1 instance."""
+
+from tillbook.api.base import api
+from tillbook.api.customers import router as customers_router
+
+api.add_router("/", customers_router)
+
+urls = api.urls

@@ -1,0 +1,184 @@
+"""Money: an integer amount in a currency's minor units, never a float.
+
+Precision per currency comes from Babel's CLDR data (JPY has none, BHD three). Arithmetic
+refuses to mix currencies; `allocate` splits an amount by ratios without losing or inventing
+a minor unit (100.00 in three parts is 33.34 + 33.33 + 33.33).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+
+class CurrencyMismatch(ValueError):
+    """Two amounts in different currencies were combined."""
+
+
+class InvalidAmount(ValueError):
+    """An amount could not be read or has more decimals than its currency allows."""
+
+
+@cache
+def known_currencies() -> frozenset[str]:
+    return frozenset(code for code in list_currencies() if len(code) == 3 and code.isupper())
+
+
+def is_known_currency(code: str) -> bool:
+    return code in known_currencies()
+
+
+@cache
+def currency_precision(code: str) -> int:
+    if not is_known_currency(code):
+        raise InvalidAmount(f"{code!r} is not an ISO 4217 currency code.")
+    return int(get_currency_precision(code))
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise InvalidAmount(
+                f"Money amounts are whole minor units; got {type(self.amount).__name__} "
+                f"{self.amount!r}."
+            )
+        currency_precision(self.currency)
+
+    # Construction -------------------------------------------------------------------------
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def from_major(cls, value: Decimal | str | int, currency: str) -> Money:
+        """Read an amount in major units ("12.50" USD -> 1250). Refuses extra decimals."""
+        if isinstance(value, float):
+            raise InvalidAmount("Money never comes from a float; pass a string or a Decimal.")
+        try:
+            decimal = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise InvalidAmount(f"{value!r} is not an amount.") from None
+        if not decimal.is_finite():
+            raise InvalidAmount(f"{value!r} is not an amount.")
+        precision = currency_precision(currency)
+        minor = decimal.scaleb(precision)
+        if minor != minor.to_integral_value():
+            raise InvalidAmount(f"{value} has more decimals than {currency} allows ({precision}).")
+        return cls(int(minor), currency)
+
+    # Views --------------------------------------------------------------------------------
+
+    @property
+    def precision(self) -> int:
+        return currency_precision(self.currency)
+
+    def to_decimal(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-self.precision)
+
+    def major_string(self) -> str:
+        """The amount in major units with exactly the currency's decimals: "1234.50"."""
+        return f"{self.to_decimal():.{self.precision}f}"
+
+    def format(self, locale: str = "en_US") -> str:
+        return format_currency(self.to_decimal(), self.currency, locale=locale)
+
+    def __str__(self) -> str:
+        return f"{self.major_string()} {self.currency}"
+
+    # Arithmetic ---------------------------------------------------------------------------
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"Cannot combine Money with {type(other).__name__}.")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"Cannot combine {self.currency} and {other.currency} amounts.")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._same(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._same(other).amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __abs__(self) -> Money:
+        return Money(abs(self.amount), self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        if isinstance(factor, bool) or not isinstance(factor, int):
+            raise TypeError("Multiply Money by a whole number; use scale() for fractions.")
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def scale(self, factor: Decimal, *, rounding: str = ROUND_HALF_EVEN) -> Money:
+        """Multiply by a fraction (a tax rate, a percentage) and round to a minor unit."""
+        if not isinstance(factor, Decimal):
+            raise TypeError("scale() takes a Decimal factor.")
+        scaled = (Decimal(self.amount) * factor).to_integral_value(rounding=rounding)
+        return Money(int(scaled), self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __bool__(self) -> bool:
+        return self.amount != 0
+
+    # Allocation ---------------------------------------------------------------------------
+
+    def allocate(self, ratios: Sequence[int]) -> list[Money]:
+        """Split by whole-number ratios; the parts always add up to exactly this amount.
+
+        Largest-remainder method: each part gets its floor share, and the minor units left
+        over go one each to the parts with the largest remainders (earlier parts on ties),
+        so the split is fair and deterministic.
+        """
+        if not ratios:
+            raise ValueError("allocate() needs at least one ratio.")
+        if any(isinstance(r, bool) or not isinstance(r, int) or r < 0 for r in ratios):
+            raise ValueError("Ratios must be whole numbers of zero or more.")
+        total = sum(ratios)
+        if total == 0:
+            raise ValueError("At least one ratio must be above zero.")
+        sign = -1 if self.amount < 0 else 1
+        amount = abs(self.amount)
+        shares = [amount * ratio // total for ratio in ratios]
+        remainders = [amount * ratio % total for ratio in ratios]
+        leftover = amount - sum(shares)
+        order = sorted(range(len(ratios)), key=lambda index: (-remainders[index], index))
+        for index in order[:leftover]:
+            shares[index] += 1
+        return [Money(sign * share, self.currency) for share in shares]
+
+    def split(self, parts: int) -> list[Money]:
+        if parts < 1:
+            raise ValueError("split() needs at least one part.")
+        return self.allocate([1] * parts)
+
+
+def money_sum(amounts: Sequence[Money], currency: str) -> Money:
+    """Add amounts of one currency; an empty sequence is zero in `currency`."""
+    total = Money.zero(currency)
+    for amount in amounts:
+        total = total + amount
+    return total

@@ -1,0 +1,64 @@
+"""Checks shared by forms, the API and the CLI, each raising InvalidInput with a clear message."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from babel import Locale, UnknownLocaleError
+
+from tillbook.core.errors import InvalidInput
+from tillbook.core.models import RESERVED_SLUGS, slug_validator
+from tillbook.core.money import is_known_currency
+
+
+def validate_currency(code: str) -> str:
+    code = (code or "").strip().upper()
+    if not is_known_currency(code):
+        raise InvalidInput(
+            f"{code or 'An empty value'} is not an ISO 4217 currency code (e.g. USD, EUR, GBP).",
+            field_errors={"currency": ["Unknown currency code."]},
+        )
+    return code
+
+
+def validate_timezone(name: str) -> str:
+    name = (name or "").strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{name or 'An empty value'} is not a time zone; use an IANA name such as "
+            "Europe/Berlin or America/New_York.",
+            field_errors={"timezone": ["Unknown time zone."]},
+        ) from None
+    return name
+
+
+def validate_locale(code: str) -> str:
+    code = (code or "").strip().replace("-", "_")
+    try:
+        Locale.parse(code)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise InvalidInput(
+            f"{code or 'An empty value'} is not a known locale (e.g. en_US, de_DE, fr_FR).",
+            field_errors={"locale": ["Unknown locale."]},
+        ) from None
+    return code
+
+
+def validate_slug(slug: str) -> str:
+    slug = (slug or "").strip()
+    try:
+        slug_validator(slug)
+    except Exception:
+        raise InvalidInput(
+            f"{slug or 'An empty value'} cannot be a business address: use 1–50 lowercase "
+            "letters, digits and hyphens.",
+            field_errors={"slug": ["Invalid address."]},
+        ) from None
+    if slug in RESERVED_SLUGS:
+        raise InvalidInput(
+            f"{slug} is reserved by Tillbook; choose another address.",
+            field_errors={"slug": ["Reserved."]},
+        )
+    return slug

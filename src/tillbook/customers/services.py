@@ -1,0 +1,315 @@
+"""Writes for customers: create, update, and import from CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tillbook.core.audit import audit_record, model_changes
+from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.core.hooks import pause_point
+from tillbook.core.models import Business, User
+from tillbook.customers.models import ConsentSource, Customer, Tag
+from tillbook.customers.validation import (
+    FieldProblem,
+    normalize_email,
+    normalize_phone,
+    normalize_tags,
+)
+
+EDITABLE_FIELDS = ("email", "name", "phone", "notes", "tags", "marketing_consent")
+
+
+def _invalid(problem: FieldProblem) -> InvalidInput:
+    return InvalidInput(problem.message, field_errors={problem.field: [problem.message]})
+
+
+def tags_ensure(*, business: Business, names: Iterable[str]) -> list[Tag]:
+    """The Tag rows for `names`, created where missing (case-insensitive match)."""
+    wanted = {name.lower(): name for name in names}
+    if not wanted:
+        return []
+    existing = {tag.name.lower(): tag for tag in Tag.objects.filter(business=business)}
+    missing = [
+        Tag(business=business, name=name) for key, name in wanted.items() if key not in existing
+    ]
+    if missing:
+        Tag.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {tag.name.lower(): tag for tag in Tag.objects.filter(business=business)}
+    return [existing[key] for key in wanted]
+
+
+def _clean(business: Business, data: dict[str, Any]) -> dict[str, Any]:
+    for name, value in data.items():
+        texts = value if isinstance(value, list | tuple) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise InvalidInput(
+                f"The {name} contains a null character; remove it and try again.",
+                field_errors={name: ["Contains a null character."]},
+            )
+    cleaned: dict[str, Any] = {}
+    try:
+        if "email" in data:
+            cleaned["email"] = normalize_email(data["email"])
+        if "name" in data:
+            cleaned["name"] = " ".join(str(data["name"] or "").split())[:200]
+        if "phone" in data:
+            cleaned["phone"] = normalize_phone(data["phone"] or "", region=business.country)
+        if "notes" in data:
+            cleaned["notes"] = str(data["notes"] or "").strip()
+        if "tags" in data:
+            cleaned["tags"] = normalize_tags(data["tags"] or [])
+        if "marketing_consent" in data:
+            cleaned["marketing_consent"] = bool(data["marketing_consent"])
+    except FieldProblem as problem:
+        raise _invalid(problem) from None
+    return cleaned
+
+
+def customer_create(
+    *,
+    business: Business,
+    actor: User | None,
+    email: str,
+    name: str = "",
+    phone: str = "",
+    notes: str = "",
+    tags: list[str] | tuple[str, ...] = (),
+    marketing_consent: bool = False,
+    consent_source: str = ConsentSource.STAFF,
+    actor_label: str = "",
+) -> Customer:
+    cleaned = _clean(
+        business,
+        {
+            "email": email,
+            "name": name,
+            "phone": phone,
+            "notes": notes,
+            "tags": list(tags),
+            "marketing_consent": marketing_consent,
+        },
+    )
+    duplicate = Conflict(
+        f"A customer with the email {cleaned['email']} already exists.",
+        field_errors={"email": ["Already used by another customer."]},
+    )
+    if Customer.objects.filter(business=business, email__iexact=cleaned["email"]).exists():
+        raise duplicate
+    pause_point("customer_create.checked")
+    now = timezone.now()
+    customer = Customer(
+        business=business,
+        email=cleaned["email"],
+        name=cleaned["name"],
+        phone=cleaned["phone"],
+        notes=cleaned["notes"],
+        marketing_consent=cleaned["marketing_consent"],
+        consent_at=now if cleaned["marketing_consent"] else None,
+        consent_source=consent_source if cleaned["marketing_consent"] else "",
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with transaction.atomic():
+            customer.save()
+            customer.tags.set(tags_ensure(business=business, names=cleaned["tags"]))
+            audit_record(
+                business=business,
+                actor=actor,
+                actor_label=actor_label,
+                action="customer.create",
+                summary=f"Added customer {customer.email}",
+                target=customer,
+            )
+    except IntegrityError:
+        # The database's case-insensitive unique constraint caught a concurrent creation.
+        raise duplicate from None
+    return customer
+
+
+def customer_update(
+    *,
+    customer: Customer,
+    actor: User | None,
+    data: dict[str, Any],
+    consent_source: str = ConsentSource.STAFF,
+    actor_label: str = "",
+) -> Customer:
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown customer fields: {', '.join(sorted(unknown))}.")
+    cleaned = _clean(customer.business, data)
+    if "email" in cleaned and cleaned["email"].lower() != customer.email.lower():
+        taken = (
+            Customer.objects.filter(business=customer.business, email__iexact=cleaned["email"])
+            .exclude(pk=customer.pk)
+            .exists()
+        )
+        if taken:
+            raise Conflict(
+                f"A customer with the email {cleaned['email']} already exists.",
+                field_errors={"email": ["Already used by another customer."]},
+            )
+    tag_names = cleaned.pop("tags", None)
+    before: dict[str, Any] = {name: getattr(customer, name) for name in cleaned}
+    if tag_names is not None:
+        before["tags"] = sorted(customer.tags.values_list("name", flat=True))
+    now = timezone.now()
+    if (
+        "marketing_consent" in cleaned
+        and cleaned["marketing_consent"] != customer.marketing_consent
+    ):
+        customer.consent_at = now
+        customer.consent_source = consent_source
+    for name, value in cleaned.items():
+        setattr(customer, name, value)
+    customer.updated_at = now
+    try:
+        with transaction.atomic():
+            customer.save()
+            after: dict[str, Any] = dict(cleaned)
+            if tag_names is not None:
+                customer.tags.set(tags_ensure(business=customer.business, names=tag_names))
+                after["tags"] = sorted(tag_names)
+            changes = model_changes(before, after)
+            if changes:
+                audit_record(
+                    business=customer.business,
+                    actor=actor,
+                    actor_label=actor_label,
+                    action="customer.update",
+                    summary=f"Edited customer {customer.email}",
+                    target=customer,
+                    changes=changes,
+                )
+    except IntegrityError:
+        raise Conflict(f"A customer with the email {customer.email} already exists.") from None
+    return customer
+
+
+@dataclass
+class ImportRow:
+    line: int
+    email: str
+    name: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    marketing_consent: bool | None = None
+    consent_at: datetime | None = None
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+BATCH_SIZE = 2000
+
+
+def customers_import(
+    *, business: Business, actor: User | None, rows: list[ImportRow], ignored_columns: list[str]
+) -> ImportResult:
+    """Write rows that csv_io has already validated: all of them or, on any error, none.
+
+    Rows whose email matches an existing customer update that customer: name, phone and notes
+    when the file has a value, tags are added, consent is set when the file says.
+    """
+    result = ImportResult(rows=len(rows), ignored_columns=ignored_columns)
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {
+            customer.email.lower(): customer
+            for customer in Customer.objects.filter(business=business)
+        }
+        tags = {
+            tag.name.lower(): tag
+            for tag in tags_ensure(
+                business=business, names=[name for row in rows for name in row.tags]
+            )
+        }
+        to_create: list[Customer] = []
+        to_update: list[Customer] = []
+        tag_links: list[tuple[Customer, list[str]]] = []
+        for row in rows:
+            customer = existing.get(row.email.lower())
+            is_new = customer is None
+            if customer is None:
+                customer = Customer(business=business, email=row.email, created_at=now)
+            changed = is_new
+            for name in ("name", "phone", "notes"):
+                value = getattr(row, name)
+                if value and value != getattr(customer, name):
+                    setattr(customer, name, value)
+                    changed = True
+            if (
+                row.marketing_consent is not None
+                and row.marketing_consent != customer.marketing_consent
+            ):
+                customer.marketing_consent = row.marketing_consent
+                customer.consent_at = row.consent_at or now
+                customer.consent_source = ConsentSource.IMPORT
+                changed = True
+            if row.tags:
+                tag_links.append((customer, row.tags))
+            if is_new:
+                customer.updated_at = now
+                to_create.append(customer)
+            elif changed:
+                customer.updated_at = now
+                to_update.append(customer)
+            else:
+                result.unchanged += 1
+        Customer.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+        Customer.objects.bulk_update(
+            to_update,
+            [
+                "name",
+                "phone",
+                "notes",
+                "marketing_consent",
+                "consent_at",
+                "consent_source",
+                "updated_at",
+            ],
+            batch_size=BATCH_SIZE,
+        )
+        through = Customer.tags.through
+        links = [
+            through(customer_id=customer.pk, tag_id=tags[name.lower()].pk)
+            for customer, names in tag_links
+            for name in names
+        ]
+        through.objects.bulk_create(links, batch_size=BATCH_SIZE, ignore_conflicts=True)
+        result.created = len(to_create)
+        result.updated = len(to_update)
+        audit_record(
+            business=business,
+            actor=actor,
+            action="customer.import",
+            summary=(
+                f"Imported customers: {result.created} new, {result.updated} updated, "
+                f"{result.unchanged} unchanged"
+            ),
+        )
+    return result
+
+
+def customers_import_csv(*, business: Business, actor: User | None, stream: Any) -> ImportResult:
+    """Read a customer CSV file and import it; any problem means nothing is written."""
+    from tillbook.customers.csv_io import customers_read_csv
+
+    parsed = customers_read_csv(stream, region=business.country)
+    return customers_import(
+        business=business, actor=actor, rows=parsed.rows, ignored_columns=parsed.ignored_columns
+    )
