@@ -19,6 +19,6 @@ os.environ["TILLBOOK_DEBUG"] = "1"
 os.environ["TILLBOOK_BASE_URL"] = "https://shop.example.test"
 os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 
-from django.conf import settings  # noqa: E402
+import django
 
-settings.DATABASES  # noqa: B018 - load settings now, from the environment above
+django.setup()  # settings now come from the environment above; test modules may import models

@@ -123,7 +123,9 @@ def run_tasks(db: None) -> Callable[[], int]:
                 for result in ready:
                     result.claim("test-worker")
                     try:
-                        value = result.task.call(*result.task_result.args, **result.task_result.kwargs)
+                        value = result.task.call(
+                            *result.task_result.args, **result.task_result.kwargs
+                        )
                     except Exception as error:
                         result.set_failed(error)
                         raise

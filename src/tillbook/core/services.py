@@ -106,6 +106,8 @@ def business_update(*, business: Business, actor: User, data: dict[str, Any]) ->
     try:
         business.full_clean(exclude=["slug", "currency"])
     except ValidationError as error:
+        for field, value in before.items():
+            setattr(business, field, value)
         raise InvalidInput(
             "Please correct the highlighted fields.", field_errors=error.message_dict
         ) from None

@@ -8,7 +8,6 @@ semicolons and tabs are all accepted as separators.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,19 +125,16 @@ def _parse_when(value: str) -> datetime | None:
 
 
 def _lines(stream: IO[bytes]) -> Iterator[str]:
-    """Decode the upload line by line, naming the line where the bytes are not UTF-8."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    number = 0
-    try:
-        for number, line in enumerate(text, start=1):  # noqa: B007 - used in the error below
-            yield line
-    except UnicodeDecodeError:
-        raise CustomerFileInvalid(
-            [Problem(number + 1, "the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”.")],
-            1,
-        ) from None
-    finally:
-        text.detach()
+    """Decode the upload line by line, so a byte that is not UTF-8 is reported on its line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise CustomerFileInvalid(
+                [Problem(number, "the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”.")],
+                1,
+            ) from None
+        yield line
 
 
 def _sniff_dialect(first_line: str) -> type[csv.Dialect]:
@@ -147,6 +143,7 @@ def _sniff_dialect(first_line: str) -> type[csv.Dialect]:
 
     class Dialect(csv.excel):
         delimiter = separator
+        strict = True  # an unclosed quote is an error, not a field that swallows the file
 
     return Dialect
 

@@ -17,6 +17,7 @@ from tillbook.core.models import Business, User
 from tillbook.customers.models import ConsentSource, Customer, Tag
 from tillbook.customers.validation import (
     FieldProblem,
+    default_region,
     normalize_email,
     normalize_phone,
     normalize_tags,
@@ -44,6 +45,10 @@ def tags_ensure(*, business: Business, names: Iterable[str]) -> list[Tag]:
     return [existing[key] for key in wanted]
 
 
+def phone_region(business: Business) -> str:
+    return default_region(country=business.country, locale=business.locale)
+
+
 def _clean(business: Business, data: dict[str, Any]) -> dict[str, Any]:
     for name, value in data.items():
         texts = value if isinstance(value, list | tuple) else [value]
@@ -59,7 +64,7 @@ def _clean(business: Business, data: dict[str, Any]) -> dict[str, Any]:
         if "name" in data:
             cleaned["name"] = " ".join(str(data["name"] or "").split())[:200]
         if "phone" in data:
-            cleaned["phone"] = normalize_phone(data["phone"] or "", region=business.country)
+            cleaned["phone"] = normalize_phone(data["phone"] or "", region=phone_region(business))
         if "notes" in data:
             cleaned["notes"] = str(data["notes"] or "").strip()
         if "tags" in data:
@@ -309,7 +314,7 @@ def customers_import_csv(*, business: Business, actor: User | None, stream: Any)
     """Read a customer CSV file and import it; any problem means nothing is written."""
     from tillbook.customers.csv_io import customers_read_csv
 
-    parsed = customers_read_csv(stream, region=business.country)
+    parsed = customers_read_csv(stream, region=phone_region(business))
     return customers_import(
         business=business, actor=actor, rows=parsed.rows, ignored_columns=parsed.ignored_columns
     )

@@ -27,6 +27,15 @@ def normalize_email(raw: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def default_region(*, country: str, locale: str) -> str:
+    """Where a number without a country code is assumed to be: the business's country, or
+    the territory of its locale (en_US -> US)."""
+    if country:
+        return country.upper()
+    _, _, territory = locale.replace("-", "_").partition("_")
+    return territory.upper() if len(territory) == 2 else ""
+
+
 def normalize_phone(raw: str, *, region: str = "") -> str:
     """Return the number in E.164 (+14155550123), or "" for an empty value."""
     text = (raw or "").strip()

@@ -20,7 +20,7 @@ from tillbook.backoffice.forms import (
     RoleForm,
 )
 from tillbook.backoffice.views.helpers import apply_error, csv_response, paginate
-from tillbook.core.errors import TillbookError
+from tillbook.core.errors import InvalidInput, TillbookError
 from tillbook.core.models import AuditEntry, Invitation, Membership, Role
 from tillbook.core.selectors import staff_for_business
 from tillbook.core.services import (
@@ -97,6 +97,11 @@ def settings_staff(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Invitation sent to {created.invitation.email}.")
                 return redirect("backoffice:settings_staff", business.slug)
+    return _staff_page(request, form, status)
+
+
+def _staff_page(request: HttpRequest, form: InviteForm, status: int) -> HttpResponse:
+    business = business_of(request)
     invitations = Invitation.objects.filter(
         business=business,
         accepted_at__isnull=True,
@@ -131,14 +136,12 @@ def _membership_or_404(request: HttpRequest, membership_id: int) -> Membership:
 def _staff_action_done(
     request: HttpRequest, error: TillbookError | None, success: str
 ) -> HttpResponse:
-    business = business_of(request)
+    """After a staff action: back to the list, or the list again with the reason it failed."""
     if error is not None:
         messages.error(request, error.message)
-        response = redirect("backoffice:settings_staff", business.slug)
-        response.status_code = 303
-        return response
+        return _staff_page(request, InviteForm(), error.status_code)
     messages.success(request, success)
-    return redirect("backoffice:settings_staff", business.slug)
+    return redirect("backoffice:settings_staff", business_of(request).slug)
 
 
 @business_view(Role.MANAGER)
@@ -147,7 +150,7 @@ def staff_role(request: HttpRequest, membership_id: int) -> HttpResponse:
     membership = _membership_or_404(request, membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
-        return _staff_action_done(request, TillbookError("Choose owner, manager or staff."), "")
+        return _staff_action_done(request, InvalidInput("Choose owner, manager or staff."), "")
     try:
         membership_set_role(
             membership=membership,

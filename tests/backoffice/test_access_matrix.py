@@ -1,0 +1,218 @@
+"""Every back-office URL, as anonymous, as a member of the business and as staff of another
+business. The other business's staff get 404 and nothing changes; anonymous visitors are sent
+to the login page and nothing changes. A URL missing from MATRIX fails the suite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from tillbook.api.services import api_token_create
+from tillbook.core.models import Business, Membership, Role, User
+from tillbook.core.scoping import business_scope
+from tillbook.core.services import invitation_create
+from tillbook.customers.services import customer_create
+from tillbook.messaging.models import MessageState, OutboxMessage
+
+from ..access import database_fingerprint, url_patterns
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: tuple[str, ...] = ("GET",)
+    post: dict[str, Any] = field(default_factory=dict)
+    member_get: int = 200
+
+
+def csv_upload() -> dict[str, Any]:
+    return {"file": SimpleUploadedFile("c.csv", b"email\nintruder@example.com\n", "text/csv")}
+
+
+MATRIX: dict[str, Route] = {
+    "dashboard": Route(),
+    "calendar": Route(),
+    "sales": Route(),
+    "payments": Route(),
+    "catalog": Route(),
+    "marketing": Route(),
+    "insights": Route(),
+    "customer_list": Route(),
+    "customer_create": Route(("GET", "POST"), {"email": "intruder@example.com"}),
+    "customer_export": Route(),
+    "customer_import": Route(("GET", "POST")),
+    "customer_template": Route(),
+    "customer_detail": Route(),
+    "customer_edit": Route(("GET", "POST"), {"email": "hacked@example.com", "name": "Hacked"}),
+    "settings": Route(),
+    "settings_profile": Route(
+        ("GET", "POST"), {"name": "Hacked", "timezone": "UTC", "locale": "en_US"}
+    ),
+    "settings_branding": Route(("GET", "POST"), {"brand_color": "#000000"}),
+    "settings_staff": Route(("GET", "POST"), {"email": "intruder@example.com", "role": "owner"}),
+    "staff_role": Route(("POST",), {"role": "owner"}, member_get=405),
+    "staff_remove": Route(("POST",), member_get=405),
+    "invitation_revoke": Route(("POST",), member_get=405),
+    "outbox": Route(),
+    "outbox_detail": Route(),
+    "outbox_retry": Route(("POST",), member_get=405),
+    "audit_log": Route(),
+    "audit_export": Route(),
+    "api_tokens": Route(("GET", "POST"), {"name": "intruder", "scopes": ["customers:read"]}),
+    "api_token_revoke": Route(("POST",), member_get=405),
+}
+# Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
+OUTSIDE_A_BUSINESS = {"home", "login", "logout", "password_change", "invitation_accept"}
+
+
+@pytest.fixture
+def world(business: Business, owner: User, make_user: Any, add_member: Any) -> dict[str, Any]:
+    """Business A with one of everything a URL can point at."""
+    staff = add_member(business, make_user("staff@example.com"), Role.STAFF)
+    with business_scope(business):
+        customer = customer_create(business=business, actor=owner, email="ann@example.com")
+        owner_membership = Membership.objects.get(user=owner)
+        invitation = invitation_create(
+            business=business,
+            actor_membership=owner_membership,
+            email="new@example.com",
+            role=Role.STAFF,
+        ).invitation
+        message = OutboxMessage.objects.get()
+        OutboxMessage.objects.filter(pk=message.pk).update(state=MessageState.FAILED)
+        token = api_token_create(
+            business=business, actor=owner, name="Site", scopes=["customers:read"]
+        ).token
+    return {
+        "business_slug": business.slug,
+        "customer_id": customer.pk,
+        "membership_id": staff.pk,
+        "invitation_id": invitation.pk,
+        "message_id": message.pk,
+        "token_id": token.pk,
+    }
+
+
+def url_for(route: str, values: dict[str, Any]) -> str:
+    url = route
+    for name, value in values.items():
+        for converter in ("int", "slug", "str"):
+            url = url.replace(f"<{converter}:{name}>", str(value))
+    assert "<" not in url, f"no fixture value for a parameter in {route}"
+    return url
+
+
+def test_every_back_office_url_is_in_the_matrix() -> None:
+    names = set(url_patterns("backoffice"))
+    assert names - set(MATRIX) - OUTSIDE_A_BUSINESS == set(), "add new URLs to MATRIX"
+    assert set(MATRIX) - names == set()
+
+
+def routes() -> list[tuple[str, str]]:
+    return [(name, method) for name, spec in MATRIX.items() for method in spec.methods]
+
+
+@pytest.mark.parametrize(("name", "method"), routes())
+def test_staff_of_another_business_get_404_and_change_nothing(
+    name: str,
+    method: str,
+    world: dict[str, Any],
+    other_business: Business,
+    other_owner: User,
+    client: Client,
+) -> None:
+    client.force_login(other_owner)
+    url = url_for(url_patterns("backoffice")[name], world)
+    before = database_fingerprint()
+    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    response = client.get(url) if method == "GET" else client.post(url, data)
+    assert response.status_code == 404
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize(("name", "method"), routes())
+def test_anonymous_visitors_are_sent_to_login_and_change_nothing(
+    name: str, method: str, world: dict[str, Any], client: Client
+) -> None:
+    url = url_for(url_patterns("backoffice")[name], world)
+    before = database_fingerprint()
+    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    response = client.get(url) if method == "GET" else client.post(url, data)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/manage/login/?next=")
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_the_owner_can_open_every_page(
+    name: str, world: dict[str, Any], owner: User, client: Client
+) -> None:
+    client.force_login(owner)
+    response = client.get(url_for(url_patterns("backoffice")[name], world))
+    assert response.status_code == MATRIX[name].member_get
+
+
+def test_an_unknown_business_address_is_404(owner_client: Client) -> None:
+    assert owner_client.get("/manage/no-such-business/").status_code == 404
+    assert owner_client.get("/manage/no-such-business/customers/").status_code == 404
+
+
+MANAGER_PAGES = {
+    "settings",
+    "settings_staff",
+    "outbox",
+    "outbox_detail",
+    "audit_log",
+    "audit_export",
+}
+OWNER_PAGES = {"settings_profile", "settings_branding", "api_tokens"}
+
+
+@pytest.mark.parametrize("name", sorted(MANAGER_PAGES | OWNER_PAGES))
+def test_staff_role_is_refused_settings_with_403_and_a_reason(
+    name: str, world: dict[str, Any], client: Client
+) -> None:
+    client.force_login(User.objects.get(email="staff@example.com"))
+    response = client.get(url_for(url_patterns("backoffice")[name], world))
+    assert response.status_code == 403
+    reason = "owners" if name in OWNER_PAGES else "owners and managers"
+    assert f"This page is for the business&#x27;s {reason}." in response.content.decode()
+
+
+@pytest.mark.parametrize("name", sorted(OWNER_PAGES))
+def test_managers_cannot_open_owner_pages(
+    name: str,
+    world: dict[str, Any],
+    client: Client,
+    make_user: Any,
+    add_member: Any,
+    business: Business,
+) -> None:
+    manager = make_user("manager@example.com")
+    add_member(business, manager, Role.MANAGER)
+    client.force_login(manager)
+    before = database_fingerprint()
+    url = url_for(url_patterns("backoffice")[name], world)
+    assert client.get(url).status_code == 403
+    assert client.post(url, MATRIX[name].post).status_code == 403
+    assert database_fingerprint() == before
+
+
+def test_staff_post_to_manager_actions_changes_nothing(
+    world: dict[str, Any], client: Client
+) -> None:
+    client.force_login(User.objects.get(email="staff@example.com"))
+    before = database_fingerprint()
+    for name in (
+        "staff_role",
+        "staff_remove",
+        "invitation_revoke",
+        "outbox_retry",
+        "settings_staff",
+    ):
+        url = url_for(url_patterns("backoffice")[name], world)
+        assert client.post(url, MATRIX[name].post).status_code == 403
+    assert database_fingerprint() == before

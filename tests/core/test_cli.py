@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tillbook.api.models import ApiToken
+from tillbook.api.services import api_token_authenticate
+from tillbook.core.models import Business, Invitation, Membership, Role, User
+from tillbook.core.scoping import unscoped
+
+
+def run(*args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_business_create_for_a_first_install_invites_the_owner() -> None:
+    out, _ = run(
+        "business",
+        "create",
+        "--slug",
+        "north",
+        "--name",
+        "North Studio",
+        "--currency",
+        "EUR",
+        "--timezone",
+        "Europe/Berlin",
+        "--owner-email",
+        "Founder@Example.com",
+    )
+    assert "Created North Studio at /manage/north/" in out
+    assert (
+        "Owner invitation for founder@example.com: https://shop.example.test/manage/invite/" in out
+    )
+    with unscoped():
+        invitation = Invitation.objects.get()
+        assert (invitation.email, invitation.role, invitation.business.slug) == (
+            "founder@example.com",
+            Role.OWNER,
+            "north",
+        )
+
+
+@pytest.mark.django_db
+def test_business_create_with_an_existing_login_makes_it_owner(make_user: object) -> None:
+    user = User.objects.create_user("me@example.com", "x" * 12)
+    out, _ = run(
+        "business",
+        "create",
+        "--slug",
+        "north",
+        "--name",
+        "North",
+        "--currency",
+        "USD",
+        "--timezone",
+        "UTC",
+        "--owner-email",
+        "me@example.com",
+    )
+    assert "me@example.com is the owner." in out
+    with unscoped():
+        assert Membership.objects.get().user == user
+
+
+@pytest.mark.django_db
+def test_business_create_explains_bad_input_and_writes_nothing() -> None:
+    with pytest.raises(CommandError, match="ABC is not an ISO 4217 currency code"):
+        run(
+            "business",
+            "create",
+            "--slug",
+            "x",
+            "--name",
+            "X",
+            "--currency",
+            "ABC",
+            "--timezone",
+            "UTC",
+        )
+    with pytest.raises(CommandError, match="Nowhere is not a time zone"):
+        run(
+            "business",
+            "create",
+            "--slug",
+            "x",
+            "--name",
+            "X",
+            "--currency",
+            "USD",
+            "--timezone",
+            "Nowhere",
+        )
+    assert Business.objects.count() == 0
+
+
+def test_token_create_prints_a_working_token(business: Business) -> None:
+    out, err = run(
+        "token",
+        "create",
+        "--business",
+        "acme",
+        "--scope",
+        "customers:read",
+        "--scope",
+        "customers:write",
+        "--name",
+        "Zapier",
+    )
+    token = api_token_authenticate(out.strip())
+    assert token is not None
+    assert (token.name, token.scopes) == ("Zapier", ["customers:read", "customers:write"])
+    assert "It is shown only this once." in err
+
+
+def test_token_create_refuses_unknown_business_and_scope(business: Business) -> None:
+    with pytest.raises(CommandError, match=r"No business with the address 'nope'\. Known: acme\."):
+        run("token", "create", "--business", "nope", "--scope", "customers:read")
+    with pytest.raises(CommandError, match="Unknown scope orders:fly"):
+        run("token", "create", "--business", "acme", "--scope", "orders:fly")
+    with unscoped():
+        assert ApiToken.objects.count() == 0
+
+
+def test_token_list_and_revoke(business: Business) -> None:
+    out, _ = run("token", "create", "--business", "acme", "--scope", "customers:read")
+    prefix = out.strip().split("_")[1]
+    listing, _ = run("token", "list", "--business", "acme")
+    assert listing == f"tb_{prefix}_…\tCommand line\tcustomers:read\tactive\n"
+    revoked, _ = run("token", "revoke", "--business", "acme", "--prefix", prefix)
+    assert revoked == f"Revoked tb_{prefix}_…\n"
+    assert api_token_authenticate(out.strip()) is None
+
+
+@pytest.mark.django_db
+def test_worker_batch_runs_the_tick_and_due_tasks() -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    run("worker", "--batch", "--verbosity", "0")
+    assert sorted(DBTaskResult.objects.values_list("status", flat=True)) == [
+        "SUCCESSFUL",
+        "SUCCESSFUL",
+    ]

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.test import Client
+
+from tillbook.core.models import Business, Membership
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.customers.models import Customer
+from tillbook.demo.seed import (
+    CUSTOMER_COUNT,
+    DEMO_PASSWORD,
+    OWNER_EMAIL,
+    SEED,
+    demo_customers,
+    seed_demo,
+)
+
+
+@pytest.mark.django_db
+def test_demo_business_is_seeded_once_and_its_login_works(client: Client) -> None:
+    business = seed_demo()
+    assert seed_demo() == business
+    with unscoped():
+        assert Business.objects.count() == 2
+        assert sorted(
+            Membership.objects.filter(business=business).values_list("role", flat=True)
+        ) == [
+            "manager",
+            "owner",
+            "staff",
+        ]
+    with business_scope(business):
+        assert Customer.objects.count() == CUSTOMER_COUNT
+        assert Customer.objects.filter(marketing_consent=True).count() > CUSTOMER_COUNT // 3
+    response = client.post("/manage/login/", {"email": OWNER_EMAIL, "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    assert client.get("/manage/").status_code == 200  # two businesses: the picker
+
+
+def test_demo_customers_are_deterministic() -> None:
+    first = demo_customers(random.Random(SEED), 50)
+    second = demo_customers(random.Random(SEED), 50)
+    assert [(row.email, row.name, row.phone, row.tags) for row in first] == [
+        (row.email, row.name, row.phone, row.tags) for row in second
+    ]

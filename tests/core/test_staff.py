@@ -1,0 +1,208 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tillbook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tillbook.core.models import Business, Invitation, Membership, Role, User
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.core.services import (
+    invitation_accept,
+    invitation_create,
+    membership_remove,
+    membership_set_role,
+)
+from tillbook.messaging.models import OutboxMessage
+
+from ..conftest import PASSWORD
+
+
+@pytest.fixture
+def staff_of(
+    business: Business, make_user: Callable[..., User], add_member: Callable[..., Membership]
+) -> Callable[[str, str], Membership]:
+    def make(email: str, role: str) -> Membership:
+        return add_member(business, make_user(email), role)
+
+    return make
+
+
+def owner_membership(business: Business) -> Membership:
+    with unscoped():
+        return Membership.objects.get(business=business, role=Role.OWNER)
+
+
+def test_invitation_is_emailed_and_works_once(
+    business: Business, run_tasks: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with business_scope(business), django_capture_on_commit_callbacks(execute=True):
+        created = invitation_create(
+            business=business,
+            actor_membership=owner_membership(business),
+            email="New.Coach@Example.com",
+            role=Role.MANAGER,
+        )
+    assert run_tasks() == 1
+    secret = created.accept_url.rstrip("/").rsplit("/", 1)[1]
+    assert created.accept_url == f"https://shop.example.test/manage/invite/{secret}/"
+    with business_scope(business):
+        message = OutboxMessage.objects.get()
+    assert message.to_email == "new.coach@example.com"
+    assert message.state == "captured"
+    assert message.subject == "Olive Owner invited you to Acme Coaching on Tillbook"
+    assert created.accept_url in message.body_text
+    assert created.accept_url in message.body_html
+
+    membership = invitation_accept(secret=secret, user=None, name="Nia Coach", password=PASSWORD)
+    assert (membership.user.email, membership.user.name, membership.role) == (
+        "new.coach@example.com",
+        "Nia Coach",
+        Role.MANAGER,
+    )
+    assert membership.user.check_password(PASSWORD)
+    with pytest.raises(Conflict, match="already used"):
+        invitation_accept(secret=secret, user=None, name="Again", password=PASSWORD)
+    with unscoped():
+        assert User.objects.filter(email="new.coach@example.com").count() == 1
+        assert Membership.objects.filter(business=business).count() == 2
+
+
+def test_expired_or_unknown_invitation_changes_nothing(business: Business) -> None:
+    with business_scope(business):
+        created = invitation_create(
+            business=business,
+            actor_membership=owner_membership(business),
+            email="late@example.com",
+            role=Role.STAFF,
+        )
+        Invitation.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    secret = created.accept_url.rstrip("/").rsplit("/", 1)[1]
+    with pytest.raises(Conflict, match="has expired"):
+        invitation_accept(secret=secret, user=None, password=PASSWORD)
+    with pytest.raises(NotFound, match="not valid"):
+        invitation_accept(secret="nope", user=None, password=PASSWORD)
+    with unscoped():
+        assert not User.objects.filter(email="late@example.com").exists()
+        assert Membership.objects.filter(business=business).count() == 1
+
+
+def test_weak_password_is_refused_and_nothing_is_created(business: Business) -> None:
+    with business_scope(business):
+        created = invitation_create(
+            business=business,
+            actor_membership=owner_membership(business),
+            email="weak@example.com",
+            role=Role.STAFF,
+        )
+    secret = created.accept_url.rstrip("/").rsplit("/", 1)[1]
+    with pytest.raises(InvalidInput, match="too short"):
+        invitation_accept(secret=secret, user=None, password="abc")
+    with unscoped():
+        assert not User.objects.filter(email="weak@example.com").exists()
+        assert Invitation.objects.get().accepted_at is None
+
+
+def test_logged_in_user_with_another_email_cannot_take_an_invitation(
+    business: Business, make_user: Callable[..., User]
+) -> None:
+    stranger = make_user("stranger@example.com")
+    with business_scope(business):
+        created = invitation_create(
+            business=business,
+            actor_membership=owner_membership(business),
+            email="intended@example.com",
+            role=Role.OWNER,
+        )
+    secret = created.accept_url.rstrip("/").rsplit("/", 1)[1]
+    with pytest.raises(Forbidden, match=r"This invitation is for intended@example\.com"):
+        invitation_accept(secret=secret, user=stranger)
+    with unscoped():
+        assert not Membership.objects.filter(user=stranger).exists()
+
+
+def test_manager_cannot_invite_an_owner_or_change_the_owner(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    manager = staff_of("manager@example.com", Role.MANAGER)
+    owner = owner_membership(business)
+    with business_scope(business):
+        with pytest.raises(Forbidden, match="Only an owner can make someone an owner"):
+            invitation_create(
+                business=business, actor_membership=manager, email="x@example.com", role=Role.OWNER
+            )
+        with pytest.raises(Forbidden, match="Only an owner can change an owner's role"):
+            membership_set_role(membership=owner, actor_membership=manager, role=Role.STAFF)
+        with pytest.raises(Forbidden, match="Only an owner can remove an owner"):
+            membership_remove(membership=owner, actor_membership=manager)
+        with pytest.raises(Forbidden, match="Only an owner can make someone an owner"):
+            membership_set_role(membership=manager, actor_membership=manager, role=Role.OWNER)
+        assert Invitation.objects.count() == 0
+        assert OutboxMessage.objects.count() == 0
+    owner.refresh_from_db()
+    manager.refresh_from_db()
+    assert (owner.role, manager.role) == (Role.OWNER, Role.MANAGER)
+
+
+def test_staff_cannot_manage_staff(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    staff = staff_of("staff@example.com", Role.STAFF)
+    other = staff_of("other@example.com", Role.STAFF)
+    with business_scope(business):
+        with pytest.raises(Forbidden, match="Only owners and managers"):
+            invitation_create(
+                business=business, actor_membership=staff, email="x@example.com", role=Role.STAFF
+            )
+        with pytest.raises(Forbidden, match="Only owners and managers"):
+            membership_remove(membership=other, actor_membership=staff)
+        assert Membership.objects.count() == 3
+
+
+def test_manager_manages_staff(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    manager = staff_of("manager@example.com", Role.MANAGER)
+    staff = staff_of("staff@example.com", Role.STAFF)
+    with business_scope(business):
+        membership_set_role(membership=staff, actor_membership=manager, role=Role.MANAGER)
+        staff.refresh_from_db()
+        assert staff.role == Role.MANAGER
+        membership_remove(membership=staff, actor_membership=manager)
+        assert not Membership.objects.filter(pk=staff.pk).exists()
+
+
+def test_the_last_owner_stays(business: Business) -> None:
+    owner = owner_membership(business)
+    with business_scope(business):
+        with pytest.raises(Conflict, match="at least one owner"):
+            membership_set_role(membership=owner, actor_membership=owner, role=Role.MANAGER)
+        with pytest.raises(Conflict, match="at least one owner"):
+            membership_remove(membership=owner, actor_membership=owner)
+    owner.refresh_from_db()
+    assert owner.role == Role.OWNER
+
+
+def test_inviting_an_existing_member_is_a_conflict(business: Business, owner: User) -> None:
+    with business_scope(business), pytest.raises(Conflict, match="already works for Acme Coaching"):
+        invitation_create(
+            business=business,
+            actor_membership=owner_membership(business),
+            email="OWNER@example.com",
+            role=Role.STAFF,
+        )
+
+
+def test_one_login_works_for_several_businesses(
+    business: Business, other_business: Business, owner: User, add_member: Callable[..., Membership]
+) -> None:
+    add_member(other_business, owner, Role.STAFF)
+    from tillbook.core.selectors import memberships_for_user
+
+    assert [(m.business.slug, m.role) for m in memberships_for_user(user=owner)] == [
+        ("acme", Role.OWNER),
+        ("rival", Role.STAFF),
+    ]

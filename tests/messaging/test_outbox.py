@@ -1,0 +1,217 @@
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tillbook.core.errors import Conflict
+from tillbook.core.models import AuditEntry, Business, User
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.messaging.models import MessageState, OutboxMessage
+from tillbook.messaging.services import (
+    message_deliver,
+    message_queue,
+    message_retry,
+    outbox_sweep,
+    retry_delay,
+)
+
+CONTEXT = {
+    "inviter_name": "Olive Owner",
+    "role_label": "Staff",
+    "accept_url": "https://shop.example.test/manage/invite/abc/",
+    "expires_at": timezone.now(),
+}
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[Any] = []
+        self.fail_next = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            return "451 4.3.0 Try again later"
+        self.envelopes.append(envelope)
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[Inbox]:
+    """A real SMTP server on localhost; Tillbook is configured to send through it."""
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.TILLBOOK_EMAIL_MODE = "smtp"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.DEFAULT_FROM_EMAIL = "bookings@tillbook.example"
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def queue(business: Business, **extra: Any) -> OutboxMessage:
+    with business_scope(business):
+        return message_queue(
+            business=business,
+            to_email="ann@example.com",
+            to_name="Ann Example",
+            template="staff_invitation",
+            context=CONTEXT,
+            **extra,
+        )
+
+
+def test_message_is_rendered_once_with_branding(business: Business) -> None:
+    business.brand_color = "#2f6f4f"
+    business.contact_email = "hello@acme.example.com"
+    business.save()
+    message = queue(business)
+    assert message.state == MessageState.QUEUED
+    assert message.subject == "Olive Owner invited you to Acme Coaching on Tillbook"
+    assert message.from_email == "Acme Coaching <tillbook@localhost>"
+    assert message.reply_to == "hello@acme.example.com"
+    assert "background:#2f6f4f" in message.body_html
+    assert "https://shop.example.test/manage/invite/abc/" in message.body_text
+    assert message.message_id.startswith("<") and message.message_id.endswith("@localhost>")
+
+
+def test_sending_through_smtp_delivers_a_multipart_message_once(
+    business: Business, smtp_server: Inbox, run_tasks: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = queue(business)
+    assert run_tasks() == 1
+    # The task runs again (a retry, a second worker): nothing more is sent.
+    with unscoped():
+        assert message_deliver(message_id=message.pk) == "already sent"
+    assert len(smtp_server.messages) == 1
+    received = smtp_server.messages[0]
+    assert received["To"] == "Ann Example <ann@example.com>"
+    assert received["From"] == "Acme Coaching <bookings@tillbook.example>"
+    assert received["Subject"] == "Olive Owner invited you to Acme Coaching on Tillbook"
+    assert received["Message-ID"] == message.message_id
+    assert received.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in received.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    with unscoped():
+        message.refresh_from_db()
+    assert (message.state, message.attempts, message.last_error) == (MessageState.SENT, 1, "")
+
+
+def test_a_temporary_failure_is_retried_with_backoff(
+    business: Business, smtp_server: Inbox
+) -> None:
+    smtp_server.fail_next = 1
+    message = queue(business)
+    with unscoped():
+        assert message_deliver(message_id=message.pk) == "will retry"
+        message.refresh_from_db()
+    assert message.state == MessageState.QUEUED
+    assert message.attempts == 1
+    assert "451" in message.last_error
+    assert timedelta(seconds=55) < message.next_attempt_at - timezone.now() <= timedelta(seconds=60)
+    # Running early does nothing; once due it is sent.
+    with unscoped():
+        assert message_deliver(message_id=message.pk) == "not due yet"
+        OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+        assert message_deliver(message_id=message.pk) == "sent"
+    assert len(smtp_server.messages) == 1
+
+
+def test_after_the_last_attempt_the_message_fails_and_staff_can_retry(
+    business: Business, owner: User, smtp_server: Inbox, settings: Any
+) -> None:
+    settings.TILLBOOK_EMAIL_MAX_ATTEMPTS = 2
+    smtp_server.fail_next = 5
+    message = queue(business)
+    with unscoped():
+        assert message_deliver(message_id=message.pk) == "will retry"
+        OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+        assert message_deliver(message_id=message.pk) == "failed"
+        message.refresh_from_db()
+    assert (message.state, message.attempts) == (MessageState.FAILED, 2)
+    assert smtp_server.messages == []
+
+    with business_scope(business):
+        message_retry(message=message, actor=owner)
+        message.refresh_from_db()
+        assert (message.state, message.attempts) == (MessageState.QUEUED, 0)
+        assert AuditEntry.objects.filter(action="message.retry").count() == 1
+        with pytest.raises(
+            Conflict, match="Only failed messages can be retried; this one is queued"
+        ):
+            message_retry(message=message, actor=owner)
+
+
+def test_retry_delays_grow() -> None:
+    assert [retry_delay(n).total_seconds() for n in range(1, 7)] == [
+        60,
+        300,
+        1500,
+        7500,
+        37500,
+        43200,
+    ]
+
+
+def test_dedupe_key_sends_a_message_once(business: Business) -> None:
+    first = queue(business, dedupe_key="receipt:order:1")
+    second = queue(business, dedupe_key="receipt:order:1")
+    assert first.pk == second.pk
+    with business_scope(business):
+        assert OutboxMessage.objects.count() == 1
+
+
+def test_sweep_fails_messages_stuck_in_sending_and_requeues_lost_ones(business: Business) -> None:
+    stuck = queue(business)
+    lost = queue(business)
+    with unscoped():
+        OutboxMessage.objects.filter(pk=stuck.pk).update(
+            state=MessageState.SENDING, sending_started_at=timezone.now() - timedelta(minutes=20)
+        )
+        OutboxMessage.objects.filter(pk=lost.pk).update(
+            next_attempt_at=timezone.now() - timedelta(minutes=10)
+        )
+        assert outbox_sweep() == {"requeued": 1, "failed_stuck": 1}
+        stuck.refresh_from_db()
+        assert stuck.state == MessageState.FAILED
+        assert "may or may not have gone out" in stuck.last_error
+        assert DBTaskResult.objects.filter(args_kwargs__args=[lost.pk]).count() == 1
+
+
+def test_nothing_is_enqueued_when_the_transaction_rolls_back(
+    business: Business, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        try:
+            with transaction.atomic():
+                queue(business)
+                raise RuntimeError("the request failed after queueing")
+        except RuntimeError:
+            pass
+    assert callbacks == []
+    with unscoped():
+        assert OutboxMessage.objects.count() == 0
+        assert DBTaskResult.objects.count() == 0

@@ -1,0 +1,104 @@
+"""The API half of the access matrix: every operation in the OpenAPI document, called without a
+token, with a token of the business, and with a token of another business (all scopes). The
+other business's token never reads or changes this business's rows. An operation missing from
+MATRIX fails the suite."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tillbook.api.openapi import openapi_document
+from tillbook.api.scopes import SCOPES
+from tillbook.api.services import api_token_create
+from tillbook.core.models import Business, User
+from tillbook.core.scoping import business_scope
+from tillbook.customers.services import customer_create
+
+from .access import database_fingerprint
+
+
+@dataclass(frozen=True)
+class Operation:
+    member_status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    # For the other business: "404" when the path names one of our objects, "own" when the
+    # operation only ever touches the caller's business (listing, creating).
+    other: str = "404"
+
+
+MATRIX: dict[tuple[str, str], Operation] = {
+    ("get", "/api/v1/customers"): Operation(200, other="own"),
+    ("post", "/api/v1/customers"): Operation(201, {"email": "new@example.com"}, other="own"),
+    ("get", "/api/v1/customers/{customer_id}"): Operation(200),
+    ("patch", "/api/v1/customers/{customer_id}"): Operation(200, {"name": "Changed"}),
+}
+PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
+
+
+def operations() -> list[tuple[str, str]]:
+    return [
+        (method, path)
+        for path, item in openapi_document()["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+def test_every_api_operation_is_in_the_matrix() -> None:
+    assert set(operations()) == set(MATRIX)
+
+
+@pytest.fixture
+def tokens(business: Business, other_business: Business, owner: User) -> dict[str, Any]:
+    with business_scope(business):
+        customer = customer_create(business=business, actor=owner, email="ann@example.com")
+        mine = api_token_create(business=business, actor=owner, name="Mine", scopes=list(SCOPES))
+    with business_scope(other_business):
+        customer_create(business=other_business, actor=None, email="theirs@example.com")
+        theirs = api_token_create(
+            business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
+        )
+    return {"mine": mine.secret, "theirs": theirs.secret, "customer_id": customer.pk}
+
+
+def call(client: Client, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    if method == "get":
+        return client.get(path, **headers)
+    return client.generic(method.upper(), path, json.dumps(body), "application/json", **headers)
+
+
+@pytest.mark.parametrize(("method", "path"), list(MATRIX))
+def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Client) -> None:
+    spec = MATRIX[(method, path)]
+    url = path.replace("{customer_id}", str(tokens["customer_id"]))
+
+    before = database_fingerprint()
+    anonymous = call(client, method, url, None, spec.body)
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {
+        "detail": "Send an API token in the header: Authorization: Bearer <token>."
+    }
+    assert database_fingerprint() == before
+
+    other = call(client, method, url, tokens["theirs"], spec.body)
+    if spec.other == "404":
+        assert other.status_code == 404
+        assert other.json()["detail"] == "No customer with this id."
+        assert database_fingerprint() == before
+    else:
+        assert other.status_code in (200, 201)
+        assert "ann@example.com" not in other.content.decode()
+
+    mine = call(client, method, url, tokens["mine"], spec.body)
+    assert mine.status_code == spec.member_status
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(PUBLIC))
+def test_public_api_pages_need_no_token(method: str, path: str, client: Client, db: None) -> None:
+    assert client.get(path).status_code == 200
