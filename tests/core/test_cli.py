@@ -138,8 +138,9 @@ def test_token_list_and_revoke(business: Business) -> None:
     assert api_token_authenticate(out.strip()) is None
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_worker_batch_runs_the_tick_and_due_tasks() -> None:
+    # Transactional: the worker closes connections that sit inside a transaction, as it must.
     from django_tasks_db.models import DBTaskResult
 
     run("worker", "--batch", "--verbosity", "0")

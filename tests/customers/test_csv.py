@@ -161,3 +161,20 @@ def test_export_round_trips_and_neutralises_formulas(scoped: Business, owner: Us
     assert result.created == 1
     again = Customer.objects.get()
     assert (again.name, again.notes, again.phone) == ('=HYPERLINK("x")', "-10 off", "+13125550123")
+
+
+def test_import_reuses_a_tag_the_database_sees_as_existing(scoped: Business) -> None:
+    # Python lowercases "İ" to "i̇" while the database's LOWER() may say "i": one tag either way.
+    customer_create(business=scoped, actor=None, email="ann@example.com", tags=["i"])
+    result = import_text(scoped, None, "email,tags\r\nbob@example.com,İ\r\n")
+    assert result.created == 1
+    bob = Customer.objects.get(email="bob@example.com")
+    assert bob.tags.count() == 1
+
+
+def test_search_ignores_nul_characters(scoped: Business, owner: User) -> None:
+    from tillbook.customers.selectors import customers_search
+
+    customer_create(business=scoped, actor=owner, email="ann@example.com", name="Ann")
+    found = customers_search(business=scoped, query="An\x00n", tag="\x00")
+    assert list(found.values_list("email", flat=True)) == ["ann@example.com"]

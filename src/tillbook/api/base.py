@@ -6,6 +6,7 @@ handler runs inside the token's business scope, so a query cannot reach another 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -13,12 +14,18 @@ from typing import Any, TypeVar
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
+from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
+from pydantic import model_validator
 
 from tillbook.api.models import ApiToken
 from tillbook.api.services import api_token_authenticate
 from tillbook.core.errors import Forbidden, TillbookError
 from tillbook.core.scoping import business_scope
+
+# For text query parameters: PostgreSQL refuses a NUL character in any text value, so a search
+# for one would end in a server error instead of an answer.
+WITHOUT_NUL = r"^[^\x00]*$"
 
 
 class ErrorOut(Schema):
@@ -28,6 +35,21 @@ class ErrorOut(Schema):
 
 class ValidationErrorOut(Schema):
     detail: list[dict[str, Any]]
+
+
+class BodySchema(Schema):
+    """Base of request bodies: a JSON object, never a list, string, number or null."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _require_json_object(cls, data: Any) -> Any:
+        # ninja's Schema reads fields as attributes of whatever it is given (to serialise model
+        # instances), so without this check a body of `[]` or `"text"` would pass as an object
+        # with every field missing, and a PATCH of it would answer 200.
+        raw = data._obj if isinstance(data, DjangoGetter) else data
+        if not isinstance(raw, dict):
+            raise ValueError("The request body must be a JSON object.")
+        return data
 
 
 class InvalidToken(Exception):
@@ -96,6 +118,9 @@ def requires_scope(scope: str) -> Callable[[F], F]:
             with business_scope(token.business):
                 return handler(request, *args, **kwargs)
 
+        # django-ninja resolves string annotations (PEP 563) in the globals of the function it
+        # is given, which would be this module's; hand it the handler's resolved signature.
+        wrapper.__signature__ = inspect.signature(handler, eval_str=True)  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

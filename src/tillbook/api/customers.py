@@ -3,10 +3,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
-from tillbook.api.base import COMMON_ERRORS, ErrorOut, current_token, requires_scope
+from tillbook.api.base import (
+    COMMON_ERRORS,
+    WITHOUT_NUL,
+    BodySchema,
+    ErrorOut,
+    current_token,
+    requires_scope,
+)
 from tillbook.core.errors import NotFound
 from tillbook.customers.models import ConsentSource, Customer
 from tillbook.customers.selectors import customer_get, customers_search
@@ -52,7 +59,7 @@ class CustomerPage(Schema):
     items: list[CustomerOut]
 
 
-class CustomerIn(Schema):
+class CustomerIn(BodySchema):
     email: str = Field(max_length=254)
     name: str = Field("", max_length=200)
     phone: str = Field("", max_length=40, description="Any format with a country code")
@@ -61,7 +68,7 @@ class CustomerIn(Schema):
     marketing_consent: bool = False
 
 
-class CustomerPatch(Schema):
+class CustomerPatch(BodySchema):
     email: str | None = Field(None, max_length=254)
     name: str | None = Field(None, max_length=200)
     phone: str | None = Field(None, max_length=40)
@@ -74,8 +81,8 @@ class CustomerPatch(Schema):
 @requires_scope("customers:read")
 def list_customers(
     request: HttpRequest,
-    search: str = Query("", max_length=200),
-    tag: str = Query("", max_length=50),
+    search: str = Query("", max_length=200, pattern=WITHOUT_NUL),
+    tag: str = Query("", max_length=50, pattern=WITHOUT_NUL),
     marketing_consent: bool | None = None,
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=10_000_000),
@@ -92,7 +99,7 @@ def list_customers(
     "/customers", response={201: CustomerOut, 400: ErrorOut, 409: ErrorOut, **COMMON_ERRORS}
 )
 @requires_scope("customers:write")
-def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, CustomerOut]:
+def create_customer(request: HttpRequest, payload: CustomerIn) -> Status[CustomerOut]:
     token = current_token(request)
     customer = customer_create(
         business=token.business,
@@ -101,7 +108,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn) -> tuple[int, Cus
         consent_source=ConsentSource.API,
         **payload.dict(),
     )
-    return 201, CustomerOut.of(customer)
+    return Status(201, CustomerOut.of(customer))
 
 
 def _get(request: HttpRequest, customer_id: int) -> Customer:

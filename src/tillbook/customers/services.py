@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record, model_changes
@@ -42,7 +44,16 @@ def tags_ensure(*, business: Business, names: Iterable[str]) -> list[Tag]:
     if missing:
         Tag.objects.bulk_create(missing, ignore_conflicts=True)
         existing = {tag.name.lower(): tag for tag in Tag.objects.filter(business=business)}
-    return [existing[key] for key in wanted]
+    return [
+        existing.get(key) or _tag_by_database_case(business, name) for key, name in wanted.items()
+    ]
+
+
+def _tag_by_database_case(business: Business, name: str) -> Tag:
+    # The unique constraint compares LOWER(name) as the database computes it, and Python's
+    # str.lower() disagrees for some letters (İ is "i̇" in Python, "i" on PostgreSQL): the
+    # insert above was skipped as a conflict with a tag the dictionary did not find.
+    return Tag.objects.alias(key=Lower("name")).get(business=business, key=Lower(Value(name)))
 
 
 def phone_region(business: Business) -> str:
@@ -237,12 +248,11 @@ def customers_import(
             customer.email.lower(): customer
             for customer in Customer.objects.filter(business=business)
         }
-        tags = {
-            tag.name.lower(): tag
-            for tag in tags_ensure(
-                business=business, names=[name for row in rows for name in row.tags]
-            )
-        }
+        names = [name for row in rows for name in row.tags]
+        # Keyed as the rows spell them (Python's lower), not as the tag found is spelt: the
+        # database may match "İ" to an existing "i".
+        keys = list({name.lower(): name for name in names})
+        tags = dict(zip(keys, tags_ensure(business=business, names=names), strict=True))
         to_create: list[Customer] = []
         to_update: list[Customer] = []
         tag_links: list[tuple[Customer, list[str]]] = []

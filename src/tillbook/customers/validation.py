@@ -6,6 +6,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+EMAIL_MAX_LENGTH = 254  # Customer.email
+
 
 class FieldProblem(ValueError):
     def __init__(self, field: str, message: str) -> None:
@@ -24,7 +26,13 @@ def normalize_email(raw: str) -> str:
         raise FieldProblem("email", f"“{email}” is not a valid email address.") from None
     local, _, domain = email.rpartition("@")
     # Domains are case-insensitive; the local part is kept as typed, uniqueness ignores case.
-    return f"{local}@{domain.lower()}"
+    normalized = f"{local}@{domain.lower()}"
+    # Lowercasing can lengthen a domain (İ becomes i + U+0307); the column holds 254.
+    if len(normalized) > EMAIL_MAX_LENGTH:
+        raise FieldProblem(
+            "email", f"The email address is longer than {EMAIL_MAX_LENGTH} characters."
+        )
+    return normalized
 
 
 def default_region(*, country: str, locale: str) -> str:
