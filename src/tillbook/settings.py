@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "tillbook.core",
     "tillbook.messaging",
     "tillbook.customers",
+    "tillbook.scheduling",
     "tillbook.api",
     "tillbook.backoffice",
 ]
