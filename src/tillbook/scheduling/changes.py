@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -21,10 +21,11 @@ from tillbook.scheduling.policy import CancellationTerms, cancellation_terms
 from tillbook.scheduling.selectors import group_session_key, service_slots
 from tillbook.scheduling.services import (
     SlotUnavailable,
-    _locked,
-    _why_not_offered,
     booking_event,
+    is_overlap_refusal,
     link_create,
+    locked_booking,
+    unavailable_reason,
     wall_time,
 )
 
@@ -67,7 +68,7 @@ def booking_reschedule(
     if start.tzinfo is None:
         raise InvalidInput("The new start needs a time zone.")
     with transaction.atomic():
-        locked = _locked(booking)
+        locked = locked_booking(booking)
         if link is not None:
             link = BookingLink.objects.select_for_update().get(pk=link.pk)
         _check_link(link)
@@ -92,7 +93,7 @@ def booking_reschedule(
             as_staff=actor is not None,
         )
         if not slot_is_offered(slots, start, locked.staff_id):
-            raise _why_not_offered(
+            raise unavailable_reason(
                 service=locked.service,
                 duration_minutes=locked.duration_minutes,
                 start=start,
@@ -115,7 +116,9 @@ def booking_reschedule(
         try:
             with transaction.atomic():
                 locked.save()
-        except IntegrityError:
+        except DatabaseError as error:
+            if not is_overlap_refusal(error):
+                raise
             raise SlotUnavailable(
                 f"{wall_time(start, locked.customer_timezone)} is no longer free; "
                 "please pick another time."
@@ -174,7 +177,7 @@ def booking_cancel(
     is told so); otherwise what was paid is refunded, after the cancellation commits."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked(booking)
+        locked = locked_booking(booking)
         if link is not None:
             link = BookingLink.objects.select_for_update().get(pk=link.pk)
         _check_link(link)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from tillbook.core.errors import Conflict, InvalidInput, NotFound
@@ -47,6 +47,18 @@ PAYMENT_MINUTES = 20
 
 class SlotUnavailable(Conflict):
     """The time was free when the page was drawn and is not any more."""
+
+
+def is_overlap_refusal(error: DatabaseError) -> bool:
+    """Whether the database refused a write because another booking holds the time.
+
+    Besides the exclusion violation itself (an IntegrityError), two transactions inserting
+    overlapping rows at once can each wait for the other's row: PostgreSQL then aborts one
+    with "deadlock detected" (SQLSTATE 40P01), which means the same thing here.
+    """
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"
 
 
 def wall_time(instant: datetime, zone_name: str) -> str:
@@ -94,7 +106,7 @@ def _duration_price(service: Service, duration_minutes: int) -> Money:
     return duration.money
 
 
-def _why_not_offered(
+def unavailable_reason(
     *,
     service: Service,
     duration_minutes: int,
@@ -181,7 +193,7 @@ def booking_hold(
             )
             slots = slots_for_anyone(slots, load)
         if not slots or (staff_id is not None and not slot_is_offered(slots, start, staff_id)):
-            raise _why_not_offered(
+            raise unavailable_reason(
                 service=service,
                 duration_minutes=duration_minutes,
                 start=start,
@@ -191,8 +203,11 @@ def booking_hold(
                 zone_name=customer_timezone,
             )
         chosen = slots[0]
-        pause_point("booking_hold.checked")
         blocking = rules.blocking(start)
+        _expire_overlapping(
+            service=service, staff_ids=[chosen.staff_id], blocking=blocking, now=now
+        )
+        pause_point("booking_hold.checked")
         total = unit_price * seats
         booking = Booking(
             business=service.business,
@@ -233,8 +248,10 @@ def booking_hold(
         try:
             with transaction.atomic():
                 booking.save()
-        except IntegrityError:
+        except DatabaseError as error:
             # The exclusion constraint: someone else's booking took the time since the check.
+            if not is_overlap_refusal(error):
+                raise
             raise SlotUnavailable(
                 f"{wall_time(start, customer_timezone)} is no longer free; "
                 "please pick another time."
@@ -258,7 +275,7 @@ def booking_for_link(*, business_id: int, secret: str) -> tuple[Booking, Booking
     return link.booking, link
 
 
-def _locked(booking: Booking) -> Booking:
+def locked_booking(booking: Booking) -> Booking:
     return (
         Booking.objects.select_for_update()
         .select_related("service", "staff", "customer", "business")
@@ -297,7 +314,7 @@ def booking_confirm(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked(booking)
+        locked = locked_booking(booking)
         if locked.state == BookingState.CONFIRMED:
             return locked
         if locked.state in (BookingState.EXPIRED, BookingState.CANCELLED):
@@ -335,35 +352,55 @@ def booking_confirm(
 
 def booking_expire_due(*, now: datetime | None = None) -> int:
     """Expire holds and unpaid bookings whose time ran out (the sweep; idempotent)."""
+    now = now or timezone.now()
+    due = Booking.objects.filter(
+        state__in=(BookingState.HELD, BookingState.AWAITING_PAYMENT), hold_expires_at__lte=now
+    ).values_list("pk", flat=True)[:1000]
+    return sum(_expire(booking_id, now) for booking_id in list(due))
+
+
+def _expire_overlapping(
+    *, service: Service, staff_ids: list[int], blocking: Interval, now: datetime
+) -> None:
+    """Expire run-out holds in the way of a new booking now, not at the next sweep: on
+    PostgreSQL the exclusion constraint still counts them until their state changes."""
+    overlapping = Booking.objects.filter(
+        business=service.business,
+        state__in=(BookingState.HELD, BookingState.AWAITING_PAYMENT),
+        hold_expires_at__lte=now,
+        blocking_start__lt=blocking.end,
+        blocking_end__gt=blocking.start,
+    )
+    by_staff = overlapping.filter(staff_id__in=staff_ids)
+    if service.resource_id is not None:
+        by_staff = by_staff | overlapping.filter(resource_id=service.resource_id)
+    for booking_id in list(by_staff.values_list("pk", flat=True)):
+        _expire(booking_id, now)
+
+
+def _expire(booking_id: int, now: datetime) -> bool:
     from tillbook.payments.models import PaymentRequest, RequestState
 
-    now = now or timezone.now()
-    due = list(
-        Booking.objects.filter(
-            state__in=(BookingState.HELD, BookingState.AWAITING_PAYMENT),
-            hold_expires_at__lte=now,
-        ).values_list("pk", flat=True)[:1000]
-    )
-    expired = 0
-    for booking_id in due:
-        with transaction.atomic():
-            booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-            if booking is None or booking.state not in (
-                BookingState.HELD,
-                BookingState.AWAITING_PAYMENT,
-            ):
-                continue
-            booking.state = BookingState.EXPIRED
-            booking.save(update_fields=["state"])
-            if booking.payment_request_id is not None:
-                # Payments has no cancel service yet; an unpaid request of an expired booking
-                # must not take money for a time that is gone.
-                PaymentRequest.objects.filter(
-                    pk=booking.payment_request_id, state=RequestState.OPEN
-                ).update(state=RequestState.EXPIRED)
-            booking_event(booking, "expired", "Hold ran out; the time is free again", "system")
-            expired += 1
-    return expired
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
+        if (
+            booking is None
+            or booking.state not in (BookingState.HELD, BookingState.AWAITING_PAYMENT)
+            or booking.hold_expires_at is None
+            or booking.hold_expires_at > now
+        ):
+            return False
+        booking.state = BookingState.EXPIRED
+        booking.save(update_fields=["state"])
+        if booking.payment_request_id is not None:
+            # Payments has no cancel service yet; an unpaid request of an expired booking must
+            # not take money for a time that is gone (a late payment is still handled: see
+            # booking_confirm).
+            PaymentRequest.objects.filter(
+                pk=booking.payment_request_id, state=RequestState.OPEN
+            ).update(state=RequestState.EXPIRED)
+        booking_event(booking, "expired", "Hold ran out; the time is free again", "system")
+    return True
 
 
 @dataclass(frozen=True)
@@ -457,7 +494,7 @@ def booking_submit_details(
 
     now = now or timezone.now()
     with transaction.atomic():
-        locked = _locked(booking)
+        locked = locked_booking(booking)
         if locked.state != BookingState.HELD:
             raise Conflict(_not_held_message(locked))
         if locked.hold_expires_at is not None and locked.hold_expires_at <= now:
