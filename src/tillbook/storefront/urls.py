@@ -1,7 +1,7 @@
 """Public pages. Business pages live under /<business-slug>/ (reserved words are refused as
 slugs); payment pages under /pay/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from tillbook.storefront.views import payments
 
@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("pay/<str:token>/", payments.pay, name="pay"),
     path("pay/<str:token>/done/", payments.pay_return, name="pay_return"),
+    path("", include("tillbook.storefront.booking.urls")),
 ]
