@@ -35,6 +35,23 @@ class ProviderSetup:
     settings: dict[str, str]
     problem: str = ""
 
+    # Plain values for templates, which would call the provider class if handed it.
+    @property
+    def name(self) -> str:
+        return self.provider.name
+
+    @property
+    def label(self) -> str:
+        return self.provider.label
+
+    @property
+    def description(self) -> str:
+        return self.provider.description
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.provider.is_test
+
 
 def provider_setup(*, business: Business, provider: str) -> ProviderSetup:
     provider_class = provider_classes().get(provider)

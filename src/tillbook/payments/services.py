@@ -502,3 +502,46 @@ def refund_record_external(
             purpose_for(locked.request.purpose).on_refunded(refund=refund)
         refund_notify(refund=refund)
     return refund
+
+
+def payment_link_create(
+    *,
+    business: Business,
+    actor: User | None,
+    title: str,
+    amount: Money | None,
+    amount_type: str = AmountType.FIXED,
+    description: str = "",
+    tip_allowed: bool = False,
+    is_reusable: bool = False,
+    expires_at: datetime | None = None,
+    customer: Customer | None = None,
+    actor_label: str = "",
+) -> PaymentRequest:
+    """A stand-alone payment link (/pay/<token>) staff send by email or message."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput(
+            "The expiry must be in the future.", field_errors={"expires_at": ["In the past."]}
+        )
+    with transaction.atomic():
+        request = payment_request_create(
+            business=business,
+            purpose="link",
+            title=title,
+            amount=amount,
+            amount_type=amount_type,
+            description=description,
+            tip_allowed=tip_allowed,
+            is_reusable=is_reusable,
+            expires_at=expires_at,
+            customer=customer,
+        )
+        audit_record(
+            business=business,
+            actor=actor,
+            actor_label=actor_label,
+            action="payment_link.create",
+            summary=f"Created the payment link “{request.title}”",
+            target=request,
+        )
+    return request
