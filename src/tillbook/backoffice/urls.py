@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from tillbook.backoffice.views import areas, auth, customers, settings
+from tillbook.backoffice.views import areas, auth, customers, payment_settings, payments, settings
 
 app_name = "backoffice"
 
@@ -8,7 +8,29 @@ business_patterns = [
     path("", areas.dashboard, name="dashboard"),
     path("calendar/", areas.calendar_home, name="calendar"),
     path("sales/", areas.sales_home, name="sales"),
-    path("payments/", areas.payments_home, name="payments"),
+    path("payments/", payments.payment_list, name="payments"),
+    path("payments/export.csv", payments.payment_export, name="payment_export"),
+    path("payments/<int:payment_id>/", payments.payment_detail, name="payment_detail"),
+    path("payments/<int:payment_id>/refund/", payments.payment_refund, name="payment_refund"),
+    path("payments/refunds/<int:refund_id>/send/", payments.refund_retry, name="refund_retry"),
+    path("payments/links/", payments.payment_link_list, name="payment_link_list"),
+    path("payments/links/new/", payments.payment_link_create_view, name="payment_link_create"),
+    path("payments/links/export.csv", payments.payment_link_export, name="payment_link_export"),
+    path(
+        "payments/requests/<int:request_id>/",
+        payments.payment_request_detail,
+        name="payment_request_detail",
+    ),
+    path(
+        "payments/requests/<int:request_id>/record/",
+        payments.payment_request_record,
+        name="payment_request_record",
+    ),
+    path(
+        "payments/requests/<int:request_id>/send/",
+        payments.payment_request_send,
+        name="payment_request_send",
+    ),
     path("catalog/", areas.catalog_home, name="catalog"),
     path("marketing/", areas.marketing_home, name="marketing"),
     path("insights/", areas.insights_home, name="insights"),
@@ -29,6 +51,12 @@ business_patterns = [
         "settings/invitations/<int:invitation_id>/revoke/",
         settings.invitation_revoke_view,
         name="invitation_revoke",
+    ),
+    path("settings/payments/", payment_settings.settings_payments, name="settings_payments"),
+    path(
+        "settings/payments/<slug:provider>/",
+        payment_settings.settings_payment_provider,
+        name="settings_payment_provider",
     ),
     path("settings/outbox/", settings.outbox_list, name="outbox"),
     path("settings/outbox/<int:message_id>/", settings.outbox_detail, name="outbox_detail"),
