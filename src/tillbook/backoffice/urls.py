@@ -1,12 +1,40 @@
 from django.urls import include, path
 
-from tillbook.backoffice.views import areas, auth, customers, payment_settings, payments, settings
+from tillbook.backoffice.views import (
+    areas,
+    auth,
+    calendar,
+    customers,
+    payment_settings,
+    payments,
+    settings,
+)
 
 app_name = "backoffice"
 
 business_patterns = [
     path("", areas.dashboard, name="dashboard"),
-    path("calendar/", areas.calendar_home, name="calendar"),
+    path("calendar/", calendar.calendar_home, name="calendar"),
+    path("calendar/export.csv", calendar.calendar_export, name="calendar_export"),
+    path("calendar/new/", calendar.calendar_booking_new, name="calendar_booking_new"),
+    path("calendar/block/", calendar.calendar_block_new, name="calendar_block_new"),
+    path("calendar/setup/", calendar.calendar_setup, name="calendar_setup"),
+    path("calendar/bookings/<int:booking_id>/", calendar.calendar_booking, name="calendar_booking"),
+    path(
+        "calendar/bookings/<int:booking_id>/action/",
+        calendar.calendar_booking_action,
+        name="calendar_booking_action",
+    ),
+    path(
+        "calendar/staff/<int:staff_id>/feed/",
+        calendar.calendar_feed_rotate,
+        name="calendar_feed_rotate",
+    ),
+    path(
+        "calendar/staff/<int:staff_id>/import/",
+        calendar.calendar_import_new,
+        name="calendar_import_new",
+    ),
     path("sales/", areas.sales_home, name="sales"),
     path("payments/", payments.payment_list, name="payments"),
     path("payments/export.csv", payments.payment_export, name="payment_export"),

@@ -416,7 +416,7 @@ class CustomerDetails:
     marketing_consent: bool = False
 
 
-def _customer_for(business_id: int, details: CustomerDetails, booking: Booking) -> Customer:
+def customer_for_details(business_id: int, details: CustomerDetails, booking: Booking) -> Customer:
     existing = Customer.objects.filter(
         business_id=business_id, email__iexact=details.email.strip()
     ).first()
@@ -503,7 +503,7 @@ def booking_submit_details(
             )
         location = _location(locked, details)
         answers = _answers(locked, details.answers or {})
-        customer = _customer_for(locked.business_id, details, locked)
+        customer = customer_for_details(locked.business_id, details, locked)
         locked.customer = customer
         locked.answers = answers
         locked.location_text = location

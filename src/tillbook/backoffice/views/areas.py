@@ -14,10 +14,6 @@ from tillbook.customers.models import Customer
 from tillbook.messaging.models import OutboxMessage
 
 EMPTY_AREAS = {
-    "calendar": (
-        "Calendar",
-        "Your bookings, staff schedules and blocked time will appear here.",
-    ),
     "sales": ("Sales", "Orders from your storefront, invoices and payment links will appear here."),
     "catalog": (
         "Catalog",
@@ -76,7 +72,6 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-calendar_home = _empty_area("calendar")
 sales_home = _empty_area("sales")
 catalog_home = _empty_area("catalog")
 marketing_home = _empty_area("marketing")
