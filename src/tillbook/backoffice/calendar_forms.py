@@ -30,9 +30,9 @@ def parse_local(text: str, zone_name: str) -> datetime:
 
 
 class BookForCustomerForm(forms.Form):
-    service = forms.ModelChoiceField(queryset=Service.objects.none())
+    service: forms.ModelChoiceField[Service] = forms.ModelChoiceField(queryset=None)
     duration = forms.IntegerField(min_value=1, help_text="Minutes; one of the service's lengths.")
-    staff = forms.ModelChoiceField(queryset=StaffMember.objects.none(), label="With")
+    staff: forms.ModelChoiceField[StaffMember] = forms.ModelChoiceField(queryset=None, label="With")
     start = forms.CharField(max_length=40, help_text=LOCAL_HELP)
     name = forms.CharField(max_length=200, label="Customer name")
     email = forms.EmailField(label="Customer email")
@@ -54,7 +54,7 @@ class BookForCustomerForm(forms.Form):
 
 
 class BlockForm(forms.Form):
-    staff = forms.ModelChoiceField(queryset=StaffMember.objects.none(), label="For")
+    staff: forms.ModelChoiceField[StaffMember] = forms.ModelChoiceField(queryset=None, label="For")
     start = forms.CharField(max_length=40, help_text=LOCAL_HELP)
     end = forms.CharField(max_length=40, help_text=LOCAL_HELP)
     reason = forms.CharField(max_length=200, required=False)
