@@ -55,6 +55,17 @@ def test_every_operation_requires_the_bearer_token() -> None:
         ("/api/v1/customers", "post"),
         ("/api/v1/customers/{customer_id}", "get"),
         ("/api/v1/customers/{customer_id}", "patch"),
+        ("/api/v1/services", "get"),
+        ("/api/v1/services/{service_id}", "get"),
+        ("/api/v1/services/{service_id}/availability", "get"),
+        ("/api/v1/staff", "get"),
+        ("/api/v1/staff/{staff_id}/hours", "put"),
+        ("/api/v1/bookings", "get"),
+        ("/api/v1/bookings", "post"),
+        ("/api/v1/bookings/{booking_id}", "get"),
+        ("/api/v1/bookings/{booking_id}/confirm", "post"),
+        ("/api/v1/bookings/{booking_id}/reschedule", "post"),
+        ("/api/v1/bookings/{booking_id}/cancel", "post"),
     }
     for path, method, operation in operations:
         assert operation["security"] == [{"TokenAuth": []}], f"{method.upper()} {path}"

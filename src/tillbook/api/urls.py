@@ -2,7 +2,9 @@
 
 from tillbook.api.base import api
 from tillbook.api.customers import router as customers_router
+from tillbook.api.scheduling import router as scheduling_router
 
 api.add_router("/", customers_router)
+api.add_router("/", scheduling_router)
 
 urls = api.urls

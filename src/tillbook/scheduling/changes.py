@@ -56,15 +56,18 @@ def booking_reschedule(
     start: datetime,
     link: BookingLink | None = None,
     actor: User | None = None,
+    as_business: bool = False,
     now: datetime | None = None,
 ) -> Rescheduled:
     """Move a booking to another free start with the same person and length.
 
     Through the customer's `link` this is allowed until the cancellation window begins, and
-    the link is spent; staff (`actor`) may always. SEQUENCE goes up, reminders are recomputed
-    from now, and the customer gets the new time with a new calendar file and link.
+    the link is spent; staff (`actor`, or an API token: `as_business`) may always. SEQUENCE
+    goes up, reminders are recomputed from now, and the customer gets the new time with a new
+    calendar file and link.
     """
     now = now or timezone.now()
+    by_business = actor is not None or as_business
     if start.tzinfo is None:
         raise InvalidInput("The new start needs a time zone.")
     with transaction.atomic():
@@ -75,7 +78,7 @@ def booking_reschedule(
         if locked.state not in CHANGEABLE:
             state = locked.get_state_display().lower()
             raise Conflict(f"A {state} booking cannot be rescheduled.")
-        if actor is None and _inside_window(locked, now):
+        if not by_business and _inside_window(locked, now):
             raise Conflict(
                 f"This booking starts within {locked.cancel_window_hours} hours, so it can no "
                 f"longer be rescheduled online. Please contact {locked.business.name}."
@@ -90,7 +93,7 @@ def booking_reschedule(
             seats=locked.seats,
             now=now,
             ignore_booking_id=locked.pk,
-            as_staff=actor is not None,
+            as_staff=by_business,
         )
         if not slot_is_offered(slots, start, locked.staff_id):
             raise unavailable_reason(
@@ -170,6 +173,7 @@ def booking_cancel(
     booking: Booking,
     link: BookingLink | None = None,
     actor: User | None = None,
+    as_business: bool = False,
     reason: str = "",
     now: datetime | None = None,
 ) -> tuple[Booking, CancellationTerms]:
@@ -184,7 +188,7 @@ def booking_cancel(
         if locked.state not in (*CHANGEABLE, BookingState.HELD):
             state = locked.get_state_display().lower()
             raise Conflict(f"This booking is already {state}; there is nothing to cancel.")
-        terms = cancellation_quote(locked, by_business=actor is not None, now=now)
+        terms = cancellation_quote(locked, by_business=actor is not None or as_business, now=now)
         locked.state = BookingState.CANCELLED
         locked.cancelled_at = now
         locked.cancel_reason = " ".join(reason.split())[:300]

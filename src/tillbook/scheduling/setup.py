@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -73,7 +73,7 @@ def staff_member_create(
 
 
 def staff_hours_set(
-    *, staff: StaffMember, weekly: dict[int, Sequence[MinuteRange]], actor: User | None = None
+    *, staff: StaffMember, weekly: Mapping[int, Sequence[MinuteRange]], actor: User | None = None
 ) -> StaffMember:
     """Replace the weekly hours: {0 (Monday): [(540, 720), (780, 1020)], …}."""
     rows = []
