@@ -277,7 +277,9 @@ def booking_for_link(*, business_id: int, secret: str) -> tuple[Booking, Booking
 
 def locked_booking(booking: Booking) -> Booking:
     return (
-        Booking.objects.select_for_update()
+        # of=("self",): PostgreSQL cannot lock the nullable side of the customer join, and
+        # only the booking row needs the lock.
+        Booking.objects.select_for_update(of=("self",))
         .select_related("service", "staff", "customer", "business")
         .get(pk=booking.pk)
     )
