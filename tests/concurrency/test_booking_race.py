@@ -168,3 +168,27 @@ def test_a_hold_past_its_expiry_does_not_block_a_new_customer_even_before_the_sw
         )
     outcomes = race(_holder(business, service, coach, start, 60))
     assert outcomes[0].succeeded, outcomes[0].error
+
+
+def test_two_people_racing_for_the_one_room_get_one_booking(business, setup) -> None:
+    """booking_resource_no_overlap: different staff, same room, same time."""
+    from tillbook.scheduling.models import Resource
+
+    service, coach, start = setup
+    with business_scope(business):
+        room = Resource(business=business, name="Studio")
+        room.save()
+        second = staff_member_create(business=business, name="Bea", timezone_name="UTC")
+        staff_hours_set(staff=second, weekly={day: [(0, 1440)] for day in range(7)})
+        service.staff.add(second)
+        Service.objects.filter(pk=service.pk).update(resource=room)
+        service.refresh_from_db()
+    outcomes = _race_past_the_check(
+        [
+            _holder(business, service, coach, start, 60),
+            _holder(business, service, second, start + timedelta(minutes=30), 60),
+        ]
+    )
+    assert sum(outcome.succeeded for outcome in outcomes) == 1
+    with business_scope(business):
+        assert Booking.objects.get().resource == room

@@ -347,3 +347,45 @@ def test_a_cancelled_booking_cannot_be_cancelled_again(
     with pytest.raises(Conflict, match="already cancelled"):
         booking_cancel(booking=booking, link=link)
     assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
+
+
+def test_a_payment_after_the_hold_ran_out_reclaims_the_time_while_it_is_free(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    booking_expire_due(now=timezone.now() + timedelta(minutes=21))
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.CONFIRMED, False)
+
+
+def test_a_payment_after_the_time_was_taken_is_listed_for_staff_never_lost(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    from tillbook.scheduling.selectors import paid_without_time
+
+    start = berlin(next_week, 9)
+    held = booking_hold(service=service, duration_minutes=60, start=start, staff=coach)
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    later = timezone.now() + timedelta(minutes=21)
+    booking_expire_due(now=later)
+    booking_hold(service=service, duration_minutes=60, start=start, staff=coach, now=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.EXPIRED, True)
+    assert list(paid_without_time(business=booking.business)) == [booking]
+    assert Payment.objects.get().state == "succeeded"
+    assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0
