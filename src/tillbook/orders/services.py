@@ -227,6 +227,7 @@ def _capacity_take(quote: Quote, *, now: datetime) -> None:
             )
             left = "none are left" if free == 0 else f"only {free} left"
             raise Conflict(f"Sold out: {names} — {left}.")
+    pause_point("order_place.checked")
 
 
 def _order_write(
