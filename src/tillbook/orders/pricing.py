@@ -97,9 +97,10 @@ class Quote:
         return Money(amount, self.currency)
 
     @property
-    def total_major(self) -> str:
-        """The total as the checkout form echoes it back ("12.50"), to detect changed prices."""
-        return Money(self.total, self.currency).major_string()
+    def goods_total_major(self) -> str:
+        """The total before shipping as the checkout form echoes it back ("12.50"), so a price
+        that changed (or was tampered with) between the page and the order is detected."""
+        return Money(self.total - self.shipping_total, self.currency).major_string()
 
 
 def shop_settings(business: Business) -> ShopSettings:

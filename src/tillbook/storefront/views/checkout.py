@@ -186,7 +186,11 @@ def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
                     discount_code=discount,
                     shipping_rate_id=shipping_rate_id,
                     shipping_address=_address(request),
-                    expected_total=expected or Money(0, business.currency),
+                    expected_total=Money(
+                        (expected.amount if expected else 0)
+                        + (quote.shipping_total if quote else 0),
+                        business.currency,
+                    ),
                     attribution=attribution_read(request, business),
                     marketing_consent=post.get("marketing") == "yes",
                 )
