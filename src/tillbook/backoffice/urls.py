@@ -1,13 +1,36 @@
 from django.urls import include, path
 
-from tillbook.backoffice.views import areas, auth, customers, payment_settings, payments, settings
+from tillbook.backoffice.views import (
+    areas,
+    auth,
+    catalog,
+    checkin,
+    customers,
+    payment_settings,
+    payments,
+    sales,
+    settings,
+)
 
 app_name = "backoffice"
 
 business_patterns = [
     path("", areas.dashboard, name="dashboard"),
     path("calendar/", areas.calendar_home, name="calendar"),
-    path("sales/", areas.sales_home, name="sales"),
+    path("sales/", sales.order_list, name="sales"),
+    path("sales/export.csv", sales.order_export, name="order_export"),
+    path("sales/no-place/", sales.orders_shortfall, name="orders_shortfall"),
+    path("sales/<int:order_id>/", sales.order_detail, name="order_detail"),
+    path("sales/<int:order_id>/resend/", sales.order_resend, name="order_resend"),
+    path("sales/<int:order_id>/payment/", sales.order_manual_payment, name="order_manual_payment"),
+    path("sales/<int:order_id>/refund/", sales.order_refund_view, name="order_refund"),
+    path("sales/<int:order_id>/cancel/", sales.order_cancel_view, name="order_cancel"),
+    path("sales/<int:order_id>/fulfil/", sales.order_fulfil_view, name="order_fulfil"),
+    path(
+        "sales/<int:order_id>/accept/",
+        sales.order_shortfall_accept_view,
+        name="order_shortfall_accept",
+    ),
     path("payments/", payments.payment_list, name="payments"),
     path("payments/export.csv", payments.payment_export, name="payment_export"),
     path("payments/<int:payment_id>/", payments.payment_detail, name="payment_detail"),
@@ -31,7 +54,33 @@ business_patterns = [
         payments.payment_request_send,
         name="payment_request_send",
     ),
-    path("catalog/", areas.catalog_home, name="catalog"),
+    path("catalog/", catalog.offering_list, name="catalog"),
+    path("catalog/export.csv", catalog.offering_export, name="offering_export"),
+    path("catalog/new/<str:kind>/", catalog.offering_create_view, name="offering_create"),
+    path("catalog/settings/", catalog.shop_settings_view, name="shop_settings"),
+    path("catalog/taxes/", catalog.tax_class_save_view, name="tax_class_save"),
+    path("catalog/shipping/", catalog.shipping_rate_save_view, name="shipping_rate_save"),
+    path("catalog/discounts/", catalog.discount_list, name="discount_list"),
+    path("catalog/<int:offering_id>/", catalog.offering_edit, name="offering_edit"),
+    path("catalog/<int:offering_id>/variants/", catalog.variant_save_view, name="variant_save"),
+    path("catalog/<int:offering_id>/event/", catalog.event_save_view, name="event_save"),
+    path("catalog/<int:offering_id>/quotas/", catalog.quota_save_view, name="quota_save"),
+    path(
+        "catalog/<int:offering_id>/ticket-types/",
+        catalog.ticket_type_save_view,
+        name="ticket_type_save",
+    ),
+    path("catalog/<int:offering_id>/lessons/", catalog.lesson_save_view, name="lesson_save"),
+    path("catalog/<int:offering_id>/files/", catalog.file_upload_view, name="file_upload"),
+    path("catalog/<int:offering_id>/attendees/", checkin.attendees, name="attendees"),
+    path(
+        "catalog/<int:offering_id>/attendees.csv", checkin.attendee_export, name="attendee_export"
+    ),
+    path(
+        "catalog/<int:offering_id>/check-in/<str:code>/",
+        checkin.check_in_ticket,
+        name="check_in_ticket",
+    ),
     path("marketing/", areas.marketing_home, name="marketing"),
     path("insights/", areas.insights_home, name="insights"),
     path("customers/", customers.customer_list, name="customer_list"),
