@@ -19,8 +19,11 @@ from tillbook.api.openapi import openapi_document
 from tillbook.api.scopes import SCOPES
 from tillbook.api.services import api_token_create
 from tillbook.core.models import Business, User
+from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.customers.services import customer_create
+from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_link_create, payment_start
 
 from .access import database_fingerprint
 
@@ -69,6 +72,21 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/bookings/{booking_id}/cancel"): Operation(
         200, {"reason": "x"}, not_found="No booking with this id."
     ),
+    ("get", "/api/v1/payments"): Operation(200, other="own"),
+    ("get", "/api/v1/payments/{payment_id}"): Operation(200, not_found="No payment with this id."),
+    ("get", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        200, not_found="No payment with this id."
+    ),
+    ("post", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        201, {"amount": 100, "reason": "Sorry"}, not_found="No payment with this id."
+    ),
+    ("get", "/api/v1/payment-links"): Operation(200, other="own"),
+    ("post", "/api/v1/payment-links"): Operation(
+        201, {"title": "Lesson", "amount": 5000}, other="own"
+    ),
+    ("get", "/api/v1/payment-links/{link_id}"): Operation(
+        200, not_found="No payment link with this id."
+    ),
 }
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
 
@@ -92,6 +110,16 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         customer = customer_create(business=business, actor=owner, email="ann@example.com")
         mine = api_token_create(business=business, actor=owner, name="Mine", scopes=list(SCOPES))
         scheduling = scheduling_world(business, owner)
+        link = payment_link_create(
+            business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
+        )
+        payment = payment_start(
+            request=link,
+            provider="sandbox",
+            return_url="https://shop.example.test/",
+            customer_email="ann@example.com",
+        ).payment
+        sandbox_succeed(payment)
     with business_scope(other_business):
         customer_create(business=other_business, actor=None, email="theirs@example.com")
         theirs = api_token_create(
@@ -103,6 +131,8 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         "mine": mine.secret,
         "theirs": theirs.secret,
         "customer_id": customer.pk,
+        "payment_id": payment.pk,
+        "link_id": link.pk,
         "free_start": free.isoformat().replace("+00:00", "Z"),
         "free_end": (free + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
     }

@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "tillbook.customers",
     "tillbook.payments",
     "tillbook.scheduling",
+    "tillbook.catalog",
+    "tillbook.orders",
     "tillbook.api",
     "tillbook.backoffice",
     "tillbook.storefront",

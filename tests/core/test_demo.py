@@ -70,3 +70,17 @@ def test_demo_business_has_services_staff_and_six_months_of_bookings() -> None:
         assert bookings.filter(start__lt=now, state="completed").count() > 50
         assert bookings.filter(start__gt=now, state="confirmed").count() > 50
         assert bookings.filter(service__capacity=12).values("session_key").distinct().count() > 5
+
+
+@pytest.mark.django_db
+def test_demo_takes_payments_through_the_sandbox_and_cash() -> None:
+    from tillbook.payments.models import Payment, PaymentRequest, Refund
+    from tillbook.payments.providers import enabled_providers
+
+    business = seed_demo()
+    with business_scope(business):
+        assert [p.name for p in enabled_providers(business=business)] == ["sandbox", "manual"]
+        assert PaymentRequest.objects.filter(purpose="link").count() == 5
+        assert Payment.objects.filter(state="succeeded", provider="sandbox").count() == 36
+        assert Payment.objects.filter(state="succeeded", provider="manual").count() == 2
+        assert Refund.objects.count() == 1

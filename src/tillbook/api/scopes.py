@@ -9,6 +9,8 @@ SCOPES: dict[str, str] = {
     "scheduling:write": "Change staff schedules",
     "bookings:read": "List and read bookings",
     "bookings:write": "Hold, confirm, reschedule and cancel bookings",
+    "payments:read": "List and read payments, refunds and payment links",
+    "payments:write": "Refund payments and create payment links",
 }
 
 

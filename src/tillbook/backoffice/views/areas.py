@@ -14,11 +14,6 @@ from tillbook.customers.models import Customer
 from tillbook.messaging.models import OutboxMessage
 
 EMPTY_AREAS = {
-    "sales": ("Sales", "Orders from your storefront, invoices and payment links will appear here."),
-    "catalog": (
-        "Catalog",
-        "Products, downloads, courses, tickets and bookable services will appear here.",
-    ),
     "marketing": ("Marketing", "Newsletters, tracked links and ad campaigns will appear here."),
     "insights": ("Insights", "Reports on revenue, bookings and campaigns will appear here."),
 }
@@ -72,7 +67,5 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-sales_home = _empty_area("sales")
-catalog_home = _empty_area("catalog")
 marketing_home = _empty_area("marketing")
 insights_home = _empty_area("insights")
