@@ -57,6 +57,16 @@ MATRIX: dict[str, Route] = {
         ("GET", "POST"), {"staff": "1", "start": "2030-01-07 10:00", "end": "2030-01-07 11:00"}
     ),
     "calendar_setup": Route(),
+    "calendar_staff_new": Route(
+        ("GET", "POST"), {"name": "Intruder", "timezone": "UTC", "day_0": "09:00-17:00"}
+    ),
+    "calendar_service_new": Route(
+        ("GET", "POST"),
+        {"name": "Intruder", "durations": "60=1.00", "staff": "1", "location_kind": "video",
+         "payment_mode": "later", "capacity": "1", "interval_minutes": "30",
+         "buffer_before_minutes": "0", "buffer_after_minutes": "0", "min_notice_minutes": "0",
+         "horizon_days": "30", "cancel_window_hours": "24", "late_cancel_fee_percent": "0"},
+    ),
     "calendar_feed_rotate": Route(("POST",), member_get=405),
     "calendar_import_new": Route(("POST",), {"url": "http://127.0.0.1:9/x.ics"}, member_get=405),
     "sales": Route(),
@@ -282,6 +292,8 @@ def test_an_unknown_business_address_is_404(owner_client: Client) -> None:
 
 MANAGER_PAGES = {
     "calendar_setup",
+    "calendar_staff_new",
+    "calendar_service_new",
     "offering_create",
     "offering_edit",
     "shop_settings",

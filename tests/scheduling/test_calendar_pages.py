@@ -276,3 +276,67 @@ def test_a_calendar_address_is_fetched_in_the_background(
     block = TimeBlock.objects.get()
     assert (block.reason, block.start.hour, block.end.hour) == ("Dentist", 12, 13)
     assert coach.imports.get().busy_count == 1
+
+
+def test_an_owner_adds_a_person_with_hours_and_a_service_from_the_back_office(
+    owner_client: Client, scoped, next_week: date
+) -> None:
+    slug = scoped.slug
+    response = owner_client.post(
+        f"/manage/{slug}/calendar/staff/new/",
+        {
+            "name": "Dora",
+            "timezone": "Asia/Kathmandu",
+            "day_0": "09:00-12:00, 13:00-17:00",
+            "day_2": "14:00-18:00",
+        },
+    )
+    assert response.status_code == 302
+    dora = StaffMember.objects.get(name="Dora")
+    assert sorted(dora.weekly_hours.values_list("weekday", "start_minute", "end_minute")) == [
+        (0, 540, 720),
+        (0, 780, 1020),
+        (2, 840, 1080),
+    ]
+    bad = owner_client.post(
+        f"/manage/{slug}/calendar/staff/new/",
+        {
+            "name": "Eve",
+            "timezone": "UTC",
+            "day_1": "nine to five",
+        },
+    )
+    assert bad.status_code == 400
+    assert "nine to five is not a range of hours; write it as 09:00-12:00." in bad.content.decode()
+    assert not StaffMember.objects.filter(name="Eve").exists()
+
+    created = owner_client.post(
+        f"/manage/{slug}/calendar/services/new/",
+        {
+            "name": "Mentoring",
+            "durations": "30=60.00, 60=110.00",
+            "staff": [dora.pk],
+            "location_kind": "video",
+            "payment_mode": "deposit_percent",
+            "deposit": "30%",
+            "capacity": 1,
+            "interval_minutes": 30,
+            "buffer_before_minutes": 0,
+            "buffer_after_minutes": 10,
+            "min_notice_minutes": 60,
+            "horizon_days": 90,
+            "cancel_window_hours": 12,
+            "late_cancel_fee_percent": 50,
+            "reminders": "1440, 60",
+        },
+    )
+    assert created.status_code == 302
+    service = Service.objects.get(name="Mentoring")
+    assert [(d.minutes, d.price) for d in service.durations.all()] == [(30, 6000), (60, 11000)]
+    assert (service.deposit_percent, service.reminder_offsets, list(service.staff.all())) == (
+        30,
+        [1440, 60],
+        [dora],
+    )
+    page = Client().get(f"/{slug}/book/mentoring/")
+    assert page.status_code == 200

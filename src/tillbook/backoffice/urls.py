@@ -22,6 +22,8 @@ business_patterns = [
     path("calendar/new/", calendar.calendar_booking_new, name="calendar_booking_new"),
     path("calendar/block/", calendar.calendar_block_new, name="calendar_block_new"),
     path("calendar/setup/", calendar.calendar_setup, name="calendar_setup"),
+    path("calendar/staff/new/", calendar.calendar_staff_new, name="calendar_staff_new"),
+    path("calendar/services/new/", calendar.calendar_service_new, name="calendar_service_new"),
     path("calendar/bookings/<int:booking_id>/", calendar.calendar_booking, name="calendar_booking"),
     path(
         "calendar/bookings/<int:booking_id>/action/",

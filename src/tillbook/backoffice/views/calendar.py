@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -19,6 +20,8 @@ from tillbook.backoffice.calendar_forms import (
     BlockForm,
     BookForCustomerForm,
     ImportForm,
+    ServiceForm,
+    StaffMemberForm,
     parse_local,
 )
 from tillbook.backoffice.views.helpers import apply_error, csv_response
@@ -33,7 +36,12 @@ from tillbook.scheduling.imports import busy_times_store
 from tillbook.scheduling.models import Booking, CalendarImport, Service, StaffMember
 from tillbook.scheduling.selectors import blocks_between, bookings_between, paid_without_time
 from tillbook.scheduling.services import CustomerDetails
-from tillbook.scheduling.setup import staff_feed_token_rotate
+from tillbook.scheduling.setup import (
+    service_create,
+    staff_feed_token_rotate,
+    staff_hours_set,
+    staff_member_create,
+)
 from tillbook.scheduling.staff_actions import (
     booking_complete,
     booking_create_for_customer,
@@ -377,3 +385,87 @@ def calendar_import_new(request: HttpRequest, staff_id: int) -> HttpResponse:
         item.delete()
         messages.error(request, getattr(problem, "message", str(problem)))
     return redirect("backoffice:calendar_setup", slug)
+
+
+@business_view(Role.MANAGER)
+@require_http_methods(["GET", "POST"])
+def calendar_staff_new(request: HttpRequest) -> HttpResponse:
+    """Add a bookable person with their weekly hours (in their own time zone)."""
+    business = business_of(request)
+    form = StaffMemberForm(request.POST or None, initial={"timezone": business.timezone})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    member = staff_member_create(
+                        business=business,
+                        name=form.cleaned_data["name"],
+                        timezone_name=form.cleaned_data["timezone"],
+                        actor=user_of(request),
+                    )
+                    staff_hours_set(staff=member, weekly=form.weekly(), actor=user_of(request))
+            except TillbookError as problem:
+                apply_error(form, problem)
+                status = problem.status_code
+            else:
+                messages.success(request, f"Added {member.name}.")
+                return redirect("backoffice:calendar_setup", business.slug)
+    return page(
+        request, "backoffice/calendar/form.html",
+        {"form": form, "title": "Add a bookable person"}, status=status, section="calendar",
+    )  # fmt: skip
+
+
+def _deposit(text: str, currency: str) -> dict[str, Any]:
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if text.endswith("%"):
+        return {"deposit_percent": int(text[:-1].strip())}
+    return {"deposit_amount": Money.from_major(text, currency).amount}
+
+
+@business_view(Role.MANAGER)
+@require_http_methods(["GET", "POST"])
+def calendar_service_new(request: HttpRequest) -> HttpResponse:
+    business = business_of(request)
+    form = ServiceForm(request.POST or None, business=business)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            options = {
+                name: data[name]
+                for name in (
+                    "description", "location_kind", "location_detail", "payment_mode",
+                    "capacity", "interval_minutes", "buffer_before_minutes",
+                    "buffer_after_minutes", "min_notice_minutes", "horizon_days",
+                    "cancel_window_hours", "late_cancel_fee_percent",
+                )
+            }  # fmt: skip
+            try:
+                options.update(_deposit(data["deposit"], business.currency))
+                service = service_create(
+                    business=business,
+                    name=data["name"],
+                    durations=data["durations"],
+                    staff=list(data["staff"]),
+                    reminder_offsets=data["reminders"],
+                    actor=user_of(request),
+                    **options,
+                )
+            except (ValueError, InvalidAmount):
+                form.add_error("deposit", "Write an amount (25.00) or a percentage (30%).")
+            except TillbookError as problem:
+                apply_error(form, problem)
+                status = problem.status_code
+            else:
+                messages.success(request, f"Created {service.name}; it is on your booking page.")
+                return redirect("backoffice:calendar_setup", business.slug)
+    return page(
+        request, "backoffice/calendar/form.html",
+        {"form": form, "title": "Add a bookable service"}, status=status, section="calendar",
+    )  # fmt: skip
