@@ -202,3 +202,20 @@ def test_unpaid_payments_cannot_be_refunded(
     with pytest.raises(Conflict, match="Only a successful payment can be refunded"):
         refund_create(payment=payment, amount=usd(100), reason="", actor=owner)
     assert Refund.objects.count() == 0
+
+
+def test_closing_a_request_stops_payments_but_never_reopens(
+    scoped: Business, purpose: RecordingPurpose
+) -> None:
+    from tillbook.payments.services import payment_request_close
+
+    request = make_request(scoped)
+    assert payment_request_close(request_id=request.pk, state=RequestState.CANCELLED) is True
+    assert payment_request_close(request_id=request.pk, state=RequestState.EXPIRED) is False
+    request.refresh_from_db()
+    assert request.state == RequestState.CANCELLED
+    with pytest.raises(Conflict, match="no longer open"):
+        start(request)
+    with pytest.raises(InvalidInput, match="closes as expired or cancelled"):
+        payment_request_close(request_id=request.pk, state=RequestState.PAID)
+    assert Payment.objects.count() == 0

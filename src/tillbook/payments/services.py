@@ -115,6 +115,19 @@ def _payable_amount(request: PaymentRequest, amount: Money | None) -> Money:
     return amount
 
 
+def payment_request_close(*, request_id: int, state: str) -> bool:
+    """Stop an open request from taking money (what it paid for expired or was cancelled).
+
+    Only an open request changes; a late payment that arrives anyway is still recorded by
+    payment_confirm and handled by the purpose. Returns whether the request was open.
+    """
+    if state not in (RequestState.EXPIRED, RequestState.CANCELLED):
+        raise InvalidInput("A payment request closes as expired or cancelled.")
+    return bool(
+        PaymentRequest.objects.filter(pk=request_id, state=RequestState.OPEN).update(state=state)
+    )
+
+
 def request_is_payable(request: PaymentRequest, *, now: datetime | None = None) -> None:
     now = now or timezone.now()
     if request.state == RequestState.PAID and not request.is_reusable:

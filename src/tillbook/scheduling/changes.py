@@ -209,11 +209,12 @@ def booking_cancel(
                 target=locked,
             )
         if locked.payment_request_id is not None:
-            from tillbook.payments.models import PaymentRequest, RequestState
+            from tillbook.payments.models import RequestState
+            from tillbook.payments.services import payment_request_close
 
-            PaymentRequest.objects.filter(
-                pk=locked.payment_request_id, state=RequestState.OPEN
-            ).update(state=RequestState.CANCELLED)
+            payment_request_close(
+                request_id=locked.payment_request_id, state=RequestState.CANCELLED
+            )
         notifications.send_cancelled(
             locked,
             fee=terms.fee.format(locale),

@@ -381,7 +381,8 @@ def _expire_overlapping(
 
 
 def _expire(booking_id: int, now: datetime) -> bool:
-    from tillbook.payments.models import PaymentRequest, RequestState
+    from tillbook.payments.models import RequestState
+    from tillbook.payments.services import payment_request_close
 
     with transaction.atomic():
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
@@ -395,12 +396,9 @@ def _expire(booking_id: int, now: datetime) -> bool:
         booking.state = BookingState.EXPIRED
         booking.save(update_fields=["state"])
         if booking.payment_request_id is not None:
-            # Payments has no cancel service yet; an unpaid request of an expired booking must
-            # not take money for a time that is gone (a late payment is still handled: see
-            # booking_confirm).
-            PaymentRequest.objects.filter(
-                pk=booking.payment_request_id, state=RequestState.OPEN
-            ).update(state=RequestState.EXPIRED)
+            # An unpaid request of an expired booking must not take money for a time that is
+            # gone (a late payment is still handled: see booking_confirm).
+            payment_request_close(request_id=booking.payment_request_id, state=RequestState.EXPIRED)
         booking_event(booking, "expired", "Hold ran out; the time is free again", "system")
     return True
 
