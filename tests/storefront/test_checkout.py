@@ -35,9 +35,11 @@ def checkout(client: Client, **fields: Any) -> Any:
 
 
 def test_buy_a_ticket_and_a_download_pay_and_download(
-    client: Client, shop: Shop, django_capture_on_commit_callbacks: Any,
+    client: Client,
+    shop: Shop,
+    django_capture_on_commit_callbacks: Any,
     run_tasks: Callable[[], int],
-) -> None:  # fmt: skip
+) -> None:
     assert (
         add(client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": "2"})[
             "Location"
@@ -92,8 +94,9 @@ def test_order_page_needs_the_exact_secret(client: Client, shop: Shop) -> None:
 def test_tampered_expected_total_changes_nothing(client: Client, shop: Shop) -> None:
     add(client, shop, offering=shop.ebook.pk, quantity="1")
     before = database_fingerprint()
-    response = client.post("/acme/checkout/", {**BUYER, "expected_total": "0.01",
-                                               "provider": "sandbox"})  # fmt: skip
+    response = client.post(
+        "/acme/checkout/", {**BUYER, "expected_total": "0.01", "provider": "sandbox"}
+    )
     assert response.status_code == 409
     assert "The total is now $19.00, not $0.01" in response.content.decode()
     after = database_fingerprint()
@@ -105,12 +108,17 @@ def test_tampered_expected_total_changes_nothing(client: Client, shop: Shop) -> 
 
 
 def test_bad_quantities_are_refused_with_a_message(client: Client, shop: Shop) -> None:
-    cases = [("-1", 400, "at least 1"), ("0", 400, "Choose how many"),
-             ("1000000000000", 400, "At most 100"), ("abc", 400, "whole numbers"),
-             ("11", 400, "At most 10 of")]  # fmt: skip
+    cases = [
+        ("-1", 400, "at least 1"),
+        ("0", 400, "Choose how many"),
+        ("1000000000000", 400, "At most 100"),
+        ("abc", 400, "whole numbers"),
+        ("11", 400, "At most 10 of"),
+    ]
     for quantity, status, message in cases:
-        response = add(client, shop, offering=shop.workshop.pk,
-                       **{f"qty_ticket_{shop.regular.pk}": quantity})  # fmt: skip
+        response = add(
+            client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": quantity}
+        )
         assert response.status_code == status, quantity
         assert message in response.content.decode(), quantity
     assert add(client, shop, offering=999999, quantity="1").status_code == 404
@@ -118,8 +126,7 @@ def test_bad_quantities_are_refused_with_a_message(client: Client, shop: Shop) -
 
 
 def test_a_ticket_type_of_another_event_is_refused(client: Client, shop: Shop) -> None:
-    response = add(client, shop, offering=shop.ebook.pk,
-                   **{f"qty_ticket_{shop.regular.pk}": "1"})  # fmt: skip
+    response = add(client, shop, offering=shop.ebook.pk, **{f"qty_ticket_{shop.regular.pk}": "1"})
     assert response.status_code == 400
     assert "has no options to choose" in response.content.decode()
 
@@ -149,8 +156,15 @@ def test_shipping_needs_an_address_unless_picked_up(client: Client, shop: Shop) 
     no_address = checkout(client, shipping_rate=str(standard), provider="")
     assert no_address.status_code == 400
     assert "Enter the shipping address" in no_address.content.decode()
-    shipped = checkout(client, shipping_rate=str(standard), provider="", address_line1="1 Main St",
-                       address_city="Chicago", address_postal_code="60601", address_country="us")  # fmt: skip
+    shipped = checkout(
+        client,
+        shipping_rate=str(standard),
+        provider="",
+        address_line1="1 Main St",
+        address_city="Chicago",
+        address_postal_code="60601",
+        address_country="us",
+    )
     assert shipped.status_code == 302
     order = Order.objects.get()
     assert (order.total, order.shipping_total, order.shipping_address["country"]) == (

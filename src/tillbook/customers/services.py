@@ -245,6 +245,11 @@ NEW_CUSTOMER_FIELDS = (
     "consent_source",
     "created_at",
     "updated_at",
+    "first_touch",
+    "latest_touch",
+    "acquisition_source",
+    "acquisition_medium",
+    "acquisition_campaign",
 )
 
 
@@ -292,6 +297,11 @@ def customers_import(
                         ConsentSource.IMPORT if consent else "",
                         now,
                         now,
+                        "{}",  # attribution: JSON text, as the database stores it
+                        "{}",
+                        "",
+                        "",
+                        "",
                     )
                 )
                 continue

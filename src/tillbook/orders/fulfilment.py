@@ -326,6 +326,8 @@ def order_refund(
     """Refund an order's payment (through its provider), all or part."""
     from tillbook.payments.services import refund_create, refundable
 
+    if order.state == OrderState.REFUNDED:
+        raise Conflict(f"Order {order.number} is already fully refunded.")
     payments = order_payments(order)
     if not payments:
         raise Conflict("This order has no payment to refund.")
