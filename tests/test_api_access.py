@@ -29,6 +29,7 @@ class Operation:
     # For the other business: "404" when the path names one of our objects, "own" when the
     # operation only ever touches the caller's business (listing, creating).
     other: str = "404"
+    not_found: str = "No customer with this id."
 
 
 MATRIX: dict[tuple[str, str], Operation] = {
@@ -36,6 +37,24 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/customers"): Operation(201, {"email": "new@example.com"}, other="own"),
     ("get", "/api/v1/customers/{customer_id}"): Operation(200),
     ("patch", "/api/v1/customers/{customer_id}"): Operation(200, {"name": "Changed"}),
+    ("get", "/api/v1/offerings"): Operation(200, other="own"),
+    ("post", "/api/v1/offerings"): Operation(
+        201, {"kind": "download", "title": "New"}, other="own"
+    ),
+    ("get", "/api/v1/offerings/{offering_id}"): Operation(
+        200, not_found="No offering with this id."
+    ),
+    ("patch", "/api/v1/offerings/{offering_id}"): Operation(
+        200, {"title": "Changed"}, not_found="No offering with this id."
+    ),
+    ("get", "/api/v1/orders"): Operation(200, other="own"),
+    ("get", "/api/v1/orders/{order_id}"): Operation(200, not_found="No order with this id."),
+    # Another business's token sees the offering id as unknown: a 404 and nothing written.
+    ("post", "/api/v1/checkouts"): Operation(
+        201,
+        {"items": [{"offering_id": 0, "quantity": 1}], "email": "b@example.com", "name": "B"},
+        not_found="One of the items in your cart is no longer for sale.",
+    ),
 }
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
 
@@ -63,7 +82,21 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         theirs = api_token_create(
             business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
         )
-    return {"mine": mine.secret, "theirs": theirs.secret, "customer_id": customer.pk}
+        selling = _selling(business)
+    return {"mine": mine.secret, "theirs": theirs.secret, "customer_id": customer.pk, **selling}
+
+
+def _selling(business: Business) -> dict[str, Any]:
+    from tillbook.orders.services import order_place
+
+    from .orders.shop import build_shop
+
+    with business_scope(business):
+        shop = build_shop(business)
+        order = order_place(
+            business=business, items=[shop.book()], email="ann@example.com", name="Ann"
+        )
+    return {"offering_id": shop.ebook.pk, "order_id": order.pk}
 
 
 def call(client: Client, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:
@@ -76,26 +109,31 @@ def call(client: Client, method: str, path: str, token: str | None, body: dict[s
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
 def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Client) -> None:
     spec = MATRIX[(method, path)]
-    url = path.replace("{customer_id}", str(tokens["customer_id"]))
+    url = path
+    for name in ("customer_id", "offering_id", "order_id"):
+        url = url.replace(f"{{{name}}}", str(tokens[name]))
+    body = json.loads(
+        json.dumps(spec.body).replace('"offering_id": 0', f'"offering_id": {tokens["offering_id"]}')
+    )
 
     before = database_fingerprint()
-    anonymous = call(client, method, url, None, spec.body)
+    anonymous = call(client, method, url, None, body)
     assert anonymous.status_code == 401
     assert anonymous.json() == {
         "detail": "Send an API token in the header: Authorization: Bearer <token>."
     }
     assert database_fingerprint() == before
 
-    other = call(client, method, url, tokens["theirs"], spec.body)
+    other = call(client, method, url, tokens["theirs"], body)
     if spec.other == "404":
         assert other.status_code == 404
-        assert other.json()["detail"] == "No customer with this id."
+        assert other.json()["detail"] == spec.not_found
         assert database_fingerprint() == before
     else:
         assert other.status_code in (200, 201)
         assert "ann@example.com" not in other.content.decode()
 
-    mine = call(client, method, url, tokens["mine"], spec.body)
+    mine = call(client, method, url, tokens["mine"], body)
     assert mine.status_code == spec.member_status
 
 

@@ -55,6 +55,13 @@ def test_every_operation_requires_the_bearer_token() -> None:
         ("/api/v1/customers", "post"),
         ("/api/v1/customers/{customer_id}", "get"),
         ("/api/v1/customers/{customer_id}", "patch"),
+        ("/api/v1/offerings", "get"),
+        ("/api/v1/offerings", "post"),
+        ("/api/v1/offerings/{offering_id}", "get"),
+        ("/api/v1/offerings/{offering_id}", "patch"),
+        ("/api/v1/orders", "get"),
+        ("/api/v1/orders/{order_id}", "get"),
+        ("/api/v1/checkouts", "post"),
     }
     for path, method, operation in operations:
         assert operation["security"] == [{"TokenAuth": []}], f"{method.upper()} {path}"
