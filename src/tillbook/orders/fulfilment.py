@@ -107,7 +107,14 @@ def order_fulfil(*, order: Order, payment: Payment | None, now: datetime | None 
     payment's confirming transaction (payments.purposes); a second call changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Order.objects.select_for_update().select_related("business").get(pk=order.pk)
+        # of=("self",): lock the order row only. Locking the joined business row too would
+        # conflict with the key-share lock every insert referencing the business takes, and
+        # deadlock against a checkout holding the quota lock (seen in bench/suites/checkout.py).
+        locked = (
+            Order.objects.select_for_update(of=("self",))
+            .select_related("business")
+            .get(pk=order.pk)
+        )
         if locked.is_paid:
             return locked
         was = locked.state
@@ -356,7 +363,11 @@ def ticket_check_in(*, ticket: Ticket, event: Event, actor: User) -> CheckInResu
             f"This ticket is for “{ticket.event.offering.title}”, not “{event.offering.title}”."
         )
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().select_related("order").get(pk=ticket.pk)
+        locked = (
+            Ticket.objects.select_for_update(of=("self",))
+            .select_related("order")
+            .get(pk=ticket.pk)
+        )
         if not locked.is_valid:
             raise Conflict("This ticket is no longer valid (its order was refunded).")
         if not locked.order.is_paid:
