@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.db import connection
@@ -164,7 +165,7 @@ class Client:
         if path.startswith("http"):
             target = urlsplit(path)
             path = target.path + (f"?{target.query}" if target.query else "")
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
         sent = {"Host": f"{parts.hostname}:{parts.port}", **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -429,12 +430,10 @@ def _baseline_sales(quota: int) -> tuple[float, int]:
             start.wait()
             while True:
                 with conn.transaction():
-                    size = conn.execute(
-                        "SELECT size FROM bench_quota WHERE id = 1 FOR UPDATE"
-                    ).fetchone()[0]
-                    held = conn.execute(
-                        "SELECT COALESCE(SUM(quantity), 0) FROM bench_sale WHERE quota_id = 1"
-                    ).fetchone()[0]
+                    size = _scalar(conn, "SELECT size FROM bench_quota WHERE id = 1 FOR UPDATE")
+                    held = _scalar(
+                        conn, "SELECT COALESCE(SUM(quantity), 0) FROM bench_sale WHERE quota_id = 1"
+                    )
                     if held + 1 > size:
                         return
                     conn.execute(
@@ -451,6 +450,12 @@ def _baseline_sales(quota: int) -> tuple[float, int]:
     for thread in threads:
         thread.join()
     return time.perf_counter() - started, sum(sold)
+
+
+def _scalar(conn: Any, sql: str) -> int:
+    row = conn.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 # --- pages ---------------------------------------------------------------------------------

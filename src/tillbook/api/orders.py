@@ -243,7 +243,6 @@ def create_checkout(request: HttpRequest, payload: CheckoutIn) -> Status[Checkou
                 customer_email=order.email,
             )
             checkout_url = started.redirect_url
-    order = _orders(Order.objects.filter(pk=order.pk)).get()
     return Status(
         201, CheckoutOut(order=OrderOut.of(order), payment_url=pay_url, checkout_url=checkout_url)
     )

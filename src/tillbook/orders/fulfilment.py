@@ -364,9 +364,7 @@ def ticket_check_in(*, ticket: Ticket, event: Event, actor: User) -> CheckInResu
         )
     with transaction.atomic():
         locked = (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("order")
-            .get(pk=ticket.pk)
+            Ticket.objects.select_for_update(of=("self",)).select_related("order").get(pk=ticket.pk)
         )
         if not locked.is_valid:
             raise Conflict("This ticket is no longer valid (its order was refunded).")

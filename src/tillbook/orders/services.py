@@ -33,7 +33,7 @@ from tillbook.orders.models import (
     OrderLine,
     OrderState,
 )
-from tillbook.orders.pricing import CartItem, Quote, quote_build, shop_settings
+from tillbook.orders.pricing import CartItem, Quote, quote_build
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postal_code", "country")
 
@@ -98,9 +98,7 @@ def _clean_address(address: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _customer_for(business: Business, email: str, name: str, consent: bool) -> Customer:
-    existing = Customer.objects.filter(business=business, email__iexact=email).first()
-    if existing is not None:
-        return existing
+    # customer_create checks for the email itself: asking first would cost a query per order.
     try:
         return customer_create(
             business=business,
@@ -111,7 +109,7 @@ def _customer_for(business: Business, email: str, name: str, consent: bool) -> C
             marketing_consent=consent,
             consent_source=ConsentSource.CHECKOUT,
         )
-    except Conflict:  # created by a concurrent checkout of the same buyer
+    except Conflict:  # a returning buyer (or a concurrent checkout of the same one)
         return Customer.objects.get(business=business, email__iexact=email)
 
 
@@ -161,7 +159,7 @@ def order_place(
             f"{expected_total.format(business.locale)}: prices or your cart changed. "
             "Review the cart and try again."
         )
-    settings = shop_settings(business)
+    settings = quote.settings
     now = now or timezone.now()
     reserved_until = now + timedelta(minutes=settings.reservation_minutes)
     cleaned_attribution = attribution_clean(attribution or {})
@@ -274,7 +272,7 @@ def _order_write(
         created_at=now,
     )
     order.save()
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 business=business,
@@ -300,14 +298,19 @@ def _order_write(
             for line in quote.lines
         ]
     )
-    order_event(order, OrderEventKind.CREATED, f"Order {order.number} placed by {email}")
+    # The timeline shows "created" from the order itself (no event row needed). The lines are
+    # kept on the order, as prefetch_related would, for whoever renders it next.
+    cached = order.lines.all()
+    cached._result_cache = lines
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
     return order
 
 
 def _payment_request_for(order: Order, customer: Customer) -> None:
     from tillbook.payments.services import payment_request_create
 
-    titles = ", ".join(line.title for line in order.lines.all())
+    titles = ", ".join(line.title for line in order.lines.all())  # prefetched, no query
     request = payment_request_create(
         business=order.business,
         purpose="order",
