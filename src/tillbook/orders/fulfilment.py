@@ -113,7 +113,7 @@ def order_fulfil(*, order: Order, payment: Payment | None, now: datetime | None 
         locked = (
             Order.objects.select_for_update(of=("self",))
             .select_related("business")
-            .get(pk=order.pk)
+            .get(pk=order.pk, business_id=order.business_id)
         )
         if locked.is_paid:
             return locked
@@ -140,7 +140,7 @@ def order_fulfil(*, order: Order, payment: Payment | None, now: datetime | None 
         order_event(locked, OrderEventKind.PAID, f"Paid {paid}{how}")
         if short:
             _shortfall(locked, short)
-        order_receipt_send(order=locked)
+        order_receipt_send(order=locked, lines=lines)
     return locked
 
 
@@ -166,8 +166,8 @@ def _shortfall(order: Order, short: list[OrderLine]) -> None:
         enqueue_on_commit(order_shortfall_refund, order.pk)
 
 
-def _receipt_context(order: Order) -> dict[str, Any]:
-    lines = list(order.lines.all())
+def _receipt_context(order: Order, lines: list[OrderLine] | None = None) -> dict[str, Any]:
+    lines = list(order.lines.all()) if lines is None else lines
     return {
         "order": order,
         "lines": [
@@ -189,7 +189,13 @@ def _receipt_context(order: Order) -> dict[str, Any]:
     }
 
 
-def order_receipt_send(*, order: Order, actor: User | None = None, resend: int = 0) -> None:
+def order_receipt_send(
+    *,
+    order: Order,
+    actor: User | None = None,
+    resend: int = 0,
+    lines: list[OrderLine] | None = None,
+) -> None:
     """Queue the receipt (HTML and text) once per order; staff may resend it explicitly."""
     if not order.is_paid:
         raise Conflict("A receipt is sent once the order is paid.")
@@ -199,7 +205,7 @@ def order_receipt_send(*, order: Order, actor: User | None = None, resend: int =
         to_email=order.email,
         to_name=order.name,
         template="order_receipt",
-        context=_receipt_context(order),
+        context=_receipt_context(order, lines),
         dedupe_key=key,
     )
     label = actor.email if actor else ""

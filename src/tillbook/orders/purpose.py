@@ -28,10 +28,14 @@ class OrderPurpose(PaymentPurpose):
 
     def on_paid(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.orders.fulfilment import order_fulfil
+        from tillbook.orders.models import Order
 
-        order = _order_of(request)
-        if order is not None:
-            order_fulfil(order=order, payment=payment)
+        if request.purpose_id.isdigit():
+            # order_fulfil locks and reads the order itself; a stand-in with the id is enough.
+            order_fulfil(
+                order=Order(pk=int(request.purpose_id), business_id=request.business_id),
+                payment=payment,
+            )
 
     def on_payment(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.orders.models import OrderEventKind

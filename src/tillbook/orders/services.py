@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -60,15 +60,22 @@ def order_transition(order: Order, to: str) -> None:
 
 
 def _next_number(business: Business) -> int:
-    # One row per business, incremented in place: concurrent checkouts queue on it only for the
-    # few milliseconds between this update and their commit (it is the last write).
-    updated = OrderCounter.objects.filter(business=business).update(
-        next_number=F("next_number") + 1
+    """Take the business's next order number (unique; a rolled-back checkout leaves a gap).
+
+    One row per business, incremented in place with UPDATE … RETURNING (one statement):
+    concurrent checkouts queue on the row only between this update and their commit."""
+    sql = (
+        f"UPDATE {OrderCounter._meta.db_table} SET next_number = next_number + 1 "  # noqa: S608
+        "WHERE business_id = %s RETURNING next_number - 1"
     )
-    if not updated:
-        OrderCounter.objects.get_or_create(business=business)
-        OrderCounter.objects.filter(business=business).update(next_number=F("next_number") + 1)
-    return OrderCounter.objects.get(business=business).next_number - 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [business.pk])
+        row = cursor.fetchone()
+        if row is None:
+            OrderCounter.objects.get_or_create(business=business)
+            cursor.execute(sql, [business.pk])
+            row = cursor.fetchone()
+    return int(row[0])
 
 
 def _clean_buyer(email: str, name: str) -> tuple[str, str]:
@@ -125,6 +132,7 @@ def order_place(
     shipping_rate_id: int | None = None,
     shipping_address: dict[str, Any] | None = None,
     expected_total: Money | None = None,
+    expected_goods_total: Money | None = None,
     attribution: dict[str, Any] | None = None,
     marketing_consent: bool = False,
     source: str = "storefront",
@@ -153,12 +161,20 @@ def order_place(
     address: dict[str, str] = {}
     if quote.ships and not (quote.shipping_rate and quote.shipping_rate.is_pickup):
         address = _clean_address(shipping_address)
-    if expected_total is not None and expected_total != quote.money(quote.total):
-        raise Conflict(
-            f"The total is now {quote.money(quote.total).format(business.locale)}, not "
-            f"{expected_total.format(business.locale)}: prices or your cart changed. "
-            "Review the cart and try again."
-        )
+    # What the buyer saw, checked against what the catalog says now: a price changed (or
+    # tampered with) between the page and the order is refused, never silently charged.
+    # The storefront checks the goods (the buyer picks shipping in the same form); the API the
+    # whole total.
+    for expected, actual in (
+        (expected_total, quote.total),
+        (expected_goods_total, quote.total - quote.shipping_total),
+    ):
+        if expected is not None and expected != quote.money(actual):
+            raise Conflict(
+                f"The total is now {quote.money(actual).format(business.locale)}, not "
+                f"{expected.format(business.locale)}: prices or your cart changed. "
+                "Review the cart and try again."
+            )
     settings = quote.settings
     now = now or timezone.now()
     reserved_until = now + timedelta(minutes=settings.reservation_minutes)
