@@ -41,8 +41,10 @@ class OrderPurpose(PaymentPurpose):
         from tillbook.orders.models import OrderEventKind
         from tillbook.orders.services import order_event
 
+        if payment.total.amount >= (request.amount or 0):
+            return  # paid in full: on_paid records it
         order = _order_of(request)
-        if order is not None and payment.total.amount < (request.amount or 0):
+        if order is not None:
             money = payment.total.format(request.business.locale)
             order_event(
                 order, OrderEventKind.PAYMENT, f"Part payment of {money} ({payment.method})"

@@ -54,23 +54,32 @@ def order_page(request: HttpRequest, business_slug: str, token: str) -> HttpResp
     business = order.business
     with business_scope(business):
         lines = list(order.lines.select_related("offering"))
+        kinds = {line.kind for line in lines}
         tickets = []
-        for ticket in order.tickets.select_related("event", "event__offering").filter(
-            is_valid=True
-        ):
-            ticket.business = business
-            tickets.append({"ticket": ticket, "qr": ticket_qr_svg(ticket_check_in_url(ticket))})
-        grants = [
-            {"grant": grant, "files": list(grant.offering.files.filter(lesson__isnull=True))}
-            for grant in order.download_grants.select_related("offering").filter(is_revoked=False)
-        ]
+        if OfferingKind.TICKET in kinds:
+            for ticket in order.tickets.select_related("event", "event__offering").filter(
+                is_valid=True
+            ):
+                ticket.business = business
+                qr = ticket_qr_svg(ticket_check_in_url(ticket))
+                tickets.append({"ticket": ticket, "qr": qr})
+        grants = []
+        if OfferingKind.DOWNLOAD in kinds:
+            grants = [
+                {"grant": grant, "files": list(grant.offering.files.filter(lesson__isnull=True))}
+                for grant in order.download_grants.select_related("offering").filter(
+                    is_revoked=False
+                )
+            ]
         courses = [line for line in lines if line.kind == OfferingKind.COURSE]
         waiting = False
         if order.state == OrderState.PENDING and order.payment_request_id:
             waiting = Payment.objects.filter(
                 request_id=order.payment_request_id, state=PaymentState.PENDING
             ).exists()
-        offline = [p for p in enabled_providers(business=business) if not p.is_online]
+        offline = []
+        if order.state == OrderState.PENDING:
+            offline = [p for p in enabled_providers(business=business) if not p.is_online]
         context = shop_context(
             request,
             business,
