@@ -16,8 +16,11 @@ from tillbook.api.openapi import openapi_document
 from tillbook.api.scopes import SCOPES
 from tillbook.api.services import api_token_create
 from tillbook.core.models import Business, User
+from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.customers.services import customer_create
+from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_link_create, payment_start
 
 from .access import database_fingerprint
 
@@ -55,6 +58,21 @@ MATRIX: dict[tuple[str, str], Operation] = {
         {"items": [{"offering_id": 0, "quantity": 1}], "email": "b@example.com", "name": "B"},
         not_found="One of the items in your cart is no longer for sale.",
     ),
+    ("get", "/api/v1/payments"): Operation(200, other="own"),
+    ("get", "/api/v1/payments/{payment_id}"): Operation(200, not_found="No payment with this id."),
+    ("get", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        200, not_found="No payment with this id."
+    ),
+    ("post", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        201, {"amount": 100, "reason": "Sorry"}, not_found="No payment with this id."
+    ),
+    ("get", "/api/v1/payment-links"): Operation(200, other="own"),
+    ("post", "/api/v1/payment-links"): Operation(
+        201, {"title": "Lesson", "amount": 5000}, other="own"
+    ),
+    ("get", "/api/v1/payment-links/{link_id}"): Operation(
+        200, not_found="No payment link with this id."
+    ),
 }
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
 
@@ -77,13 +95,30 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
     with business_scope(business):
         customer = customer_create(business=business, actor=owner, email="ann@example.com")
         mine = api_token_create(business=business, actor=owner, name="Mine", scopes=list(SCOPES))
+        link = payment_link_create(
+            business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
+        )
+        payment = payment_start(
+            request=link,
+            provider="sandbox",
+            return_url="https://shop.example.test/",
+            customer_email="ann@example.com",
+        ).payment
+        sandbox_succeed(payment)
     with business_scope(other_business):
         customer_create(business=other_business, actor=None, email="theirs@example.com")
         theirs = api_token_create(
             business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
         )
-        selling = _selling(business)
-    return {"mine": mine.secret, "theirs": theirs.secret, "customer_id": customer.pk, **selling}
+    selling = _selling(business)
+    return {
+        "mine": mine.secret,
+        "theirs": theirs.secret,
+        "customer_id": customer.pk,
+        "payment_id": payment.pk,
+        "link_id": link.pk,
+        **selling,
+    }
 
 
 def _selling(business: Business) -> dict[str, Any]:
@@ -110,7 +145,7 @@ def call(client: Client, method: str, path: str, token: str | None, body: dict[s
 def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Client) -> None:
     spec = MATRIX[(method, path)]
     url = path
-    for name in ("customer_id", "offering_id", "order_id"):
+    for name in ("customer_id", "payment_id", "link_id", "offering_id", "order_id"):
         url = url.replace(f"{{{name}}}", str(tokens[name]))
     body = json.loads(
         json.dumps(spec.body).replace('"offering_id": 0', f'"offering_id": {tokens["offering_id"]}')

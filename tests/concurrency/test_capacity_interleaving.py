@@ -130,6 +130,9 @@ def _wait_until_someone_waits_for_a_lock(timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
+            # Activity statistics are a snapshot kept for the whole transaction (this runs
+            # inside buyer B's); clear it so each poll sees the present.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND wait_event_type = 'Lock'"

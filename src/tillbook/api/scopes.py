@@ -9,6 +9,8 @@ SCOPES: dict[str, str] = {
     "catalog:write": "Create and edit offerings",
     "orders:read": "List and read orders",
     "orders:write": "Create checkouts (orders awaiting payment)",
+    "payments:read": "List and read payments, refunds and payment links",
+    "payments:write": "Refund payments and create payment links",
 }
 
 

@@ -4,9 +4,11 @@ from tillbook.api.base import api
 from tillbook.api.catalog import router as catalog_router
 from tillbook.api.customers import router as customers_router
 from tillbook.api.orders import router as orders_router
+from tillbook.api.payments import router as payments_router
 
 api.add_router("/", customers_router)
 api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
+api.add_router("/", payments_router)
 
 urls = api.urls

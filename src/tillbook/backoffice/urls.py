@@ -1,6 +1,16 @@
 from django.urls import include, path
 
-from tillbook.backoffice.views import areas, auth, catalog, checkin, customers, sales, settings
+from tillbook.backoffice.views import (
+    areas,
+    auth,
+    catalog,
+    checkin,
+    customers,
+    payment_settings,
+    payments,
+    sales,
+    settings,
+)
 
 app_name = "backoffice"
 
@@ -21,7 +31,29 @@ business_patterns = [
         sales.order_shortfall_accept_view,
         name="order_shortfall_accept",
     ),
-    path("payments/", areas.payments_home, name="payments"),
+    path("payments/", payments.payment_list, name="payments"),
+    path("payments/export.csv", payments.payment_export, name="payment_export"),
+    path("payments/<int:payment_id>/", payments.payment_detail, name="payment_detail"),
+    path("payments/<int:payment_id>/refund/", payments.payment_refund, name="payment_refund"),
+    path("payments/refunds/<int:refund_id>/send/", payments.refund_retry, name="refund_retry"),
+    path("payments/links/", payments.payment_link_list, name="payment_link_list"),
+    path("payments/links/new/", payments.payment_link_create_view, name="payment_link_create"),
+    path("payments/links/export.csv", payments.payment_link_export, name="payment_link_export"),
+    path(
+        "payments/requests/<int:request_id>/",
+        payments.payment_request_detail,
+        name="payment_request_detail",
+    ),
+    path(
+        "payments/requests/<int:request_id>/record/",
+        payments.payment_request_record,
+        name="payment_request_record",
+    ),
+    path(
+        "payments/requests/<int:request_id>/send/",
+        payments.payment_request_send,
+        name="payment_request_send",
+    ),
     path("catalog/", catalog.offering_list, name="catalog"),
     path("catalog/export.csv", catalog.offering_export, name="offering_export"),
     path("catalog/new/<str:kind>/", catalog.offering_create_view, name="offering_create"),
@@ -68,6 +100,12 @@ business_patterns = [
         "settings/invitations/<int:invitation_id>/revoke/",
         settings.invitation_revoke_view,
         name="invitation_revoke",
+    ),
+    path("settings/payments/", payment_settings.settings_payments, name="settings_payments"),
+    path(
+        "settings/payments/<slug:provider>/",
+        payment_settings.settings_payment_provider,
+        name="settings_payment_provider",
     ),
     path("settings/outbox/", settings.outbox_list, name="outbox"),
     path("settings/outbox/<int:message_id>/", settings.outbox_detail, name="outbox_detail"),

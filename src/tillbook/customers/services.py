@@ -244,6 +244,11 @@ NEW_CUSTOMER_FIELDS = (
     "marketing_consent",
     "consent_at",
     "consent_source",
+    "first_touch",
+    "latest_touch",
+    "acquisition_source",
+    "acquisition_medium",
+    "acquisition_campaign",
     "created_at",
     "updated_at",
     "first_touch",
@@ -252,6 +257,8 @@ NEW_CUSTOMER_FIELDS = (
     "acquisition_medium",
     "acquisition_campaign",
 )
+# An imported customer has no recorded visit: empty attribution, as JSON text for the driver.
+_NO_TOUCH = "{}"
 
 
 def customers_import(
@@ -296,6 +303,11 @@ def customers_import(
                         consent,
                         (row.consent_at or now) if consent else None,
                         ConsentSource.IMPORT if consent else "",
+                        _NO_TOUCH,
+                        _NO_TOUCH,
+                        "",
+                        "",
+                        "",
                         now,
                         now,
                         "{}",  # attribution: JSON text, as the database stores it

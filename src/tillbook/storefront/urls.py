@@ -3,7 +3,7 @@ slugs); payment pages under /pay/."""
 
 from django.urls import path
 
-from tillbook.storefront.views import checkout, orders, payments, shop
+from tillbook.storefront.views import checkout, orders, payments, shop, webhooks
 
 app_name = "storefront"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("pay/<str:token>/", payments.pay, name="pay"),
     path("pay/<str:token>/done/", payments.pay_return, name="pay_return"),
+    path("hooks/stripe/<slug:business_slug>/", webhooks.stripe_webhook, name="stripe_webhook"),
     # The shop of a business. These come last: the slug matches any word not taken above
     # (core.models.RESERVED_SLUGS keeps businesses from taking Tillbook's own paths).
     path("<slug:business_slug>/", shop.business_home, name="business"),

@@ -18,10 +18,6 @@ EMPTY_AREAS = {
         "Calendar",
         "Your bookings, staff schedules and blocked time will appear here.",
     ),
-    "payments": (
-        "Payments",
-        "Payments, refunds and payouts from every processor will appear here.",
-    ),
     "marketing": ("Marketing", "Newsletters, tracked links and ad campaigns will appear here."),
     "insights": ("Insights", "Reports on revenue, bookings and campaigns will appear here."),
 }
@@ -76,6 +72,5 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
 
 
 calendar_home = _empty_area("calendar")
-payments_home = _empty_area("payments")
 marketing_home = _empty_area("marketing")
 insights_home = _empty_area("insights")
