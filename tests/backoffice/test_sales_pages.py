@@ -83,7 +83,7 @@ def test_refund_from_the_order_page_releases_places_when_asked(
     assert (order.state, order.refunded_total) == (OrderState.REFUNDED, 8000)
     refund = Refund.objects.get()
     assert (refund.amount, refund.releases_capacity) == (8000, True)
-    assert OutboxMessage.objects.filter(template="order_refund").count() == 1
+    assert OutboxMessage.objects.filter(template="payment_refund").count() == 1
     too_much = owner_client.post(f"/manage/acme/sales/{order.pk}/refund/", {"amount": "1.00"})
     assert too_much.status_code == 409
     assert Refund.objects.count() == 1

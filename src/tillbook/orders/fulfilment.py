@@ -258,19 +258,7 @@ def order_refunded(*, refund: Refund) -> Order | None:
         money = refund.money.format(locked.business.locale)
         label = refund.created_by.email if refund.created_by else "system"
         order_event(locked, OrderEventKind.REFUNDED, f"Refunded {money}{released}", label)
-        message_queue(
-            business=locked.business,
-            to_email=locked.email,
-            to_name=locked.name,
-            template="order_refund",
-            dedupe_key=f"refund:{refund.pk}",
-            context={
-                "order": locked,
-                "amount": money,
-                "full": full,
-                "order_url": order_url(locked),
-            },
-        )
+        # The buyer's refund notice is payments' (refund_notify), sent once per refund.
     return locked
 
 
