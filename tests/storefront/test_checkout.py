@@ -185,3 +185,27 @@ def test_digital_orders_never_ask_for_an_address(client: Client, shop: Shop) -> 
     assert checkout(client, provider="").status_code == 302
     assert Customer.objects.filter(email="ann@example.com").exists()
     assert Order.objects.get().state == OrderState.PENDING
+
+
+def test_a_paid_course_opens_from_the_order_page(client: Client, shop: Shop) -> None:
+    from tillbook.orders.links import order_token
+    from tillbook.payments.sandbox import sandbox_succeed
+    from tillbook.payments.services import payment_start
+
+    add(client, shop, offering=shop.course.pk, quantity="1")
+    checkout(client, provider="")
+    order = Order.objects.get()
+    base = f"/acme/orders/{order_token(order)}/"
+    line = order.lines.get()
+    assert client.get(f"{base}courses/{line.pk}/").status_code == 404  # not paid yet
+    assert order.payment_request is not None
+    sandbox_succeed(
+        payment_start(
+            request=order.payment_request, provider="sandbox", return_url="https://x.test/"
+        ).payment
+    )
+    assert "Open “Coaching 101”" in client.get(base).content.decode()
+    lesson = client.get(f"{base}courses/{line.pk}/").content.decode()
+    assert "<strong>there</strong>" in lesson and "<script>" not in lesson
+    assert "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" in lesson
+    assert client.get(f"/acme/orders/{order.pk}.forged/courses/{line.pk}/").status_code == 404
