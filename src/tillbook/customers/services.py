@@ -251,11 +251,6 @@ NEW_CUSTOMER_FIELDS = (
     "acquisition_campaign",
     "created_at",
     "updated_at",
-    "first_touch",
-    "latest_touch",
-    "acquisition_source",
-    "acquisition_medium",
-    "acquisition_campaign",
 )
 # An imported customer has no recorded visit: empty attribution, as JSON text for the driver.
 _NO_TOUCH = "{}"
@@ -310,11 +305,6 @@ def customers_import(
                         "",
                         now,
                         now,
-                        "{}",  # attribution: JSON text, as the database stores it
-                        "{}",
-                        "",
-                        "",
-                        "",
                     )
                 )
                 continue
