@@ -9,6 +9,10 @@ SCOPES: dict[str, str] = {
     "catalog:write": "Create and edit offerings",
     "orders:read": "List and read orders",
     "orders:write": "Create checkouts (orders awaiting payment)",
+    "scheduling:read": "Read services, staff schedules and availability",
+    "scheduling:write": "Change staff schedules",
+    "bookings:read": "List and read bookings",
+    "bookings:write": "Hold, confirm, reschedule and cancel bookings",
     "payments:read": "List and read payments, refunds and payment links",
     "payments:write": "Refund payments and create payment links",
 }

@@ -5,10 +5,12 @@ from tillbook.api.catalog import router as catalog_router
 from tillbook.api.customers import router as customers_router
 from tillbook.api.orders import router as orders_router
 from tillbook.api.payments import router as payments_router
+from tillbook.api.scheduling import router as scheduling_router
 
 api.add_router("/", customers_router)
 api.add_router("/", catalog_router)
 api.add_router("/", orders_router)
 api.add_router("/", payments_router)
+api.add_router("/", scheduling_router)
 
 urls = api.urls

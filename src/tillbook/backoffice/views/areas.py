@@ -14,10 +14,6 @@ from tillbook.customers.models import Customer
 from tillbook.messaging.models import OutboxMessage
 
 EMPTY_AREAS = {
-    "calendar": (
-        "Calendar",
-        "Your bookings, staff schedules and blocked time will appear here.",
-    ),
     "marketing": ("Marketing", "Newsletters, tracked links and ad campaigns will appear here."),
     "insights": ("Insights", "Reports on revenue, bookings and campaigns will appear here."),
 }
@@ -71,6 +67,5 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-calendar_home = _empty_area("calendar")
 marketing_home = _empty_area("marketing")
 insights_home = _empty_area("insights")
