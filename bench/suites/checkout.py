@@ -93,19 +93,26 @@ def _processes() -> list[tuple[int, int, str, float]]:
     return found
 
 
-def split_cpu_ms(server_pid: int) -> tuple[float, float]:
-    """CPU so far of the web server (gunicorn master and workers) and of the PostgreSQL
-    backends serving this run's database (their title names it; other databases on the same
-    server, e.g. other test runs, are not counted). Backends that exit take their CPU with
-    them, which is why the web server keeps its connections open (CONN_MAX_AGE)."""
+def split_cpu_ms(server_pid: int) -> tuple[float, dict[int, float]]:
+    """CPU so far of the web server (gunicorn master and workers), and per process of the
+    PostgreSQL backends serving this run's database (their title names it; other databases
+    on the same server, e.g. other test runs, are not counted)."""
     database_name = urlsplit(os.environ["DATABASE_URL"]).path.lstrip("/")
-    web = database = 0.0
+    web = 0.0
+    backends: dict[int, float] = {}
     for pid, parent, command, cpu in _processes():
         if pid == server_pid or parent == server_pid:
             web += cpu
         elif command.startswith("postgres:") and f" {database_name} " in command:
-            database += cpu
-    return web, database
+            backends[pid] = cpu
+    return web, backends
+
+
+def backends_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends used in between. A backend that exited in between took its CPU with
+    it (not counted: the web server keeps its connections, so this is rare); one that started
+    in between counts whole."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @dataclass
@@ -126,9 +133,10 @@ class CpuWindow:
     def __exit__(self, *_: object) -> None:
         self.machine = machine_cpu_ms() - self._machine
         self.client = time.process_time() * 1000 - self._client
-        web, database = split_cpu_ms(self.server_pid)
+        web, backends = split_cpu_ms(self.server_pid)
         self.load = os.getloadavg()[0]
-        self.web, self.database = web - self._split[0], database - self._split[1]
+        self.web = web - self._split[0]
+        self.database = backends_delta(self._split[1], backends)
 
 
 # --- the server ----------------------------------------------------------------------------
