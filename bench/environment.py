@@ -7,7 +7,6 @@ and dropped at the end, so a run never measures (or touches) someone's real data
 
 from __future__ import annotations
 
-import base64
 import os
 import platform
 import secrets
@@ -70,13 +69,19 @@ def _configure(*, url: str, data_dir: Path) -> None:
             "TILLBOOK_DATA_DIR": str(data_dir),
             "TILLBOOK_DEBUG": "0",
             "TILLBOOK_SECRET_KEY": secrets.token_urlsafe(50),
-            # Production settings need a key for processor credentials; a throw-away one here.
-            "TILLBOOK_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            # Production settings refuse to start without a key for processor credentials.
+            "TILLBOOK_ENCRYPTION_KEY": _fernet_key(),
             "TILLBOOK_ALLOWED_HOSTS": "localhost",
             "TILLBOOK_EMAIL_URL": "capture://",
             "TILLBOOK_LOG_LEVEL": "WARNING",
         }
     )
+
+
+def _fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
 
 
 def _close_connections() -> None:

@@ -43,6 +43,28 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/customers"): Operation(201, {"email": "new@example.com"}, other="own"),
     ("get", "/api/v1/customers/{customer_id}"): Operation(200),
     ("patch", "/api/v1/customers/{customer_id}"): Operation(200, {"name": "Changed"}),
+    ("get", "/api/v1/offerings"): Operation(200, other="own"),
+    ("post", "/api/v1/offerings"): Operation(
+        201, {"kind": "download", "title": "New"}, other="own"
+    ),
+    ("get", "/api/v1/offerings/{offering_id}"): Operation(
+        200, not_found="No offering with this id."
+    ),
+    ("patch", "/api/v1/offerings/{offering_id}"): Operation(
+        200, {"title": "Changed"}, not_found="No offering with this id."
+    ),
+    ("get", "/api/v1/orders"): Operation(200, other="own"),
+    ("get", "/api/v1/orders/{order_id}"): Operation(200, not_found="No order with this id."),
+    # Another business's token sees the offering id as unknown: a 404 and nothing written.
+    ("post", "/api/v1/checkouts"): Operation(
+        201,
+        {
+            "items": [{"offering_id": "{offering_id}", "quantity": 1}],
+            "email": "b@example.com",
+            "name": "B",
+        },
+        not_found="One of the items in your cart is no longer for sale.",
+    ),
     ("get", "/api/v1/services"): Operation(200, other="own"),
     ("get", "/api/v1/services/{service_id}"): Operation(200, not_found="No service with this id."),
     ("get", "/api/v1/services/{service_id}/availability?start={free_start}&end={free_end}"): (
@@ -125,6 +147,7 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         theirs = api_token_create(
             business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
         )
+    selling = _selling(business)
     free = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=11)
     return {
         **scheduling,
@@ -133,9 +156,23 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         "customer_id": customer.pk,
         "payment_id": payment.pk,
         "link_id": link.pk,
+        **selling,
         "free_start": free.isoformat().replace("+00:00", "Z"),
         "free_end": (free + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
     }
+
+
+def _selling(business: Business) -> dict[str, Any]:
+    from tillbook.orders.services import order_place
+
+    from .orders.shop import build_shop
+
+    with business_scope(business):
+        shop = build_shop(business)
+        order = order_place(
+            business=business, items=[shop.book()], email="ann@example.com", name="Ann"
+        )
+    return {"offering_id": shop.ebook.pk, "order_id": order.pk}
 
 
 def filled(text: str, values: dict[str, Any]) -> str:
@@ -158,17 +195,19 @@ def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Clie
     body = json.loads(filled(json.dumps(spec.body), tokens))
     if "service_id" in body:
         body["service_id"] = int(body["service_id"])
+    for item in body.get("items", []):
+        item["offering_id"] = int(item["offering_id"])
     spec = Operation(spec.member_status, body, spec.other, spec.not_found)
 
     before = database_fingerprint()
-    anonymous = call(client, method, url, None, spec.body)
+    anonymous = call(client, method, url, None, body)
     assert anonymous.status_code == 401
     assert anonymous.json() == {
         "detail": "Send an API token in the header: Authorization: Bearer <token>."
     }
     assert database_fingerprint() == before
 
-    other = call(client, method, url, tokens["theirs"], spec.body)
+    other = call(client, method, url, tokens["theirs"], body)
     if spec.other == "404":
         assert other.status_code == 404
         assert other.json()["detail"] == spec.not_found
@@ -177,7 +216,7 @@ def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Clie
         assert other.status_code in (200, 201)
         assert "ann@example.com" not in other.content.decode()
 
-    mine = call(client, method, url, tokens["mine"], spec.body)
+    mine = call(client, method, url, tokens["mine"], body)
     assert mine.status_code == spec.member_status
 
 

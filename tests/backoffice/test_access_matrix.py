@@ -62,10 +62,21 @@ MATRIX: dict[str, Route] = {
     ),
     "calendar_service_new": Route(
         ("GET", "POST"),
-        {"name": "Intruder", "durations": "60=1.00", "staff": "1", "location_kind": "video",
-         "payment_mode": "later", "capacity": "1", "interval_minutes": "30",
-         "buffer_before_minutes": "0", "buffer_after_minutes": "0", "min_notice_minutes": "0",
-         "horizon_days": "30", "cancel_window_hours": "24", "late_cancel_fee_percent": "0"},
+        {
+            "name": "Intruder",
+            "durations": "60=1.00",
+            "staff": "1",
+            "location_kind": "video",
+            "payment_mode": "later",
+            "capacity": "1",
+            "interval_minutes": "30",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "0",
+            "min_notice_minutes": "0",
+            "horizon_days": "30",
+            "cancel_window_hours": "24",
+            "late_cancel_fee_percent": "0",
+        },
     ),
     "calendar_feed_rotate": Route(("POST",), member_get=405),
     "calendar_import_new": Route(("POST",), {"url": "http://127.0.0.1:9/x.ics"}, member_get=405),
@@ -126,19 +137,30 @@ MATRIX: dict[str, Route] = {
     "order_fulfil": Route(("POST",), member_get=405),
     "order_shortfall_accept": Route(("POST",), member_get=405),
     "offering_export": Route(),
-    "offering_create": Route(("GET", "POST"), {"title": "Hacked", "state": "published",
-                                              "price": "1", "max_per_order": "1",
-                                              "download_limit": "1", "download_days": "1"}),
-    "offering_edit": Route(("GET", "POST"), {"title": "Hacked", "state": "draft", "price": "0",
-                                            "max_per_order": "1"}),
-    "shop_settings": Route(("GET", "POST"), {"reservation_minutes": "1",
-                                            "oversold_policy": "refund"}),
+    "offering_create": Route(
+        ("GET", "POST"),
+        {
+            "title": "Hacked",
+            "state": "published",
+            "price": "1",
+            "max_per_order": "1",
+            "download_limit": "1",
+            "download_days": "1",
+        },
+    ),
+    "offering_edit": Route(
+        ("GET", "POST"), {"title": "Hacked", "state": "draft", "price": "0", "max_per_order": "1"}
+    ),
+    "shop_settings": Route(
+        ("GET", "POST"), {"reservation_minutes": "1", "oversold_policy": "refund"}
+    ),
     "tax_class_save": Route(("POST",), {"name": "Hacked", "rate": "50"}, member_get=405),
     "shipping_rate_save": Route(("POST",), {"name": "Hacked", "amount": "9"}, member_get=405),
     "discount_list": Route(("GET", "POST"), {"code": "HACKED", "kind": "percent", "value": "90"}),
     "variant_save": Route(("POST",), {"name": "Hacked", "stock": "1"}, member_get=405),
-    "event_save": Route(("POST",), {"starts_at": "2030-01-01T10:00", "venue_name": "X"},
-                        member_get=405),
+    "event_save": Route(
+        ("POST",), {"starts_at": "2030-01-01T10:00", "venue_name": "X"}, member_get=405
+    ),
     "quota_save": Route(("POST",), {"name": "Hacked", "size": "1000"}, member_get=405),
     "ticket_type_save": Route(("POST",), {"name": "Hacked", "price": "0"}, member_get=405),
     "lesson_save": Route(("POST",), {"title": "Hacked"}, member_get=405),
@@ -146,7 +168,7 @@ MATRIX: dict[str, Route] = {
     "attendees": Route(("GET", "POST"), {"ticket": "0"}),
     "attendee_export": Route(),
     "check_in_ticket": Route(("GET", "POST")),
-}  # fmt: skip
+}
 # Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
 OUTSIDE_A_BUSINESS = {"home", "login", "logout", "password_change", "invitation_accept"}
 
@@ -212,8 +234,9 @@ def _selling_world(business: Business) -> dict[str, Any]:
     from ..orders.shop import build_shop
 
     shop = build_shop(business)
-    order = order_place(business=business, items=[shop.ticket(1)], email="ann@example.com",
-                        name="Ann")  # fmt: skip
+    order = order_place(
+        business=business, items=[shop.ticket(1)], email="ann@example.com", name="Ann"
+    )
     assert order.payment_request is not None
     started = payment_start(request=order.payment_request, provider="sandbox", return_url="/")
     sandbox_succeed(started.payment)

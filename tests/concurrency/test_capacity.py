@@ -48,12 +48,18 @@ def _buyer(business: Business, item: CartItem, index: int) -> Callable[[], Order
     def buy() -> Order:
         with business_scope(business):
             return order_place(
-                business=business, items=[item], email=f"buyer{index}@example.com",
+                business=business,
+                items=[item],
+                email=f"buyer{index}@example.com",
                 name=f"Buyer {index}",
-                shipping_address={"line1": "1 Main St", "city": "Chicago",
-                                  "postal_code": "60601", "country": "US"},
+                shipping_address={
+                    "line1": "1 Main St",
+                    "city": "Chicago",
+                    "postal_code": "60601",
+                    "country": "US",
+                },
                 shipping_rate_id=_rate(business) if item.variant_id else None,
-            )  # fmt: skip
+            )
 
     return buy
 
@@ -130,15 +136,20 @@ def test_a_discount_code_limit_holds_under_the_same_race(shop: Shop) -> None:
     from tillbook.catalog.services import discount_code_save
 
     with business_scope(shop.business):
-        discount_code_save(business=shop.business, code="FIRST3", kind="percent", value=10,
-                           max_uses=3)  # fmt: skip
+        discount_code_save(
+            business=shop.business, code="FIRST3", kind="percent", value=10, max_uses=3
+        )
 
     def buyer(index: int) -> Callable[[], Order]:
         def buy() -> Order:
             with business_scope(shop.business):
-                return order_place(business=shop.business, items=[shop.book()],
-                                   email=f"d{index}@example.com", name="D",
-                                   discount_code="FIRST3")  # fmt: skip
+                return order_place(
+                    business=shop.business,
+                    items=[shop.book()],
+                    email=f"d{index}@example.com",
+                    name="D",
+                    discount_code="FIRST3",
+                )
 
         return buy
 

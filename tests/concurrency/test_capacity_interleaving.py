@@ -47,11 +47,13 @@ def one_seat(business: Business) -> tuple[Shop, Payment]:
     """A quota of 1, held by buyer A's unpaid (still valid) reservation, A at the processor."""
     with business_scope(business):
         shop = build_shop(business, places=1)
-        order = order_place(business=business, items=[shop.ticket(1)], email="a@example.com",
-                            name="A")  # fmt: skip
+        order = order_place(
+            business=business, items=[shop.ticket(1)], email="a@example.com", name="A"
+        )
         assert order.payment_request is not None
-        payment = payment_start(request=order.payment_request, provider="sandbox",
-                                return_url="https://x.test/").payment  # fmt: skip
+        payment = payment_start(
+            request=order.payment_request, provider="sandbox", return_url="https://x.test/"
+        ).payment
     return shop, payment
 
 
@@ -66,8 +68,9 @@ def _sold_or_reserved(business: Business) -> list[tuple[str, str]]:
 
 def _buyer_b(shop: Shop) -> Order:
     with business_scope(shop.business):
-        return order_place(business=shop.business, items=[shop.ticket(1)],
-                           email="b@example.com", name="B")  # fmt: skip
+        return order_place(
+            business=shop.business, items=[shop.ticket(1)], email="b@example.com", name="B"
+        )
 
 
 def _buyer_a_pays(payment: Payment) -> bool:
@@ -80,8 +83,12 @@ def pretix_style_held(quota_ids: Iterable[int], *, now: datetime) -> dict[int, i
     ids = sorted(set(quota_ids))
 
     def count(**condition: Any) -> dict[int, int]:
-        rows = (OrderLine.objects.filter(quota_id__in=ids, **condition).order_by()
-                .values("quota_id").annotate(n=Sum("quantity")))  # fmt: skip
+        rows = (
+            OrderLine.objects.filter(quota_id__in=ids, **condition)
+            .order_by()
+            .values("quota_id")
+            .annotate(n=Sum("quantity"))
+        )
         return {row["quota_id"]: row["n"] for row in rows}
 
     sold = count(capacity_state=CapacityState.SOLD)

@@ -92,9 +92,13 @@ def build_shop(business: Business, *, places: int = 10, stock: int = 5) -> Shop:
         video_url="https://www.youtube.com/watch?v=dQw4w9WgXcQ",
     )
     shirt = offering_create(
-        business=business, actor=None, kind="physical", title="Maple T-shirt", price=2500,
+        business=business,
+        actor=None,
+        kind="physical",
+        title="Maple T-shirt",
+        price=2500,
         **published,
-    )  # fmt: skip
+    )
     medium = variant_save(
         offering=shirt, variant=shirt.variants.get(), name="Medium", stock=stock, price=None
     )

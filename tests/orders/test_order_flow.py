@@ -74,8 +74,10 @@ def test_paying_fulfils_once_with_tickets_grants_and_one_receipt(
     assert Ticket.objects.filter(order=order).count() == 2
     assert DownloadGrant.objects.get(order=order).max_downloads == 2
     assert list(order.lines.values_list("capacity_state", flat=True).order_by("pk")) == [
-        "sold", "none", "none",
-    ]  # fmt: skip
+        "sold",
+        "none",
+        "none",
+    ]
     receipts = OutboxMessage.objects.filter(template="order_receipt")
     assert [(m.to_email, m.dedupe_key) for m in receipts] == [
         ("ann@example.com", f"receipt:order:{order.pk}")
@@ -178,8 +180,9 @@ def test_refund_with_release_gives_the_places_back(
     with django_capture_on_commit_callbacks(execute=True):
         order = place(shop, [shop.ticket(10)])
         pay(order)
-        order_refund(order=order, amount=Money(40000, "USD"), reason="", actor=owner,
-                     releases_capacity=True)  # fmt: skip
+        order_refund(
+            order=order, amount=Money(40000, "USD"), reason="", actor=owner, releases_capacity=True
+        )
     order.refresh_from_db()
     assert (order.state, order.refunded_total) == (OrderState.REFUNDED, 40000)
     assert order.lines.get().capacity_state == CapacityState.RELEASED
@@ -190,8 +193,13 @@ def test_refund_with_release_gives_the_places_back(
 def test_partial_refund_without_release_keeps_the_places(shop: Shop, owner: Any) -> None:
     order = place(shop, [shop.ticket(10)])
     pay(order)
-    order_refund(order=order, amount=Money(1000, "USD"), reason="goodwill", actor=owner,
-                 releases_capacity=False)  # fmt: skip
+    order_refund(
+        order=order,
+        amount=Money(1000, "USD"),
+        reason="goodwill",
+        actor=owner,
+        releases_capacity=False,
+    )
     order.refresh_from_db()
     assert order.state == OrderState.PARTIALLY_REFUNDED
     assert order.lines.get().capacity_state == CapacityState.SOLD

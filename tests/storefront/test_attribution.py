@@ -30,18 +30,26 @@ def buy_workbook(client: Client, email: str = "ann@example.com") -> Order:
     page = client.get("/acme/checkout/").content.decode()
     total = re.search(r'name="expected_total" value="([^"]*)"', page)
     assert total
-    response = client.post("/acme/checkout/", {"email": email, "name": "Ann",
-                                               "expected_total": total.group(1)})  # fmt: skip
+    response = client.post(
+        "/acme/checkout/", {"email": email, "name": "Ann", "expected_total": total.group(1)}
+    )
     assert response.status_code == 302, response.content.decode()
     with unscoped():
         return Order.objects.get(email=email)
 
 
 def test_utm_parameters_are_read_case_sensitively_in_any_order() -> None:
-    params = {"utm_campaign": "Spring", "UTM_SOURCE": "ignored", "utm_source": "Newsletter",
-              "utm_marketing_tactic": "remarketing"}  # fmt: skip
-    assert utm_from(params) == {"utm_source": "Newsletter", "utm_campaign": "Spring",
-                                "utm_marketing_tactic": "remarketing"}  # fmt: skip
+    params = {
+        "utm_campaign": "Spring",
+        "UTM_SOURCE": "ignored",
+        "utm_source": "Newsletter",
+        "utm_marketing_tactic": "remarketing",
+    }
+    assert utm_from(params) == {
+        "utm_source": "Newsletter",
+        "utm_campaign": "Spring",
+        "utm_marketing_tactic": "remarketing",
+    }
     assert len(UTM_KEYS) == 9
 
 
@@ -58,16 +66,23 @@ def test_with_consent_first_and_latest_touch_are_kept_and_copied(
     assert first["landing"] == AD
     assert first["referrer"] == "https://www.google.com/"
     assert {key: first[key] for key in UTM_KEYS} == {
-        "utm_source": "Google", "utm_medium": "cpc", "utm_campaign": "Spring-Sale",
-        "utm_term": "pricing", "utm_content": "Blue", "utm_id": "42",
-        "utm_source_platform": "Google Ads", "utm_creative_format": "video",
+        "utm_source": "Google",
+        "utm_medium": "cpc",
+        "utm_campaign": "Spring-Sale",
+        "utm_term": "pricing",
+        "utm_content": "Blue",
+        "utm_id": "42",
+        "utm_source_platform": "Google Ads",
+        "utm_creative_format": "video",
         "utm_marketing_tactic": "prospecting",
-    }  # fmt: skip
+    }
     assert "gclid" not in first
     assert (latest["utm_source"], latest["utm_campaign"]) == ("newsletter", "June")
     assert (order.utm_source, order.utm_medium, order.utm_campaign) == (
-        "newsletter", "email", "June",
-    )  # fmt: skip
+        "newsletter",
+        "email",
+        "June",
+    )
     customer = order.customer
     assert customer is not None
     assert customer.first_touch["utm_campaign"] == "Spring-Sale"

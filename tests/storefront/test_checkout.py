@@ -35,9 +35,11 @@ def checkout(client: Client, **fields: Any) -> Any:
 
 
 def test_buy_a_ticket_and_a_download_pay_and_download(
-    client: Client, shop: Shop, django_capture_on_commit_callbacks: Any,
+    client: Client,
+    shop: Shop,
+    django_capture_on_commit_callbacks: Any,
     run_tasks: Callable[[], int],
-) -> None:  # fmt: skip
+) -> None:
     assert (
         add(client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": "2"})[
             "Location"
@@ -92,8 +94,9 @@ def test_order_page_needs_the_exact_secret(client: Client, shop: Shop) -> None:
 def test_tampered_expected_total_changes_nothing(client: Client, shop: Shop) -> None:
     add(client, shop, offering=shop.ebook.pk, quantity="1")
     before = database_fingerprint()
-    response = client.post("/acme/checkout/", {**BUYER, "expected_total": "0.01",
-                                               "provider": "sandbox"})  # fmt: skip
+    response = client.post(
+        "/acme/checkout/", {**BUYER, "expected_total": "0.01", "provider": "sandbox"}
+    )
     assert response.status_code == 409
     assert "The total is now $19.00, not $0.01" in response.content.decode()
     after = database_fingerprint()
@@ -105,12 +108,17 @@ def test_tampered_expected_total_changes_nothing(client: Client, shop: Shop) -> 
 
 
 def test_bad_quantities_are_refused_with_a_message(client: Client, shop: Shop) -> None:
-    cases = [("-1", 400, "at least 1"), ("0", 400, "Choose how many"),
-             ("1000000000000", 400, "At most 100"), ("abc", 400, "whole numbers"),
-             ("11", 400, "At most 10 of")]  # fmt: skip
+    cases = [
+        ("-1", 400, "at least 1"),
+        ("0", 400, "Choose how many"),
+        ("1000000000000", 400, "At most 100"),
+        ("abc", 400, "whole numbers"),
+        ("11", 400, "At most 10 of"),
+    ]
     for quantity, status, message in cases:
-        response = add(client, shop, offering=shop.workshop.pk,
-                       **{f"qty_ticket_{shop.regular.pk}": quantity})  # fmt: skip
+        response = add(
+            client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": quantity}
+        )
         assert response.status_code == status, quantity
         assert message in response.content.decode(), quantity
     assert add(client, shop, offering=999999, quantity="1").status_code == 404
@@ -118,8 +126,7 @@ def test_bad_quantities_are_refused_with_a_message(client: Client, shop: Shop) -
 
 
 def test_a_ticket_type_of_another_event_is_refused(client: Client, shop: Shop) -> None:
-    response = add(client, shop, offering=shop.ebook.pk,
-                   **{f"qty_ticket_{shop.regular.pk}": "1"})  # fmt: skip
+    response = add(client, shop, offering=shop.ebook.pk, **{f"qty_ticket_{shop.regular.pk}": "1"})
     assert response.status_code == 400
     assert "has no options to choose" in response.content.decode()
 
@@ -178,3 +185,27 @@ def test_digital_orders_never_ask_for_an_address(client: Client, shop: Shop) -> 
     assert checkout(client, provider="").status_code == 302
     assert Customer.objects.filter(email="ann@example.com").exists()
     assert Order.objects.get().state == OrderState.PENDING
+
+
+def test_a_paid_course_opens_from_the_order_page(client: Client, shop: Shop) -> None:
+    from tillbook.orders.links import order_token
+    from tillbook.payments.sandbox import sandbox_succeed
+    from tillbook.payments.services import payment_start
+
+    add(client, shop, offering=shop.course.pk, quantity="1")
+    checkout(client, provider="")
+    order = Order.objects.get()
+    base = f"/acme/orders/{order_token(order)}/"
+    line = order.lines.get()
+    assert client.get(f"{base}courses/{line.pk}/").status_code == 404  # not paid yet
+    assert order.payment_request is not None
+    sandbox_succeed(
+        payment_start(
+            request=order.payment_request, provider="sandbox", return_url="https://x.test/"
+        ).payment
+    )
+    assert "Open “Coaching 101”" in client.get(base).content.decode()
+    lesson = client.get(f"{base}courses/{line.pk}/").content.decode()
+    assert "<strong>there</strong>" in lesson and "<script>" not in lesson
+    assert "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" in lesson
+    assert client.get(f"/acme/orders/{order.pk}.forged/courses/{line.pk}/").status_code == 404

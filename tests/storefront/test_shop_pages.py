@@ -42,8 +42,11 @@ def test_event_page_has_meta_open_graph_and_event_json_ld(client: Client, shop: 
     )
     data = _json_ld(html)
     assert data["@type"] == "Event"
-    assert data["location"] == {"@type": "Place", "name": "Maple Studio",
-                                "address": "220 W Huron St, Chicago"}  # fmt: skip
+    assert data["location"] == {
+        "@type": "Place",
+        "name": "Maple Studio",
+        "address": "220 W Huron St, Chicago",
+    }
     assert data["offers"]["price"] == "40.00"
     assert data["offers"]["priceCurrency"] == "USD"
     assert data["offers"]["availability"] == "https://schema.org/InStock"

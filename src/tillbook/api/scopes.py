@@ -5,6 +5,10 @@ from __future__ import annotations
 SCOPES: dict[str, str] = {
     "customers:read": "List and read customers",
     "customers:write": "Create and edit customers",
+    "catalog:read": "List and read offerings",
+    "catalog:write": "Create and edit offerings",
+    "orders:read": "List and read orders",
+    "orders:write": "Create checkouts (orders awaiting payment)",
     "scheduling:read": "Read services, staff schedules and availability",
     "scheduling:write": "Change staff schedules",
     "bookings:read": "List and read bookings",

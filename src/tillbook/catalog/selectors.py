@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
-from tillbook.catalog.models import Offering, OfferingState
+from tillbook.catalog.models import Offering, OfferingKind, OfferingState
 from tillbook.core.models import Business
 
 
@@ -21,9 +23,18 @@ def offering_public(*, business: Business, slug: str) -> Offering | None:
             state__in=(OfferingState.PUBLISHED, OfferingState.HIDDEN),
         )
         .select_related("event", "tax_class")
-        .prefetch_related("variants", "ticket_types")
         .first()
     )
+
+
+def offering_options(offering: Offering) -> list[Any]:
+    """The active choices a buyer makes for an offering (variants or ticket types), each with
+    its quota, in one query; empty for kinds without choices."""
+    if offering.kind == OfferingKind.PHYSICAL:
+        return list(offering.variants.filter(is_active=True).select_related("quota"))
+    if offering.kind == OfferingKind.TICKET:
+        return list(offering.ticket_types.filter(is_active=True).select_related("quota"))
+    return []
 
 
 def offerings_search(

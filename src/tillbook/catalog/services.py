@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import nh3
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -354,7 +354,7 @@ def lesson_save(
 
 
 def file_add(
-    *, offering: Offering, upload: UploadedFile, lesson: Lesson | None = None, name: str = ""
+    *, offering: Offering, upload: File, lesson: Lesson | None = None, name: str = ""
 ) -> DigitalFile:
     if offering.kind not in (OfferingKind.DOWNLOAD, OfferingKind.COURSE):
         raise InvalidInput("Only downloads and courses have files.")

@@ -135,7 +135,8 @@ def customer_create(
     try:
         with transaction.atomic():
             customer.save()
-            customer.tags.set(tags_ensure(business=business, names=cleaned["tags"]))
+            if cleaned["tags"]:  # a new customer has no tags to clear
+                customer.tags.set(tags_ensure(business=business, names=cleaned["tags"]))
             audit_record(
                 business=business,
                 actor=actor,

@@ -169,4 +169,7 @@ def seed_demo() -> Business:
     from tillbook.demo.payments import seed_payments
 
     seed_payments(business=business, owner=owner, seed=SEED + 3)
+    from tillbook.demo.selling import seed_selling
+
+    seed_selling(business=business, owner=owner, seed=SEED + 4)
     return business

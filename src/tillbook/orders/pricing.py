@@ -77,6 +77,7 @@ class PricedLine:
 
 @dataclass
 class Quote:
+    settings: ShopSettings
     currency: str
     lines: list[PricedLine]
     prices_include_tax: bool
@@ -106,6 +107,39 @@ class Quote:
 def shop_settings(business: Business) -> ShopSettings:
     found = ShopSettings.objects.filter(business=business).first()
     return found or ShopSettings(business=business)
+
+
+def offerings_with_options(business: Business, ids: list[int]) -> dict[int, Offering]:
+    """Offerings by id, each with the options (variants or ticket types) its kind has: only
+    the queries that are needed, since this runs on every cart and checkout request."""
+    offerings = {
+        offering.pk: offering
+        for offering in Offering.objects.filter(business=business, pk__in=ids).select_related(
+            "tax_class", "event"
+        )
+    }
+    by_kind: dict[str, list[Offering]] = {}
+    for offering in offerings.values():
+        offering.business = business
+        by_kind.setdefault(offering.kind, []).append(offering)
+    for kind, model, relation in (
+        (OfferingKind.PHYSICAL, Variant, "variants"),
+        (OfferingKind.TICKET, TicketType, "ticket_types"),
+    ):
+        group = by_kind.get(kind, [])
+        options: dict[int, list[object]] = {offering.pk: [] for offering in group}
+        if group:
+            for option in model.objects.filter(offering_id__in=list(options)).order_by(
+                "position", "pk"
+            ):
+                options[option.offering_id].append(option)
+        for offering in offerings.values():
+            # Filled in as prefetch_related would, so offering.<relation>.all() needs no query.
+            cache = getattr(offering, "_prefetched_objects_cache", None)
+            if cache is None:
+                cache = offering._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+            cache[relation] = options.get(offering.pk, [])
+    return offerings
 
 
 def cart_items_merge(items: list[CartItem]) -> list[CartItem]:
@@ -242,16 +276,10 @@ def quote_build(
     require_shipping_choice: bool = False,
 ) -> Quote:
     items = cart_items_merge(items)
-    offerings = {
-        offering.pk: offering
-        for offering in Offering.objects.filter(
-            business=business, pk__in=[item.offering_id for item in items]
-        )
-        .select_related("tax_class", "event")
-        .prefetch_related("variants", "ticket_types")
-    }
+    offerings = offerings_with_options(business, [item.offering_id for item in items])
     settings = shop_settings(business)
     quote = Quote(
+        settings=settings,
         currency=business.currency,
         lines=[_line_for(business, item, offerings) for item in items],
         prices_include_tax=settings.prices_include_tax,

@@ -28,17 +28,23 @@ class OrderPurpose(PaymentPurpose):
 
     def on_paid(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.orders.fulfilment import order_fulfil
+        from tillbook.orders.models import Order
 
-        order = _order_of(request)
-        if order is not None:
-            order_fulfil(order=order, payment=payment)
+        if request.purpose_id.isdigit():
+            # order_fulfil locks and reads the order itself; a stand-in with the id is enough.
+            order_fulfil(
+                order=Order(pk=int(request.purpose_id), business_id=request.business_id),
+                payment=payment,
+            )
 
     def on_payment(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.orders.models import OrderEventKind
         from tillbook.orders.services import order_event
 
+        if payment.total.amount >= (request.amount or 0):
+            return  # paid in full: on_paid records it
         order = _order_of(request)
-        if order is not None and payment.total.amount < (request.amount or 0):
+        if order is not None:
             money = payment.total.format(request.business.locale)
             order_event(
                 order, OrderEventKind.PAYMENT, f"Part payment of {money} ({payment.method})"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -33,7 +33,7 @@ from tillbook.orders.models import (
     OrderLine,
     OrderState,
 )
-from tillbook.orders.pricing import CartItem, Quote, quote_build, shop_settings
+from tillbook.orders.pricing import CartItem, Quote, quote_build
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postal_code", "country")
 
@@ -60,15 +60,22 @@ def order_transition(order: Order, to: str) -> None:
 
 
 def _next_number(business: Business) -> int:
-    # One row per business, incremented in place: concurrent checkouts queue on it only for the
-    # few milliseconds between this update and their commit (it is the last write).
-    updated = OrderCounter.objects.filter(business=business).update(
-        next_number=F("next_number") + 1
+    """Take the business's next order number (unique; a rolled-back checkout leaves a gap).
+
+    One row per business, incremented in place with UPDATE … RETURNING (one statement):
+    concurrent checkouts queue on the row only between this update and their commit."""
+    sql = (
+        f"UPDATE {OrderCounter._meta.db_table} SET next_number = next_number + 1 "  # noqa: S608
+        "WHERE business_id = %s RETURNING next_number - 1"
     )
-    if not updated:
-        OrderCounter.objects.get_or_create(business=business)
-        OrderCounter.objects.filter(business=business).update(next_number=F("next_number") + 1)
-    return OrderCounter.objects.get(business=business).next_number - 1
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [business.pk])
+        row = cursor.fetchone()
+        if row is None:
+            OrderCounter.objects.get_or_create(business=business)
+            cursor.execute(sql, [business.pk])
+            row = cursor.fetchone()
+    return int(row[0])
 
 
 def _clean_buyer(email: str, name: str) -> tuple[str, str]:
@@ -98,9 +105,7 @@ def _clean_address(address: dict[str, Any] | None) -> dict[str, str]:
 
 
 def _customer_for(business: Business, email: str, name: str, consent: bool) -> Customer:
-    existing = Customer.objects.filter(business=business, email__iexact=email).first()
-    if existing is not None:
-        return existing
+    # customer_create checks for the email itself: asking first would cost a query per order.
     try:
         return customer_create(
             business=business,
@@ -111,7 +116,7 @@ def _customer_for(business: Business, email: str, name: str, consent: bool) -> C
             marketing_consent=consent,
             consent_source=ConsentSource.CHECKOUT,
         )
-    except Conflict:  # created by a concurrent checkout of the same buyer
+    except Conflict:  # a returning buyer (or a concurrent checkout of the same one)
         return Customer.objects.get(business=business, email__iexact=email)
 
 
@@ -127,6 +132,7 @@ def order_place(
     shipping_rate_id: int | None = None,
     shipping_address: dict[str, Any] | None = None,
     expected_total: Money | None = None,
+    expected_goods_total: Money | None = None,
     attribution: dict[str, Any] | None = None,
     marketing_consent: bool = False,
     source: str = "storefront",
@@ -155,13 +161,21 @@ def order_place(
     address: dict[str, str] = {}
     if quote.ships and not (quote.shipping_rate and quote.shipping_rate.is_pickup):
         address = _clean_address(shipping_address)
-    if expected_total is not None and expected_total != quote.money(quote.total):
-        raise Conflict(
-            f"The total is now {quote.money(quote.total).format(business.locale)}, not "
-            f"{expected_total.format(business.locale)}: prices or your cart changed. "
-            "Review the cart and try again."
-        )
-    settings = shop_settings(business)
+    # What the buyer saw, checked against what the catalog says now: a price changed (or
+    # tampered with) between the page and the order is refused, never silently charged.
+    # The storefront checks the goods (the buyer picks shipping in the same form); the API the
+    # whole total.
+    for expected, actual in (
+        (expected_total, quote.total),
+        (expected_goods_total, quote.total - quote.shipping_total),
+    ):
+        if expected is not None and expected != quote.money(actual):
+            raise Conflict(
+                f"The total is now {quote.money(actual).format(business.locale)}, not "
+                f"{expected.format(business.locale)}: prices or your cart changed. "
+                "Review the cart and try again."
+            )
+    settings = quote.settings
     now = now or timezone.now()
     reserved_until = now + timedelta(minutes=settings.reservation_minutes)
     cleaned_attribution = attribution_clean(attribution or {})
@@ -274,7 +288,7 @@ def _order_write(
         created_at=now,
     )
     order.save()
-    OrderLine.objects.bulk_create(
+    lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 business=business,
@@ -300,14 +314,19 @@ def _order_write(
             for line in quote.lines
         ]
     )
-    order_event(order, OrderEventKind.CREATED, f"Order {order.number} placed by {email}")
+    # The timeline shows "created" from the order itself (no event row needed). The lines are
+    # kept on the order, as prefetch_related would, for whoever renders it next.
+    cached = order.lines.all()
+    cached._result_cache = lines
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    order._prefetched_objects_cache = {"lines": cached}  # type: ignore[attr-defined]
     return order
 
 
 def _payment_request_for(order: Order, customer: Customer) -> None:
     from tillbook.payments.services import payment_request_create
 
-    titles = ", ".join(line.title for line in order.lines.all())
+    titles = ", ".join(line.title for line in order.lines.all())  # prefetched, no query
     request = payment_request_create(
         business=order.business,
         purpose="order",

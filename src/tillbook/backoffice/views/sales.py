@@ -20,7 +20,7 @@ from tillbook.core.models import Role
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.orders import fulfilment
 from tillbook.orders.links import order_url
-from tillbook.orders.models import Order, OrderState
+from tillbook.orders.models import Order, OrderEvent, OrderEventKind, OrderState
 from tillbook.orders.selectors import orders_csv_rows, orders_search
 from tillbook.orders.services import order_cancel
 
@@ -131,7 +131,16 @@ def _detail_page(request: HttpRequest, order: Order, *, status: int = 200) -> Ht
     context = {
         "order": order,
         "lines": order.lines.all(),
-        "events": order.events.all(),
+        "events": [
+            OrderEvent(
+                order=order,
+                kind=OrderEventKind.CREATED,
+                created_at=order.created_at,
+                message=f"Order {order.number} placed by {order.email}"
+                + (f" via {order.source}" if order.source != "storefront" else ""),
+            ),
+            *order.events.all(),
+        ],
         "tickets": order.tickets.select_related("event"),
         "grants": order.download_grants.select_related("offering"),
         "payments": payments,

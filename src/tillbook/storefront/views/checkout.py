@@ -14,6 +14,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.scoping import business_scope
 from tillbook.orders.links import order_token
+from tillbook.orders.models import Order
 from tillbook.orders.pricing import CartItem, Quote, quote_build, shipping_rates_for
 from tillbook.orders.services import order_place
 from tillbook.storefront.attribution import attribution_read
@@ -135,22 +136,69 @@ def _address(request: HttpRequest) -> dict[str, str]:
     }
 
 
+def _to_payment(order: Order, provider: str) -> HttpResponse:
+    """Send the buyer to the processor (or to the order page for offline payment)."""
+    from tillbook.payments.services import payment_start
+
+    order_page = absolute_url(
+        reverse("storefront:order", args=[order.business.slug, order_token(order)])
+    )
+    if order.payment_request is None or not provider:
+        return redirect(order_page)
+    try:
+        started = payment_start(
+            request=order.payment_request,
+            provider=provider,
+            return_url=order_page,
+            cancel_url=order_page,
+            customer_email=order.email,
+        )
+    except TillbookError:
+        return redirect(order_page)  # the order page offers the other ways to pay
+    return redirect(started.redirect_url)
+
+
 @require_http_methods(["GET", "POST"])
 def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
     from tillbook.payments.providers import enabled_providers
-    from tillbook.payments.services import payment_start
 
     business = shop_business(business_slug)
     with business_scope(business):
         items = cart_items(request, business)
         if not items:
             return redirect("storefront:cart", business.slug)
-        providers = list(enabled_providers(business=business))
-        online = [p for p in providers if p.is_online]
         post = request.POST if request.method == "POST" else None
         shipping_rate_id = _int(post.get("shipping_rate")) if post else None
         discount = post.get("discount_code", "")[:40] if post else ""
-        error, status, field_errors = "", 200, {}
+        error, status = "", 200
+        field_errors: dict[str, list[str]] = {}
+        if post is not None and post.get("action") != "apply":
+            # Place the order straight away; the quote below is only for showing the form again.
+            try:
+                expected = Money.from_major(post.get("expected_total", ""), business.currency)
+            except InvalidAmount:
+                error, status = "Review your order and confirm its total, then try again.", 400
+            else:
+                try:
+                    order = order_place(
+                        business=business,
+                        items=items,
+                        email=post.get("email", ""),
+                        name=post.get("name", ""),
+                        phone=post.get("phone", ""),
+                        discount_code=discount,
+                        shipping_rate_id=shipping_rate_id,
+                        shipping_address=_address(request),
+                        expected_goods_total=expected,
+                        attribution=attribution_read(request, business),
+                        marketing_consent=post.get("marketing") == "yes",
+                    )
+                except TillbookError as problem:
+                    error, status = problem.message, problem.status_code
+                    field_errors = problem.field_errors
+                else:
+                    cart_clear(request, business)
+                    return _to_payment(order, post.get("provider", ""))
         quote: Quote | None = None
         try:
             quote = quote_build(
@@ -161,65 +209,15 @@ def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
                 country=post.get("address_country", "") if post else "",
             )
         except TillbookError as problem:
-            error, status, field_errors = problem.message, problem.status_code, problem.field_errors
+            if not error:
+                error, status = problem.message, problem.status_code
+                field_errors = problem.field_errors
             if "discount_code" in problem.field_errors:
                 discount = ""
                 quote = quote_build(
                     business=business, items=items, shipping_rate_id=shipping_rate_id
                 )
-        expected: Money | None = None
-        if post is not None and not error and post.get("action") != "apply":
-            try:
-                expected = Money.from_major(post.get("expected_total", ""), business.currency)
-            except InvalidAmount:
-                expected = None
-        if post is not None and not error and post.get("action") != "apply" and expected is None:
-            error, status = "Review your order and confirm its total, then try again.", 400
-        if post is not None and not error and post.get("action") != "apply":
-            try:
-                order = order_place(
-                    business=business,
-                    items=items,
-                    email=post.get("email", ""),
-                    name=post.get("name", ""),
-                    phone=post.get("phone", ""),
-                    discount_code=discount,
-                    shipping_rate_id=shipping_rate_id,
-                    shipping_address=_address(request),
-                    expected_total=Money(
-                        (expected.amount if expected else 0)
-                        + (quote.shipping_total if quote else 0),
-                        business.currency,
-                    ),
-                    attribution=attribution_read(request, business),
-                    marketing_consent=post.get("marketing") == "yes",
-                )
-            except TillbookError as problem:
-                error, status, field_errors = (
-                    problem.message,
-                    problem.status_code,
-                    problem.field_errors,
-                )
-            else:
-                cart_clear(request, business)
-                token = order_token(order)
-                order_page = absolute_url(reverse("storefront:order", args=[business.slug, token]))
-                if order.payment_request is None:
-                    return redirect(order_page)
-                provider = post.get("provider", "")
-                if provider:
-                    try:
-                        started = payment_start(
-                            request=order.payment_request,
-                            provider=provider,
-                            return_url=order_page,
-                            cancel_url=order_page,
-                            customer_email=order.email,
-                        )
-                    except TillbookError:
-                        return redirect(order_page)
-                    return redirect(started.redirect_url)
-                return redirect(order_page)
+        providers = list(enabled_providers(business=business))
         return render(
             request,
             "storefront/shop/checkout.html",
@@ -229,7 +227,7 @@ def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
                 quote=quote,
                 error=error,
                 field_errors=field_errors,
-                online_providers=online,
+                online_providers=[p for p in providers if p.is_online],
                 offline_providers=[p for p in providers if not p.is_online],
                 shipping_rates=shipping_rates_for(business) if quote and quote.ships else [],
                 form=post or {},

@@ -14,6 +14,13 @@ from tillbook.orders.links import order_token_matches, ticket_check_in_url, toke
 from tillbook.orders.models import DownloadGrant, Order, OrderLine, OrderState
 from tillbook.storefront.views.shop import shop_business, shop_context
 
+
+def ticket_qr_svg(url: str) -> str:
+    # A fixed mask pattern: choosing the "best" of the eight takes 80 % of the time (9 ms a
+    # code) and any mask is valid; phone cameras read these at this size either way.
+    return str(segno.make(url, error="m", mask=0).svg_inline(scale=4, border=2))
+
+
 NOT_FOUND = "There is no order at this address. Check the link in your receipt email."
 
 
@@ -47,23 +54,32 @@ def order_page(request: HttpRequest, business_slug: str, token: str) -> HttpResp
     business = order.business
     with business_scope(business):
         lines = list(order.lines.select_related("offering"))
+        kinds = {line.kind for line in lines}
         tickets = []
-        for ticket in order.tickets.select_related("event", "event__offering").filter(
-            is_valid=True
-        ):
-            qr = segno.make(ticket_check_in_url(ticket), error="m")
-            tickets.append({"ticket": ticket, "qr": qr.svg_inline(scale=4, border=2)})
-        grants = [
-            {"grant": grant, "files": list(grant.offering.files.filter(lesson__isnull=True))}
-            for grant in order.download_grants.select_related("offering").filter(is_revoked=False)
-        ]
+        if OfferingKind.TICKET in kinds:
+            for ticket in order.tickets.select_related("event", "event__offering").filter(
+                is_valid=True
+            ):
+                ticket.business = business
+                qr = ticket_qr_svg(ticket_check_in_url(ticket))
+                tickets.append({"ticket": ticket, "qr": qr})
+        grants = []
+        if OfferingKind.DOWNLOAD in kinds:
+            grants = [
+                {"grant": grant, "files": list(grant.offering.files.filter(lesson__isnull=True))}
+                for grant in order.download_grants.select_related("offering").filter(
+                    is_revoked=False
+                )
+            ]
         courses = [line for line in lines if line.kind == OfferingKind.COURSE]
         waiting = False
         if order.state == OrderState.PENDING and order.payment_request_id:
             waiting = Payment.objects.filter(
                 request_id=order.payment_request_id, state=PaymentState.PENDING
             ).exists()
-        offline = [p for p in enabled_providers(business=business) if not p.is_online]
+        offline = []
+        if order.state == OrderState.PENDING:
+            offline = [p for p in enabled_providers(business=business) if not p.is_online]
         context = shop_context(
             request,
             business,

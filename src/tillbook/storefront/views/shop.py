@@ -13,7 +13,7 @@ from django.utils.html import strip_tags
 from django.views.decorators.http import require_POST
 
 from tillbook.catalog.models import Offering, OfferingKind, OfferingState
-from tillbook.catalog.selectors import offering_public, offerings_published
+from tillbook.catalog.selectors import offering_options, offering_public, offerings_published
 from tillbook.core.links import absolute_url
 from tillbook.core.models import Business
 from tillbook.core.money import Money
@@ -62,19 +62,11 @@ def business_home(request: HttpRequest, business_slug: str) -> HttpResponse:
     return response
 
 
-def _availability(offering: Offering) -> dict[int, int | None]:
-    """Free places per quota of the offering (None = unlimited), for display only."""
-    from django.db.models import Q
+def _availability(options: list[Any]) -> dict[int, int | None]:
+    """Free places per quota of the options (None = unlimited), for display only."""
     from django.utils import timezone
 
-    from tillbook.catalog.models import Quota
-
-    quotas = {
-        quota.pk: quota
-        for quota in Quota.objects.filter(
-            Q(variant__offering=offering) | Q(ticket_types__offering=offering)
-        ).distinct()
-    }
+    quotas = {option.quota.pk: option.quota for option in options if option.quota is not None}
     return quotas_available(quotas, now=timezone.now())
 
 
@@ -137,10 +129,9 @@ def offering_page(request: HttpRequest, business_slug: str, offering_slug: str) 
         offering = offering_public(business=business, slug=offering_slug)
         if offering is None:
             raise Http404("This item is not for sale (or no longer).")
-        available = _availability(offering)
-        variants = [v for v in offering.variants.all() if v.is_active]
-        ticket_types = [t for t in offering.ticket_types.all() if t.is_active]
-        options = variants or ticket_types
+        offering.business = business
+        options = offering_options(offering)
+        available = _availability(options)
 
         def left(option: Any) -> int | None:
             return available.get(option.quota_id) if option.quota_id else None
