@@ -95,3 +95,14 @@ def test_reserved_paths_still_reach_tillbook(client: Client, business: Business)
 def test_lesson_html_is_sanitised(shop: Shop) -> None:
     lesson = shop.course.lessons.get()
     assert lesson.body == "<p>Hello <strong>there</strong></p>"
+
+
+def test_the_business_page_offers_its_bookable_services(client: Any, business: Any) -> None:
+    from tillbook.core.scoping import business_scope
+    from tillbook.scheduling.models import Service
+
+    with business_scope(business):
+        Service(business=business, name="Discovery call", slug="discovery-call").save()
+    page = client.get(f"/{business.slug}/").content.decode()
+    assert "Book a session" in page
+    assert f'href="/{business.slug}/book/discovery-call/"' in page

@@ -19,6 +19,7 @@ from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.orders.capacity import quotas_available
+from tillbook.scheduling.selectors import active_services
 from tillbook.storefront.attribution import attribution_track, consent_set, consent_state
 
 
@@ -48,6 +49,8 @@ def business_home(request: HttpRequest, business_slug: str) -> HttpResponse:
     business = shop_business(business_slug)
     with business_scope(business):
         offerings = list(offerings_published(business=business).select_related("event"))
+        # Bookable services (scheduling) sit beside the catalog: one page shows both.
+        services = list(active_services(business=business))
         response = render(
             request,
             "storefront/shop/home.html",
@@ -55,6 +58,7 @@ def business_home(request: HttpRequest, business_slug: str) -> HttpResponse:
                 request,
                 business,
                 offerings=offerings,
+                services=services,
                 canonical=absolute_url(reverse("storefront:business", args=[business.slug])),
             ),
         )
