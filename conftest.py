@@ -22,3 +22,6 @@ os.environ.setdefault("HYPOTHESIS_PROFILE", "ci")
 import django
 
 django.setup()  # settings now come from the environment above; test modules may import models
+
+# Fixtures shared across test folders (payment purposes are used by payments, orders, bookings).
+pytest_plugins = ["tests.payments.fixtures"]

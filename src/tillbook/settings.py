@@ -57,8 +57,10 @@ INSTALLED_APPS = [
     "tillbook.core",
     "tillbook.messaging",
     "tillbook.customers",
+    "tillbook.payments",
     "tillbook.api",
     "tillbook.backoffice",
+    "tillbook.storefront",
 ]
 
 MIDDLEWARE = [
@@ -153,6 +155,12 @@ TASKS = {
         "QUEUES": ["default", "email"],
     }
 }
+# Payment providers Tillbook offers; each business switches them on in Settings → Payments.
+TILLBOOK_PAYMENT_PROVIDERS = [
+    "tillbook.payments.providers.sandbox.SandboxProvider",
+    "tillbook.payments.providers.manual.ManualProvider",
+]
+
 # How often the worker's periodic tick looks for due sweeps (expired holds, reminders, retries).
 TILLBOOK_TICK_SECONDS = env.integer("TILLBOOK_TICK_SECONDS", 30, minimum=1)
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api_urls),
     path("manage/", include("tillbook.backoffice.urls")),
+    path("", include("tillbook.storefront.urls")),
     # Public uploads (logos). Large installations may serve MEDIA_ROOT from the proxy instead.
     re_path(r"^media/(?P<path>logos/.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

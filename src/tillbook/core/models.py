@@ -25,7 +25,22 @@ hex_color_validator = RegexValidator(
 
 # Slugs that would collide with Tillbook's own URL paths.
 RESERVED_SLUGS = frozenset(
-    {"admin", "api", "manage", "static", "media", "hooks", "pay", "healthz", "login", "logout"}
+    {
+        "admin",
+        "api",
+        "manage",
+        "static",
+        "media",
+        "hooks",
+        "pay",
+        "sandbox-pay",
+        "healthz",
+        "login",
+        "logout",
+        "robots.txt",
+        "sitemap.xml",
+        "favicon.ico",
+    }
 )
 
 

@@ -1,0 +1,325 @@
+"""The money model (DESIGN.md): PaymentRequest → Payment → Refund, and the ledger lines that tie
+payments to payouts. Live payments and imported processor history share these tables; `source`
+says which, and the processor's own id deduplicates."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+
+from tillbook.core.money import Money
+from tillbook.core.scoping import TenantModel
+
+
+class Source(models.TextChoices):
+    LIVE = "live", "Tillbook"
+    IMPORT = "import", "Imported"
+
+
+class RequestState(models.TextChoices):
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AmountType(models.TextChoices):
+    FIXED = "fixed", "Fixed amount"
+    MINIMUM = "minimum", "At least an amount"
+    OPEN = "open", "Pay what you want"
+
+
+class PaymentRequest(TenantModel):
+    """One thing to be paid: a checkout, an invoice, a payment link, a booking deposit."""
+
+    token = models.CharField(max_length=40, unique=True)
+    # What is paid for: "order", "booking", "invoice", "link"; the purpose's handler is called
+    # when the request is paid (payments.purposes).
+    purpose = models.CharField(max_length=20)
+    purpose_id = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    currency = models.CharField(max_length=3)
+    # Minor units: the price (fixed), the least accepted (minimum), or unused (open).
+    amount = models.BigIntegerField(null=True, blank=True)
+    amount_type = models.CharField(
+        max_length=10, choices=AmountType.choices, default=AmountType.FIXED
+    )
+    tip_allowed = models.BooleanField(default=False)
+    is_reusable = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Provider names the payer may use; empty means every provider enabled for the business.
+    allowed_providers = models.JSONField(default=list, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=RequestState.choices, default=RequestState.OPEN)
+    amount_paid = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["business", "purpose", "purpose_id"], name="payreq_purpose_idx"),
+            models.Index(fields=["business", "state", "created_at"], name="payreq_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def price(self) -> Money | None:
+        return None if self.amount is None else Money(self.amount, self.currency)
+
+    @property
+    def paid(self) -> Money:
+        return Money(self.amount_paid, self.currency)
+
+
+class PaymentState(models.TextChoices):
+    CREATED = "created", "Created"
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Payment(TenantModel):
+    """Money taken (or attempted) through one provider."""
+
+    request = models.ForeignKey(
+        PaymentRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    provider = models.CharField(max_length=20)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIVE)
+    state = models.CharField(
+        max_length=10, choices=PaymentState.choices, default=PaymentState.CREATED
+    )
+    currency = models.CharField(max_length=3)
+    # All minor units. amount excludes the tip; the processor's fee is known after the fact.
+    amount = models.BigIntegerField()
+    tip_amount = models.BigIntegerField(default=0)
+    tax_amount = models.BigIntegerField(default=0)
+    fee_amount = models.BigIntegerField(null=True, blank=True)
+    # The processor's id for the money movement (Stripe PaymentIntent/charge, Square payment…).
+    provider_reference = models.CharField(max_length=255, blank=True)
+    # The processor's id for the checkout the buyer was sent to (Stripe Checkout Session…).
+    checkout_reference = models.CharField(max_length=255, blank=True)
+    method = models.CharField(max_length=40, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    customer_email = models.EmailField(blank=True)
+    description = models.CharField(max_length=300, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    succeeded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "provider", "provider_reference"],
+                condition=~models.Q(provider_reference=""),
+                name="payment_provider_reference_unique",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["business", "state", "succeeded_at"], name="payment_state_idx"),
+            models.Index(
+                fields=["business", "provider", "checkout_reference"], name="payment_checkout_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {Money(self.amount, self.currency)} ({self.state})"
+
+    @property
+    def total(self) -> Money:
+        """What the payer paid: the amount plus the tip."""
+        return Money(self.amount + self.tip_amount, self.currency)
+
+    @property
+    def fee(self) -> Money | None:
+        return None if self.fee_amount is None else Money(self.fee_amount, self.currency)
+
+    @property
+    def net(self) -> Money | None:
+        """What the business keeps before refunds: total minus the processor's fee."""
+        if self.fee_amount is None:
+            return None
+        return Money(self.amount + self.tip_amount - self.fee_amount, self.currency)
+
+
+class RefundState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Refund(TenantModel):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIVE)
+    state = models.CharField(
+        max_length=10, choices=RefundState.choices, default=RefundState.PENDING
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+    reason = models.CharField(max_length=300, blank=True)
+    # Saved before the first call to the processor, so a retry can never refund twice.
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    provider_reference = models.CharField(max_length=255, blank=True)
+    failure_reason = models.CharField(max_length=300, blank=True)
+    # Whether the purpose gave back what was bought (a ticket's place, a booking's time).
+    releases_capacity = models.BooleanField(default=False)
+    raw = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    succeeded_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "payment", "provider_reference"],
+                condition=~models.Q(provider_reference=""),
+                name="refund_provider_reference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {Money(self.amount, self.currency)} ({self.state})"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class PayoutState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Payout(TenantModel):
+    """Money a processor sent to the business's bank account."""
+
+    provider = models.CharField(max_length=20)
+    provider_reference = models.CharField(max_length=255)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
+    state = models.CharField(max_length=12, choices=PayoutState.choices, default=PayoutState.PAID)
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+    arrival_date = models.DateField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "provider", "provider_reference"],
+                name="payout_reference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} payout {Money(self.amount, self.currency)}"
+
+
+class BalanceKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+    FEE = "fee", "Fee"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    PAYOUT = "payout", "Payout"
+    TRANSFER = "transfer", "Transfer"
+    OTHER = "other", "Other"
+
+
+class BalanceTransaction(TenantModel):
+    """One line of a processor's balance: what moved, gross, fee and net, and which payout
+    carried it to the bank."""
+
+    provider = models.CharField(max_length=20)
+    provider_reference = models.CharField(max_length=255)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
+    kind = models.CharField(max_length=12, choices=BalanceKind.choices)
+    currency = models.CharField(max_length=3)
+    gross = models.BigIntegerField()
+    fee = models.BigIntegerField(default=0)
+    net = models.BigIntegerField()
+    occurred_at = models.DateTimeField(db_index=True)
+    available_on = models.DateTimeField(null=True, blank=True)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="balance_lines"
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.SET_NULL, null=True, blank=True, related_name="balance_lines"
+    )
+    payout = models.ForeignKey(
+        Payout, on_delete=models.SET_NULL, null=True, blank=True, related_name="lines"
+    )
+    description = models.CharField(max_length=300, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "provider", "provider_reference"],
+                name="balance_reference_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind} {Money(self.net, self.currency)}"
+
+
+class ProcessorEvent(TenantModel):
+    """Each webhook event a processor sent, stored once by its id: a duplicate delivery finds
+    its id taken and changes nothing (REFERENCE.md, lessons)."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "provider", "event_id"], name="processor_event_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.event_id}"
+
+
+class ProviderAccount(TenantModel):
+    """A business's settings for one payment provider. Credentials are encrypted at rest."""
+
+    provider = models.CharField(max_length=20)
+    is_enabled = models.BooleanField(default=True)
+    is_test_mode = models.BooleanField(default=False)
+    settings = models.JSONField(default=dict, blank=True)
+    credentials_encrypted = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "provider"], name="provider_account_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} ({'on' if self.is_enabled else 'off'})"

@@ -1,0 +1,415 @@
+"""Writes of the money model: requests, starting a payment, confirming it exactly once,
+manual payments and refunds."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tillbook.core.audit import audit_record
+from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.core.hooks import pause_point
+from tillbook.core.models import Business, User
+from tillbook.core.money import Money
+from tillbook.core.tokens import new_secret
+from tillbook.customers.models import Customer
+from tillbook.payments.models import (
+    AmountType,
+    Payment,
+    PaymentRequest,
+    PaymentState,
+    ProcessorEvent,
+    Refund,
+    RefundState,
+    RequestState,
+)
+from tillbook.payments.providers import provider_for
+from tillbook.payments.purposes import purpose_for
+
+MAX_AMOUNT = 10**13  # minor units; far above any real sale, far below integer limits
+
+
+def _check_amount(money: Money, business: Business, what: str) -> None:
+    if money.currency != business.currency:
+        raise InvalidInput(
+            f"{what} is in {money.currency}, but {business.name} sells in {business.currency}."
+        )
+    if money.amount <= 0:
+        raise InvalidInput(f"{what} must be more than zero.")
+    if money.amount > MAX_AMOUNT:
+        raise InvalidInput(f"{what} is too large.")
+
+
+def payment_request_create(
+    *,
+    business: Business,
+    purpose: str,
+    title: str,
+    amount: Money | None,
+    purpose_id: str = "",
+    amount_type: str = AmountType.FIXED,
+    description: str = "",
+    customer: Customer | None = None,
+    expires_at: datetime | None = None,
+    tip_allowed: bool = False,
+    is_reusable: bool = False,
+    allowed_providers: list[str] | tuple[str, ...] = (),
+) -> PaymentRequest:
+    purpose_for(purpose)  # refuses unknown purposes before anything is written
+    if amount_type not in AmountType.values:
+        raise InvalidInput(f"{amount_type} is not an amount type.")
+    if amount_type != AmountType.OPEN:
+        if amount is None:
+            raise InvalidInput("A payment request needs an amount.")
+        _check_amount(amount, business, "The amount")
+    title = " ".join((title or "").split())
+    if not title:
+        raise InvalidInput("A payment request needs a title.")
+    request = PaymentRequest(
+        business=business,
+        token=new_secret(16),
+        purpose=purpose,
+        purpose_id=str(purpose_id),
+        title=title[:200],
+        description=description,
+        currency=business.currency,
+        amount=amount.amount if amount is not None else None,
+        amount_type=amount_type,
+        tip_allowed=tip_allowed,
+        is_reusable=is_reusable,
+        expires_at=expires_at,
+        allowed_providers=list(allowed_providers),
+        customer=customer,
+    )
+    request.save()
+    return request
+
+
+def _payable_amount(request: PaymentRequest, amount: Money | None) -> Money:
+    """The amount (before tip) this payment is for, checked against the request's rules."""
+    if request.amount_type == AmountType.FIXED:
+        price = request.amount or 0
+        due = price - (0 if request.is_reusable else request.amount_paid)
+        expected = Money(due, request.currency)
+        if amount is not None and amount != expected:
+            raise InvalidInput(
+                f"This request is for {expected.format(request.business.locale)}; "
+                "the amount cannot be changed."
+            )
+        return expected
+    if amount is None:
+        raise InvalidInput("Enter the amount you want to pay.")
+    _check_amount(amount, request.business, "The amount")
+    if (
+        request.amount_type == AmountType.MINIMUM
+        and request.amount is not None
+        and (amount.amount < request.amount)
+    ):
+        least = Money(request.amount, request.currency).format(request.business.locale)
+        raise InvalidInput(f"The amount must be at least {least}.")
+    return amount
+
+
+def request_is_payable(request: PaymentRequest, *, now: datetime | None = None) -> None:
+    now = now or timezone.now()
+    if request.state == RequestState.PAID and not request.is_reusable:
+        raise Conflict("This has already been paid.")
+    if request.state in (RequestState.CANCELLED, RequestState.EXPIRED):
+        raise Conflict("This payment request is no longer open.")
+    if request.expires_at is not None and request.expires_at <= now:
+        raise Conflict("This payment request has expired.")
+
+
+@dataclass(frozen=True)
+class PaymentStarted:
+    payment: Payment
+    redirect_url: str
+
+
+def payment_start(
+    *,
+    request: PaymentRequest,
+    provider: str,
+    return_url: str,
+    cancel_url: str = "",
+    amount: Money | None = None,
+    tip: Money | None = None,
+    customer_email: str = "",
+) -> PaymentStarted:
+    """Create a payment for `request` and ask the provider where to send the payer."""
+    request_is_payable(request)
+    if request.allowed_providers and provider not in request.allowed_providers:
+        raise InvalidInput("This payment cannot be made with that method.")
+    adapter = provider_for(business=request.business, name=provider)
+    if not adapter.is_online:
+        raise InvalidInput(f"{adapter.label} is paid outside Tillbook: follow the instructions.")
+    payable = _payable_amount(request, amount)
+    tip_amount = 0
+    if tip is not None and tip.amount:
+        if not request.tip_allowed:
+            raise InvalidInput("Tips are not accepted here.")
+        if tip.currency != request.currency or tip.amount < 0 or tip.amount > MAX_AMOUNT:
+            raise InvalidInput("The tip is not a valid amount.")
+        tip_amount = tip.amount
+    payment = Payment(
+        business=request.business,
+        request=request,
+        provider=provider,
+        state=PaymentState.CREATED,
+        currency=request.currency,
+        amount=payable.amount,
+        tip_amount=tip_amount,
+        customer=request.customer,
+        customer_email=customer_email or (request.customer.email if request.customer else ""),
+        description=request.title,
+    )
+    payment.save()
+    start = adapter.start_checkout(
+        payment=payment, request=request, return_url=return_url, cancel_url=cancel_url
+    )
+    payment.state = PaymentState.PENDING
+    payment.checkout_reference = start.checkout_reference
+    if start.provider_reference:
+        payment.provider_reference = start.provider_reference
+    payment.save(update_fields=["state", "checkout_reference", "provider_reference"])
+    return PaymentStarted(payment=payment, redirect_url=start.redirect_url)
+
+
+def processor_event_record(
+    *, business: Business, provider: str, event_id: str, event_type: str, payload: dict[str, Any]
+) -> bool:
+    """Store a processor event once. False when its id was already stored (a duplicate)."""
+    try:
+        with transaction.atomic():
+            ProcessorEvent(
+                business=business,
+                provider=provider,
+                event_id=event_id,
+                event_type=event_type,
+                payload=payload,
+            ).save()
+    except IntegrityError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    payment: Payment
+    # True only for the call that moved the payment to succeeded: the one that fulfils.
+    newly_succeeded: bool
+
+
+def payment_confirm(
+    *,
+    payment: Payment,
+    provider_reference: str = "",
+    fee: Money | None = None,
+    method: str = "",
+    event: dict[str, Any] | None = None,
+) -> Confirmation:
+    """Mark a payment succeeded, exactly once, whoever arrives first.
+
+    The buyer's return and the processor's webhooks (duplicated, late, out of order) all come
+    through here. The payment request row is locked first, so two arrivals for one request
+    serialise; the loser finds the payment already succeeded and changes nothing. With `event`
+    ({"id", "type", "payload"}), the event is stored once in the same transaction: a replayed
+    event is a no-op even if it reaches a different payment row.
+    """
+    with transaction.atomic():
+        if payment.request_id is not None:
+            request = PaymentRequest.objects.select_for_update().get(pk=payment.request_id)
+        else:
+            request = None
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        pause_point("payment_confirm.locked")
+        if event is not None and not processor_event_record(
+            business=locked.business,
+            provider=locked.provider,
+            event_id=event["id"],
+            event_type=event["type"],
+            payload=event.get("payload", {}),
+        ):
+            return Confirmation(payment=locked, newly_succeeded=False)
+        if fee is not None and fee.currency != locked.currency:
+            raise InvalidInput("The fee is in another currency than the payment.")
+        if locked.state == PaymentState.SUCCEEDED:
+            if fee is not None and locked.fee_amount is None:
+                locked.fee_amount = fee.amount
+                locked.save(update_fields=["fee_amount"])
+            return Confirmation(payment=locked, newly_succeeded=False)
+        if locked.state in (PaymentState.FAILED, PaymentState.CANCELLED):
+            # The processor says it succeeded after all (e.g. a late capture): money moved, so
+            # it must be recorded, not ignored.
+            locked.failure_reason = ""
+        now = timezone.now()
+        locked.state = PaymentState.SUCCEEDED
+        locked.succeeded_at = now
+        if provider_reference:
+            locked.provider_reference = provider_reference
+        if fee is not None:
+            locked.fee_amount = fee.amount
+        if method:
+            locked.method = method
+        locked.save()
+        if request is not None:
+            _request_add_payment(request, locked, now)
+    return Confirmation(payment=locked, newly_succeeded=True)
+
+
+def _request_add_payment(request: PaymentRequest, payment: Payment, now: datetime) -> None:
+    """Count a succeeded payment towards its (locked) request and call the purpose."""
+    purpose = purpose_for(request.purpose)
+    request.amount_paid += payment.amount
+    was_paid = request.state == RequestState.PAID
+    fully_paid = request.amount_type != AmountType.FIXED or (
+        request.amount is not None and request.amount_paid >= request.amount
+    )
+    if fully_paid and not was_paid:
+        request.state = RequestState.PAID
+        request.paid_at = now
+    request.save(update_fields=["amount_paid", "state", "paid_at"])
+    purpose.on_payment(request=request, payment=payment)
+    if fully_paid and (not was_paid or request.is_reusable):
+        purpose.on_paid(request=request, payment=payment)
+
+
+def payment_fail(*, payment: Payment, reason: str) -> Payment:
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.state in (PaymentState.CREATED, PaymentState.PENDING):
+            locked.state = PaymentState.FAILED
+            locked.failure_reason = reason[:300]
+            locked.save(update_fields=["state", "failure_reason"])
+    return locked
+
+
+def manual_payment_record(
+    *, request: PaymentRequest, amount: Money, method: str, note: str, actor: User
+) -> Payment:
+    """Staff record money received outside Tillbook (cash, bank transfer): full or partial."""
+    _check_amount(amount, request.business, "The amount")
+    with transaction.atomic():
+        locked = PaymentRequest.objects.select_for_update().get(pk=request.pk)
+        request_is_payable(locked)
+        if (
+            locked.amount_type == AmountType.FIXED
+            and locked.amount is not None
+            and (amount.amount > locked.amount - locked.amount_paid)
+        ):
+            due = Money(locked.amount - locked.amount_paid, locked.currency)
+            raise InvalidInput(f"Only {due.format(locked.business.locale)} is still due.")
+        payment = Payment(
+            business=locked.business,
+            request=locked,
+            provider="manual",
+            state=PaymentState.PENDING,
+            currency=amount.currency,
+            amount=amount.amount,
+            fee_amount=0,
+            method=(method or "cash")[:40],
+            description=note[:300],
+            customer=locked.customer,
+            recorded_by=actor,
+        )
+        payment.save()
+        confirmation = payment_confirm(payment=payment)
+        audit_record(
+            business=locked.business,
+            actor=actor,
+            action="payment.manual",
+            summary=f"Recorded {amount.format(locked.business.locale)} ({payment.method}) "
+            f"for {locked.title}",
+            target=payment,
+        )
+    return confirmation.payment
+
+
+def refundable(payment: Payment) -> Money:
+    """What can still be refunded: the total paid minus refunds that did not fail."""
+    taken = sum(
+        Refund.objects.filter(payment=payment)
+        .exclude(state=RefundState.FAILED)
+        .values_list("amount", flat=True)
+    )
+    return Money(payment.amount + payment.tip_amount - taken, payment.currency)
+
+
+def refund_create(
+    *,
+    payment: Payment,
+    amount: Money,
+    reason: str,
+    actor: User | None,
+    releases_capacity: bool = False,
+) -> Refund:
+    """Refund all or part of a payment through its provider.
+
+    The refund row, with its idempotency key, is committed before the processor is called: if
+    the call times out or the process dies, a retry sends the same key and the processor
+    refunds once (Stripe keeps keys for 24 hours).
+    """
+    if amount.currency != payment.currency:
+        raise InvalidInput("A refund is in the payment's currency.")
+    if amount.amount <= 0:
+        raise InvalidInput("The refund must be more than zero.")
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if locked.state != PaymentState.SUCCEEDED:
+            raise Conflict("Only a successful payment can be refunded.")
+        available = refundable(locked)
+        if amount > available:
+            raise InvalidInput(
+                f"At most {available.format(locked.business.locale)} can still be refunded."
+            )
+        refund = Refund(
+            business=locked.business,
+            payment=locked,
+            currency=amount.currency,
+            amount=amount.amount,
+            reason=reason[:300],
+            idempotency_key=f"tillbook-refund-{uuid.uuid4()}",
+            releases_capacity=releases_capacity,
+            created_by=actor,
+        )
+        refund.save()
+    return refund_send(refund=refund, actor=actor)
+
+
+def refund_send(*, refund: Refund, actor: User | None) -> Refund:
+    """Call the processor for a pending refund (again, after a failure, with the same key)."""
+    adapter = provider_for(business=refund.business, name=refund.payment.provider)
+    outcome = adapter.refund(refund=refund)
+    with transaction.atomic():
+        locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
+        if locked.state != RefundState.PENDING:
+            return locked
+        if outcome.succeeded:
+            locked.state = RefundState.SUCCEEDED
+            locked.succeeded_at = timezone.now()
+            locked.provider_reference = outcome.provider_reference
+        else:
+            locked.state = RefundState.FAILED
+            locked.failure_reason = outcome.failure_reason[:300]
+        locked.save()
+        money = locked.money.format(locked.business.locale)
+        audit_record(
+            business=locked.business,
+            actor=actor,
+            action="refund.create",
+            summary=(
+                f"Refunded {money}"
+                if outcome.succeeded
+                else f"Refund of {money} failed: {locked.failure_reason}"
+            ),
+            target=locked.payment,
+        )
+        request = locked.payment.request
+        if outcome.succeeded and request is not None:
+            purpose_for(request.purpose).on_refunded(refund=locked)
+    return locked

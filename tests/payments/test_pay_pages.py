@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+
+from tillbook.core.models import Business
+from tillbook.core.money import Money
+from tillbook.core.scoping import business_scope
+from tillbook.payments.models import AmountType, Payment, PaymentState, RequestState
+from tillbook.payments.services import payment_request_create
+
+from .fixtures import RecordingPurpose
+
+
+def link(business: Business, **extra: Any) -> Any:
+    arguments = {"title": "Coaching session", "amount": Money(12000, "USD"), **extra}
+    with business_scope(business):
+        return payment_request_create(business=business, purpose="test", **arguments)
+
+
+def test_pay_with_the_sandbox_from_a_payment_link(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    request = link(business)
+    page = client.get(f"/pay/{request.token}/")
+    assert page.status_code == 200
+    assert "120.00 USD" in page.content.decode()
+    started = client.post(
+        f"/pay/{request.token}/", {"provider": "sandbox", "email": "ann@example.com"}
+    )
+    assert started.status_code == 302
+    sandbox_url = started["Location"].removeprefix("https://shop.example.test")
+    sandbox = client.get(sandbox_url)
+    assert "Test mode." in sandbox.content.decode()
+    back = client.post(sandbox_url, {"outcome": "succeed"})
+    assert back["Location"] == f"https://shop.example.test/pay/{request.token}/done/"
+    done = client.get(f"/pay/{request.token}/done/")
+    assert "Thank you — paid" in done.content.decode()
+    with business_scope(business):
+        request.refresh_from_db()
+        payment = Payment.objects.get()
+    assert (request.state, payment.state, payment.customer_email) == (
+        RequestState.PAID,
+        PaymentState.SUCCEEDED,
+        "ann@example.com",
+    )
+    assert client.get(f"/pay/{request.token}/").status_code == 410
+
+
+def test_declined_test_card_lets_the_payer_try_again(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    request = link(business)
+    started = client.post(f"/pay/{request.token}/", {"provider": "sandbox"})
+    client.post(
+        started["Location"].removeprefix("https://shop.example.test"), {"outcome": "decline"}
+    )
+    done = client.get(f"/pay/{request.token}/done/").content.decode()
+    assert "The payment did not go through" in done
+    assert "The sandbox declined this test payment" in done
+    assert purpose.paid == []
+
+
+def test_delayed_confirmation_arrives_by_task(
+    client: Client,
+    business: Business,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    request = link(business)
+    started = client.post(f"/pay/{request.token}/", {"provider": "sandbox"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            started["Location"].removeprefix("https://shop.example.test"),
+            {"outcome": "succeed_later"},
+        )
+    waiting = client.get(f"/pay/{request.token}/done/").content.decode()
+    assert "Waiting for confirmation" in waiting
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.update(run_after=timezone.now())  # the webhook's few seconds pass
+    assert run_tasks() == 1
+    assert "Thank you — paid" in client.get(f"/pay/{request.token}/done/").content.decode()
+    assert len(purpose.paid) == 1
+
+
+def test_bad_input_on_the_pay_page_changes_nothing(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    open_link = link(business, amount_type=AmountType.OPEN, amount=None)
+    assert (
+        client.post(
+            f"/pay/{open_link.token}/", {"provider": "sandbox", "amount": "ten"}
+        ).status_code
+        == 400
+    )
+    response = client.post(f"/pay/{open_link.token}/", {"provider": "sandbox", "amount": "10.001"})
+    assert response.status_code == 400
+    assert "more decimals than USD allows" in response.content.decode()
+    assert (
+        client.post(f"/pay/{open_link.token}/", {"provider": "nope", "amount": "10"}).status_code
+        == 400
+    )
+    assert client.get("/pay/not-a-token/").status_code == 404
+    assert client.get("/sandbox-pay/1/forged/").status_code == 404
+    with business_scope(business):
+        assert Payment.objects.count() == 0
