@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "tillbook.messaging",
     "tillbook.customers",
     "tillbook.payments",
+    "tillbook.marketing",
+    "tillbook.imports",
     "tillbook.api",
     "tillbook.backoffice",
     "tillbook.storefront",

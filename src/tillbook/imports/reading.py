@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -24,6 +24,7 @@ from tillbook.imports.source import ImportSource, text_lines
 
 HEADER_SEARCH_LINES = 40
 SEPARATORS = (",", ";", "\t")
+PROGRESS_EVERY = 5000
 
 
 def _dialect(separator: str) -> type[csv.Dialect]:
@@ -223,13 +224,18 @@ def file_check(
     date_order: DateOrder | None = None,
     zone: tzinfo,
     currency: str,
+    progress: Callable[[int], None] | None = None,
 ) -> FileCheck:
     """Read every row once; raise ImportFileInvalid listing every problem, else describe it."""
+    count = 0
     with file_pass(source, kind=kind, date_order=date_order, zone=zone, currency=currency) as (
         current,
         records,
     ):
-        count = sum(1 for _ in records)
+        for _ in records:
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(current.rows_read)
     try:
         order = current.context.dates.resolved_order()
     except CellError as error:

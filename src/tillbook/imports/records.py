@@ -44,8 +44,10 @@ class LedgerRecord:
     available_on: date | None = None
     tip: int = 0
     tax: int = 0
-    # The payments export only says how much of a charge was refunded, not by which refunds.
+    # The payments export only says how much of a charge was refunded, not by which refunds,
+    # and its rows are payments, not balance lines.
     refunded: int = 0
+    is_balance_line: bool = True
     customer_email: str = ""
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)

@@ -204,6 +204,7 @@ class StripePaymentsReader(Reader):
             customer_email=row.get("customer_email"),
             description=row.get("description"),
             refunded=cells.minor(row, "amount_refunded", currency, context),
+            is_balance_line=False,
             metadata=_metadata(row),
             raw=row.raw(),
         )
