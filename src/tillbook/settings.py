@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "tillbook.payments",
     "tillbook.marketing",
     "tillbook.imports",
+    "tillbook.insights",
     "tillbook.api",
     "tillbook.backoffice",
     "tillbook.storefront",
