@@ -16,6 +16,8 @@ from tillbook.core.models import Business, Membership, Role, User
 from tillbook.core.scoping import business_scope
 from tillbook.core.services import invitation_create
 from tillbook.customers.services import customer_create
+from tillbook.imports.services import import_run_create
+from tillbook.marketing.models import AdCampaign, CampaignMapping
 from tillbook.messaging.models import MessageState, OutboxMessage
 
 from ..access import database_fingerprint, url_patterns
@@ -40,6 +42,13 @@ MATRIX: dict[str, Route] = {
     "catalog": Route(),
     "marketing": Route(),
     "insights": Route(),
+    "insights_report": Route(),
+    "dashboard_export": Route(),
+    "import_list": Route(("GET", "POST")),
+    "import_detail": Route(),
+    "import_progress": Route(member_get=302),  # without htmx it sends to the import's page
+    "campaign_mappings": Route(("GET", "POST"), {"utm_campaign": "intruder", "campaign": "1"}),
+    "campaign_mapping_remove": Route(("POST",), member_get=405),
     "customer_list": Route(),
     "customer_create": Route(("GET", "POST"), {"email": "intruder@example.com"}),
     "customer_export": Route(),
@@ -64,6 +73,7 @@ MATRIX: dict[str, Route] = {
     "api_tokens": Route(("GET", "POST"), {"name": "intruder", "scopes": ["customers:read"]}),
     "api_token_revoke": Route(("POST",), member_get=405),
 }
+UPLOADS = {"customer_import", "import_list"}
 # Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
 OUTSIDE_A_BUSINESS = {"home", "login", "logout", "password_change", "invitation_accept"}
 
@@ -86,6 +96,11 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         token = api_token_create(
             business=business, actor=owner, name="Site", scopes=["customers:read"]
         ).token
+        run = import_run_create(business=business, actor=owner, file_name="a.csv", enqueue=False)
+        campaign = AdCampaign(business=business, platform="google", name="Brand")
+        campaign.save()
+        mapping = CampaignMapping(business=business, utm_campaign="brand", campaign=campaign)
+        mapping.save()
     return {
         "business_slug": business.slug,
         "customer_id": customer.pk,
@@ -93,6 +108,10 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         "invitation_id": invitation.pk,
         "message_id": message.pk,
         "token_id": token.pk,
+        "run_id": run.pk,
+        "mapping_id": mapping.pk,
+        "report": "sales",
+        "table": "revenue",
     }
 
 
@@ -127,7 +146,7 @@ def test_staff_of_another_business_get_404_and_change_nothing(
     client.force_login(other_owner)
     url = url_for(url_patterns("backoffice")[name], world)
     before = database_fingerprint()
-    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
     response = client.get(url) if method == "GET" else client.post(url, data)
     assert response.status_code == 404
     assert database_fingerprint() == before
@@ -139,7 +158,7 @@ def test_anonymous_visitors_are_sent_to_login_and_change_nothing(
 ) -> None:
     url = url_for(url_patterns("backoffice")[name], world)
     before = database_fingerprint()
-    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
     response = client.get(url) if method == "GET" else client.post(url, data)
     assert response.status_code == 302
     assert response["Location"].startswith("/manage/login/?next=")
@@ -161,6 +180,10 @@ def test_an_unknown_business_address_is_404(owner_client: Client) -> None:
 
 
 MANAGER_PAGES = {
+    "import_list",
+    "import_detail",
+    "import_progress",
+    "campaign_mappings",
     "settings",
     "settings_staff",
     "outbox",

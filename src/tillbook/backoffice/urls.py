@@ -1,17 +1,38 @@
 from django.urls import include, path
 
-from tillbook.backoffice.views import areas, auth, customers, settings
+from tillbook.backoffice.views import (
+    areas,
+    auth,
+    customers,
+    dashboard,
+    imports,
+    insights,
+    settings,
+)
 
 app_name = "backoffice"
 
 business_patterns = [
-    path("", areas.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("calendar/", areas.calendar_home, name="calendar"),
     path("sales/", areas.sales_home, name="sales"),
     path("payments/", areas.payments_home, name="payments"),
     path("catalog/", areas.catalog_home, name="catalog"),
     path("marketing/", areas.marketing_home, name="marketing"),
-    path("insights/", areas.insights_home, name="insights"),
+    path("insights/", insights.insights_home, name="insights"),
+    path("insights/export/<slug:table>.csv", dashboard.dashboard_export, name="dashboard_export"),
+    path("insights/imports/", imports.import_list, name="import_list"),
+    path("insights/imports/<int:run_id>/", imports.import_detail, name="import_detail"),
+    path(
+        "insights/imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"
+    ),
+    path("insights/<slug:report>/", insights.insights_report, name="insights_report"),
+    path("marketing/campaign-mappings/", insights.campaign_mappings, name="campaign_mappings"),
+    path(
+        "marketing/campaign-mappings/<int:mapping_id>/remove/",
+        insights.campaign_mapping_remove,
+        name="campaign_mapping_remove",
+    ),
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/new/", customers.customer_create_view, name="customer_create"),
     path("customers/export.csv", customers.customer_export, name="customer_export"),
