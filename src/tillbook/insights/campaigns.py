@@ -137,7 +137,7 @@ def campaign_results(*, business: Business, period: Period) -> list[CampaignResu
             spend=row["spend"],
             clicks=row["clicks"],
             impressions=row["impressions"],
-            conversions=row["conversions"],
+            conversions=Decimal(row["conversions"]).quantize(Decimal("0.01")),
         )
     attributed = attributed_by_utm(business=business, period=period)
     if attributed:
