@@ -11,7 +11,12 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from tillbook.core.config import database_settings, development_secret_key, email_settings
+from tillbook.core.config import (
+    database_settings,
+    development_secret_key,
+    email_settings,
+    encryption_keys,
+)
 from tillbook.core.env import Env
 
 env = Env()
@@ -162,7 +167,16 @@ TASKS = {
 TILLBOOK_PAYMENT_PROVIDERS = [
     "tillbook.payments.providers.sandbox.SandboxProvider",
     "tillbook.payments.providers.manual.ManualProvider",
+    "tillbook.payments.providers.stripe.StripeProvider",
 ]
+# Anyone can "pay" on the sandbox's page: in production a business switches it on knowingly.
+TILLBOOK_SANDBOX_ON_BY_DEFAULT = DEBUG
+# Keys that encrypt processor credentials at rest; the first encrypts, all decrypt (rotation).
+TILLBOOK_ENCRYPTION_KEYS = encryption_keys(env, data_dir=DATA_DIR, debug=DEBUG)
+# Where the Stripe adapter sends its API calls; tests and staging point it at a fake server.
+TILLBOOK_STRIPE_API_BASE = env.url(
+    "TILLBOOK_STRIPE_API_BASE", "https://api.stripe.com", schemes=("http", "https")
+)
 
 # How often the worker's periodic tick looks for due sweeps (expired holds, reminders, retries).
 TILLBOOK_TICK_SECONDS = env.integer("TILLBOOK_TICK_SECONDS", 30, minimum=1)

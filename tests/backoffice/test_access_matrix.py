@@ -13,12 +13,15 @@ from django.test import Client
 
 from tillbook.api.services import api_token_create
 from tillbook.core.models import Business, Membership, Role, User
+from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.core.services import invitation_create
 from tillbook.customers.services import customer_create
 from tillbook.imports.services import import_run_create
 from tillbook.marketing.models import AdCampaign, CampaignMapping
 from tillbook.messaging.models import MessageState, OutboxMessage
+from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_link_create, payment_start, refund_create
 
 from ..access import database_fingerprint, url_patterns
 
@@ -72,6 +75,24 @@ MATRIX: dict[str, Route] = {
     "audit_export": Route(),
     "api_tokens": Route(("GET", "POST"), {"name": "intruder", "scopes": ["customers:read"]}),
     "api_token_revoke": Route(("POST",), member_get=405),
+    "payment_export": Route(),
+    "payment_detail": Route(),
+    "payment_refund": Route(("POST",), {"amount": "1.00", "reason": "x"}, member_get=405),
+    "refund_retry": Route(("POST",), member_get=405),
+    "payment_link_list": Route(),
+    "payment_link_create": Route(
+        ("GET", "POST"), {"title": "Intruder", "amount_type": "fixed", "amount": "5.00"}
+    ),
+    "payment_link_export": Route(),
+    "payment_request_detail": Route(),
+    "payment_request_record": Route(
+        ("POST",), {"amount": "1.00", "method": "cash"}, member_get=405
+    ),
+    "payment_request_send": Route(("POST",), {"email": "intruder@example.com"}, member_get=405),
+    "settings_payments": Route(),
+    "settings_payment_provider": Route(
+        ("GET", "POST"), {"is_enabled": "on", "instructions": "Pay the intruder"}
+    ),
 }
 UPLOADS = {"customer_import", "import_list"}
 # Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
@@ -101,6 +122,18 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         campaign.save()
         mapping = CampaignMapping(business=business, utm_campaign="brand", campaign=campaign)
         mapping.save()
+        link = payment_link_create(
+            business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
+        )
+        payment = payment_start(
+            request=link, provider="sandbox", return_url="https://shop.example.test/"
+        ).payment
+        sandbox_succeed(payment)
+        payment.refresh_from_db()
+        refund = refund_create(payment=payment, amount=Money(100, "USD"), reason="", actor=owner)
+        open_link = payment_link_create(
+            business=business, actor=owner, title="Open", amount=Money(2000, "USD")
+        )
     return {
         "business_slug": business.slug,
         "customer_id": customer.pk,
@@ -112,6 +145,10 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         "mapping_id": mapping.pk,
         "report": "sales",
         "table": "revenue",
+        "payment_id": payment.pk,
+        "refund_id": refund.pk,
+        "request_id": open_link.pk,
+        "provider": "manual",
     }
 
 
@@ -191,7 +228,13 @@ MANAGER_PAGES = {
     "audit_log",
     "audit_export",
 }
-OWNER_PAGES = {"settings_profile", "settings_branding", "api_tokens"}
+OWNER_PAGES = {
+    "settings_profile",
+    "settings_branding",
+    "api_tokens",
+    "settings_payments",
+    "settings_payment_provider",
+}
 
 
 @pytest.mark.parametrize("name", sorted(MANAGER_PAGES | OWNER_PAGES))
@@ -235,6 +278,8 @@ def test_staff_post_to_manager_actions_changes_nothing(
         "invitation_revoke",
         "outbox_retry",
         "settings_staff",
+        "payment_refund",
+        "refund_retry",
     ):
         url = url_for(url_patterns("backoffice")[name], world)
         assert client.post(url, MATRIX[name].post).status_code == 403

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
@@ -37,6 +38,7 @@ def production_env(tmp_path: Path) -> dict[str, str]:
         "TILLBOOK_SECRET_KEY": secrets.token_urlsafe(50),
         "TILLBOOK_ALLOWED_HOSTS": "shop.example.com",
         "TILLBOOK_DATA_DIR": str(tmp_path),
+        "TILLBOOK_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
 
 
@@ -64,6 +66,38 @@ def test_production_without_allowed_hosts_stops_with_its_name(tmp_path: Path) ->
     result = run_tillbook("check", env=env)
     assert result.returncode == 2
     assert "TILLBOOK_ALLOWED_HOSTS must list the host names" in result.stderr
+
+
+def test_production_without_encryption_key_stops_with_its_name(tmp_path: Path) -> None:
+    env = production_env(tmp_path)
+    del env["TILLBOOK_ENCRYPTION_KEY"]
+    result = run_tillbook("check", env=env)
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "tillbook: configuration problem: TILLBOOK_ENCRYPTION_KEY must be set; generate one "
+        "with: python3 -c"
+    )
+
+
+def test_malformed_encryption_key_is_refused(tmp_path: Path) -> None:
+    env = {**production_env(tmp_path), "TILLBOOK_ENCRYPTION_KEY": "not-a-fernet-key"}
+    result = run_tillbook("check", env=env)
+    assert result.returncode == 2
+    assert "TILLBOOK_ENCRYPTION_KEY must be Fernet keys" in result.stderr
+
+
+def test_development_generates_an_encryption_key_once(tmp_path: Path) -> None:
+    from tillbook.core.config import encryption_keys
+
+    first = encryption_keys(Env({}), data_dir=tmp_path, debug=True)
+    assert first == encryption_keys(Env({}), data_dir=tmp_path, debug=True)
+    assert (tmp_path / "encryption_key").stat().st_mode & 0o777 == 0o600
+    rotated = encryption_keys(
+        Env({"TILLBOOK_ENCRYPTION_KEY": f"{first[0]}, {Fernet.generate_key().decode()}"}),
+        data_dir=tmp_path,
+        debug=False,
+    )
+    assert len(rotated) == 2 and rotated[0] == first[0]
 
 
 def test_malformed_variable_stops_start_up_with_its_name(tmp_path: Path) -> None:

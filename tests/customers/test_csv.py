@@ -178,3 +178,12 @@ def test_search_ignores_nul_characters(scoped: Business, owner: User) -> None:
     customer_create(business=scoped, actor=owner, email="ann@example.com", name="Ann")
     found = customers_search(business=scoped, query="An\x00n", tag="\x00")
     assert list(found.values_list("email", flat=True)) == ["ann@example.com"]
+
+
+def test_fast_import_path_writes_every_customer_column() -> None:
+    # customers_import inserts new rows without the ORM; a new Customer column must be added
+    # to NEW_CUSTOMER_FIELDS or imported customers would miss it.
+    from tillbook.customers.services import NEW_CUSTOMER_FIELDS
+
+    columns = {field.name for field in Customer._meta.concrete_fields if field.name != "id"}
+    assert set(NEW_CUSTOMER_FIELDS) == columns

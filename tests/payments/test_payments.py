@@ -118,7 +118,9 @@ def test_a_fixed_amount_cannot_be_tampered_with(
         start(request, amount=usd(1))
     with pytest.raises(InvalidInput, match="Tips are not accepted here"):
         start(request, tip=usd(500))
-    with pytest.raises(InvalidInput, match="'stripe' is not a payment provider Tillbook knows"):
+    with pytest.raises(InvalidInput, match="'square' is not a payment provider Tillbook knows"):
+        payment_start(request=request, provider="square", return_url="https://x.test/")
+    with pytest.raises(InvalidInput, match=r"Card \(Stripe\) is not switched on for Acme"):
         payment_start(request=request, provider="stripe", return_url="https://x.test/")
     assert Payment.objects.count() == 0
 

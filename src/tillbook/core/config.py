@@ -150,3 +150,48 @@ def development_secret_key(data_dir: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+FERNET_KEY_HELP = (
+    "generate one with: python3 -c "
+    '"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+)
+
+
+def encryption_keys(env: Env, *, data_dir: Path, debug: bool) -> list[str]:
+    """Read TILLBOOK_ENCRYPTION_KEY: the Fernet key(s) that encrypt processor credentials.
+
+    Several comma-separated keys rotate: the first encrypts, every one decrypts. Development
+    generates a key once into the data folder, like the secret key; production must set it,
+    because credentials encrypted with a lost key are lost too.
+    """
+    from cryptography.fernet import Fernet
+
+    value = env.optional("TILLBOOK_ENCRYPTION_KEY")
+    if value is None:
+        if not debug:
+            raise ImproperlyConfigured(f"TILLBOOK_ENCRYPTION_KEY must be set; {FERNET_KEY_HELP}")
+        return [development_encryption_key(data_dir)]
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                "TILLBOOK_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes, "
+                f"comma-separated when rotating); {FERNET_KEY_HELP}"
+            ) from None
+    return keys
+
+
+def development_encryption_key(data_dir: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    path = data_dir / "encryption_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

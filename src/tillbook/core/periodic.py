@@ -43,9 +43,16 @@ def sweep(*, name: str, every: timedelta) -> Callable[[Callable[[], Any]], Calla
     return register
 
 
+_discovered = False
+
+
 def registered_sweeps() -> dict[str, Sweep]:
-    if not _sweeps:
+    # Discover every app's sweeps once, even if one sweeps module was imported directly
+    # before (a test, a command): that import alone must not hide the others.
+    global _discovered
+    if not _discovered:
         autodiscover_modules("sweeps")
+        _discovered = True
     return dict(_sweeps)
 
 

@@ -36,10 +36,22 @@ class PaymentPurpose:
 
 
 class PaymentLinkPurpose(PaymentPurpose):
-    """A stand-alone payment link: nothing to fulfil."""
+    """A stand-alone payment link: nothing to fulfil but the payer's receipt."""
 
     name = "link"
     label = "Payment link"
+
+    def on_paid(self, *, request: PaymentRequest, payment: Payment) -> None:
+        from tillbook.payments.notifications import payment_receipt_send
+
+        payment_receipt_send(request=request, payment=payment)
+
+    def link_for_staff(self, *, request: PaymentRequest) -> str:
+        from django.urls import reverse
+
+        return reverse(
+            "backoffice:payment_request_detail", args=[request.business.slug, request.pk]
+        )
 
 
 _purposes: dict[str, PaymentPurpose] = {}

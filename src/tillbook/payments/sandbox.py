@@ -48,6 +48,10 @@ def sandbox_succeed_later(payment: Payment, *, delay_seconds: int = 5) -> None:
 
     from tillbook.payments.tasks import sandbox_webhook
 
+    # Remembered so the pending-payments sweep can tell a lost webhook from a payer who has
+    # not chosen yet.
+    payment.metadata = {**payment.metadata, "sandbox_outcome": "succeed_later"}
+    payment.save(update_fields=["metadata"])
     enqueue_on_commit(
         sandbox_webhook, payment.pk, run_after=timezone.now() + timedelta(seconds=delay_seconds)
     )

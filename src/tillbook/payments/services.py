@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
-from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.core.errors import Conflict, InvalidInput, TillbookError
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business, User
 from tillbook.core.money import Money
@@ -28,7 +28,7 @@ from tillbook.payments.models import (
     RefundState,
     RequestState,
 )
-from tillbook.payments.providers import provider_for
+from tillbook.payments.providers import provider_adapter, provider_for
 from tillbook.payments.purposes import purpose_for
 
 MAX_AMOUNT = 10**13  # minor units; far above any real sale, far below integer limits
@@ -169,9 +169,15 @@ def payment_start(
         description=request.title,
     )
     payment.save()
-    start = adapter.start_checkout(
-        payment=payment, request=request, return_url=return_url, cancel_url=cancel_url
-    )
+    try:
+        start = adapter.start_checkout(
+            payment=payment, request=request, return_url=return_url, cancel_url=cancel_url
+        )
+    except TillbookError as error:
+        # The processor refused or could not be reached: the attempt is over, the payer may
+        # try again (a new payment).
+        payment_fail(payment=payment, reason=error.message)
+        raise
     payment.state = PaymentState.PENDING
     payment.checkout_reference = start.checkout_reference
     if start.provider_reference:
@@ -382,20 +388,53 @@ def refund_create(
 
 
 def refund_send(*, refund: Refund, actor: User | None) -> Refund:
-    """Call the processor for a pending refund (again, after a failure, with the same key)."""
-    adapter = provider_for(business=refund.business, name=refund.payment.provider)
+    """Call the processor for a pending refund (again, after no answer, with the same key)."""
+    if refund.state != RefundState.PENDING:
+        return refund
+    adapter = provider_adapter(business=refund.business, name=refund.payment.provider)
     outcome = adapter.refund(refund=refund)
+    if outcome.is_pending:
+        if outcome.provider_reference or outcome.failure_reason:
+            Refund.objects.filter(pk=refund.pk, state=RefundState.PENDING).update(
+                provider_reference=outcome.provider_reference or refund.provider_reference,
+                failure_reason=outcome.failure_reason[:300],
+            )
+        refund.refresh_from_db()
+        return refund
+    return refund_settle(
+        refund=refund,
+        succeeded=outcome.succeeded,
+        provider_reference=outcome.provider_reference,
+        failure_reason=outcome.failure_reason,
+        actor=actor,
+    )
+
+
+def refund_settle(
+    *,
+    refund: Refund,
+    succeeded: bool,
+    provider_reference: str = "",
+    failure_reason: str = "",
+    actor: User | None = None,
+) -> Refund:
+    """Record the processor's final word on a pending refund, once: the purpose hears of it
+    and the buyer is told, whether the answer came from the call or from a webhook."""
+    from tillbook.payments.notifications import refund_notify
+
     with transaction.atomic():
         locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
         if locked.state != RefundState.PENDING:
             return locked
-        if outcome.succeeded:
+        if succeeded:
             locked.state = RefundState.SUCCEEDED
             locked.succeeded_at = timezone.now()
-            locked.provider_reference = outcome.provider_reference
+            locked.failure_reason = ""
+            if provider_reference:
+                locked.provider_reference = provider_reference
         else:
             locked.state = RefundState.FAILED
-            locked.failure_reason = outcome.failure_reason[:300]
+            locked.failure_reason = failure_reason[:300] or "The processor refused the refund."
         locked.save()
         money = locked.money.format(locked.business.locale)
         audit_record(
@@ -404,12 +443,105 @@ def refund_send(*, refund: Refund, actor: User | None) -> Refund:
             action="refund.create",
             summary=(
                 f"Refunded {money}"
-                if outcome.succeeded
+                if succeeded
                 else f"Refund of {money} failed: {locked.failure_reason}"
             ),
             target=locked.payment,
         )
         request = locked.payment.request
-        if outcome.succeeded and request is not None:
+        if succeeded and request is not None:
             purpose_for(request.purpose).on_refunded(refund=locked)
+        if succeeded:
+            refund_notify(refund=locked)
     return locked
+
+
+def refund_record_external(
+    *,
+    payment: Payment,
+    amount: Money,
+    provider_reference: str,
+    reason: str = "",
+    raw: dict[str, Any] | None = None,
+) -> Refund | None:
+    """A refund made outside Tillbook (in the processor's dashboard), learnt from a webhook.
+
+    Recorded once per processor id; None when it was already known. It never releases
+    capacity: nobody chose to give the place back.
+    """
+    from tillbook.payments.notifications import refund_notify
+
+    with transaction.atomic():
+        locked = Payment.objects.select_for_update().get(pk=payment.pk)
+        if Refund.objects.filter(
+            business=locked.business, payment=locked, provider_reference=provider_reference
+        ).exists():
+            return None
+        refund = Refund(
+            business=locked.business,
+            payment=locked,
+            state=RefundState.SUCCEEDED,
+            currency=amount.currency,
+            amount=amount.amount,
+            reason=(reason or "Refunded at the processor")[:300],
+            idempotency_key=f"external-{locked.business_id}-{provider_reference}"[:255],
+            provider_reference=provider_reference,
+            raw=raw or {},
+            succeeded_at=timezone.now(),
+        )
+        refund.save()
+        audit_record(
+            business=locked.business,
+            actor=None,
+            actor_label=locked.provider,
+            action="refund.external",
+            summary=f"Refunded {refund.money.format(locked.business.locale)} at {locked.provider}",
+            target=locked,
+        )
+        if locked.request is not None:
+            purpose_for(locked.request.purpose).on_refunded(refund=refund)
+        refund_notify(refund=refund)
+    return refund
+
+
+def payment_link_create(
+    *,
+    business: Business,
+    actor: User | None,
+    title: str,
+    amount: Money | None,
+    amount_type: str = AmountType.FIXED,
+    description: str = "",
+    tip_allowed: bool = False,
+    is_reusable: bool = False,
+    expires_at: datetime | None = None,
+    customer: Customer | None = None,
+    actor_label: str = "",
+) -> PaymentRequest:
+    """A stand-alone payment link (/pay/<token>) staff send by email or message."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput(
+            "The expiry must be in the future.", field_errors={"expires_at": ["In the past."]}
+        )
+    with transaction.atomic():
+        request = payment_request_create(
+            business=business,
+            purpose="link",
+            title=title,
+            amount=amount,
+            amount_type=amount_type,
+            description=description,
+            tip_allowed=tip_allowed,
+            is_reusable=is_reusable,
+            expires_at=expires_at,
+            customer=customer,
+        )
+        audit_record(
+            business=business,
+            actor=actor,
+            actor_label=actor_label,
+            action="payment_link.create",
+            summary=f"Created the payment link “{request.title}”",
+            target=request,
+        )
+    return request

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django_tasks import task
 
 from tillbook.core.scoping import business_scope, unscoped
@@ -18,3 +20,17 @@ def sandbox_webhook(payment_id: int) -> str:
     with business_scope(payment.business):
         confirmation = sandbox_succeed(payment)
     return "confirmed" if confirmation.newly_succeeded else "already confirmed"
+
+
+@task()
+def stripe_event_retry(business_id: int, event: dict[str, Any]) -> str:
+    """Handle again a signed Stripe event whose first handling failed (e.g. Stripe's API did
+    not answer while we read the fee). Idempotent: a handled event is a duplicate."""
+    from tillbook.core.models import Business
+    from tillbook.payments.webhooks import stripe_event_handle
+
+    business = Business.objects.filter(pk=business_id).first()
+    if business is None:
+        return "missing business"
+    with business_scope(business):
+        return stripe_event_handle(business=business, event=event)

@@ -3,7 +3,7 @@ slugs); payment pages under /pay/."""
 
 from django.urls import path
 
-from tillbook.storefront.views import payments
+from tillbook.storefront.views import payments, webhooks
 
 app_name = "storefront"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     ),
     path("pay/<str:token>/", payments.pay, name="pay"),
     path("pay/<str:token>/done/", payments.pay_return, name="pay_return"),
+    path("hooks/stripe/<slug:business_slug>/", webhooks.stripe_webhook, name="stripe_webhook"),
 ]

@@ -15,10 +15,6 @@ EMPTY_AREAS = {
         "Your bookings, staff schedules and blocked time will appear here.",
     ),
     "sales": ("Sales", "Orders from your storefront, invoices and payment links will appear here."),
-    "payments": (
-        "Payments",
-        "Payments, refunds and payouts from every processor will appear here.",
-    ),
     "catalog": (
         "Catalog",
         "Products, downloads, courses, tickets and bookable services will appear here.",
@@ -42,6 +38,5 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
 
 calendar_home = _empty_area("calendar")
 sales_home = _empty_area("sales")
-payments_home = _empty_area("payments")
 catalog_home = _empty_area("catalog")
 marketing_home = _empty_area("marketing")

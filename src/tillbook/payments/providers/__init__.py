@@ -29,10 +29,20 @@ def provider_for(*, business: Business, name: str) -> PaymentProvider:
     if provider_class is None:
         raise InvalidInput(f"{name!r} is not a payment provider Tillbook knows.")
     account = ProviderAccount.objects.filter(business=business, provider=name).first()
-    if provider_class.needs_account and (account is None or not account.is_enabled):
+    if account is None and not provider_class.enabled_without_account():
         raise InvalidInput(f"{provider_class.label} is not switched on for {business.name}.")
     if account is not None and not account.is_enabled:
         raise InvalidInput(f"{provider_class.label} is switched off for {business.name}.")
+    return provider_class(business=business, account=account)
+
+
+def provider_adapter(*, business: Business, name: str) -> PaymentProvider:
+    """The provider `name` with the business's account, even when switched off: payments
+    taken before must still be refunded, polled and confirmed by late webhooks."""
+    provider_class = provider_classes().get(name)
+    if provider_class is None:
+        raise InvalidInput(f"{name!r} is not a payment provider Tillbook knows.")
+    account = ProviderAccount.objects.filter(business=business, provider=name).first()
     return provider_class(business=business, account=account)
 
 
@@ -43,7 +53,7 @@ def enabled_providers(*, business: Business) -> list[PaymentProvider]:
         account = accounts.get(name)
         if account is not None and not account.is_enabled:
             continue
-        if provider_class.needs_account and account is None:
+        if account is None and not provider_class.enabled_without_account():
             continue
         enabled.append(provider_class(business=business, account=account))
     return enabled

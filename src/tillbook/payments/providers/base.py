@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from tillbook.core.models import Business
+    from tillbook.core.money import Money
     from tillbook.payments.models import Payment, PaymentRequest, ProviderAccount, Refund
 
 
@@ -22,6 +23,34 @@ class RefundOutcome:
     succeeded: bool
     provider_reference: str = ""
     failure_reason: str = ""
+    # Neither succeeded nor failed yet (the processor settles it later, or did not answer):
+    # the refund stays pending and can be sent again with the same idempotency key.
+    is_pending: bool = False
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What the processor says about a payment that is still pending on our side."""
+
+    state: str  # "succeeded", "failed" or "pending"
+    provider_reference: str = ""
+    fee: Money | None = None
+    method: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class AccountField:
+    """One setting a business enters for a provider in Settings → Payments."""
+
+    name: str
+    label: str
+    help_text: str = ""
+    # Secrets are encrypted at rest and never shown back in full.
+    is_secret: bool = False
+    # Needed before the provider can be switched on.
+    required: bool = False
+    multiline: bool = False
 
 
 class PaymentProvider:
@@ -36,10 +65,33 @@ class PaymentProvider:
     needs_account: ClassVar[bool] = True
     supports_refunds: ClassVar[bool] = True
     is_test: ClassVar[bool] = False
+    # What the owner enters in Settings → Payments.
+    account_fields: ClassVar[tuple[AccountField, ...]] = ()
+    description: ClassVar[str] = ""
 
     def __init__(self, *, business: Business, account: ProviderAccount | None) -> None:
         self.business = business
         self.account = account
+
+    @classmethod
+    def enabled_without_account(cls) -> bool:
+        """Whether a business that never configured this provider can use it."""
+        return not cls.needs_account
+
+    @classmethod
+    def check_account(cls, *, settings: dict[str, str], credentials: dict[str, str]) -> None:
+        """Raise InvalidInput (with field_errors) when the entered values cannot work."""
+
+    @classmethod
+    def is_test_account(cls, *, credentials: dict[str, str]) -> bool:
+        return cls.is_test
+
+    def credentials(self) -> dict[str, str]:
+        from tillbook.payments.credentials import credentials_decrypt
+
+        if self.account is None:
+            return {}
+        return credentials_decrypt(self.account.credentials_encrypted)
 
     def start_checkout(
         self, *, payment: Payment, request: PaymentRequest, return_url: str, cancel_url: str
@@ -48,6 +100,10 @@ class PaymentProvider:
 
     def refund(self, *, refund: Refund) -> RefundOutcome:
         raise NotImplementedError(f"{self.label} cannot refund through Tillbook.")
+
+    def poll(self, *, payment: Payment) -> PollOutcome | None:
+        """Ask the processor about a payment stuck in pending; None when it cannot be asked."""
+        return None
 
     def instructions(self) -> str:
         """What the payer is told to do (manual providers), shown on the order page."""

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tillbook.payments.models import Refund
-from tillbook.payments.providers.base import PaymentProvider, RefundOutcome
+from tillbook.payments.providers.base import AccountField, PaymentProvider, RefundOutcome
 
 
 class ManualProvider(PaymentProvider):
@@ -12,6 +12,19 @@ class ManualProvider(PaymentProvider):
     label = "Cash or bank transfer"
     is_online = False
     needs_account = False
+    description = (
+        "Cash, bank transfer, Venmo or Zelle: payers follow your instructions and you record "
+        "what arrived."
+    )
+    account_fields = (
+        AccountField(
+            "instructions",
+            "Instructions for payers",
+            "Shown on payment pages: bank details, a Venmo or Zelle handle, or where to pay "
+            "in cash.",
+            multiline=True,
+        ),
+    )
 
     def instructions(self) -> str:
         if self.account is None:

@@ -5,7 +5,12 @@ from django.urls import reverse
 from tillbook.core.links import absolute_url
 from tillbook.core.tokens import hash_secret
 from tillbook.payments.models import Payment, PaymentRequest, Refund
-from tillbook.payments.providers.base import CheckoutStart, PaymentProvider, RefundOutcome
+from tillbook.payments.providers.base import (
+    CheckoutStart,
+    PaymentProvider,
+    PollOutcome,
+    RefundOutcome,
+)
 
 
 def sandbox_signature(payment: Payment) -> str:
@@ -23,8 +28,17 @@ class SandboxProvider(PaymentProvider):
 
     name = "sandbox"
     label = "Sandbox (test payments)"
+    description = "Tillbook's test processor: a hosted page that succeeds or fails on request."
     needs_account = False
     is_test = True
+
+    @classmethod
+    def enabled_without_account(cls) -> bool:
+        # Anyone can "pay" on the sandbox page, so a production business must switch it on
+        # knowingly in Settings → Payments; development and the demo have it by default.
+        from django.conf import settings
+
+        return bool(settings.TILLBOOK_SANDBOX_ON_BY_DEFAULT)
 
     def start_checkout(
         self, *, payment: Payment, request: PaymentRequest, return_url: str, cancel_url: str
@@ -38,3 +52,18 @@ class SandboxProvider(PaymentProvider):
 
     def refund(self, *, refund: Refund) -> RefundOutcome:
         return RefundOutcome(succeeded=True, provider_reference=f"sbx_re_{refund.pk}")
+
+    def poll(self, *, payment: Payment) -> PollOutcome | None:
+        """The sandbox knows only one stuck case: "confirm a few seconds later" was chosen and
+        its delayed webhook task never ran (lost with a worker). Anything else is a payer who
+        has not decided yet, left alone."""
+        from tillbook.payments.sandbox import sandbox_fee
+
+        if payment.metadata.get("sandbox_outcome") != "succeed_later":
+            return PollOutcome(state="pending")
+        return PollOutcome(
+            state="succeeded",
+            provider_reference=f"sbx_pi_{payment.pk}",
+            fee=sandbox_fee(payment),
+            method="card",
+        )

@@ -61,12 +61,13 @@ class Command(BaseCommand):
                 if process.poll() is None:
                     process.terminate()
 
+        # Ctrl-C reaches the whole terminal group; a SIGINT or SIGTERM sent to this process
+        # alone (a service manager, a script) must stop both children too.
+        signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
         finally:
             stop()
             for process in processes:

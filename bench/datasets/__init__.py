@@ -1,0 +1,1 @@
+"""Deterministic data generators: the same seed gives the same bytes on every machine."""

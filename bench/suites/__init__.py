@@ -1,0 +1,1 @@
+"""Benchmark suites. Every module here is imported by `bench.registry.discover`."""

@@ -1,0 +1,299 @@
+"""Stripe through the official SDK: Checkout Sessions, refunds, and reading what Stripe says
+about a payment (its PaymentIntent, the charge's fee from the balance transaction).
+
+Every call goes to settings.TILLBOOK_STRIPE_API_BASE, so tests and staging can point the
+adapter at a server that speaks Stripe's API. Webhooks are verified and handled in
+payments.webhooks.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from tillbook.core.errors import InvalidInput, TillbookError
+from tillbook.core.money import InvalidAmount, Money
+from tillbook.payments.models import Payment, PaymentRequest, Refund
+from tillbook.payments.providers.base import (
+    AccountField,
+    CheckoutStart,
+    PaymentProvider,
+    PollOutcome,
+    RefundOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+SECRET_KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_")
+# Connection retries by the SDK reuse the request's idempotency key, so they cannot double up.
+NETWORK_RETRIES = 2
+TIMEOUT_SECONDS = 30
+
+
+class ProcessorError(TillbookError):
+    """The processor could not be reached or refused the call."""
+
+    status_code = 502
+
+
+@dataclass(frozen=True)
+class ChargeDetails:
+    """What a succeeded PaymentIntent tells about the money: its id, fee and method."""
+
+    payment_intent_id: str
+    status: str
+    fee: Money | None
+    method: str
+    failure_reason: str = ""
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    if isinstance(value, stripe.StripeObject):
+        return value.to_dict()
+    return dict(value or {})
+
+
+class StripeProvider(PaymentProvider):
+    name = "stripe"
+    label = "Card (Stripe)"
+    description = "Cards, wallets and local payment methods through your own Stripe account."
+    account_fields = (
+        AccountField(
+            "secret_key",
+            "Secret key",
+            "Starts with sk_live_ (sk_test_ for test mode). Stripe Dashboard → Developers → "
+            "API keys. A restricted key (rk_…) needs write access to Checkout Sessions and "
+            "Refunds and read access to PaymentIntents, Charges and Balance transactions.",
+            is_secret=True,
+            required=True,
+        ),
+        AccountField(
+            "webhook_secret",
+            "Webhook signing secret",
+            "Starts with whsec_. Shown when you add the webhook endpoint below in Stripe "
+            "Dashboard → Developers → Webhooks.",
+            is_secret=True,
+            required=True,
+        ),
+    )
+
+    @classmethod
+    def check_account(cls, *, settings: dict[str, str], credentials: dict[str, str]) -> None:
+        errors: dict[str, list[str]] = {}
+        secret_key = credentials.get("secret_key", "")
+        if secret_key and not secret_key.startswith(SECRET_KEY_PREFIXES):
+            errors["secret_key"] = ["A Stripe secret key starts with sk_live_ or sk_test_."]
+        webhook_secret = credentials.get("webhook_secret", "")
+        if webhook_secret and not webhook_secret.startswith("whsec_"):
+            errors["webhook_secret"] = ["A webhook signing secret starts with whsec_."]
+        if errors:
+            raise InvalidInput("Check the Stripe keys.", field_errors=errors)
+
+    @classmethod
+    def is_test_account(cls, *, credentials: dict[str, str]) -> bool:
+        return credentials.get("secret_key", "").startswith(("sk_test_", "rk_test_"))
+
+    # The SDK client ---------------------------------------------------------------------
+
+    def client(self) -> stripe.StripeClient:
+        secret_key = self.credentials().get("secret_key", "")
+        if not secret_key:
+            raise InvalidInput("Stripe is not set up: enter the secret key in Settings → Payments.")
+        return stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": settings.TILLBOOK_STRIPE_API_BASE},
+            max_network_retries=NETWORK_RETRIES,
+            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        )
+
+    # Checkout ---------------------------------------------------------------------------
+
+    def start_checkout(
+        self, *, payment: Payment, request: PaymentRequest, return_url: str, cancel_url: str
+    ) -> CheckoutStart:
+        currency = payment.currency.lower()
+        line_items: list[dict[str, Any]] = [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": payment.amount,
+                    "product_data": {"name": request.title[:250]},
+                },
+            }
+        ]
+        if payment.tip_amount:
+            line_items.append(
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency,
+                        "unit_amount": payment.tip_amount,
+                        "product_data": {"name": "Tip"},
+                    },
+                }
+            )
+        # Stripe copies PaymentIntent metadata onto its events: a payment_intent.* event that
+        # arrives before checkout.session.completed still names our payment.
+        metadata = {
+            "tillbook_payment": str(payment.pk),
+            "tillbook_request": request.token,
+            "tillbook_business": self.business.slug,
+        }
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": line_items,
+            "success_url": return_url,
+            "cancel_url": cancel_url or return_url,
+            "client_reference_id": str(payment.pk),
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata, "description": request.title[:500]},
+        }
+        if payment.customer_email:
+            params["customer_email"] = payment.customer_email
+        # The key is saved with the payment before the call, so a retry creates no second
+        # session (Stripe keeps keys for at least 24 hours).
+        key = payment.metadata.get("stripe_idempotency_key") or f"tillbook-cs-{uuid.uuid4()}"
+        payment.metadata = {**payment.metadata, "stripe_idempotency_key": key}
+        payment.save(update_fields=["metadata"])
+        try:
+            session = self.client().v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": key},
+            )
+        except stripe.StripeError as error:
+            logger.warning("Stripe refused a checkout for payment %s: %s", payment.pk, error)
+            raise ProcessorError(
+                "Stripe could not start the payment. Please try again in a moment."
+            ) from error
+        return CheckoutStart(
+            redirect_url=str(session.url),
+            checkout_reference=str(session.id),
+            provider_reference=str(session.payment_intent or ""),
+        )
+
+    # Reading payments -------------------------------------------------------------------
+
+    def charge_details(self, *, payment_intent_id: str, currency: str) -> ChargeDetails:
+        """The PaymentIntent's state, the fee from its charge's balance transaction, and the
+        payment method. The fee is None when it is in another currency than the payment
+        (Stripe settles in the account's currency) or not known yet."""
+        client = self.client()
+        intent = _plain(
+            client.v1.payment_intents.retrieve(
+                payment_intent_id,
+                params={"expand": ["latest_charge"]},
+            )
+        )
+        charge = intent.get("latest_charge")
+        fee: Money | None = None
+        method = ""
+        if isinstance(charge, dict):
+            details = charge.get("payment_method_details") or {}
+            card = details.get("card") or {}
+            if card.get("last4"):
+                method = f"{card.get('brand') or 'card'} ••••{card['last4']}"[:40]
+            else:
+                method = str(details.get("type") or "")[:40]
+            transaction = charge.get("balance_transaction")
+            if isinstance(transaction, str) and transaction:
+                transaction = _plain(client.v1.balance_transactions.retrieve(transaction))
+            if isinstance(transaction, dict):
+                fee = _fee(transaction, currency)
+        error = intent.get("last_payment_error") or {}
+        return ChargeDetails(
+            payment_intent_id=str(intent.get("id") or payment_intent_id),
+            status=str(intent.get("status") or ""),
+            fee=fee,
+            method=method,
+            failure_reason=str(error.get("message") or ""),
+        )
+
+    def checkout_session(self, session_id: str) -> dict[str, Any]:
+        return _plain(self.client().v1.checkout.sessions.retrieve(session_id))
+
+    def poll(self, *, payment: Payment) -> PollOutcome | None:
+        """Ask Stripe about a payment still pending here (its webhook may never come)."""
+        intent_id = payment.provider_reference
+        if payment.checkout_reference:
+            session = self.checkout_session(payment.checkout_reference)
+            intent_id = str(session.get("payment_intent") or intent_id or "")
+            if session.get("status") == "expired":
+                return PollOutcome(
+                    state="failed", failure_reason="The checkout expired before it was paid."
+                )
+            if session.get("payment_status") != "paid" or not intent_id:
+                return PollOutcome(state="pending")
+        if not intent_id:
+            return None
+        details = self.charge_details(payment_intent_id=intent_id, currency=payment.currency)
+        if details.status == "succeeded":
+            return PollOutcome(
+                state="succeeded",
+                provider_reference=details.payment_intent_id,
+                fee=details.fee,
+                method=details.method,
+            )
+        if details.status == "canceled":
+            return PollOutcome(state="failed", failure_reason="The payment was cancelled.")
+        return PollOutcome(state="pending")
+
+    # Refunds ----------------------------------------------------------------------------
+
+    def refund(self, *, refund: Refund) -> RefundOutcome:
+        payment = refund.payment
+        params: dict[str, Any] = {
+            "amount": refund.amount,
+            "metadata": {"tillbook_refund": str(refund.pk), "tillbook_payment": str(payment.pk)},
+        }
+        if payment.provider_reference.startswith("ch_"):
+            params["charge"] = payment.provider_reference
+        else:
+            params["payment_intent"] = payment.provider_reference
+        try:
+            created = _plain(
+                self.client().v1.refunds.create(
+                    params=params,  # type: ignore[arg-type]
+                    options={"idempotency_key": refund.idempotency_key},
+                )
+            )
+        except (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError) as error:
+            # The refund may or may not have happened: keep it pending; sending it again
+            # with the same idempotency key gets Stripe's first answer instead of a second
+            # refund.
+            logger.warning("Stripe refund %s: no answer (%s)", refund.pk, error)
+            return RefundOutcome(
+                succeeded=False,
+                is_pending=True,
+                failure_reason="Stripe did not answer; send the refund again.",
+            )
+        except stripe.StripeError as error:
+            return RefundOutcome(
+                succeeded=False, failure_reason=str(error.user_message or error)[:300]
+            )
+        status = created.get("status")
+        reference = str(created.get("id") or "")
+        if status == "succeeded":
+            return RefundOutcome(succeeded=True, provider_reference=reference)
+        if status in ("failed", "canceled"):
+            reason = str(created.get("failure_reason") or status)
+            return RefundOutcome(
+                succeeded=False, provider_reference=reference, failure_reason=reason
+            )
+        # "pending" or "requires_action": Stripe settles it later (charge.refunded).
+        return RefundOutcome(succeeded=False, is_pending=True, provider_reference=reference)
+
+
+def _fee(transaction: dict[str, Any], currency: str) -> Money | None:
+    transaction_currency = str(transaction.get("currency") or "").upper()
+    if transaction_currency != currency or transaction.get("fee") is None:
+        return None
+    try:
+        return Money(int(transaction["fee"]), transaction_currency)
+    except (InvalidAmount, TypeError, ValueError):
+        return None

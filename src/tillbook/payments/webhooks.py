@@ -1,0 +1,366 @@
+"""Stripe webhooks: verify the signature, then turn each event into the same service calls the
+buyer's return and the pending-payments sweep make.
+
+Rules (REFERENCE.md): `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` is an HMAC-SHA256 of
+"<t>.<raw body>" with the endpoint's secret; any one v1 may match (Stripe sends one per secret
+while a secret is being rolled); timestamps more than 300 s away are refused; comparison is
+in constant time. Events arrive twice, late and out of order: each event id is stored once,
+confirmation happens once under the payment request's lock, and an event we cannot use still
+gets a 2xx, because Stripe disables endpoints that keep failing (Odoo PR #245777).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tillbook.core.models import Business
+from tillbook.core.money import Money
+from tillbook.core.tasks import enqueue_on_commit
+from tillbook.payments.credentials import CredentialsUnreadable
+from tillbook.payments.models import (
+    Payment,
+    PaymentState,
+    ProcessorEvent,
+    ProviderAccount,
+    Refund,
+    RefundState,
+)
+from tillbook.payments.providers.stripe import StripeProvider
+from tillbook.payments.services import (
+    payment_confirm,
+    payment_fail,
+    processor_event_record,
+    refund_record_external,
+    refund_settle,
+)
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE_SECONDS = 300
+# Seconds before an event whose handling failed (e.g. Stripe's API did not answer while we
+# read the fee) is tried again by a task. The pending-payments sweep is the last resort.
+RETRY_AFTER_SECONDS = 60
+
+
+class SignatureInvalid(Exception):
+    """The request is not a webhook Stripe signed with this endpoint's secret."""
+
+
+def stripe_signature_verify(
+    *, payload: bytes, header: str, secret: str, now: float | None = None
+) -> int:
+    """Check a Stripe-Signature header; returns its timestamp. Raises SignatureInvalid."""
+    if not header:
+        raise SignatureInvalid("The Stripe-Signature header is missing.")
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            try:
+                timestamp = int(value)
+            except ValueError:
+                raise SignatureInvalid("The signature's timestamp is not a number.") from None
+        elif key == "v1":
+            signatures.append(value)
+    if timestamp is None or not signatures:
+        raise SignatureInvalid("The Stripe-Signature header has no timestamp or no v1 value.")
+    signed = str(timestamp).encode() + b"." + payload
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    # Compare with every candidate (no early exit), each in constant time.
+    matched = False
+    for signature in signatures:
+        matched |= hmac.compare_digest(expected, signature)
+    if not matched:
+        raise SignatureInvalid("No signature matches this endpoint's secret.")
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > TOLERANCE_SECONDS:
+        raise SignatureInvalid("The signature's timestamp is more than 5 minutes away.")
+    return timestamp
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    status: int
+    outcome: str
+
+
+def stripe_webhook_receive(*, business: Business, payload: bytes, header: str) -> WebhookResult:
+    """Verify and handle one delivery. 400 only when the delivery is not a well-signed event;
+    a well-signed event always gets 200, whatever happens while handling it."""
+    account = ProviderAccount.objects.filter(business=business, provider="stripe").first()
+    adapter = StripeProvider(business=business, account=account)
+    try:
+        secret = adapter.credentials().get("webhook_secret", "")
+    except CredentialsUnreadable:
+        logger.error("Stripe webhook for %s: credentials cannot be decrypted", business.slug)
+        return WebhookResult(400, "Stripe is not set up for this business.")
+    if not secret:
+        logger.warning("Stripe webhook for %s, which has no webhook secret", business.slug)
+        return WebhookResult(400, "Stripe is not set up for this business.")
+    try:
+        stripe_signature_verify(payload=payload, header=header, secret=secret)
+        event = json.loads(payload)
+        if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
+            raise ValueError("not a Stripe event")
+    except SignatureInvalid as error:
+        logger.warning("Stripe webhook for %s refused: %s", business.slug, error)
+        return WebhookResult(400, str(error))
+    except ValueError:
+        return WebhookResult(400, "The body is not a Stripe event.")
+    try:
+        outcome = stripe_event_handle(business=business, event=event)
+    except Exception:
+        logger.exception(
+            "Stripe event %s (%s) for %s failed; retrying later",
+            event.get("id"),
+            event.get("type"),
+            business.slug,
+        )
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        from tillbook.payments.tasks import stripe_event_retry
+
+        enqueue_on_commit(
+            stripe_event_retry,
+            business.pk,
+            event,
+            run_after=timezone.now() + timedelta(seconds=RETRY_AFTER_SECONDS),
+        )
+        return WebhookResult(200, "accepted; handling will be retried")
+    return WebhookResult(200, outcome)
+
+
+def _record(business: Business, event: dict[str, Any]) -> bool:
+    return processor_event_record(
+        business=business,
+        provider="stripe",
+        event_id=str(event["id"]),
+        event_type=str(event["type"])[:100],
+        payload=event,
+    )
+
+
+def _object(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data") or {}
+    found = data.get("object") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _payment_by_id(business: Business, value: object) -> Payment | None:
+    text = str(value or "")
+    if not text.isdigit() or len(text) > 18:
+        return None
+    return Payment.objects.filter(business=business, provider="stripe", pk=int(text)).first()
+
+
+def _payment_for_session(business: Business, session: dict[str, Any]) -> Payment | None:
+    metadata = session.get("metadata") or {}
+    payment = _payment_by_id(
+        business, session.get("client_reference_id") or metadata.get("tillbook_payment")
+    )
+    if payment is not None and payment.checkout_reference in ("", session.get("id")):
+        return payment
+    if session.get("id"):
+        return Payment.objects.filter(
+            business=business, provider="stripe", checkout_reference=str(session["id"])
+        ).first()
+    return None
+
+
+def _payment_for_intent(
+    business: Business, intent_id: str, metadata: dict[str, Any]
+) -> Payment | None:
+    payment = _payment_by_id(business, metadata.get("tillbook_payment"))
+    if payment is not None:
+        return payment
+    if not intent_id:
+        return None
+    return Payment.objects.filter(
+        business=business, provider="stripe", provider_reference=intent_id
+    ).first()
+
+
+def stripe_event_handle(*, business: Business, event: dict[str, Any]) -> str:
+    """Handle a verified event; returns what happened, for the log and the response."""
+    event_id = str(event["id"])
+    if ProcessorEvent.objects.filter(
+        business=business, provider="stripe", event_id=event_id
+    ).exists():
+        return "duplicate"
+    event_type = str(event["type"])
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        _record(business, event)
+        return "ignored"
+    return handler(business, event)
+
+
+def _confirm(business: Business, event: dict[str, Any], payment: Payment, intent_id: str) -> str:
+    stored = {"id": str(event["id"]), "type": str(event["type"])[:100], "payload": event}
+    if payment.state == PaymentState.SUCCEEDED and payment.fee_amount is not None:
+        _record(business, event)
+        return "already confirmed"
+    adapter = StripeProvider(
+        business=business,
+        account=ProviderAccount.objects.filter(business=business, provider="stripe").first(),
+    )
+    details = adapter.charge_details(payment_intent_id=intent_id, currency=payment.currency)
+    if details.status != "succeeded":
+        _record(business, event)
+        return f"payment intent is {details.status}"
+    confirmation = payment_confirm(
+        payment=payment,
+        provider_reference=details.payment_intent_id,
+        fee=details.fee,
+        method=details.method,
+        event=stored,
+    )
+    return "confirmed" if confirmation.newly_succeeded else "already confirmed"
+
+
+def _unknown_payment(business: Business, event: dict[str, Any]) -> str:
+    logger.warning(
+        "Stripe event %s (%s) for %s names no payment Tillbook knows",
+        event.get("id"),
+        event.get("type"),
+        business.slug,
+    )
+    _record(business, event)
+    return "unknown payment"
+
+
+def _session_completed(business: Business, event: dict[str, Any]) -> str:
+    session = _object(event)
+    payment = _payment_for_session(business, session)
+    if payment is None:
+        return _unknown_payment(business, event)
+    intent_id = str(session.get("payment_intent") or "")
+    if session.get("payment_status") != "paid" or not intent_id:
+        # Delayed methods (bank debits) complete the session unpaid; the money follows with
+        # checkout.session.async_payment_succeeded.
+        _record(business, event)
+        return "awaiting payment"
+    return _confirm(business, event, payment, intent_id)
+
+
+def _session_failed(business: Business, event: dict[str, Any]) -> str:
+    session = _object(event)
+    payment = _payment_for_session(business, session)
+    if payment is None:
+        return _unknown_payment(business, event)
+    if _record(business, event):
+        reason = (
+            "The checkout expired before it was paid."
+            if event["type"] == "checkout.session.expired"
+            else "The payment did not go through."
+        )
+        payment_fail(payment=payment, reason=reason)
+    return "failed"
+
+
+def _intent_succeeded(business: Business, event: dict[str, Any]) -> str:
+    intent = _object(event)
+    intent_id = str(intent.get("id") or "")
+    payment = _payment_for_intent(business, intent_id, intent.get("metadata") or {})
+    if payment is None:
+        return _unknown_payment(business, event)
+    return _confirm(business, event, payment, intent_id)
+
+
+def _intent_failed(business: Business, event: dict[str, Any]) -> str:
+    intent = _object(event)
+    intent_id = str(intent.get("id") or "")
+    payment = _payment_for_intent(business, intent_id, intent.get("metadata") or {})
+    if payment is None:
+        return _unknown_payment(business, event)
+    if _record(business, event):
+        error = intent.get("last_payment_error") or {}
+        # The payer may still try another card on Stripe's page; if that works,
+        # payment_intent.succeeded moves the payment on to succeeded.
+        payment_fail(
+            payment=payment, reason=str(error.get("message") or "The payment was declined.")
+        )
+    return "failed"
+
+
+def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
+    """Refunds settle: ours that were pending, and ones made in Stripe's dashboard."""
+    charge = _object(event)
+    intent_id = str(charge.get("payment_intent") or "")
+    payment = Payment.objects.filter(
+        business=business,
+        provider="stripe",
+        provider_reference__in=[ref for ref in (intent_id, str(charge.get("id") or "")) if ref],
+    ).first()
+    if payment is None:
+        return _unknown_payment(business, event)
+    if not _record(business, event):
+        return "duplicate"
+    currency = str(charge.get("currency") or "").upper()
+    listed = (charge.get("refunds") or {}).get("data") or []
+    for item in listed:
+        if not isinstance(item, dict) or item.get("status") != "succeeded":
+            continue
+        reference = str(item.get("id") or "")
+        ours = _our_refund(payment, reference, item.get("metadata") or {})
+        if ours is not None:
+            refund_settle(refund=ours, succeeded=True, provider_reference=reference)
+        elif reference:
+            refund_record_external(
+                payment=payment,
+                amount=Money(int(item.get("amount") or 0), currency),
+                provider_reference=reference,
+                raw=item,
+            )
+    # Newer API versions leave the refund list out of the charge: what Stripe refunded in
+    # total, less what we know of, was refunded in the dashboard.
+    if not listed and currency == payment.currency:
+        known = sum(
+            Refund.objects.filter(payment=payment)
+            .exclude(state=RefundState.FAILED)
+            .values_list("amount", flat=True)
+        )
+        refunded = int(charge.get("amount_refunded") or 0)
+        if refunded >= known:
+            # Stripe has refunded at least all we asked for: our pending ones went through.
+            for refund in Refund.objects.filter(payment=payment, state=RefundState.PENDING):
+                refund_settle(refund=refund, succeeded=True)
+        if refunded > known:
+            refund_record_external(
+                payment=payment,
+                amount=Money(refunded - known, currency),
+                provider_reference=f"{charge.get('id')}:{refunded}",
+                raw={"charge": charge.get("id"), "amount_refunded": refunded},
+            )
+    return "refunds recorded"
+
+
+def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:
+    if reference:
+        found = Refund.objects.filter(payment=payment, provider_reference=reference).first()
+        if found is not None:
+            return found
+    refund_id = str(metadata.get("tillbook_refund") or "")
+    if refund_id.isdigit():
+        return Refund.objects.filter(payment=payment, pk=int(refund_id)).first()
+    return None
+
+
+HANDLERS = {
+    "checkout.session.completed": _session_completed,
+    "checkout.session.async_payment_succeeded": _session_completed,
+    "checkout.session.async_payment_failed": _session_failed,
+    "checkout.session.expired": _session_failed,
+    "payment_intent.succeeded": _intent_succeeded,
+    "payment_intent.payment_failed": _intent_failed,
+    "charge.refunded": _charge_refunded,
+}

@@ -1,0 +1,169 @@
+"""Refunds through Stripe (the fake server): the idempotency key is saved before the first
+call and sent as Idempotency-Key, a lost answer is retried without refunding twice, refunds
+made in Stripe's dashboard are recorded from charge.refunded, and the buyer is told once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import stripe
+from django.test import Client
+
+from tillbook.core.models import AuditEntry, Business, User
+from tillbook.core.money import Money
+from tillbook.core.scoping import business_scope
+from tillbook.messaging.models import OutboxMessage
+from tillbook.payments.models import Payment, Refund, RefundState
+from tillbook.payments.provider_accounts import provider_account_save
+from tillbook.payments.services import refund_create, refund_send
+
+from ..fakes.stripe_server import FakeStripe
+from .fixtures import STRIPE_SECRET_KEY, RecordingPurpose, deliver
+from .test_stripe_webhooks import stripe_payment
+
+
+def paid_stripe_payment(client: Client, business: Business, fake: FakeStripe) -> Payment:
+    payment = stripe_payment(business)
+    events = fake.pay(payment.checkout_reference)
+    assert deliver(client, business, events["checkout.session.completed"]).status_code == 200
+    with business_scope(business):
+        payment.refresh_from_db()
+    return payment
+
+
+def usd(amount: int) -> Money:
+    return Money(amount, "USD")
+
+
+def test_refund_sends_the_saved_idempotency_key_and_notifies_the_buyer_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    with business_scope(stripe_business), django_capture_on_commit_callbacks(execute=True):
+        refund = refund_create(
+            payment=payment,
+            amount=usd(2000),
+            reason="Could not attend",
+            actor=owner,
+            releases_capacity=True,
+        )
+    (stripe_refund,) = fake_stripe.refunds.values()
+    (call,) = [r for r in fake_stripe.requests if r.path == "/v1/refunds"]
+    assert call.headers["idempotency-key"] == refund.idempotency_key
+    assert call.params == {
+        "amount": "2000",
+        "payment_intent": payment.provider_reference,
+        "metadata": {"tillbook_refund": str(refund.pk), "tillbook_payment": str(payment.pk)},
+    }
+    assert (refund.state, refund.provider_reference, refund.releases_capacity) == (
+        RefundState.SUCCEEDED,
+        stripe_refund["id"],
+        True,
+    )
+    assert purpose.refunded == [refund.pk]
+    # Stripe's charge.refunded for our own refund adds nothing.
+    charge_id = fake_stripe.intents[payment.provider_reference]["latest_charge"]
+    event = fake_stripe.event("charge.refunded", fake_stripe.charges[charge_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, event).status_code == 200
+    with business_scope(stripe_business):
+        assert Refund.objects.count() == 1
+        mails = list(OutboxMessage.objects.filter(template="payment_refund"))
+    assert [(m.to_email, m.subject) for m in mails] == [
+        ("ann@example.com", "Acme Coaching refunded $20.00")
+    ]
+    assert "Reason: Could not attend" in mails[0].body_text
+    assert "of the $50.00 you paid" in mails[0].body_text
+
+
+def test_a_lost_answer_leaves_the_refund_pending_and_sending_again_refunds_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+) -> None:
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.lose_next_response.add("/v1/refunds")
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(5000), reason="", actor=owner)
+        assert (refund.state, refund.failure_reason) == (
+            RefundState.PENDING,
+            "Stripe did not answer; send the refund again.",
+        )
+        # Stripe did refund; a second refund is impossible while this one is pending.
+        assert len(fake_stripe.refunds) == 1
+        again = refund_send(refund=refund, actor=owner)
+    (stripe_refund,) = fake_stripe.refunds.values()
+    assert (again.state, again.provider_reference) == (RefundState.SUCCEEDED, stripe_refund["id"])
+    keys = [r.headers["idempotency-key"] for r in fake_stripe.requests if r.path == "/v1/refunds"]
+    assert keys == [refund.idempotency_key, refund.idempotency_key]
+    assert purpose.refunded == [refund.pk]
+
+
+def test_the_fake_answers_a_reused_key_like_stripe(
+    stripe_business: Business, fake_stripe: FakeStripe, client: Client, purpose: RecordingPurpose
+) -> None:
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    sdk = stripe.StripeClient(STRIPE_SECRET_KEY, base_addresses={"api": fake_stripe.base_url})
+    params: Any = {"payment_intent": payment.provider_reference, "amount": 100}
+    first = sdk.v1.refunds.create(params=params, options={"idempotency_key": "key-1"})
+    second = sdk.v1.refunds.create(params=params, options={"idempotency_key": "key-1"})
+    assert first.id == second.id
+    assert len(fake_stripe.refunds) == 1
+    with pytest.raises(stripe.IdempotencyError, match="same parameters"):
+        sdk.v1.refunds.create(
+            params={**params, "amount": 200}, options={"idempotency_key": "key-1"}
+        )
+    with pytest.raises(stripe.InvalidRequestError, match="greater than unrefunded amount"):
+        sdk.v1.refunds.create(params={**params, "amount": 999_999})
+    with pytest.raises(stripe.AuthenticationError):
+        stripe.StripeClient(
+            "sk_test_wrong", base_addresses={"api": fake_stripe.base_url}
+        ).v1.refunds.create(params=params)
+
+
+def test_a_refund_made_in_the_stripe_dashboard_is_recorded_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, event).json()["detail"] == "refunds recorded"
+        assert deliver(client, stripe_business, event).json()["detail"] == "duplicate"
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+        assert (refund.amount, refund.state, refund.releases_capacity) == (
+            1500,
+            RefundState.SUCCEEDED,
+            False,
+        )
+        assert OutboxMessage.objects.filter(template="payment_refund").count() == 1
+        assert AuditEntry.objects.filter(action="refund.external").count() == 1
+    assert purpose.refunded == [refund.pk]
+
+
+def test_stripe_switched_off_still_refunds_its_payments(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+) -> None:
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    with business_scope(stripe_business):
+        provider_account_save(
+            business=stripe_business, provider="stripe", actor=owner, is_enabled=False
+        )
+        refund = refund_create(payment=payment, amount=usd(100), reason="", actor=owner)
+    assert refund.state == RefundState.SUCCEEDED
