@@ -65,12 +65,16 @@ class ReadContext:
 class Row:
     """One data row: cells by column name, and the raw row as the file had it."""
 
-    __slots__ = ("header", "line", "values")
+    __slots__ = ("header", "keep_raw", "line", "values")
 
-    def __init__(self, header: HeaderMap, values: list[str], line: int) -> None:
+    def __init__(
+        self, header: HeaderMap, values: list[str], line: int, *, keep_raw: bool = True
+    ) -> None:
         self.header = header
         self.values = values
         self.line = line
+        # The checking pass throws its records away; only the landing pass needs raw rows.
+        self.keep_raw = keep_raw
 
     def get(self, name: str) -> str:
         index = self.header.index.get(name)
@@ -82,6 +86,8 @@ class Row:
         return name in self.header.index
 
     def raw(self) -> dict[str, str]:
+        if not self.keep_raw:
+            return {}
         return dict(zip(self.header.headers, self.values, strict=False))
 
 

@@ -14,14 +14,16 @@ Work goes in batches of a few set-based queries each, so a million rows stay fas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import islice
 
-from django.db.models import Exists, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Sum
+from django.db.models.functions import Lower
 
+from tillbook.core.bulk import insert_rows
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
@@ -37,7 +39,22 @@ from tillbook.payments.models import (
     Source,
 )
 
-BATCH = 2000
+BATCH = 5000
+# Payment's unique index on the processor's id is partial (WHERE provider_reference <> ''):
+# SQLite only uses it when the query repeats that condition, else every lookup scans the table.
+REFERENCE_UNSET = ""
+# Payments and balance lines go in with insert_rows (no model instance per row): a
+# million-row balance export would otherwise spend most of its time in bulk_create.
+PAYMENT_FIELDS = (
+    "business", "provider", "source", "state", "currency", "amount", "tip_amount",
+    "tax_amount", "fee_amount", "provider_reference", "checkout_reference", "method",
+    "customer", "customer_email", "description", "metadata", "raw", "failure_reason",
+    "created_at", "succeeded_at",
+)  # fmt: skip
+LINE_FIELDS = (
+    "business", "provider", "provider_reference", "source", "kind", "currency", "gross", "fee",
+    "net", "occurred_at", "available_on", "payment", "refund", "payout", "description", "raw",
+)  # fmt: skip
 KINDS = {
     Movement.SALE: BalanceKind.CHARGE,
     Movement.REFUND: BalanceKind.REFUND,
@@ -141,7 +158,7 @@ class _Batch:
             payment.provider_reference: payment
             for payment in Payment.objects.filter(
                 business=self.business, provider=self.provider, provider_reference__in=wanted
-            )
+            ).exclude(provider_reference=REFERENCE_UNSET)
         }
         for row in payment_rows:
             if row.payment_reference in found:
@@ -158,27 +175,42 @@ class _Batch:
             .filter(key__in=emails)
             .values_list("key", "pk")
         )
-        created = Payment.objects.bulk_create(
-            Payment(
-                business=self.business,
-                provider=self.provider,
-                source=Source.IMPORT,
-                state=PaymentState.SUCCEEDED,
-                currency=r.currency,
-                amount=r.gross - r.tip,
-                tip_amount=r.tip,
-                tax_amount=r.tax,
-                fee_amount=r.fee,
-                provider_reference=reference,
-                customer_id=customers.get(r.customer_email.lower()),
-                customer_email=r.customer_email[:254],
-                description=r.description[:300],
-                metadata=r.metadata,
-                raw=r.raw,
-                created_at=r.occurred_at,
-                succeeded_at=r.occurred_at,
+        insert_rows(
+            Payment,
+            PAYMENT_FIELDS,
+            (
+                (
+                    self.business.pk,
+                    self.provider,
+                    Source.IMPORT,
+                    PaymentState.SUCCEEDED,
+                    r.currency,
+                    r.gross - r.tip,
+                    r.tip,
+                    r.tax,
+                    r.fee,
+                    reference,
+                    "",
+                    "",
+                    customers.get(r.customer_email.lower()),
+                    r.customer_email[:254],
+                    r.description[:300],
+                    json.dumps(r.metadata),
+                    json.dumps(r.raw),
+                    "",
+                    r.occurred_at,
+                    r.occurred_at,
+                )
+                for reference, r in sales.items()
+            ),
+        )
+        # insert_rows returns no ids; one query fetches the new payments back by reference.
+        created = (
+            Payment.objects.filter(
+                business=self.business, provider=self.provider, provider_reference__in=list(sales)
             )
-            for reference, r in sales.items()
+            .exclude(provider_reference=REFERENCE_UNSET)
+            .only("pk", "provider_reference", "currency")
         )
         found.update((payment.provider_reference, payment) for payment in created)
         return found
@@ -318,26 +350,33 @@ class _Batch:
         refunds: dict[str, Refund],
         payouts: dict[str, Payout],
     ) -> None:
-        BalanceTransaction.objects.bulk_create(
-            BalanceTransaction(
-                business=self.business,
-                provider=self.provider,
-                provider_reference=r.reference,
-                source=Source.IMPORT,
-                kind=KINDS[r.movement],
-                currency=r.currency,
-                gross=r.gross,
-                fee=r.fee,
-                net=r.net,
-                occurred_at=r.occurred_at,
-                available_on=_midnight(r.available_on),
-                payment=payments.get(r.payment_reference) if r.payment_reference else None,
-                refund=refunds.get(r.refund_reference) if r.refund_reference else None,
-                payout=payouts.get(r.payout_reference) if r.payout_reference else None,
-                description=r.description[:300],
-                raw=r.raw,
-            )
-            for r in records
+        def key(found: Payment | Refund | Payout | None) -> int | None:
+            return None if found is None else found.pk
+
+        insert_rows(
+            BalanceTransaction,
+            LINE_FIELDS,
+            (
+                (
+                    self.business.pk,
+                    self.provider,
+                    r.reference,
+                    Source.IMPORT,
+                    KINDS[r.movement],
+                    r.currency,
+                    r.gross,
+                    r.fee,
+                    r.net,
+                    r.occurred_at,
+                    _midnight(r.available_on),
+                    key(payments.get(r.payment_reference)) if r.payment_reference else None,
+                    key(refunds.get(r.refund_reference)) if r.refund_reference else None,
+                    key(payouts.get(r.payout_reference)) if r.payout_reference else None,
+                    r.description[:300],
+                    json.dumps(r.raw),
+                )
+                for r in records
+            ),
         )
         self.counts.imported += len(records)
 
@@ -354,18 +393,25 @@ class _Batch:
 
 
 def payouts_settle(*, business: Business, payout_ids: Iterable[int]) -> None:
-    """A payout known only from its lines is the sum of their net amounts (one UPDATE)."""
-    lines = BalanceTransaction.objects.filter(business=business, payout=OuterRef("pk"))
-    Payout.objects.filter(business=business, pk__in=list(payout_ids)).exclude(
-        Exists(lines.filter(kind=BalanceKind.PAYOUT))
-    ).update(
-        amount=Coalesce(
-            Subquery(
-                lines.exclude(kind=BalanceKind.PAYOUT)
-                .values("payout")
-                .annotate(total=Sum("net"))
-                .values("total")
-            ),
-            0,
+    """A payout known only from its lines is the sum of their net amounts.
+
+    One grouped query per chunk of payouts (not a correlated subquery per payout, which SQLite
+    answers by scanning every line of the business for each payout).
+    """
+    ids = sorted(set(payout_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        lines = BalanceTransaction.objects.filter(business=business, payout_id__in=chunk)
+        explicit = set(lines.filter(kind=BalanceKind.PAYOUT).values_list("payout_id", flat=True))
+        totals = dict(
+            lines.exclude(kind=BalanceKind.PAYOUT)
+            .values("payout_id")
+            .annotate(total=Sum("net"))
+            .values_list("payout_id", "total")
         )
-    )
+        implied = list(
+            Payout.objects.filter(business=business, pk__in=set(chunk) - explicit).only("amount")
+        )
+        for payout in implied:
+            payout.amount = totals.get(payout.pk, 0)
+        Payout.objects.bulk_update(implied, ["amount"])

@@ -24,7 +24,7 @@ from tillbook.imports.source import ImportSource, text_lines
 
 HEADER_SEARCH_LINES = 40
 SEPARATORS = (",", ";", "\t")
-PROGRESS_EVERY = 5000
+PROGRESS_EVERY = 20000
 
 
 def _dialect(separator: str) -> type[csv.Dialect]:
@@ -134,6 +134,7 @@ def file_pass(
     date_order: DateOrder | None,
     zone: tzinfo,
     currency: str,
+    keep_raw: bool = True,
 ) -> Iterator[tuple[Pass, Iterator[Record]]]:
     with text_lines(source) as lines:
         head = list(itertools.islice(lines, HEADER_SEARCH_LINES))
@@ -149,10 +150,10 @@ def file_pass(
             decimal_mark="," if table.header.languages & table.reader.comma_languages else ".",
         )
         current = Pass(table, context)
-        yield current, _records(current, itertools.chain(head, lines))
+        yield current, _records(current, itertools.chain(head, lines), keep_raw=keep_raw)
 
 
-def _records(current: Pass, lines: Iterator[str]) -> Iterator[Record]:
+def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator[Record]:
     table, context = current.table, current.context
     reader = csv.reader(lines, _dialect(table.separator))
     width = len(table.header.headers)
@@ -189,7 +190,8 @@ def _records(current: Pass, lines: Iterator[str]) -> Iterator[Record]:
             )
             continue
         try:
-            result = table.reader.read(Row(table.header, values, start), context)
+            row = Row(table.header, values, start, keep_raw=keep_raw)
+            result = table.reader.read(row, context)
         except CellError as error:
             current.problem(start, str(error))
             continue
@@ -228,10 +230,9 @@ def file_check(
 ) -> FileCheck:
     """Read every row once; raise ImportFileInvalid listing every problem, else describe it."""
     count = 0
-    with file_pass(source, kind=kind, date_order=date_order, zone=zone, currency=currency) as (
-        current,
-        records,
-    ):
+    with file_pass(
+        source, kind=kind, date_order=date_order, zone=zone, currency=currency, keep_raw=False
+    ) as (current, records):
         for _ in records:
             count += 1
             if progress is not None and count % PROGRESS_EVERY == 0:
