@@ -38,11 +38,14 @@ def write_ledger(folder: Path, *, payments: int, seed: int, today: date) -> Ledg
     customers = max(1, payments // 5)
     campaigns = max(3, payments // 20 // DAYS)
     files = LedgerFiles(
-        *(folder / f"{name}.csv" for name in ("payments", "refunds", "lines", "payouts")),
-        folder / "campaigns.csv",
-        folder / "ad_days.csv",
-        first,
-        today,
+        payments=folder / "payments.csv",
+        refunds=folder / "refunds.csv",
+        lines=folder / "lines.csv",
+        payouts=folder / "payouts.csv",
+        campaigns=folder / "campaigns.csv",
+        ad_days=folder / "ad_days.csv",
+        first_day=first,
+        last_day=today,
     )
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     payout_ids: dict[tuple[str, int], int] = {}

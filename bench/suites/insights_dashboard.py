@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -218,8 +219,8 @@ def insights_dashboard(context: Context) -> list[Row]:
         ours, theirs = [], []
         for _ in range(context.iterations):
             with context.profiled(f"insights.dashboard.{label}"):
-                ours.append(seconds(lambda p=period: _tillbook_dashboard(business, p)))
-            theirs.append(seconds(lambda p=period: _duckdb_dashboard(db, p)))
+                ours.append(seconds(partial(_tillbook_dashboard, business, period)))
+            theirs.append(seconds(partial(_duckdb_dashboard, db, period)))
         for stat in (50, 95):
             mine, base = percentile(ours, stat) * 1000, percentile(theirs, stat) * 1000
             rows.append(

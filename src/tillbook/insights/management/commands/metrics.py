@@ -70,7 +70,8 @@ class Command(BaseCommand):
             ("attributed_revenue", "Attributed revenue"),
             ("roas", "ROAS"),
         ):
-            write(f"{label:22}{data[key] or '–':>14}{previous[key] or '–':>14}")
+            now, before = ("–" if value is None else value for value in (data[key], previous[key]))
+            write(f"{label:22}{now:>14}{before:>14}")
         if data["by_campaign"]:
             write("")
             write(f"{'Campaign':34}{'spend':>11}{'clicks':>8}{'revenue':>11}{'ROAS':>7}")
@@ -78,7 +79,7 @@ class Command(BaseCommand):
                 name = f"{row['platform']}: {row['campaign']}"[:33]
                 write(
                     f"{name:34}{row['spend']:>11}{row['clicks']:>8}"
-                    f"{row['attributed_revenue']:>11}{row['roas'] or '–':>7}"
+                    f"{row['attributed_revenue']:>11}{row['roas'] or '–':>7}"  # None: no spend
                 )
         for code, totals in data["other_currencies"].items():
             gross = Money.from_major(totals["gross_sales"], code).format(business.locale)
