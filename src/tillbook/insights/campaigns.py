@@ -21,6 +21,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Lower
 
 from tillbook.core.models import Business
+from tillbook.insights.models import CustomerFirstPayment
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
 from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
@@ -98,14 +99,15 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     ):
         if row["utm"]:
             found[row["utm"]].revenue -= row["total"]
-    # A new customer is one whose first payment ever is an attributed payment in the period.
-    earlier = Payment.objects.filter(
-        business=business, state=PaymentState.SUCCEEDED, succeeded_at__lt=period.start
-    ).exclude(customer_email="")
+    # A new customer first paid in the period (the rollup knows when) and paid through the
+    # campaign in it.
+    firsts = CustomerFirstPayment.objects.filter(
+        business=business, first_at__gte=period.start, first_at__lt=period.end
+    ).values("email_key")
     for row in (
         payments.exclude(customer_email="")
         .annotate(email=Lower("customer_email"))
-        .exclude(email__in=earlier.annotate(email=Lower("customer_email")).values("email"))
+        .filter(email__in=firsts)
         .values("utm")
         .annotate(customers=Count("email", distinct=True))
     ):

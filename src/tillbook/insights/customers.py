@@ -16,6 +16,7 @@ from django.db.models.functions import Lower, TruncMonth
 from django.utils import timezone
 
 from tillbook.core.models import Business
+from tillbook.insights.models import CustomerFirstPayment
 from tillbook.insights.periods import Period
 from tillbook.payments.models import Payment, PaymentRequest, PaymentState, RequestState
 
@@ -27,22 +28,23 @@ class CustomerCounts:
 
 
 def customers_new_and_returning(*, business: Business, period: Period) -> CustomerCounts:
-    """Customers who paid in the period; new ones paid for the first time in it."""
-    per_customer = (
-        Payment.objects.filter(business=business, state=PaymentState.SUCCEEDED)
-        .exclude(customer_email="")
-        .values(email=Lower("customer_email"))
-        .annotate(
-            first=Min("succeeded_at"),
-            in_period=Count(
-                "id", filter=Q(succeeded_at__gte=period.start, succeeded_at__lt=period.end)
-            ),
+    """Customers who paid in the period; new ones paid for the first time in it (read from
+    the CustomerFirstPayment rollup, so no query scans the business's whole history)."""
+    paying = (
+        Payment.objects.filter(
+            business=business,
+            state=PaymentState.SUCCEEDED,
+            succeeded_at__gte=period.start,
+            succeeded_at__lt=period.end,
         )
-        .filter(in_period__gt=0)
+        .exclude(customer_email="")
+        .annotate(key=Lower("customer_email"))
+        .aggregate(total=Count("key", distinct=True))["total"]
     )
-    total = per_customer.count()
-    new = per_customer.filter(first__gte=period.start).count()
-    return CustomerCounts(new=new, returning=total - new)
+    new = CustomerFirstPayment.objects.filter(
+        business=business, first_at__gte=period.start, first_at__lt=period.end
+    ).count()
+    return CustomerCounts(new=new, returning=paying - new)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from tillbook.insights.campaigns import (
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import PayoutSummary, payouts_by_processor, revenue_by_day
 from tillbook.insights.periods import Period
+from tillbook.insights.rollups import customer_firsts_refresh
 from tillbook.insights.selectors import Metrics, business_metrics
 
 
@@ -88,6 +89,8 @@ def kpis(business: Business, metrics: Metrics) -> list[Kpi]:
 
 def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any]:
     choice = selected_range(request, business)
+    # Live payments since the last sweep join the rollup now (a no-op when nothing is new).
+    customer_firsts_refresh(business=business)
     metrics = business_metrics(business=business, period=choice.period)
     days = revenue_by_day(business=business, period=choice.period, currency=business.currency)
     series = [

@@ -1,0 +1,69 @@
+"""The customer-first-payment rollup: incremental, never skipping a payment that succeeds late."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tillbook.core.models import Business
+from tillbook.insights.models import CustomerFirstPayment
+from tillbook.insights.rollups import customer_firsts_refresh
+from tillbook.payments.models import Payment, PaymentState
+
+
+def pay(business: Business, email: str, when: datetime, state: str = PaymentState.SUCCEEDED):
+    payment = Payment(
+        business=business,
+        provider="sandbox",
+        state=state,
+        currency="USD",
+        amount=1000,
+        customer_email=email,
+        succeeded_at=when if state == PaymentState.SUCCEEDED else None,
+    )
+    payment.save()
+    return payment
+
+
+def firsts() -> dict[str, datetime]:
+    return dict(CustomerFirstPayment.objects.values_list("email_key", "first_at"))
+
+
+def test_first_payments_per_customer_case_insensitively(scoped: Business) -> None:
+    pay(scoped, "Ann@Example.com", datetime(2026, 9, 3, tzinfo=UTC))
+    pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    pay(scoped, "ben@example.com", datetime(2026, 9, 2, tzinfo=UTC), PaymentState.FAILED)
+    assert customer_firsts_refresh(business=scoped) == 3
+    assert firsts() == {"ann@example.com": datetime(2026, 9, 1, tzinfo=UTC)}
+    assert customer_firsts_refresh(business=scoped) == 0  # nothing new: nothing read
+
+
+def test_a_payment_pending_at_refresh_is_counted_once_it_succeeds(scoped: Business) -> None:
+    pending = pay(scoped, "cy@example.com", datetime(2026, 9, 5, tzinfo=UTC), PaymentState.PENDING)
+    pay(scoped, "di@example.com", datetime(2026, 9, 6, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    assert set(firsts()) == {"di@example.com"}
+    pending.state, pending.succeeded_at = PaymentState.SUCCEEDED, datetime(2026, 9, 7, tzinfo=UTC)
+    pending.save()
+    customer_firsts_refresh(business=scoped)
+    assert firsts()["cy@example.com"] == datetime(2026, 9, 7, tzinfo=UTC)
+
+
+def test_older_history_imported_later_moves_the_first_payment_earlier(scoped: Business) -> None:
+    pay(scoped, "eve@example.com", datetime(2026, 9, 10, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    pay(scoped, "eve@example.com", datetime(2025, 1, 10, tzinfo=UTC))
+    pay(scoped, "eve@example.com", datetime(2026, 10, 1, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    assert firsts() == {"eve@example.com": datetime(2025, 1, 10, tzinfo=UTC)}
+
+
+def test_businesses_keep_their_own_rollups(scoped: Business, other_business: Business) -> None:
+    from tillbook.core.scoping import business_scope
+
+    pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    with business_scope(other_business):
+        pay(other_business, "ann@example.com", datetime(2026, 8, 1, tzinfo=UTC))
+        customer_firsts_refresh(business=other_business)
+        assert firsts() == {"ann@example.com": datetime(2026, 8, 1, tzinfo=UTC)}
+    assert firsts() == {"ann@example.com": datetime(2026, 9, 1, tzinfo=UTC)}
