@@ -37,6 +37,7 @@ from tillbook.imports.services import import_run_create, import_run_execute
 from tillbook.imports.source import ImportSource
 from tillbook.insights.ledger import revenue_by_day
 from tillbook.insights.periods import Period
+from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import business_metrics
 from tillbook.marketing.models import AdCampaign, AdSpendDay
 from tillbook.payments.models import BalanceTransaction, Payment, Payout, Refund
@@ -117,6 +118,7 @@ def _load(business: Business, files: LedgerFiles) -> None:
             business=business,
             payout_ids=Payout.objects.filter(business=business).values_list("pk", flat=True),
         )
+        rollups_refresh(business=business)  # as an import does after landing
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             for model in (Payment, Refund, BalanceTransaction, Payout, AdCampaign, Customer):
@@ -201,7 +203,7 @@ def _duckdb_dashboard(db: duckdb.DuckDBPyConnection, period: Period) -> None:
 def _tillbook_dashboard(business: Business, period: Period) -> None:
     with business_scope(business):
         business_metrics(business=business, period=period)
-        revenue_by_day(business=business, period=period, currency=business.currency)
+        revenue_by_day(business=business, period=period)
 
 
 @benchmark("insights.dashboard")

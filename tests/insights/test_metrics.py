@@ -141,7 +141,7 @@ def test_days_add_up_to_the_total_and_net_is_gross_less_refunds_and_fees(
 ) -> None:
     period = Period(*SEPTEMBER, september.zone)
     with business_scope(september):
-        days = revenue_by_day(business=september, period=period, currency="USD")
+        days = revenue_by_day(business=september, period=period)
         total = sales_totals(business=september, period=period)["USD"]
     assert len(days) == 30
     assert sum(d.gross for d in days) == total.gross == 276000

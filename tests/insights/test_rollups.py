@@ -67,3 +67,39 @@ def test_businesses_keep_their_own_rollups(scoped: Business, other_business: Bus
         customer_firsts_refresh(business=other_business)
         assert firsts() == {"ann@example.com": datetime(2026, 8, 1, tzinfo=UTC)}
     assert firsts() == {"ann@example.com": datetime(2026, 9, 1, tzinfo=UTC)}
+
+
+def test_daily_ledger_follows_payments_that_succeed_after_a_refresh(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    pending = pay(scoped, "fay@example.com", datetime(2026, 9, 5, tzinfo=UTC), PaymentState.PENDING)
+    pay(scoped, "gus@example.com", datetime(2026, 9, 6, 12, tzinfo=UTC))
+    rollups_refresh(business=scoped)
+    assert sales_totals(business=scoped, period=september)["USD"].gross == 1000
+    pending.state, pending.succeeded_at = PaymentState.SUCCEEDED, datetime(2026, 9, 7, tzinfo=UTC)
+    pending.save()
+    rollups_refresh(business=scoped)
+    assert sales_totals(business=scoped, period=september)["USD"].gross == 2000
+
+
+def test_a_business_that_changes_zone_gets_its_days_cut_again(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import revenue_by_day
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    pay(scoped, "hal@example.com", datetime(2026, 9, 2, 3, tzinfo=UTC))  # 1 Sept 22:00 Chicago
+    rollups_refresh(business=scoped)
+    days = Period(date(2026, 9, 1), date(2026, 9, 2), scoped.zone)
+    assert [d.gross for d in revenue_by_day(business=scoped, period=days)] == [1000, 0]
+    scoped.timezone = "Europe/Berlin"
+    scoped.save()
+    rollups_refresh(business=scoped)
+    days = Period(date(2026, 9, 1), date(2026, 9, 2), scoped.zone)
+    assert [d.gross for d in revenue_by_day(business=scoped, period=days)] == [0, 1000]

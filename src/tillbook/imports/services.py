@@ -30,7 +30,7 @@ from tillbook.imports.problems import ImportFileInvalid
 from tillbook.imports.reading import FileCheck, file_check, file_pass
 from tillbook.imports.records import AdRecord, LedgerRecord
 from tillbook.imports.source import ImportSource
-from tillbook.insights.rollups import customer_firsts_refresh
+from tillbook.insights.rollups import rollups_refresh
 
 UNLINKED_REFUNDS = (
     "{count} refund(s) could not be linked to their payment because the file does not name it "
@@ -152,7 +152,7 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
             transaction.set_rollback(True)  # a dry run counts what would happen, then forgets
     else:
         counts = _land(run, source, check)
-        customer_firsts_refresh(business=business)
+        rollups_refresh(business=business)
     run.imported, run.duplicates = counts.imported, counts.duplicates
     if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
         run.warnings = [*run.warnings, UNLINKED_REFUNDS.format(count=counts.unlinked_refunds)]

@@ -18,10 +18,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, Lower
+from django.db.models.functions import Lower
 
 from tillbook.core.models import Business
-from tillbook.insights.models import CustomerFirstPayment
+from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
 from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
@@ -79,14 +79,20 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     ).filter(metadata__has_key=UTM_KEY)
     payments = payments.annotate(utm=KeyTextTransform(UTM_KEY, "metadata"))
     found: dict[str, Attribution] = defaultdict(Attribution)
-    for row in payments.values("utm").annotate(
-        revenue=Sum(F("amount") + F("tip_amount") - Coalesce("fee_amount", 0)),
-        orders=Count("id"),
+    for row in (
+        DailyLedger.objects.filter(
+            business=business,
+            currency=business.currency,
+            day__gte=period.first,
+            day__lte=period.last,
+        )
+        .exclude(utm_campaign="")
+        .values("utm_campaign")
+        .annotate(revenue=Sum(F("gross") - F("fees")), orders=Sum("orders"))
+        .order_by()
     ):
-        if not row["utm"]:
-            continue
-        found[row["utm"]].revenue += row["revenue"]
-        found[row["utm"]].orders += row["orders"]
+        found[row["utm_campaign"]].revenue += row["revenue"]
+        found[row["utm_campaign"]].orders += row["orders"]
     for row in (
         Refund.objects.filter(
             business=business,

@@ -7,7 +7,8 @@ Definitions (the dashboard's help text says the same):
 - fees: the processors' fees on those payments, plus fee lines (Stripe's Radar or account
   fees), less fees returned with refunds;
 - net revenue = gross sales − refunds − fees.
-Each currency is kept apart: a EUR sale is never added into a USD total.
+Each currency is kept apart: a EUR sale is never added into a USD total. Sales figures are
+read from the DailyLedger rollup (insights.rollups), refreshed before the dashboard is drawn.
 """
 
 from __future__ import annotations
@@ -15,20 +16,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce
 
 from tillbook.core.models import Business
+from tillbook.insights.models import DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.payments.models import (
     BalanceKind,
-    BalanceTransaction,
-    Payment,
-    PaymentState,
     Payout,
-    Refund,
-    RefundState,
 )
 
 
@@ -51,73 +49,28 @@ class SalesTotals:
         return self.gross // self.orders if self.orders else 0
 
 
-def _succeeded_payments(business: Business, period: Period) -> object:
-    return Payment.objects.filter(
-        business=business,
-        state=PaymentState.SUCCEEDED,
-        succeeded_at__gte=period.start,
-        succeeded_at__lt=period.end,
+def _daily(business: Business, period: Period) -> Any:
+    return DailyLedger.objects.filter(
+        business=business, day__gte=period.first, day__lte=period.last
     )
 
 
-def _refunds(business: Business, period: Period) -> object:
-    return Refund.objects.filter(
-        business=business,
-        state=RefundState.SUCCEEDED,
-        succeeded_at__gte=period.start,
-        succeeded_at__lt=period.end,
-    )
-
-
-def _lines(business: Business, period: Period) -> object:
-    return BalanceTransaction.objects.filter(
-        business=business, occurred_at__gte=period.start, occurred_at__lt=period.end
-    )
-
-
-# Lines that change fees or refunds without a Payment or Refund row to carry them.
-_EXTRA_REFUNDS = Q(kind=BalanceKind.REFUND, refund__isnull=True)
-_FEE_LINES = Q(kind=BalanceKind.FEE)
-_RETURNED_FEES = Q(kind=BalanceKind.REFUND)
+_SUMS = {
+    "gross": Sum("gross"),
+    "tips": Sum("tips"),
+    "tax": Sum("tax"),
+    "fees": Sum(F("fees") + F("fee_lines") + F("returned_fees")),
+    "refunds": Sum(F("refunds") + F("unlinked_refunds")),
+    "orders": Sum("orders"),
+}
 
 
 def sales_totals(*, business: Business, period: Period) -> dict[str, SalesTotals]:
-    """Totals per currency for the period: three grouped queries."""
-    totals: dict[str, SalesTotals] = {}
-
-    def of(currency: str) -> SalesTotals:
-        return totals.setdefault(currency, SalesTotals(currency))
-
-    for row in (
-        _succeeded_payments(business, period)  # type: ignore[attr-defined]
-        .values("currency")
-        .annotate(
-            gross=Sum(F("amount") + F("tip_amount")),
-            tips=Sum("tip_amount"),
-            tax=Sum("tax_amount"),
-            fees=Sum(Coalesce("fee_amount", 0)),
-            orders=Count("id"),
-        )
-    ):
-        total = of(row["currency"])
-        total.gross, total.tips, total.tax = row["gross"], row["tips"], row["tax"]
-        total.fees, total.orders = row["fees"], row["orders"]
-    for row in _refunds(business, period).values("currency").annotate(total=Sum("amount")):  # type: ignore[attr-defined]
-        of(row["currency"]).refunds += row["total"]
-    for row in (
-        _lines(business, period)  # type: ignore[attr-defined]
-        .filter(_EXTRA_REFUNDS | _FEE_LINES | _RETURNED_FEES)
-        .values("currency")
-        .annotate(
-            refunds=Coalesce(Sum("gross", filter=_EXTRA_REFUNDS), 0),
-            fee_lines=Coalesce(Sum("net", filter=_FEE_LINES), 0),
-            returned=Coalesce(Sum("fee", filter=_RETURNED_FEES), 0),
-        )
-    ):
-        total = of(row["currency"])
-        total.refunds -= row["refunds"]  # refund lines are negative
-        total.fees += row["returned"] - row["fee_lines"]  # fee lines are negative
-    return totals
+    """Totals per currency for the period, from the daily rollup (one grouped query)."""
+    return {
+        row["currency"]: SalesTotals(**row)
+        for row in _daily(business, period).values("currency").annotate(**_SUMS).order_by()
+    }
 
 
 @dataclass
@@ -132,42 +85,18 @@ class DayPoint:
         return self.gross - self.refunds - self.fees
 
 
-def revenue_by_day(*, business: Business, period: Period, currency: str) -> list[DayPoint]:
-    """Every day of the period in one currency; the days add up to sales_totals exactly."""
+def revenue_by_day(*, business: Business, period: Period) -> list[DayPoint]:
+    """Every day of the period in the business's currency; the days add up to sales_totals."""
     days = {day: DayPoint(day) for day in period.each_day()}
-    zone = period.zone
     for row in (
-        _succeeded_payments(business, period)  # type: ignore[attr-defined]
-        .filter(currency=currency)
-        .annotate(day=TruncDate("succeeded_at", tzinfo=zone))
+        _daily(business, period)
+        .filter(currency=business.currency)
         .values("day")
-        .annotate(gross=Sum(F("amount") + F("tip_amount")), fees=Sum(Coalesce("fee_amount", 0)))
-    ):
-        days[row["day"]].gross += row["gross"]
-        days[row["day"]].fees += row["fees"]
-    for row in (
-        _refunds(business, period)  # type: ignore[attr-defined]
-        .filter(currency=currency)
-        .annotate(day=TruncDate("succeeded_at", tzinfo=zone))
-        .values("day")
-        .annotate(total=Sum("amount"))
-    ):
-        days[row["day"]].refunds += row["total"]
-    for row in (
-        _lines(business, period)  # type: ignore[attr-defined]
-        .filter(currency=currency)
-        .filter(_EXTRA_REFUNDS | _FEE_LINES | _RETURNED_FEES)
-        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
-        .values("day")
-        .annotate(
-            refunds=Coalesce(Sum("gross", filter=_EXTRA_REFUNDS), 0),
-            fee_lines=Coalesce(Sum("net", filter=_FEE_LINES), 0),
-            returned=Coalesce(Sum("fee", filter=_RETURNED_FEES), 0),
-        )
+        .annotate(gross=_SUMS["gross"], refunds=_SUMS["refunds"], fees=_SUMS["fees"])
+        .order_by()
     ):
         point = days[row["day"]]
-        point.refunds -= row["refunds"]
-        point.fees += row["returned"] - row["fee_lines"]
+        point.gross, point.refunds, point.fees = row["gross"], row["refunds"], row["fees"]
     return list(days.values())
 
 

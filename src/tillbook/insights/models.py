@@ -34,6 +34,10 @@ class RollupWatermark(TenantModel):
 
     name = models.CharField(max_length=50)
     last_payment_id = models.BigIntegerField(default=0)
+    last_refund_id = models.BigIntegerField(default=0)
+    last_line_id = models.BigIntegerField(default=0)
+    # The zone the daily rows were cut in; a business that moves zone is rebuilt.
+    zone = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -42,3 +46,35 @@ class RollupWatermark(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.name} at payment {self.last_payment_id}"
+
+
+class DailyLedger(TenantModel):
+    """One day's money per currency and UTM campaign, in the business's zone.
+
+    The dashboard sums at most a few thousand of these rows instead of every payment, refund
+    and balance line of the range. Refreshed by insights.rollups for the days that new rows
+    touch; `utm_campaign` is "" for payments without one.
+    """
+
+    day = models.DateField()
+    currency = models.CharField(max_length=3)
+    utm_campaign = models.CharField(max_length=300, blank=True)
+    gross = models.BigIntegerField(default=0)  # amount + tip of succeeded payments
+    tips = models.BigIntegerField(default=0)
+    tax = models.BigIntegerField(default=0)
+    fees = models.BigIntegerField(default=0)  # processor fees on those payments
+    orders = models.IntegerField(default=0)
+    refunds = models.BigIntegerField(default=0)  # succeeded refunds made that day
+    fee_lines = models.BigIntegerField(default=0)  # fee lines' cost (Radar, account fees)
+    returned_fees = models.BigIntegerField(default=0)  # fees given back with refunds (≤ 0)
+    unlinked_refunds = models.BigIntegerField(default=0)  # refund lines with no Refund row
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "day", "currency", "utm_campaign"], name="dailyledger_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.currency} {self.utm_campaign or '-'}"

@@ -8,13 +8,27 @@ move earlier (history imported after newer sales), so the upsert keeps the earli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
 from django.db import connection, transaction
-from django.db.models import Max, Min
-from django.db.models.functions import Lower
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from tillbook.core.models import Business
-from tillbook.insights.models import CustomerFirstPayment, RollupWatermark
-from tillbook.payments.models import Payment, PaymentState
+from tillbook.insights.models import CustomerFirstPayment, DailyLedger, RollupWatermark
+from tillbook.payments.models import (
+    BalanceKind,
+    BalanceTransaction,
+    Payment,
+    PaymentState,
+    Refund,
+    RefundState,
+)
+
+UTM_KEY = "utm_campaign"
 
 FIRSTS = "customer_first_payment"
 
@@ -55,3 +69,146 @@ def customer_firsts_refresh(*, business: Business) -> int:
         mark.last_payment_id = top if unfinished is None else unfinished - 1
         mark.save(update_fields=["last_payment_id"])
         return top - since
+
+
+DAILY = "daily_ledger"
+
+
+def _ids_since(
+    model: type, business: Business, since: int, unfinished_states: Sequence[str]
+) -> tuple[int, int, Any]:
+    """(new watermark, top id, rows above the old one) for one source table."""
+    fresh = model.objects.filter(business=business, pk__gt=since)  # type: ignore[attr-defined]
+    top = fresh.aggregate(top=Max("pk"))["top"]
+    if top is None:
+        return since, since, fresh.none()
+    window = fresh.filter(pk__lte=top)
+    unfinished = None
+    if unfinished_states:
+        unfinished = window.filter(state__in=unfinished_states).aggregate(first=Min("pk"))["first"]
+    return (top if unfinished is None else unfinished - 1), top, window
+
+
+def daily_ledger_refresh(*, business: Business) -> int:
+    """Recompute the DailyLedger days that payments, refunds or balance lines added since the
+    last refresh touch. Returns the number of days recomputed."""
+    zone = business.zone
+    with transaction.atomic():
+        mark, _ = RollupWatermark.objects.get_or_create(business=business, name=DAILY)
+        mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        if mark.zone != business.timezone:
+            DailyLedger.objects.filter(business=business).delete()
+            mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
+            mark.zone = business.timezone
+        pending = [PaymentState.CREATED, PaymentState.PENDING]
+        next_payment, _, payments = _ids_since(Payment, business, mark.last_payment_id, pending)
+        next_refund, _, refunds = _ids_since(
+            Refund, business, mark.last_refund_id, [RefundState.PENDING]
+        )
+        next_line, _, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, [])
+        spans = [
+            payments.filter(state=PaymentState.SUCCEEDED).aggregate(
+                low=Min("succeeded_at"), high=Max("succeeded_at")
+            ),
+            refunds.filter(state=RefundState.SUCCEEDED).aggregate(
+                low=Min("succeeded_at"), high=Max("succeeded_at")
+            ),
+            lines.aggregate(low=Min("occurred_at"), high=Max("occurred_at")),
+        ]
+        lows = [span["low"] for span in spans if span["low"] is not None]
+        highs = [span["high"] for span in spans if span["high"] is not None]
+        days = 0
+        if lows:
+            first = min(lows).astimezone(zone).date()
+            last = max(highs).astimezone(zone).date()
+            days = _recompute(business, first, last)
+        mark.last_payment_id, mark.last_refund_id, mark.last_line_id = (
+            next_payment,
+            next_refund,
+            next_line,
+        )
+        mark.save()
+        return days
+
+
+def _recompute(business: Business, first: date, last: date) -> int:
+    """Replace the rows of every day from `first` to `last` with sums from the ledger."""
+    zone = business.zone
+    start = datetime.combine(first, time(0), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+    rows: dict[tuple[date, str, str], DailyLedger] = {}
+
+    def row(day: date, currency: str, utm: str | None) -> DailyLedger:
+        key = (day, currency, (utm or "")[:300])
+        if key not in rows:
+            rows[key] = DailyLedger(
+                business=business, day=day, currency=currency, utm_campaign=key[2]
+            )
+        return rows[key]
+
+    for found in (
+        Payment.objects.filter(
+            business=business,
+            state=PaymentState.SUCCEEDED,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .annotate(
+            day=TruncDate("succeeded_at", tzinfo=zone), utm=KeyTextTransform(UTM_KEY, "metadata")
+        )
+        .values("day", "currency", "utm")
+        .annotate(
+            gross=Sum(F("amount") + F("tip_amount")),
+            tips=Sum("tip_amount"),
+            tax=Sum("tax_amount"),
+            fees=Sum(Coalesce("fee_amount", 0)),
+            orders=Count("id"),
+        )
+    ):
+        target = row(found["day"], found["currency"], found["utm"])
+        target.gross += found["gross"]
+        target.tips += found["tips"]
+        target.tax += found["tax"]
+        target.fees += found["fees"]
+        target.orders += found["orders"]
+    for found in (
+        Refund.objects.filter(
+            business=business,
+            state=RefundState.SUCCEEDED,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .annotate(day=TruncDate("succeeded_at", tzinfo=zone))
+        .values("day", "currency")
+        .annotate(total=Sum("amount"))
+    ):
+        row(found["day"], found["currency"], "").refunds += found["total"]
+    unlinked = Q(kind=BalanceKind.REFUND, refund__isnull=True)
+    fee_lines = Q(kind=BalanceKind.FEE)
+    returned = Q(kind=BalanceKind.REFUND)
+    for found in (
+        BalanceTransaction.objects.filter(
+            business=business, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .filter(unlinked | fee_lines | returned)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
+        .values("day", "currency")
+        .annotate(
+            unlinked=Coalesce(Sum("gross", filter=unlinked), 0),
+            fee_lines=Coalesce(Sum("net", filter=fee_lines), 0),
+            returned=Coalesce(Sum("fee", filter=returned), 0),
+        )
+    ):
+        target = row(found["day"], found["currency"], "")
+        target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
+        target.fee_lines -= found["fee_lines"]  # so are fee lines
+        target.returned_fees += found["returned"]  # negative: fees given back lower the cost
+    DailyLedger.objects.filter(business=business, day__gte=first, day__lte=last).delete()
+    DailyLedger.objects.bulk_create(rows.values(), batch_size=2000)
+    return (last - first).days + 1
+
+
+def rollups_refresh(*, business: Business) -> None:
+    """Everything the metrics read, brought up to date (cheap when nothing is new)."""
+    customer_firsts_refresh(business=business)
+    daily_ledger_refresh(business=business)

@@ -25,7 +25,7 @@ from tillbook.insights.campaigns import (
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import PayoutSummary, payouts_by_processor, revenue_by_day
 from tillbook.insights.periods import Period
-from tillbook.insights.rollups import customer_firsts_refresh
+from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import Metrics, business_metrics
 
 
@@ -90,9 +90,9 @@ def kpis(business: Business, metrics: Metrics) -> list[Kpi]:
 def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any]:
     choice = selected_range(request, business)
     # Live payments since the last sweep join the rollup now (a no-op when nothing is new).
-    customer_firsts_refresh(business=business)
+    rollups_refresh(business=business)
     metrics = business_metrics(business=business, period=choice.period)
-    days = revenue_by_day(business=business, period=choice.period, currency=business.currency)
+    days = revenue_by_day(business=business, period=choice.period)
     series = [
         Series("Gross sales", [d.gross for d in days], "gross"),
         Series("Net revenue", [d.net for d in days], "net"),
@@ -171,7 +171,7 @@ Rows = list[list[object]]
 
 def _revenue_rows(business: Business, period: Period) -> Rows:
     rows: Rows = [["day", "currency", "gross_sales", "refunds", "fees", "net_revenue"]]
-    for d in revenue_by_day(business=business, period=period, currency=business.currency):
+    for d in revenue_by_day(business=business, period=period):
         amounts = [_m(business, value) for value in (d.gross, d.refunds, d.fees, d.net)]
         rows.append([d.day.isoformat(), business.currency, *amounts])
     return rows

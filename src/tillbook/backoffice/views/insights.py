@@ -64,7 +64,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
     if report == "sales":
         context["days"] = [
             {"day": d.day, **{k: fmt(getattr(d, k)) for k in ("gross", "refunds", "fees", "net")}}
-            for d in revenue_by_day(business=business, period=period, currency=money)
+            for d in revenue_by_day(business=business, period=period)
         ]
     elif report == "payments":
         context["payouts"] = payout_display(business, metrics.current.payouts)

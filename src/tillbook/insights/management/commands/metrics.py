@@ -13,7 +13,7 @@ from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.insights.periods import Period
-from tillbook.insights.rollups import customer_firsts_refresh
+from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import business_metrics, metrics_json
 
 
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         except TillbookError as error:
             raise CommandError(error.message) from None
         with business_scope(business):
-            customer_firsts_refresh(business=business)
+            rollups_refresh(business=business)
             metrics = business_metrics(business=business, period=period)
             data = metrics_json(metrics, business=business)
         if options["json"]:
