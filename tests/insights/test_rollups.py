@@ -103,3 +103,30 @@ def test_a_business_that_changes_zone_gets_its_days_cut_again(scoped: Business) 
     rollups_refresh(business=scoped)
     days = Period(date(2026, 9, 1), date(2026, 9, 2), scoped.zone)
     assert [d.gross for d in revenue_by_day(business=scoped, period=days)] == [0, 1000]
+
+
+def test_a_later_refund_comes_off_the_campaign_of_the_month_it_was_sold(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.models import Refund, RefundState
+
+    sale = pay(scoped, "ivy@example.com", datetime(2026, 9, 1, 15, tzinfo=UTC))
+    sale.metadata, sale.fee_amount = {"utm_campaign": "fall"}, 60
+    sale.save()
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    assert attributed_by_utm(business=scoped, period=september)["fall"].revenue == 940
+    Refund(
+        business=scoped,
+        payment=sale,
+        state=RefundState.SUCCEEDED,
+        currency="USD",
+        amount=400,
+        idempotency_key="test-refund",
+        succeeded_at=datetime(2026, 10, 5, tzinfo=UTC),
+    ).save()
+    rollups_refresh(business=scoped)
+    assert attributed_by_utm(business=scoped, period=september)["fall"].revenue == 540

@@ -24,7 +24,7 @@ from tillbook.core.models import Business
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
-from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
+from tillbook.payments.models import Payment, PaymentState
 
 UTM_KEY = "utm_campaign"
 
@@ -88,23 +88,11 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
         )
         .exclude(utm_campaign="")
         .values("utm_campaign")
-        .annotate(revenue=Sum(F("gross") - F("fees")), orders=Sum("orders"))
+        .annotate(revenue=Sum(F("gross") - F("fees") - F("refunds_of_sales")), orders=Sum("orders"))
         .order_by()
     ):
         found[row["utm_campaign"]].revenue += row["revenue"]
         found[row["utm_campaign"]].orders += row["orders"]
-    for row in (
-        Refund.objects.filter(
-            business=business,
-            state=RefundState.SUCCEEDED,
-            payment__in=payments.values("pk"),
-        )
-        .annotate(utm=KeyTextTransform(UTM_KEY, "payment__metadata"))
-        .values("utm")
-        .annotate(total=Sum("amount"))
-    ):
-        if row["utm"]:
-            found[row["utm"]].revenue -= row["total"]
     # A new customer first paid in the period (the rollup knows when) and paid through the
     # campaign in it.
     firsts = CustomerFirstPayment.objects.filter(

@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, Sum
 
 from tillbook.core.models import Business
-from tillbook.insights.models import DailyLedger
+from tillbook.insights.models import DailyLedger, PayoutContents
 from tillbook.insights.periods import Period
+from tillbook.insights.rollups import payout_contents_recompute
 from tillbook.payments.models import (
-    BalanceKind,
     Payout,
 )
 
@@ -112,39 +111,23 @@ class PayoutSummary:
 def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSummary]:
     """Payouts that arrived in the period, per processor and currency, each with what it
     carried from its balance lines: amount = sales − refunds − fees + other."""
-    found = (
+    found = list(
         Payout.objects.filter(
             business=business, arrival_date__gte=period.first, arrival_date__lte=period.last
         )
-        .annotate(
-            sales=Coalesce(Sum("lines__gross", filter=Q(lines__kind=BalanceKind.CHARGE)), 0),
-            refunds=Coalesce(Sum("lines__gross", filter=Q(lines__kind=BalanceKind.REFUND)), 0),
-            fees=Coalesce(
-                Sum(
-                    "lines__fee",
-                    filter=Q(lines__kind__in=[BalanceKind.CHARGE, BalanceKind.REFUND]),
-                ),
-                0,
-            ),
-            other=Coalesce(
-                Sum(
-                    "lines__net",
-                    filter=~Q(
-                        lines__kind__in=[
-                            BalanceKind.CHARGE,
-                            BalanceKind.REFUND,
-                            BalanceKind.PAYOUT,
-                        ]
-                    ),
-                ),
-                0,
-            ),
-            line_count=Count("lines", filter=~Q(lines__kind=BalanceKind.PAYOUT)),
-        )
+        .select_related("insights_contents")
         .order_by("provider", "currency", "arrival_date", "pk")
     )
+    missing = [p.pk for p in found if not hasattr(p, "insights_contents")]
+    if missing:  # lines linked after they were rolled up (or never rolled up): sum them now
+        payout_contents_recompute(business=business, payout_ids=missing)
+        contents = {c.payout_id: c for c in PayoutContents.objects.filter(payout_id__in=missing)}
+        for payout in found:
+            if payout.pk in contents:
+                payout.insights_contents = contents[payout.pk]  # type: ignore[attr-defined]
     summaries: dict[tuple[str, str], PayoutSummary] = defaultdict(lambda: PayoutSummary("", ""))
     for payout in found:
+        carried = getattr(payout, "insights_contents", None) or PayoutContents()
         key = (payout.provider, payout.currency)
         summary = summaries[key]
         summary.provider, summary.currency = key
@@ -155,11 +138,11 @@ def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSu
                 "reference": payout.provider_reference,
                 "arrival_date": payout.arrival_date,
                 "amount": payout.amount,
-                "sales": payout.sales,
-                "refunds": -payout.refunds,
-                "fees": payout.fees,
-                "other": payout.other,
-                "lines": payout.line_count,
+                "sales": carried.sales,
+                "refunds": carried.refunds,
+                "fees": carried.fees,
+                "other": carried.other,
+                "lines": carried.lines,
             }
         )
     return list(summaries.values())

@@ -68,6 +68,8 @@ class DailyLedger(TenantModel):
     fee_lines = models.BigIntegerField(default=0)  # fee lines' cost (Radar, account fees)
     returned_fees = models.BigIntegerField(default=0)  # fees given back with refunds (≤ 0)
     unlinked_refunds = models.BigIntegerField(default=0)  # refund lines with no Refund row
+    # Refunds (made any day) of the payments made this day: what attribution subtracts.
+    refunds_of_sales = models.BigIntegerField(default=0)
 
     class Meta:
         constraints: ClassVar = [
@@ -78,3 +80,20 @@ class DailyLedger(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.day} {self.currency} {self.utm_campaign or '-'}"
+
+
+class PayoutContents(TenantModel):
+    """What one payout carried, summed from its balance lines when they arrive:
+    amount = sales − refunds − fees + other."""
+
+    payout = models.OneToOneField(
+        "payments.Payout", on_delete=models.CASCADE, related_name="insights_contents"
+    )
+    sales = models.BigIntegerField(default=0)
+    refunds = models.BigIntegerField(default=0)
+    fees = models.BigIntegerField(default=0)
+    other = models.BigIntegerField(default=0)
+    lines = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"contents of payout {self.payout_id}"

@@ -18,7 +18,12 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from tillbook.core.models import Business
-from tillbook.insights.models import CustomerFirstPayment, DailyLedger, RollupWatermark
+from tillbook.insights.models import (
+    CustomerFirstPayment,
+    DailyLedger,
+    PayoutContents,
+    RollupWatermark,
+)
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -106,22 +111,23 @@ def daily_ledger_refresh(*, business: Business) -> int:
             Refund, business, mark.last_refund_id, [RefundState.PENDING]
         )
         next_line, _, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, [])
-        spans = [
-            payments.filter(state=PaymentState.SUCCEEDED).aggregate(
-                low=Min("succeeded_at"), high=Max("succeeded_at")
-            ),
-            refunds.filter(state=RefundState.SUCCEEDED).aggregate(
-                low=Min("succeeded_at"), high=Max("succeeded_at")
-            ),
-            lines.aggregate(low=Min("occurred_at"), high=Max("occurred_at")),
-        ]
-        lows = [span["low"] for span in spans if span["low"] is not None]
-        highs = [span["high"] for span in spans if span["high"] is not None]
-        days = 0
-        if lows:
-            first = min(lows).astimezone(zone).date()
-            last = max(highs).astimezone(zone).date()
-            days = _recompute(business, first, last)
+        touched: set[date] = set()
+        for window, field in (
+            (payments.filter(state=PaymentState.SUCCEEDED), "succeeded_at"),
+            (refunds.filter(state=RefundState.SUCCEEDED), "succeeded_at"),
+            # A refund also changes what its payment's day attributes to a campaign.
+            (refunds.filter(state=RefundState.SUCCEEDED), "payment__succeeded_at"),
+            (lines, "occurred_at"),
+        ):
+            touched.update(
+                window.annotate(day=TruncDate(field, tzinfo=zone))
+                .values_list("day", flat=True)
+                .distinct()
+                .order_by()
+            )
+        touched.discard(None)  # type: ignore[arg-type]
+        days = sum(_recompute(business, first, last) for first, last in _runs(touched))
+        _payout_contents(business, lines)
         mark.last_payment_id, mark.last_refund_id, mark.last_line_id = (
             next_payment,
             next_refund,
@@ -129,6 +135,58 @@ def daily_ledger_refresh(*, business: Business) -> int:
         )
         mark.save()
         return days
+
+
+def _runs(days: set[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs: each run is recomputed with one set of queries."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _payout_contents(business: Business, lines: Any) -> None:
+    """Recompute the contents of every payout that new lines belong to."""
+    touched = sorted(
+        set(lines.exclude(payout=None).values_list("payout_id", flat=True).distinct().order_by())
+    )
+    for start in range(0, len(touched), 500):
+        payout_contents_recompute(business=business, payout_ids=touched[start : start + 500])
+
+
+_KINDS_SOLD = [BalanceKind.CHARGE, BalanceKind.REFUND]
+
+
+def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) -> None:
+    sums = (
+        BalanceTransaction.objects.filter(business=business, payout_id__in=payout_ids)
+        .exclude(kind=BalanceKind.PAYOUT)
+        .values("payout_id")
+        .annotate(
+            sales=Coalesce(Sum("gross", filter=Q(kind=BalanceKind.CHARGE)), 0),
+            refunds=Coalesce(Sum("gross", filter=Q(kind=BalanceKind.REFUND)), 0),
+            fees=Coalesce(Sum("fee", filter=Q(kind__in=_KINDS_SOLD)), 0),
+            other=Coalesce(Sum("net", filter=~Q(kind__in=_KINDS_SOLD)), 0),
+            lines=Count("id"),
+        )
+        .order_by()
+    )
+    PayoutContents.objects.filter(business=business, payout_id__in=payout_ids).delete()
+    PayoutContents.objects.bulk_create(
+        PayoutContents(
+            business=business,
+            payout_id=row["payout_id"],
+            sales=row["sales"],
+            refunds=-row["refunds"],  # shown as a positive amount taken back
+            fees=row["fees"],
+            other=row["other"],
+            lines=row["lines"],
+        )
+        for row in sums
+    )
 
 
 def _recompute(business: Business, first: date, last: date) -> int:
@@ -183,6 +241,23 @@ def _recompute(business: Business, first: date, last: date) -> int:
         .annotate(total=Sum("amount"))
     ):
         row(found["day"], found["currency"], "").refunds += found["total"]
+    for found in (
+        Refund.objects.filter(
+            business=business,
+            state=RefundState.SUCCEEDED,
+            payment__succeeded_at__gte=start,
+            payment__succeeded_at__lt=end,
+        )
+        .annotate(
+            day=TruncDate("payment__succeeded_at", tzinfo=zone),
+            utm=KeyTextTransform(UTM_KEY, "payment__metadata"),
+        )
+        .values("day", "payment__currency", "utm")
+        .annotate(total=Sum("amount"))
+    ):
+        row(found["day"], found["payment__currency"], found["utm"]).refunds_of_sales += found[
+            "total"
+        ]
     unlinked = Q(kind=BalanceKind.REFUND, refund__isnull=True)
     fee_lines = Q(kind=BalanceKind.FEE)
     returned = Q(kind=BalanceKind.REFUND)
