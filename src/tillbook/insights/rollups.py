@@ -73,7 +73,7 @@ def customer_firsts_refresh(*, business: Business) -> int:
         ).aggregate(first=Min("pk"))["first"]
         mark.last_payment_id = top if unfinished is None else unfinished - 1
         mark.save(update_fields=["last_payment_id"])
-        return top - since
+        return window.count()
 
 
 DAILY = "daily_ledger"
