@@ -111,17 +111,39 @@ def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any
         "legend": legend(series),
         "has_sales": any(d.gross or d.refunds or d.fees for d in days),
         "payouts": payout_display(business, metrics.current.payouts),
+        "payout_totals": payout_totals_display(business, metrics.current.payouts),
         "campaigns": campaign_display(business, metrics.current.campaigns),
         "open_amount": _money(business, metrics.open_requests.amount),
         "other_currencies": other_currency_display(business, metrics),
     }
 
 
+PROVIDER_NAMES = {"paypal": "PayPal", "stripe": "Stripe", "square": "Square"}
+
+
+def payout_totals_display(
+    business: Business, summaries: list[PayoutSummary]
+) -> list[dict[str, Any]]:
+    """One row per processor and currency: how many payouts, and what they carried."""
+    rows = []
+    for summary in summaries:
+        row: dict[str, Any] = {
+            "provider": PROVIDER_NAMES.get(summary.provider, summary.provider.title()),
+            "count": summary.count,
+        }
+        for key in ("amount", "sales", "refunds", "fees", "other"):
+            total = sum(int(str(payout[key])) for payout in summary.payouts)
+            row[key] = Money(total, summary.currency).format(business.locale)
+        rows.append(row)
+    return rows
+
+
 def payout_display(business: Business, summaries: list[PayoutSummary]) -> list[dict[str, Any]]:
     rows = []
     for summary in summaries:
         for payout in summary.payouts:
-            row: dict[str, Any] = {"provider": summary.provider, **payout}
+            provider = PROVIDER_NAMES.get(summary.provider, summary.provider.title())
+            row: dict[str, Any] = {**payout, "provider": provider}
             for key in ("amount", "sales", "refunds", "fees", "other"):
                 row[key] = Money(int(str(payout[key])), summary.currency).format(business.locale)
             rows.append(row)
