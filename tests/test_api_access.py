@@ -16,8 +16,11 @@ from tillbook.api.openapi import openapi_document
 from tillbook.api.scopes import SCOPES
 from tillbook.api.services import api_token_create
 from tillbook.core.models import Business, User
+from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.customers.services import customer_create
+from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_link_create, payment_start
 
 from .access import database_fingerprint
 
@@ -29,6 +32,7 @@ class Operation:
     # For the other business: "404" when the path names one of our objects, "own" when the
     # operation only ever touches the caller's business (listing, creating).
     other: str = "404"
+    not_found: str = "No customer with this id."
 
 
 MATRIX: dict[tuple[str, str], Operation] = {
@@ -36,6 +40,21 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/customers"): Operation(201, {"email": "new@example.com"}, other="own"),
     ("get", "/api/v1/customers/{customer_id}"): Operation(200),
     ("patch", "/api/v1/customers/{customer_id}"): Operation(200, {"name": "Changed"}),
+    ("get", "/api/v1/payments"): Operation(200, other="own"),
+    ("get", "/api/v1/payments/{payment_id}"): Operation(200, not_found="No payment with this id."),
+    ("get", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        200, not_found="No payment with this id."
+    ),
+    ("post", "/api/v1/payments/{payment_id}/refunds"): Operation(
+        201, {"amount": 100, "reason": "Sorry"}, not_found="No payment with this id."
+    ),
+    ("get", "/api/v1/payment-links"): Operation(200, other="own"),
+    ("post", "/api/v1/payment-links"): Operation(
+        201, {"title": "Lesson", "amount": 5000}, other="own"
+    ),
+    ("get", "/api/v1/payment-links/{link_id}"): Operation(
+        200, not_found="No payment link with this id."
+    ),
 }
 PUBLIC = {("get", "/api/v1/openapi.json"), ("get", "/api/v1/docs")}
 
@@ -58,12 +77,28 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
     with business_scope(business):
         customer = customer_create(business=business, actor=owner, email="ann@example.com")
         mine = api_token_create(business=business, actor=owner, name="Mine", scopes=list(SCOPES))
+        link = payment_link_create(
+            business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
+        )
+        payment = payment_start(
+            request=link,
+            provider="sandbox",
+            return_url="https://shop.example.test/",
+            customer_email="ann@example.com",
+        ).payment
+        sandbox_succeed(payment)
     with business_scope(other_business):
         customer_create(business=other_business, actor=None, email="theirs@example.com")
         theirs = api_token_create(
             business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
         )
-    return {"mine": mine.secret, "theirs": theirs.secret, "customer_id": customer.pk}
+    return {
+        "mine": mine.secret,
+        "theirs": theirs.secret,
+        "customer_id": customer.pk,
+        "payment_id": payment.pk,
+        "link_id": link.pk,
+    }
 
 
 def call(client: Client, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:
@@ -76,7 +111,9 @@ def call(client: Client, method: str, path: str, token: str | None, body: dict[s
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
 def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Client) -> None:
     spec = MATRIX[(method, path)]
-    url = path.replace("{customer_id}", str(tokens["customer_id"]))
+    url = path
+    for name in ("customer_id", "payment_id", "link_id"):
+        url = url.replace(f"{{{name}}}", str(tokens[name]))
 
     before = database_fingerprint()
     anonymous = call(client, method, url, None, spec.body)
@@ -89,7 +126,7 @@ def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Clie
     other = call(client, method, url, tokens["theirs"], spec.body)
     if spec.other == "404":
         assert other.status_code == 404
-        assert other.json()["detail"] == "No customer with this id."
+        assert other.json()["detail"] == spec.not_found
         assert database_fingerprint() == before
     else:
         assert other.status_code in (200, 201)

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "tillbook.messaging",
     "tillbook.customers",
     "tillbook.payments",
+    "tillbook.catalog",
+    "tillbook.orders",
     "tillbook.marketing",
     "tillbook.imports",
     "tillbook.insights",

@@ -55,6 +55,13 @@ def test_every_operation_requires_the_bearer_token() -> None:
         ("/api/v1/customers", "post"),
         ("/api/v1/customers/{customer_id}", "get"),
         ("/api/v1/customers/{customer_id}", "patch"),
+        ("/api/v1/payments", "get"),
+        ("/api/v1/payments/{payment_id}", "get"),
+        ("/api/v1/payments/{payment_id}/refunds", "get"),
+        ("/api/v1/payments/{payment_id}/refunds", "post"),
+        ("/api/v1/payment-links", "get"),
+        ("/api/v1/payment-links", "post"),
+        ("/api/v1/payment-links/{link_id}", "get"),
     }
     for path, method, operation in operations:
         assert operation["security"] == [{"TokenAuth": []}], f"{method.upper()} {path}"

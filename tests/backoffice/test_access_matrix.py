@@ -93,7 +93,38 @@ MATRIX: dict[str, Route] = {
     "settings_payment_provider": Route(
         ("GET", "POST"), {"is_enabled": "on", "instructions": "Pay the intruder"}
     ),
-}
+    # Selling (issue 3): sales, catalog, check-in.
+    "order_export": Route(),
+    "orders_shortfall": Route(),
+    "order_detail": Route(),
+    "order_resend": Route(("POST",), member_get=405),
+    "order_manual_payment": Route(("POST",), {"amount": "1.00", "method": "cash"}, member_get=405),
+    "order_refund": Route(("POST",), {"amount": "1.00", "releases_capacity": "on"}, member_get=405),
+    "order_cancel": Route(("POST",), member_get=405),
+    "order_fulfil": Route(("POST",), member_get=405),
+    "order_shortfall_accept": Route(("POST",), member_get=405),
+    "offering_export": Route(),
+    "offering_create": Route(("GET", "POST"), {"title": "Hacked", "state": "published",
+                                              "price": "1", "max_per_order": "1",
+                                              "download_limit": "1", "download_days": "1"}),
+    "offering_edit": Route(("GET", "POST"), {"title": "Hacked", "state": "draft", "price": "0",
+                                            "max_per_order": "1"}),
+    "shop_settings": Route(("GET", "POST"), {"reservation_minutes": "1",
+                                            "oversold_policy": "refund"}),
+    "tax_class_save": Route(("POST",), {"name": "Hacked", "rate": "50"}, member_get=405),
+    "shipping_rate_save": Route(("POST",), {"name": "Hacked", "amount": "9"}, member_get=405),
+    "discount_list": Route(("GET", "POST"), {"code": "HACKED", "kind": "percent", "value": "90"}),
+    "variant_save": Route(("POST",), {"name": "Hacked", "stock": "1"}, member_get=405),
+    "event_save": Route(("POST",), {"starts_at": "2030-01-01T10:00", "venue_name": "X"},
+                        member_get=405),
+    "quota_save": Route(("POST",), {"name": "Hacked", "size": "1000"}, member_get=405),
+    "ticket_type_save": Route(("POST",), {"name": "Hacked", "price": "0"}, member_get=405),
+    "lesson_save": Route(("POST",), {"title": "Hacked"}, member_get=405),
+    "file_upload": Route(("POST",), member_get=405),
+    "attendees": Route(("GET", "POST"), {"ticket": "0"}),
+    "attendee_export": Route(),
+    "check_in_ticket": Route(("GET", "POST")),
+}  # fmt: skip
 UPLOADS = {"customer_import", "import_list"}
 # Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
 OUTSIDE_A_BUSINESS = {"home", "login", "logout", "password_change", "invitation_accept"}
@@ -134,7 +165,9 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         open_link = payment_link_create(
             business=business, actor=owner, title="Open", amount=Money(2000, "USD")
         )
+        selling = _selling_world(business)
     return {
+        **selling,
         "business_slug": business.slug,
         "customer_id": customer.pk,
         "membership_id": staff.pk,
@@ -149,6 +182,31 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         "refund_id": refund.pk,
         "request_id": open_link.pk,
         "provider": "manual",
+    }
+
+
+def _selling_world(business: Business) -> dict[str, Any]:
+    """A shop with a paid order holding a ticket: what sales, catalog and check-in URLs need."""
+    from tillbook.orders.links import ticket_code
+    from tillbook.orders.models import Ticket
+    from tillbook.orders.services import order_place
+    from tillbook.payments.sandbox import sandbox_succeed
+    from tillbook.payments.services import payment_start
+
+    from ..orders.shop import build_shop
+
+    shop = build_shop(business)
+    order = order_place(business=business, items=[shop.ticket(1)], email="ann@example.com",
+                        name="Ann")  # fmt: skip
+    assert order.payment_request is not None
+    started = payment_start(request=order.payment_request, provider="sandbox", return_url="/")
+    sandbox_succeed(started.payment)
+    ticket = Ticket.objects.get(order=order)
+    return {
+        "order_id": order.pk,
+        "offering_id": shop.workshop.pk,
+        "kind": "download",
+        "code": ticket_code(ticket),
     }
 
 
@@ -221,6 +279,10 @@ MANAGER_PAGES = {
     "import_detail",
     "import_progress",
     "campaign_mappings",
+    "offering_create",
+    "offering_edit",
+    "shop_settings",
+    "discount_list",
     "settings",
     "settings_staff",
     "outbox",

@@ -45,3 +45,17 @@ def test_demo_customers_are_deterministic() -> None:
     assert [(row.email, row.name, row.phone, row.tags) for row in first] == [
         (row.email, row.name, row.phone, row.tags) for row in second
     ]
+
+
+@pytest.mark.django_db
+def test_demo_takes_payments_through_the_sandbox_and_cash() -> None:
+    from tillbook.payments.models import Payment, PaymentRequest, Refund
+    from tillbook.payments.providers import enabled_providers
+
+    business = seed_demo()
+    with business_scope(business):
+        assert [p.name for p in enabled_providers(business=business)] == ["sandbox", "manual"]
+        assert PaymentRequest.objects.filter(purpose="link").count() == 5
+        assert Payment.objects.filter(state="succeeded", provider="sandbox").count() == 36
+        assert Payment.objects.filter(state="succeeded", provider="manual").count() == 2
+        assert Refund.objects.filter(source="live").count() == 1  # imported history has its own

@@ -36,6 +36,7 @@ def test_import_maps_headers_by_name_and_strips_the_bom(scoped: Business, owner:
         "import",
     )
     assert sorted(ann.tags.values_list("name", flat=True)) == ["newsletter", "vip"]
+    assert (ann.first_touch, ann.latest_touch, ann.acquisition_campaign) == ({}, {}, "")
     bob = Customer.objects.get(email="bob@example.com")
     assert (bob.name, bob.phone, bob.marketing_consent, bob.consent_at) == (
         "Bob Stone",

@@ -31,7 +31,7 @@ def test_the_demo_imports_history_and_three_campaigns_with_different_returns() -
         ("meta_ads", "done"),
         ("microsoft_ads", "done"),
     ]
-    assert providers == {"stripe", "paypal"}
+    assert {"stripe", "paypal"} <= providers  # imported, beside the live sandbox and cash
     assert results["google"].roas > 3  # the retreat's search campaign pays for itself
     assert 1 < results["meta"].roas < 3  # the webinar campaign roughly breaks even
     assert results["microsoft"].roas < 1  # retargeting costs more than it brings

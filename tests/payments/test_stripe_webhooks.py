@@ -331,3 +331,19 @@ def test_signature_matches_the_sdk_reference_implementation() -> None:
     assert stripe.WebhookSignature.verify_header(payload, header, WEBHOOK_SECRET, 300)
     stamp = stripe_signature_verify(payload=payload.encode(), header=header, secret=WEBHOOK_SECRET)
     assert abs(stamp - time.time()) < 5
+
+
+def test_the_payers_return_confirms_before_the_webhook_and_the_webhook_changes_nothing(
+    client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    payment = stripe_payment(stripe_business)
+    with business_scope(stripe_business):
+        token = PaymentRequest.objects.get().token
+    waiting = client.get(f"/pay/{token}/done/").content.decode()
+    assert "Waiting for confirmation" in waiting  # not paid at Stripe yet
+    events = fake_stripe.pay(payment.checkout_reference)
+    assert "Thank you — paid" in client.get(f"/pay/{token}/done/").content.decode()
+    assert state_of(payment)[:2] == ("succeeded", 175)
+    late = deliver(client, stripe_business, events["checkout.session.completed"])
+    assert late.json()["detail"] == "already confirmed"
+    assert len(purpose.paid) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 SCOPES: dict[str, str] = {
     "customers:read": "List and read customers",
     "customers:write": "Create and edit customers",
+    "payments:read": "List and read payments, refunds and payment links",
+    "payments:write": "Refund payments and create payment links",
 }
 
 

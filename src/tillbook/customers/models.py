@@ -43,6 +43,14 @@ class Customer(TenantModel):
     consent_source = models.CharField(max_length=20, choices=ConsentSource.choices, blank=True)
     tags = models.ManyToManyField(Tag, blank=True, related_name="customers")
     notes = models.TextField(blank=True)
+    # First-party attribution (customers.attribution): the first and latest visit that led to
+    # a purchase, each {"landing", "referrer", "at", "utm_source", …}. The first touch is set
+    # once; its source, medium and campaign are copied into columns for grouping in reports.
+    first_touch = models.JSONField(default=dict, blank=True)
+    latest_touch = models.JSONField(default=dict, blank=True)
+    acquisition_source = models.CharField(max_length=200, blank=True)
+    acquisition_medium = models.CharField(max_length=200, blank=True)
+    acquisition_campaign = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -243,9 +243,16 @@ NEW_CUSTOMER_FIELDS = (
     "marketing_consent",
     "consent_at",
     "consent_source",
+    "first_touch",
+    "latest_touch",
+    "acquisition_source",
+    "acquisition_medium",
+    "acquisition_campaign",
     "created_at",
     "updated_at",
 )
+# An imported customer has no recorded visit: empty attribution, as JSON text for the driver.
+_NO_TOUCH = "{}"
 
 
 def customers_import(
@@ -290,6 +297,11 @@ def customers_import(
                         consent,
                         (row.consent_at or now) if consent else None,
                         ConsentSource.IMPORT if consent else "",
+                        _NO_TOUCH,
+                        _NO_TOUCH,
+                        "",
+                        "",
+                        "",
                         now,
                         now,
                     )

@@ -179,4 +179,7 @@ def seed_demo() -> Business:
             rows=demo_customers(random.Random(SEED + 1), 40),
             ignored_columns=[],
         )
+    from tillbook.demo.payments import seed_payments
+
+    seed_payments(business=business, owner=owner, seed=SEED + 3)
     return business

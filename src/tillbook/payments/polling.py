@@ -69,6 +69,23 @@ def pending_payments_poll(*, now: datetime | None = None) -> PollReport:
     return report
 
 
+def payment_confirm_on_return(*, payment: Payment) -> None:
+    """The payer is back from the processor's page: ask the processor now, rather than wait
+    for its webhook (DESIGN.md: the return and the webhook go through the same service).
+    Never raises: the webhook and the sweep remain."""
+    if payment.state not in (PaymentState.PENDING, PaymentState.CREATED):
+        return
+    provider = provider_classes().get(payment.provider)
+    if provider is None or not provider.confirms_on_return:
+        return
+    try:
+        payment_poll(payment=payment)
+    except Exception:
+        logger.warning(
+            "Checking payment %s on the payer's return failed", payment.pk, exc_info=True
+        )
+
+
 def payment_poll(*, payment: Payment, report: PollReport | None = None) -> str:
     report = report if report is not None else PollReport()
     adapter = provider_adapter(business=payment.business, name=payment.provider)

@@ -517,8 +517,17 @@ def payment_link_create(
     expires_at: datetime | None = None,
     customer: Customer | None = None,
     actor_label: str = "",
+    send_to: str = "",
 ) -> PaymentRequest:
-    """A stand-alone payment link (/pay/<token>) staff send by email or message."""
+    """A stand-alone payment link (/pay/<token>) staff send by email or message; with
+    `send_to`, emailed right away (the link is not kept when the address is refused)."""
+    from tillbook.payments.notifications import payment_link_send
+
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise InvalidInput(
+            "The expiry needs a time zone, e.g. 2026-12-31T23:59:00Z.",
+            field_errors={"expires_at": ["Add a time zone."]},
+        )
     if expires_at is not None and expires_at <= timezone.now():
         raise InvalidInput(
             "The expiry must be in the future.", field_errors={"expires_at": ["In the past."]}
@@ -544,4 +553,6 @@ def payment_link_create(
             summary=f"Created the payment link “{request.title}”",
             target=request,
         )
+        if send_to:
+            payment_link_send(request=request, to_email=send_to, message="", actor=actor)
     return request

@@ -14,11 +14,6 @@ EMPTY_AREAS = {
         "Calendar",
         "Your bookings, staff schedules and blocked time will appear here.",
     ),
-    "sales": ("Sales", "Orders from your storefront, invoices and payment links will appear here."),
-    "catalog": (
-        "Catalog",
-        "Products, downloads, courses, tickets and bookable services will appear here.",
-    ),
     "marketing": ("Marketing", "Newsletters, tracked links and ad campaigns will appear here."),
 }
 
@@ -37,6 +32,4 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
 
 
 calendar_home = _empty_area("calendar")
-sales_home = _empty_area("sales")
-catalog_home = _empty_area("catalog")
 marketing_home = _empty_area("marketing")

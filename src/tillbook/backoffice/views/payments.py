@@ -311,11 +311,8 @@ def payment_link_create_view(request: HttpRequest) -> HttpResponse:
                     tip_allowed=data["tip_allowed"],
                     is_reusable=data["is_reusable"],
                     expires_at=form.expires_at(),
+                    send_to=data["email"] or "",
                 )
-                if data["email"]:
-                    payment_link_send(
-                        request=link, to_email=data["email"], message="", actor=user_of(request)
-                    )
             except TillbookError as error:
                 apply_error(form, error)
                 status = error.status_code

@@ -68,6 +68,8 @@ class PaymentProvider:
     # What the owner enters in Settings → Payments.
     account_fields: ClassVar[tuple[AccountField, ...]] = ()
     description: ClassVar[str] = ""
+    # The payer's return page asks the processor (poll) instead of waiting for the webhook.
+    confirms_on_return: ClassVar[bool] = False
 
     def __init__(self, *, business: Business, account: ProviderAccount | None) -> None:
         self.business = business

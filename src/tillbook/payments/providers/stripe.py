@@ -61,6 +61,7 @@ def _plain(value: Any) -> dict[str, Any]:
 class StripeProvider(PaymentProvider):
     name = "stripe"
     label = "Card (Stripe)"
+    confirms_on_return = True
     description = "Cards, wallets and local payment methods through your own Stripe account."
     account_fields = (
         AccountField(
@@ -75,7 +76,7 @@ class StripeProvider(PaymentProvider):
         AccountField(
             "webhook_secret",
             "Webhook signing secret",
-            "Starts with whsec_. Shown when you add the webhook endpoint below in Stripe "
+            "Starts with whsec_. Shown when you add the webhook endpoint (address above) in Stripe "
             "Dashboard → Developers → Webhooks.",
             is_secret=True,
             required=True,

@@ -15,6 +15,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.payments.models import AmountType, Payment, PaymentState, RequestState
+from tillbook.payments.polling import payment_confirm_on_return
 from tillbook.payments.providers import enabled_providers
 from tillbook.payments.providers.sandbox import sandbox_signature
 from tillbook.payments.sandbox import sandbox_decline, sandbox_succeed, sandbox_succeed_later
@@ -92,6 +93,10 @@ def pay_return(request: HttpRequest, token: str) -> HttpResponse:
             .order_by("-created_at", "-id")
             .first()
         )
+        if latest is not None and latest.state == PaymentState.PENDING:
+            payment_confirm_on_return(payment=latest)
+            latest.refresh_from_db()
+            payment_request.refresh_from_db()
         return render(
             request,
             "storefront/pay_return.html",

@@ -1,0 +1,180 @@
+"""The web checkout a buyer uses, request by request, with the sandbox processor."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.test import Client
+from django.utils import timezone
+
+from tillbook.core.scoping import business_scope
+from tillbook.customers.models import Customer
+from tillbook.messaging.models import OutboxMessage
+from tillbook.orders.models import Order, OrderLine, OrderState, Ticket
+from tillbook.payments.models import Payment, PaymentRequest
+
+from ..access import database_fingerprint
+from ..orders.shop import FILE_BYTES, Shop
+
+BUYER = {"email": "ann@example.com", "name": "Ann Buyer"}
+
+
+def add(client: Client, shop: Shop, **fields: Any) -> Any:
+    return client.post("/acme/cart/add/", fields)
+
+
+def checkout(client: Client, **fields: Any) -> Any:
+    page = client.get("/acme/checkout/").content.decode()
+    total = re.search(r'name="expected_total" value="([^"]*)"', page)
+    assert total, page
+    data = {**BUYER, "expected_total": total.group(1), "provider": "sandbox", **fields}
+    return client.post("/acme/checkout/", data)
+
+
+def test_buy_a_ticket_and_a_download_pay_and_download(
+    client: Client, shop: Shop, django_capture_on_commit_callbacks: Any,
+    run_tasks: Callable[[], int],
+) -> None:  # fmt: skip
+    assert (
+        add(client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": "2"})[
+            "Location"
+        ]
+        == "/acme/cart/"
+    )
+    add(client, shop, offering=shop.ebook.pk, quantity="1")
+    cart = client.get("/acme/cart/").content.decode()
+    assert "$99.00" in cart  # 2 × 40.00 + 19.00
+    response = checkout(client)
+    sandbox = response["Location"]
+    assert sandbox.startswith("https://shop.example.test/sandbox-pay/")
+    path = sandbox.removeprefix("https://shop.example.test")
+    assert "Test mode" in client.get(path).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        back = client.post(path, {"outcome": "succeed"})
+    run_tasks()
+    order = Order.objects.get()
+    assert back["Location"].startswith(f"https://shop.example.test/acme/orders/{order.pk}.")
+    order_path = back["Location"].removeprefix("https://shop.example.test")
+    page = client.get(order_path)
+    html = page.content.decode()
+    assert page["Cache-Control"] == "private, no-store"
+    assert "Thank you — paid" in html
+    assert html.count("<svg") == 2  # one QR code per ticket
+    receipt = OutboxMessage.objects.get(template="order_receipt")
+    assert f"https://shop.example.test{order_path}" in receipt.body_text
+    link = re.search(r'href="(/acme/orders/[^"]+/downloads/[^"]+)"', html)
+    assert link
+    download = client.get(link.group(1))
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == FILE_BYTES  # type: ignore[attr-defined]
+    assert client.get(link.group(1)).status_code == 200
+    past_limit = client.get(link.group(1))
+    assert past_limit.status_code == 410
+    assert "already downloaded 2 times, the limit" in past_limit.content.decode()
+    assert Ticket.objects.filter(order=order).count() == 2
+    assert client.get("/acme/cart/").content.decode().count("Your cart is empty") == 1
+
+
+def test_order_page_needs_the_exact_secret(client: Client, shop: Shop) -> None:
+    add(client, shop, offering=shop.ebook.pk, quantity="1")
+    checkout(client, provider="")
+    order = Order.objects.get()
+    assert (
+        client.get(f"/acme/orders/{order.pk}.0123456789abcdef0123456789abcdef/").status_code == 404
+    )
+    assert client.get(f"/acme/orders/{order.pk}/").status_code == 404
+    assert client.get("/acme/orders/x/").status_code == 404
+
+
+def test_tampered_expected_total_changes_nothing(client: Client, shop: Shop) -> None:
+    add(client, shop, offering=shop.ebook.pk, quantity="1")
+    before = database_fingerprint()
+    response = client.post("/acme/checkout/", {**BUYER, "expected_total": "0.01",
+                                               "provider": "sandbox"})  # fmt: skip
+    assert response.status_code == 409
+    assert "The total is now $19.00, not $0.01" in response.content.decode()
+    after = database_fingerprint()
+    after.pop("sessions.session", None), before.pop("sessions.session", None)
+    assert after == before
+    missing = client.post("/acme/checkout/", {**BUYER, "provider": "sandbox"})
+    assert missing.status_code == 400
+    assert Order.objects.count() == 0
+
+
+def test_bad_quantities_are_refused_with_a_message(client: Client, shop: Shop) -> None:
+    cases = [("-1", 400, "at least 1"), ("0", 400, "Choose how many"),
+             ("1000000000000", 400, "At most 100"), ("abc", 400, "whole numbers"),
+             ("11", 400, "At most 10 of")]  # fmt: skip
+    for quantity, status, message in cases:
+        response = add(client, shop, offering=shop.workshop.pk,
+                       **{f"qty_ticket_{shop.regular.pk}": quantity})  # fmt: skip
+        assert response.status_code == status, quantity
+        assert message in response.content.decode(), quantity
+    assert add(client, shop, offering=999999, quantity="1").status_code == 404
+    assert client.get("/acme/cart/").content.decode().count("Your cart is empty") == 1
+
+
+def test_a_ticket_type_of_another_event_is_refused(client: Client, shop: Shop) -> None:
+    response = add(client, shop, offering=shop.ebook.pk,
+                   **{f"qty_ticket_{shop.regular.pk}": "1"})  # fmt: skip
+    assert response.status_code == 400
+    assert "has no options to choose" in response.content.decode()
+
+
+def test_an_expired_checkout_cannot_be_paid(client: Client, shop: Shop) -> None:
+    add(client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": "1"})
+    checkout(client, provider="")
+    order = Order.objects.get()
+    past = timezone.now() - timedelta(minutes=1)
+    PaymentRequest.objects.filter(pk=order.payment_request_id).update(expires_at=past)
+    Order.objects.filter(pk=order.pk).update(reserved_until=past)
+    OrderLine.objects.filter(order=order).update(reserved_until=past)
+    request = PaymentRequest.objects.get()
+    response = client.post(f"/pay/{request.token}/", {"provider": "sandbox"})
+    assert response.status_code == 410
+    assert "expired" in response.content.decode()
+    assert Payment.objects.count() == 0
+
+
+def test_shipping_needs_an_address_unless_picked_up(client: Client, shop: Shop) -> None:
+    add(client, shop, offering=shop.shirt.pk, **{f"qty_variant_{shop.shirt_medium.pk}": "1"})
+    from tillbook.catalog.models import ShippingRate
+
+    with business_scope(shop.business):
+        standard = ShippingRate.objects.get(name="US standard").pk
+        pickup = ShippingRate.objects.get(is_pickup=True).pk
+    no_address = checkout(client, shipping_rate=str(standard), provider="")
+    assert no_address.status_code == 400
+    assert "Enter the shipping address" in no_address.content.decode()
+    shipped = checkout(
+        client,
+        shipping_rate=str(standard),
+        provider="",
+        address_line1="1 Main St",
+        address_city="Chicago",
+        address_postal_code="60601",
+        address_country="us",
+    )
+    assert shipped.status_code == 302
+    order = Order.objects.get()
+    assert (order.total, order.shipping_total, order.shipping_address["country"]) == (
+        3000,
+        500,
+        "US",
+    )
+    add(client, shop, offering=shop.shirt.pk, **{f"qty_variant_{shop.shirt_medium.pk}": "1"})
+    picked = checkout(client, shipping_rate=str(pickup), provider="", email="bo@example.com")
+    assert picked.status_code == 302
+    assert Order.objects.filter(is_pickup=True, shipping_address={}).count() == 1
+
+
+def test_digital_orders_never_ask_for_an_address(client: Client, shop: Shop) -> None:
+    add(client, shop, offering=shop.ebook.pk, quantity="1")
+    page = client.get("/acme/checkout/").content.decode()
+    assert "address_line1" not in page
+    assert checkout(client, provider="").status_code == 302
+    assert Customer.objects.filter(email="ann@example.com").exists()
+    assert Order.objects.get().state == OrderState.PENDING
