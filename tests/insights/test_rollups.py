@@ -130,3 +130,39 @@ def test_a_later_refund_comes_off_the_campaign_of_the_month_it_was_sold(scoped: 
     ).save()
     rollups_refresh(business=scoped)
     assert attributed_by_utm(business=scoped, period=september)["fall"].revenue == 540
+
+
+def test_an_orders_utm_campaign_attributes_its_payment(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.orders.models import Order
+    from tillbook.payments.models import PaymentRequest
+
+    request = PaymentRequest(
+        business=scoped, token="t-order-1", purpose="order", title="Order 1", currency="USD"
+    )
+    request.save()
+    Order(
+        business=scoped,
+        number=1,
+        access_salt="salt",
+        email="jo@example.com",
+        name="Jo",
+        currency="USD",
+        total=5000,
+        payment_request=request,
+        utm_campaign="spring-promo",
+    ).save()
+    paid = pay(scoped, "jo@example.com", datetime(2026, 9, 3, 15, tzinfo=UTC))
+    paid.request, paid.amount, paid.fee_amount = request, 5000, 175
+    paid.metadata = {"utm_campaign": "ignored-when-the-order-says"}
+    paid.save()
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    found = attributed_by_utm(business=scoped, period=september)
+    assert set(found) == {"spring-promo"}
+    assert (found["spring-promo"].revenue, found["spring-promo"].orders) == (4825, 1)
+    assert found["spring-promo"].new_customers == 1

@@ -1,8 +1,9 @@
 """Ad spend joined to the revenue it brought: ROAS and CAC per campaign and per channel.
 
-A payment is attributed to the UTM campaign kept with it at purchase time. Until orders and
-bookings carry their own attribution, that is the `utm_campaign` in the payment's metadata,
-which Stripe imports fill from the `utm_campaign (metadata)` column and live checkouts set.
+A payment is attributed to the UTM campaign kept with it at purchase time: its order's
+(orders.Order.utm_campaign), else the `utm_campaign` in its metadata, which Stripe imports
+fill from the `utm_campaign (metadata)` column (insights.attribution). Bookings join the same
+way once they are paid through orders or carry the campaign on their payment.
 A UTM campaign belongs to an ad campaign through the owner's mapping, or else when it equals
 the campaign's name or id exactly (UTM values are case-sensitive).
 
@@ -17,10 +18,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Lower
 
 from tillbook.core.models import Business
+from tillbook.insights.attribution import payment_utm
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
@@ -76,8 +77,7 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
         currency=business.currency,
         succeeded_at__gte=period.start,
         succeeded_at__lt=period.end,
-    ).filter(metadata__has_key=UTM_KEY)
-    payments = payments.annotate(utm=KeyTextTransform(UTM_KEY, "metadata"))
+    )
     found: dict[str, Attribution] = defaultdict(Attribution)
     for row in (
         DailyLedger.objects.filter(
@@ -102,6 +102,7 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
         payments.exclude(customer_email="")
         .annotate(email=Lower("customer_email"))
         .filter(email__in=firsts)
+        .annotate(utm=payment_utm())
         .values("utm")
         .annotate(customers=Count("email", distinct=True))
     ):

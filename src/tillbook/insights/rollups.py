@@ -14,10 +14,10 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum
-from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from tillbook.core.models import Business
+from tillbook.insights.attribution import payment_utm
 from tillbook.insights.models import (
     CustomerFirstPayment,
     DailyLedger,
@@ -32,8 +32,6 @@ from tillbook.payments.models import (
     Refund,
     RefundState,
 )
-
-UTM_KEY = "utm_campaign"
 
 FIRSTS = "customer_first_payment"
 
@@ -211,9 +209,7 @@ def _recompute(business: Business, first: date, last: date) -> int:
             succeeded_at__gte=start,
             succeeded_at__lt=end,
         )
-        .annotate(
-            day=TruncDate("succeeded_at", tzinfo=zone), utm=KeyTextTransform(UTM_KEY, "metadata")
-        )
+        .annotate(day=TruncDate("succeeded_at", tzinfo=zone), utm=payment_utm())
         .values("day", "currency", "utm")
         .annotate(
             gross=Sum(F("amount") + F("tip_amount")),
@@ -250,7 +246,7 @@ def _recompute(business: Business, first: date, last: date) -> int:
         )
         .annotate(
             day=TruncDate("payment__succeeded_at", tzinfo=zone),
-            utm=KeyTextTransform(UTM_KEY, "payment__metadata"),
+            utm=payment_utm("payment__"),
         )
         .values("day", "payment__currency", "utm")
         .annotate(total=Sum("amount"))
