@@ -62,8 +62,10 @@ def _load(business: Business, files: LedgerFiles) -> None:
         insert_rows(
             Customer,
             ("business", "email", "name", "phone", "marketing_consent", "consent_source",
-             "notes", "created_at", "updated_at"),
-            ((b, email, "", "", False, "", "", now, now) for email in emails),
+             "notes", "first_touch", "latest_touch", "acquisition_source", "acquisition_medium",
+             "acquisition_campaign", "created_at", "updated_at"),
+            ((b, email, "", "", False, "", "", "{}", "{}", "", "", "", now, now)
+             for email in emails),
         )  # fmt: skip
         p = offsets[Payment]
         insert_rows(

@@ -18,14 +18,11 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Lower
 
 from tillbook.core.models import Business
-from tillbook.insights.attribution import payment_utm
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
-from tillbook.payments.models import Payment, PaymentState
 
 UTM_KEY = "utm_campaign"
 
@@ -71,13 +68,6 @@ class Attribution:
 
 def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attribution]:
     """Net revenue, orders and new customers per UTM campaign, in the business's currency."""
-    payments = Payment.objects.filter(
-        business=business,
-        state=PaymentState.SUCCEEDED,
-        currency=business.currency,
-        succeeded_at__gte=period.start,
-        succeeded_at__lt=period.end,
-    )
     found: dict[str, Attribution] = defaultdict(Attribution)
     for row in (
         DailyLedger.objects.filter(
@@ -93,21 +83,17 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     ):
         found[row["utm_campaign"]].revenue += row["revenue"]
         found[row["utm_campaign"]].orders += row["orders"]
-    # A new customer first paid in the period (the rollup knows when) and paid through the
-    # campaign in it.
-    firsts = CustomerFirstPayment.objects.filter(
-        business=business, first_at__gte=period.start, first_at__lt=period.end
-    ).values("email_key")
+    # A campaign acquired the customers whose first payment ever came through it.
     for row in (
-        payments.exclude(customer_email="")
-        .annotate(email=Lower("customer_email"))
-        .filter(email__in=firsts)
-        .annotate(utm=payment_utm())
-        .values("utm")
-        .annotate(customers=Count("email", distinct=True))
+        CustomerFirstPayment.objects.filter(
+            business=business, first_at__gte=period.start, first_at__lt=period.end
+        )
+        .exclude(first_utm="")
+        .values("first_utm")
+        .annotate(customers=Count("id"))
+        .order_by()
     ):
-        if row["utm"]:
-            found[row["utm"]].new_customers += row["customers"]
+        found[row["first_utm"]].new_customers += row["customers"]
     return dict(found)
 
 

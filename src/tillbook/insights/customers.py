@@ -16,7 +16,7 @@ from django.db.models.functions import Lower, TruncMonth
 from django.utils import timezone
 
 from tillbook.core.models import Business
-from tillbook.insights.models import CustomerFirstPayment
+from tillbook.insights.models import CustomerDay, CustomerFirstPayment
 from tillbook.insights.periods import Period
 from tillbook.payments.models import Payment, PaymentRequest, PaymentState, RequestState
 
@@ -31,15 +31,10 @@ def customers_new_and_returning(*, business: Business, period: Period) -> Custom
     """Customers who paid in the period; new ones paid for the first time in it (read from
     the CustomerFirstPayment rollup, so no query scans the business's whole history)."""
     paying = (
-        Payment.objects.filter(
-            business=business,
-            state=PaymentState.SUCCEEDED,
-            succeeded_at__gte=period.start,
-            succeeded_at__lt=period.end,
-        )
-        .exclude(customer_email="")
-        .annotate(key=Lower("customer_email"))
-        .aggregate(total=Count("key", distinct=True))["total"]
+        CustomerDay.objects.filter(business=business, day__gte=period.first, day__lte=period.last)
+        .values("email_key")
+        .distinct()
+        .count()
     )
     new = CustomerFirstPayment.objects.filter(
         business=business, first_at__gte=period.start, first_at__lt=period.end

@@ -16,6 +16,8 @@ class CustomerFirstPayment(TenantModel):
 
     email_key = models.CharField(max_length=254)
     first_at = models.DateTimeField()
+    # The UTM campaign of that first payment: the campaign that acquired the customer (CAC).
+    first_utm = models.CharField(max_length=300, blank=True)
 
     class Meta:
         constraints: ClassVar = [
@@ -27,6 +29,24 @@ class CustomerFirstPayment(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.email_key} since {self.first_at:%Y-%m-%d}"
+
+
+class CustomerDay(TenantModel):
+    """Each day (business zone) each customer paid. Counting a period's distinct paying
+    customers then reads one narrow index instead of every payment of the period."""
+
+    day = models.DateField()
+    email_key = models.CharField(max_length=254)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "day", "email_key"], name="customerday_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_key} on {self.day}"
 
 
 class RollupWatermark(TenantModel):

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce, Lower, TruncDate
 from tillbook.core.models import Business
 from tillbook.insights.attribution import payment_utm
 from tillbook.insights.models import (
+    CustomerDay,
     CustomerFirstPayment,
     DailyLedger,
     PayoutContents,
@@ -37,41 +38,83 @@ FIRSTS = "customer_first_payment"
 
 
 def customer_firsts_refresh(*, business: Business) -> int:
-    """Bring CustomerFirstPayment up to date; returns how many payments were read."""
+    """Bring CustomerFirstPayment and CustomerDay up to date; returns how many payments were
+    read."""
     with transaction.atomic():
         mark, _ = RollupWatermark.objects.get_or_create(business=business, name=FIRSTS)
         # Lock the watermark so two refreshes (a sweep and an import) do not both move it.
         mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        if mark.zone != business.timezone:  # customer days are cut in the business's zone
+            CustomerDay.objects.filter(business=business).delete()
+            mark.last_payment_id, mark.zone = 0, business.timezone
         since = mark.last_payment_id
         fresh = Payment.objects.filter(business=business, pk__gt=since)
         top = fresh.aggregate(top=Max("pk"))["top"]
         if top is None:
+            mark.save()
             return 0
         window = fresh.filter(pk__lte=top)
-        firsts = (
-            window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False)
-            .exclude(customer_email="")
-            .values(key=Lower("customer_email"))
-            .annotate(first=Min("succeeded_at"))
-            .values("business", "key", "first")
+        paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
+            customer_email=""
         )
-        select, params = firsts.query.sql_with_params()
-        table = connection.ops.quote_name(CustomerFirstPayment._meta.db_table)
-        earliest = "LEAST" if connection.vendor == "postgresql" else "MIN"
-        with connection.cursor() as cursor:
-            # One INSERT … SELECT … GROUP BY, whatever the number of payments.
-            cursor.execute(
-                f"INSERT INTO {table} (business_id, email_key, first_at) {select} "
-                "ON CONFLICT (business_id, email_key) DO UPDATE SET first_at = "
-                f"{earliest}({table}.first_at, excluded.first_at)",
-                params,
-            )
+        _firsts_upsert(business, paid)
+        _days_insert(business, paid)
         unfinished = window.filter(
             state__in=[PaymentState.CREATED, PaymentState.PENDING]
         ).aggregate(first=Min("pk"))["first"]
         mark.last_payment_id = top if unfinished is None else unfinished - 1
-        mark.save(update_fields=["last_payment_id"])
+        mark.save(update_fields=["last_payment_id", "zone"])
         return window.count()
+
+
+def _firsts_upsert(business: Business, paid: Any) -> None:
+    # The earliest payment per customer and campaign (grouped in SQL), then per customer the
+    # earliest of those: its campaign is the one that acquired the customer.
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for key, utm, first in (
+        paid.annotate(key=Lower("customer_email"), utm=payment_utm())
+        .values("key", "utm")
+        .annotate(first=Min("succeeded_at"))
+        .values_list("key", "utm", "first")
+        .order_by()
+    ):
+        known = earliest.get(key)
+        if known is None or first < known[0]:
+            earliest[key] = (first, (utm or "")[:300])
+    if not earliest:
+        return
+    table = connection.ops.quote_name(CustomerFirstPayment._meta.db_table)
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        # History imported after newer sales moves a first payment earlier, never later.
+        cursor.executemany(
+            f"INSERT INTO {table} (business_id, email_key, first_at, first_utm) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (business_id, email_key) DO UPDATE SET "
+            f"first_utm = CASE WHEN excluded.first_at < {table}.first_at "
+            f"THEN excluded.first_utm ELSE {table}.first_utm END, "
+            f"first_at = {least}({table}.first_at, excluded.first_at)",
+            [(business.pk, key, adapt(first), utm) for key, (first, utm) in earliest.items()],
+        )
+
+
+def _days_insert(business: Business, paid: Any) -> None:
+    days = (
+        paid.annotate(
+            day=TruncDate("succeeded_at", tzinfo=business.zone), key=Lower("customer_email")
+        )
+        .values("business", "day", "key")
+        .distinct()
+        .order_by()
+    )
+    select, params = days.query.sql_with_params()
+    table = connection.ops.quote_name(CustomerDay._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (business_id, day, email_key) {select} "
+            "ON CONFLICT (business_id, day, email_key) DO NOTHING",
+            params,
+        )
 
 
 DAILY = "daily_ledger"
