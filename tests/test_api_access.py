@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from tests.scheduling.world import scheduling_world
 from tillbook.api.openapi import openapi_document
 from tillbook.api.scopes import SCOPES
 from tillbook.api.services import api_token_create
@@ -40,6 +43,35 @@ MATRIX: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/customers"): Operation(201, {"email": "new@example.com"}, other="own"),
     ("get", "/api/v1/customers/{customer_id}"): Operation(200),
     ("patch", "/api/v1/customers/{customer_id}"): Operation(200, {"name": "Changed"}),
+    ("get", "/api/v1/services"): Operation(200, other="own"),
+    ("get", "/api/v1/services/{service_id}"): Operation(200, not_found="No service with this id."),
+    ("get", "/api/v1/services/{service_id}/availability?start={free_start}&end={free_end}"): (
+        Operation(200, not_found="No service with this id.")
+    ),
+    ("get", "/api/v1/staff"): Operation(200, other="own"),
+    ("put", "/api/v1/staff/{staff_id}/hours"): Operation(
+        200,
+        {"weekly_hours": {"0": [{"start": "09:00", "end": "12:00"}]}},
+        not_found="No staff member with this id.",
+    ),
+    ("get", "/api/v1/bookings?start={free_start}&end={free_end}"): Operation(200, other="own"),
+    ("get", "/api/v1/bookings/{booking_id}"): Operation(200, not_found="No booking with this id."),
+    ("post", "/api/v1/bookings"): Operation(
+        201,
+        {"service_id": "{service_id}", "duration": 60, "start": "{free_start}"},
+        not_found="No service with this id.",
+    ),
+    ("post", "/api/v1/bookings/{booking_id}/confirm"): Operation(
+        200,
+        {"name": "Ann", "email": "ann.booked@example.com"},
+        not_found="No booking with this id.",
+    ),
+    ("post", "/api/v1/bookings/{booking_id}/reschedule"): Operation(
+        200, {"start": "{free_start}"}, not_found="No booking with this id."
+    ),
+    ("post", "/api/v1/bookings/{booking_id}/cancel"): Operation(
+        200, {"reason": "x"}, not_found="No booking with this id."
+    ),
     ("get", "/api/v1/payments"): Operation(200, other="own"),
     ("get", "/api/v1/payments/{payment_id}"): Operation(200, not_found="No payment with this id."),
     ("get", "/api/v1/payments/{payment_id}/refunds"): Operation(
@@ -69,7 +101,7 @@ def operations() -> list[tuple[str, str]]:
 
 
 def test_every_api_operation_is_in_the_matrix() -> None:
-    assert set(operations()) == set(MATRIX)
+    assert set(operations()) == {(method, path.split("?")[0]) for method, path in MATRIX}
 
 
 @pytest.fixture
@@ -77,6 +109,7 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
     with business_scope(business):
         customer = customer_create(business=business, actor=owner, email="ann@example.com")
         mine = api_token_create(business=business, actor=owner, name="Mine", scopes=list(SCOPES))
+        scheduling = scheduling_world(business, owner)
         link = payment_link_create(
             business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
         )
@@ -92,13 +125,23 @@ def tokens(business: Business, other_business: Business, owner: User) -> dict[st
         theirs = api_token_create(
             business=other_business, actor=None, name="Theirs", scopes=list(SCOPES)
         )
+    free = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(days=11)
     return {
+        **scheduling,
         "mine": mine.secret,
         "theirs": theirs.secret,
         "customer_id": customer.pk,
         "payment_id": payment.pk,
         "link_id": link.pk,
+        "free_start": free.isoformat().replace("+00:00", "Z"),
+        "free_end": (free + timedelta(days=1)).isoformat().replace("+00:00", "Z"),
     }
+
+
+def filled(text: str, values: dict[str, Any]) -> str:
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
 
 
 def call(client: Client, method: str, path: str, token: str | None, body: dict[str, Any]) -> Any:
@@ -111,9 +154,11 @@ def call(client: Client, method: str, path: str, token: str | None, body: dict[s
 @pytest.mark.parametrize(("method", "path"), list(MATRIX))
 def test_api_access(method: str, path: str, tokens: dict[str, Any], client: Client) -> None:
     spec = MATRIX[(method, path)]
-    url = path
-    for name in ("customer_id", "payment_id", "link_id"):
-        url = url.replace(f"{{{name}}}", str(tokens[name]))
+    url = filled(path, tokens)
+    body = json.loads(filled(json.dumps(spec.body), tokens))
+    if "service_id" in body:
+        body["service_id"] = int(body["service_id"])
+    spec = Operation(spec.member_status, body, spec.other, spec.not_found)
 
     before = database_fingerprint()
     anonymous = call(client, method, url, None, spec.body)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "tillbook.messaging",
     "tillbook.customers",
     "tillbook.payments",
+    "tillbook.scheduling",
     "tillbook.catalog",
     "tillbook.orders",
     "tillbook.marketing",

@@ -40,6 +40,37 @@ def csv_upload() -> dict[str, Any]:
 MATRIX: dict[str, Route] = {
     "dashboard": Route(),
     "calendar": Route(),
+    "calendar_export": Route(),
+    "calendar_booking": Route(),
+    "calendar_booking_action": Route(("POST",), {"action": "cancel"}, member_get=405),
+    "calendar_booking_new": Route(
+        ("GET", "POST"),
+        {
+            "service": "1",
+            "duration": "60",
+            "staff": "1",
+            "start": "2030-01-07 10:00",
+            "name": "Intruder",
+            "email": "intruder@example.com",
+            "payment": "none",
+        },
+    ),
+    "calendar_block_new": Route(
+        ("GET", "POST"), {"staff": "1", "start": "2030-01-07 10:00", "end": "2030-01-07 11:00"}
+    ),
+    "calendar_setup": Route(),
+    "calendar_staff_new": Route(
+        ("GET", "POST"), {"name": "Intruder", "timezone": "UTC", "day_0": "09:00-17:00"}
+    ),
+    "calendar_service_new": Route(
+        ("GET", "POST"),
+        {"name": "Intruder", "durations": "60=1.00", "staff": "1", "location_kind": "video",
+         "payment_mode": "later", "capacity": "1", "interval_minutes": "30",
+         "buffer_before_minutes": "0", "buffer_after_minutes": "0", "min_notice_minutes": "0",
+         "horizon_days": "30", "cancel_window_hours": "24", "late_cancel_fee_percent": "0"},
+    ),
+    "calendar_feed_rotate": Route(("POST",), member_get=405),
+    "calendar_import_new": Route(("POST",), {"url": "http://127.0.0.1:9/x.ics"}, member_get=405),
     "sales": Route(),
     "payments": Route(),
     "catalog": Route(),
@@ -165,8 +196,12 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         open_link = payment_link_create(
             business=business, actor=owner, title="Open", amount=Money(2000, "USD")
         )
+        from tests.scheduling.world import scheduling_world
+
+        scheduling = scheduling_world(business, owner)
         selling = _selling_world(business)
     return {
+        **scheduling,
         **selling,
         "business_slug": business.slug,
         "customer_id": customer.pk,
@@ -279,6 +314,9 @@ MANAGER_PAGES = {
     "import_detail",
     "import_progress",
     "campaign_mappings",
+    "calendar_setup",
+    "calendar_staff_new",
+    "calendar_service_new",
     "offering_create",
     "offering_edit",
     "shop_settings",
@@ -342,6 +380,8 @@ def test_staff_post_to_manager_actions_changes_nothing(
         "settings_staff",
         "payment_refund",
         "refund_retry",
+        "calendar_feed_rotate",
+        "calendar_import_new",
     ):
         url = url_for(url_patterns("backoffice")[name], world)
         assert client.post(url, MATRIX[name].post).status_code == 403

@@ -48,6 +48,31 @@ def test_demo_customers_are_deterministic() -> None:
 
 
 @pytest.mark.django_db
+def test_demo_business_has_services_staff_and_six_months_of_bookings() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.scheduling.models import Booking, Service, StaffMember
+
+    business = seed_demo()
+    with business_scope(business):
+        assert sorted(Service.objects.values_list("location_kind", "capacity")) == [
+            ("business", 12),
+            ("customer", 1),
+            ("video", 1),
+        ]
+        assert StaffMember.objects.count() == 2
+        now = timezone.now()
+        bookings = Booking.objects.all()
+        assert bookings.filter(start__lt=now - timedelta(days=80)).exists()
+        assert bookings.filter(start__gt=now + timedelta(days=80)).exists()
+        assert bookings.filter(start__lt=now, state="completed").count() > 50
+        assert bookings.filter(start__gt=now, state="confirmed").count() > 50
+        assert bookings.filter(service__capacity=12).values("session_key").distinct().count() > 5
+
+
+@pytest.mark.django_db
 def test_demo_takes_payments_through_the_sandbox_and_cash() -> None:
     from tillbook.payments.models import Payment, PaymentRequest, Refund
     from tillbook.payments.providers import enabled_providers

@@ -5,6 +5,10 @@ from __future__ import annotations
 SCOPES: dict[str, str] = {
     "customers:read": "List and read customers",
     "customers:write": "Create and edit customers",
+    "scheduling:read": "Read services, staff schedules and availability",
+    "scheduling:write": "Change staff schedules",
+    "bookings:read": "List and read bookings",
+    "bookings:write": "Hold, confirm, reschedule and cancel bookings",
     "payments:read": "List and read payments, refunds and payment links",
     "payments:write": "Refund payments and create payment links",
 }

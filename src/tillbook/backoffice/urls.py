@@ -3,6 +3,7 @@ from django.urls import include, path
 from tillbook.backoffice.views import (
     areas,
     auth,
+    calendar,
     catalog,
     checkin,
     customers,
@@ -19,7 +20,29 @@ app_name = "backoffice"
 
 business_patterns = [
     path("", dashboard.dashboard, name="dashboard"),
-    path("calendar/", areas.calendar_home, name="calendar"),
+    path("calendar/", calendar.calendar_home, name="calendar"),
+    path("calendar/export.csv", calendar.calendar_export, name="calendar_export"),
+    path("calendar/new/", calendar.calendar_booking_new, name="calendar_booking_new"),
+    path("calendar/block/", calendar.calendar_block_new, name="calendar_block_new"),
+    path("calendar/setup/", calendar.calendar_setup, name="calendar_setup"),
+    path("calendar/staff/new/", calendar.calendar_staff_new, name="calendar_staff_new"),
+    path("calendar/services/new/", calendar.calendar_service_new, name="calendar_service_new"),
+    path("calendar/bookings/<int:booking_id>/", calendar.calendar_booking, name="calendar_booking"),
+    path(
+        "calendar/bookings/<int:booking_id>/action/",
+        calendar.calendar_booking_action,
+        name="calendar_booking_action",
+    ),
+    path(
+        "calendar/staff/<int:staff_id>/feed/",
+        calendar.calendar_feed_rotate,
+        name="calendar_feed_rotate",
+    ),
+    path(
+        "calendar/staff/<int:staff_id>/import/",
+        calendar.calendar_import_new,
+        name="calendar_import_new",
+    ),
     path("sales/", sales.order_list, name="sales"),
     path("sales/export.csv", sales.order_export, name="order_export"),
     path("sales/no-place/", sales.orders_shortfall, name="orders_shortfall"),

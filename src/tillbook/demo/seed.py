@@ -18,6 +18,7 @@ from tillbook.core.scoping import business_scope, unscoped
 from tillbook.core.services import business_create, business_update, invitation_create
 from tillbook.customers.models import Customer
 from tillbook.customers.services import ImportRow, customers_import
+from tillbook.demo.bookings import seed_scheduling
 from tillbook.demo.people import (
     AREA_CODES,
     EMAIL_DOMAINS,
@@ -153,6 +154,7 @@ def seed_demo() -> Business:
             if customer.marketing_consent:
                 customer.consent_at = customer.created_at
         Customer.objects.bulk_update(customers, ["created_at", "updated_at", "consent_at"])
+        seed_scheduling(business=business, owner=owner, coach=coach, rng=rng)
         owner_membership = Membership.objects.get(business=business, user=owner)
         invitation_create(
             business=business,

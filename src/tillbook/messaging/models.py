@@ -28,6 +28,9 @@ class OutboxMessage(TenantModel):
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     headers = models.JSONField(default=dict, blank=True)
+    # Text attachments kept with the message as sent: [{"filename", "content_type", "content"}]
+    # (calendar files of booking confirmations).
+    attachments = models.JSONField(default=list, blank=True)
     message_id = models.CharField(max_length=200, unique=True)
     # Set by callers that must not send the same message twice (e.g. "receipt:order:42").
     dedupe_key = models.CharField(max_length=200, blank=True)

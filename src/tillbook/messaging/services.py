@@ -51,6 +51,7 @@ def message_queue(
     to_name: str = "",
     dedupe_key: str = "",
     headers: dict[str, str] | None = None,
+    attachments: list[dict[str, str]] | None = None,
 ) -> OutboxMessage:
     """Render a message now, store it in the outbox and send it after the transaction commits.
 
@@ -72,6 +73,7 @@ def message_queue(
         body_text=rendered.text,
         body_html=rendered.html,
         headers=headers or {},
+        attachments=attachments or [],
         message_id=make_msgid(domain=_sender_domain()),
         dedupe_key=dedupe_key,
     )
@@ -100,6 +102,8 @@ def _email_for(message: OutboxMessage) -> EmailMultiAlternatives:
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    for attachment in message.attachments:
+        email.attach(attachment["filename"], attachment["content"], attachment["content_type"])
     return email
 
 

@@ -1,7 +1,7 @@
 """Public pages. Business pages live under /<business-slug>/ (reserved words are refused as
 slugs); payment pages under /pay/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from tillbook.storefront.views import checkout, orders, payments, shop, webhooks
 
@@ -16,6 +16,7 @@ urlpatterns = [
     path("pay/<str:token>/", payments.pay, name="pay"),
     path("pay/<str:token>/done/", payments.pay_return, name="pay_return"),
     path("hooks/stripe/<slug:business_slug>/", webhooks.stripe_webhook, name="stripe_webhook"),
+    path("", include("tillbook.storefront.booking.urls")),
     # The shop of a business. These come last: the slug matches any word not taken above
     # (core.models.RESERVED_SLUGS keeps businesses from taking Tillbook's own paths).
     path("<slug:business_slug>/", shop.business_home, name="business"),

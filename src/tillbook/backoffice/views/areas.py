@@ -10,10 +10,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from tillbook.backoffice.access import business_view, page
 
 EMPTY_AREAS = {
-    "calendar": (
-        "Calendar",
-        "Your bookings, staff schedules and blocked time will appear here.",
-    ),
     "marketing": ("Marketing", "Newsletters, tracked links and ad campaigns will appear here."),
 }
 
@@ -31,5 +27,4 @@ def _empty_area(section: str) -> Callable[..., HttpResponseBase]:
     return view
 
 
-calendar_home = _empty_area("calendar")
 marketing_home = _empty_area("marketing")

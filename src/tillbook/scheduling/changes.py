@@ -1,0 +1,251 @@
+"""Changing a booking after it was made: reschedule and cancel, by the customer (through the
+secret link, under the policy copied onto the booking) or by staff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+
+from tillbook.core.audit import audit_record
+from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.core.hooks import pause_point
+from tillbook.core.models import User
+from tillbook.core.money import Money
+from tillbook.scheduling import notifications
+from tillbook.scheduling.availability import Interval, slot_is_offered
+from tillbook.scheduling.models import Booking, BookingLink, BookingState
+from tillbook.scheduling.policy import CancellationTerms, cancellation_terms
+from tillbook.scheduling.selectors import group_session_key, service_slots
+from tillbook.scheduling.services import (
+    SlotUnavailable,
+    booking_event,
+    is_overlap_refusal,
+    link_create,
+    locked_booking,
+    unavailable_reason,
+    wall_time,
+)
+
+CHANGEABLE = (BookingState.CONFIRMED, BookingState.AWAITING_PAYMENT)
+
+
+def _check_link(link: BookingLink | None) -> None:
+    if link is not None and link.replaced_at is not None:
+        raise Conflict(
+            "This link was already used to reschedule, so it no longer changes the booking. "
+            "Use the link in your latest confirmation email."
+        )
+
+
+def _inside_window(booking: Booking, now: datetime) -> bool:
+    return booking.start - now < timedelta(hours=booking.cancel_window_hours)
+
+
+@dataclass(frozen=True)
+class Rescheduled:
+    booking: Booking
+    secret: str  # the new manage link; the one used is now replaced
+
+
+def booking_reschedule(
+    *,
+    booking: Booking,
+    start: datetime,
+    link: BookingLink | None = None,
+    actor: User | None = None,
+    as_business: bool = False,
+    now: datetime | None = None,
+) -> Rescheduled:
+    """Move a booking to another free start with the same person and length.
+
+    Through the customer's `link` this is allowed until the cancellation window begins, and
+    the link is spent; staff (`actor`, or an API token: `as_business`) may always. SEQUENCE
+    goes up, reminders are recomputed from now, and the customer gets the new time with a new
+    calendar file and link.
+    """
+    now = now or timezone.now()
+    by_business = actor is not None or as_business
+    if start.tzinfo is None:
+        raise InvalidInput("The new start needs a time zone.")
+    with transaction.atomic():
+        locked = locked_booking(booking)
+        if link is not None:
+            link = BookingLink.objects.select_for_update().get(pk=link.pk)
+        _check_link(link)
+        if locked.state not in CHANGEABLE:
+            state = locked.get_state_display().lower()
+            raise Conflict(f"A {state} booking cannot be rescheduled.")
+        if not by_business and _inside_window(locked, now):
+            raise Conflict(
+                f"This booking starts within {locked.cancel_window_hours} hours, so it can no "
+                f"longer be rescheduled online. Please contact {locked.business.name}."
+            )
+        if start == locked.start:
+            raise InvalidInput("That is the booking's current time; pick another.")
+        slots = service_slots(
+            service=locked.service,
+            duration_minutes=locked.duration_minutes,
+            window=Interval(start, start + timedelta(microseconds=1)),
+            staff_id=locked.staff_id,
+            seats=locked.seats,
+            now=now,
+            ignore_booking_id=locked.pk,
+            as_staff=by_business,
+        )
+        if not slot_is_offered(slots, start, locked.staff_id):
+            raise unavailable_reason(
+                service=locked.service,
+                duration_minutes=locked.duration_minutes,
+                start=start,
+                staff_id=locked.staff_id,
+                seats=locked.seats,
+                now=now,
+                zone_name=locked.customer_timezone,
+            )
+        pause_point("booking_reschedule.checked")
+        old = wall_time(locked.start, locked.customer_timezone)
+        shift = start - locked.start
+        locked.start += shift
+        locked.end += shift
+        locked.blocking_start += shift
+        locked.blocking_end += shift
+        if locked.service.is_group:
+            locked.session_key = group_session_key(locked.service, locked.staff_id, start)
+        locked.sequence += 1
+        locked.scheduled_at = now
+        try:
+            with transaction.atomic():
+                locked.save()
+        except DatabaseError as error:
+            if not is_overlap_refusal(error):
+                raise
+            raise SlotUnavailable(
+                f"{wall_time(start, locked.customer_timezone)} is no longer free; "
+                "please pick another time."
+            ) from None
+        secret = link_create(locked, replace=True)
+        new = wall_time(locked.start, locked.customer_timezone)
+        label = actor.email if actor else "customer"
+        booking_event(locked, "rescheduled", f"Moved from {old} to {new}", label)
+        if actor is not None:
+            audit_record(
+                business=locked.business,
+                actor=actor,
+                action="booking.reschedule",
+                summary=f"Moved a {locked.service.name} booking from {old} to {new}",
+                target=locked,
+            )
+        notifications.send_rescheduled(locked, secret=secret)
+    return Rescheduled(booking=locked, secret=secret)
+
+
+def cancellation_quote(
+    booking: Booking, *, by_business: bool, now: datetime | None = None
+) -> CancellationTerms:
+    """What cancelling now would cost, for the page that asks "are you sure?"."""
+    return cancellation_terms(
+        start=booking.start,
+        now=now or timezone.now(),
+        window_hours=booking.cancel_window_hours,
+        fee_percent=booking.late_cancel_fee_percent,
+        total=booking.total,
+        paid=_paid(booking),
+        by_business=by_business,
+    )
+
+
+def _paid(booking: Booking) -> Money:
+    from tillbook.payments.models import Payment, PaymentState
+
+    if booking.payment_request_id is None:
+        return Money.zero(booking.currency)
+    amounts = Payment.objects.filter(
+        request_id=booking.payment_request_id, state=PaymentState.SUCCEEDED
+    ).values_list("amount", flat=True)
+    return Money(sum(amounts), booking.currency)
+
+
+def booking_cancel(
+    *,
+    booking: Booking,
+    link: BookingLink | None = None,
+    actor: User | None = None,
+    as_business: bool = False,
+    reason: str = "",
+    now: datetime | None = None,
+) -> tuple[Booking, CancellationTerms]:
+    """Cancel and free the time. A customer cancelling inside the window keeps the fee (and
+    is told so); otherwise what was paid is refunded, after the cancellation commits."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = locked_booking(booking)
+        if link is not None:
+            link = BookingLink.objects.select_for_update().get(pk=link.pk)
+        _check_link(link)
+        if locked.state not in (*CHANGEABLE, BookingState.HELD):
+            state = locked.get_state_display().lower()
+            raise Conflict(f"This booking is already {state}; there is nothing to cancel.")
+        terms = cancellation_quote(locked, by_business=actor is not None or as_business, now=now)
+        locked.state = BookingState.CANCELLED
+        locked.cancelled_at = now
+        locked.cancel_reason = " ".join(reason.split())[:300]
+        locked.cancellation_fee = terms.fee.amount
+        locked.sequence += 1
+        locked.save()
+        locale = locked.business.locale
+        summary = f"Cancelled by {actor.email if actor else 'the customer'}"
+        if terms.is_late:
+            summary += f", late: {terms.fee.format(locale)} kept"
+        booking_event(locked, "cancelled", summary, actor.email if actor else "customer")
+        if actor is not None:
+            audit_record(
+                business=locked.business,
+                actor=actor,
+                action="booking.cancel",
+                summary=f"Cancelled a {locked.service.name} booking of {locked.start:%Y-%m-%d}",
+                target=locked,
+            )
+        if locked.payment_request_id is not None:
+            from tillbook.payments.models import PaymentRequest, RequestState
+
+            PaymentRequest.objects.filter(
+                pk=locked.payment_request_id, state=RequestState.OPEN
+            ).update(state=RequestState.CANCELLED)
+        notifications.send_cancelled(
+            locked,
+            fee=terms.fee.format(locale),
+            refund=terms.refund.format(locale),
+            is_late=terms.is_late,
+            has_refund=terms.refund.amount > 0,
+        )
+    if terms.refund.amount > 0:
+        _refund(locked, terms.refund, actor)
+    return locked, terms
+
+
+def _refund(booking: Booking, amount: Money, actor: User | None) -> None:
+    """Refund across the booking's payments, newest first, until `amount` is covered."""
+    from tillbook.payments.models import Payment, PaymentState
+    from tillbook.payments.services import refund_create, refundable
+
+    remaining = amount
+    payments = Payment.objects.filter(
+        request_id=booking.payment_request_id, state=PaymentState.SUCCEEDED
+    ).order_by("-succeeded_at")
+    for payment in payments:
+        if remaining.amount <= 0:
+            break
+        part = min(refundable(payment), remaining)
+        if part.amount <= 0:
+            continue
+        refund_create(
+            payment=payment,
+            amount=part,
+            reason=f"Booking {booking.pk} cancelled",
+            actor=actor,
+            releases_capacity=True,
+        )
+        remaining = remaining - part

@@ -1,0 +1,157 @@
+"""Scheduling through the API: availability for a range and zone, and the booking lifecycle."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+
+from tillbook.api.services import api_token_create
+from tillbook.core.models import Business, User
+from tillbook.messaging.models import OutboxMessage
+from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
+
+from .conftest import berlin
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(client: Client, scoped: Business, owner: User) -> Any:
+    token = api_token_create(
+        business=scoped,
+        actor=owner,
+        name="Site",
+        scopes=["scheduling:read", "scheduling:write", "bookings:read", "bookings:write"],
+    ).secret
+
+    def call(method: str, path: str, body: dict | None = None) -> Any:
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        if method == "get":
+            return client.get(f"/api/v1{path}", body or {}, **headers)
+        return client.generic(
+            method.upper(), f"/api/v1{path}", json.dumps(body or {}), "application/json", **headers
+        )
+
+    return call
+
+
+def utc(day: date, hour: int, minute: int = 0) -> str:
+    return berlin(day, hour, minute).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_availability_lists_slots_in_utc_with_the_local_start(
+    api: Any, service: Service, next_week: date
+) -> None:
+    response = api(
+        "get",
+        f"/services/{service.pk}/availability",
+        {
+            "start": utc(next_week, 0),
+            "end": utc(next_week + timedelta(days=1), 0),
+            "timezone": "Asia/Kathmandu",
+            "duration": 60,
+        },
+    )
+    assert response.status_code == 200
+    slots = response.json()
+    assert len(slots) == 15  # 09:00 to 16:00 Berlin, every 30 minutes
+    first = berlin(next_week, 9)
+    assert slots[0]["start"] == first.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert slots[0]["local_start"] == first.astimezone(ZoneInfo("Asia/Kathmandu")).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            {"timezone": "Mars/Base"},
+            "Mars/Base is not a time zone; use an IANA name such as Europe/Berlin or "
+            "America/New_York.",
+        ),
+        ({"end": "2020-01-01T00:00:00Z"}, "end must be after start, and at most 62 days later."),
+        ({"duration": 45}, "Coaching call cannot be booked for 45 minutes."),
+    ],
+)
+def test_bad_availability_questions_get_400(
+    api: Any, service: Service, next_week: date, query: dict, message: str
+) -> None:
+    params = {"start": utc(next_week, 0), "end": utc(next_week, 23), **query}
+    response = api("get", f"/services/{service.pk}/availability", params)
+    assert response.status_code == 400
+    assert response.json()["detail"] == message
+
+
+def test_hold_confirm_reschedule_cancel(
+    api: Any,
+    service: Service,
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    held = api(
+        "post",
+        "/bookings",
+        {
+            "service_id": service.pk,
+            "duration": 60,
+            "start": utc(next_week, 10),
+            "staff_id": coach.pk,
+            "timezone": "Europe/Berlin",
+        },
+    )
+    assert held.status_code == 201
+    booking_id = held.json()["id"]
+    assert held.json()["state"] == "held" and len(held.json()["manage_token"]) > 30
+    taken = api(
+        "post",
+        "/bookings",
+        {"service_id": service.pk, "duration": 30, "start": utc(next_week, 10, 30)},
+    )
+    assert taken.status_code == 409
+    assert Booking.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        confirmed = api(
+            "post", f"/bookings/{booking_id}/confirm", {"name": "Ann", "email": "ann@example.com"}
+        )
+    assert confirmed.json()["state"] == "confirmed"
+    assert confirmed.json()["customer_email"] == "ann@example.com"
+    moved = api("post", f"/bookings/{booking_id}/reschedule", {"start": utc(next_week, 15)})
+    assert moved.status_code == 200
+    assert (moved.json()["sequence"], moved.json()["start"]) == (1, utc(next_week, 15))
+    cancelled = api("post", f"/bookings/{booking_id}/cancel", {"reason": "Ill"})
+    assert cancelled.json()["state"] == BookingState.CANCELLED
+    assert sorted(OutboxMessage.objects.values_list("template", flat=True)) == [
+        "booking_cancelled",
+        "booking_confirmed",
+        "booking_rescheduled",
+    ]
+    listed = api("get", "/bookings", {"start": utc(next_week, 0), "end": utc(next_week, 23)})
+    assert [b["id"] for b in listed.json()] == [booking_id]
+
+
+def test_staff_hours_can_be_replaced(api: Any, coach: StaffMember) -> None:
+    response = api(
+        "put",
+        f"/staff/{coach.pk}/hours",
+        {
+            "weekly_hours": {
+                "0": [{"start": "08:00", "end": "12:00"}, {"start": "13:00", "end": "24:00"}]
+            }
+        },
+    )
+    assert response.status_code == 200
+    assert response.json()["weekly_hours"] == {
+        "0": [{"start": "08:00", "end": "12:00"}, {"start": "13:00", "end": "24:00"}]
+    }
+    bad = api("put", f"/staff/{coach.pk}/hours", {"weekly_hours": {"7": []}})
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "7 is not a weekday; use 0 (Monday) to 6 (Sunday)."
+    assert api("get", "/staff").json()[0]["weekly_hours"]["0"][0] == {
+        "start": "08:00",
+        "end": "12:00",
+    }

@@ -1,0 +1,391 @@
+"""From hold to confirmation, payment, reschedule and cancellation, with the emails and calendar
+files each step sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+from icalendar import Calendar
+
+from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.messaging.models import OutboxMessage
+from tillbook.payments.models import Payment, PaymentRequest, RefundState, RequestState
+from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_start
+from tillbook.scheduling.changes import booking_cancel, booking_reschedule
+from tillbook.scheduling.models import Booking, BookingEvent, BookingState, Service, StaffMember
+from tillbook.scheduling.services import (
+    CustomerDetails,
+    booking_expire_due,
+    booking_for_link,
+    booking_hold,
+    booking_submit_details,
+)
+
+from .conftest import ANN, berlin
+
+pytestmark = pytest.mark.django_db
+
+
+def ics_of(message: OutboxMessage) -> Calendar:
+    [attachment] = message.attachments
+    assert attachment["filename"] == "booking.ics"
+    return Calendar.from_ical(attachment["content"])
+
+
+def paid_booking(
+    service: Service, coach: StaffMember, start: datetime, capture
+) -> tuple[Booking, str]:
+    held = booking_hold(
+        service=service,
+        duration_minutes=60,
+        start=start,
+        staff=coach,
+        customer_timezone="Europe/Berlin",
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with capture(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/r"
+        )
+        sandbox_succeed(started.payment)
+    return Booking.objects.get(pk=booking.pk), held.secret
+
+
+def test_details_then_payment_confirm_once_with_a_calendar_file(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    start = berlin(next_week, 14)
+    held = booking_hold(
+        service=service,
+        duration_minutes=60,
+        start=start,
+        staff=coach,
+        customer_timezone="Europe/Berlin",
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    assert booking.state == BookingState.AWAITING_PAYMENT
+    request = booking.payment_request
+    assert (request.purpose, request.purpose_id, request.amount, request.currency) == (
+        "booking",
+        str(booking.pk),
+        12000,
+        "USD",
+    )
+    assert OutboxMessage.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(request=request, provider="sandbox", return_url="https://x.test/")
+        sandbox_succeed(started.payment)
+        sandbox_succeed(started.payment)  # the webhook arrives again: nothing more happens
+    booking.refresh_from_db()
+    assert booking.state == BookingState.CONFIRMED
+    assert booking.customer.email == "ann@example.com"
+    [message] = OutboxMessage.objects.all()
+    assert message.template == "booking_confirmed"
+    assert message.subject == (
+        f"Confirmed: Coaching call on {start:%A %-d %B %Y}, 14:00 (Europe/Berlin)"
+    )
+    assert "free of charge until 24 hours before the start" in message.body_text
+    assert "100% of the price is kept as a late-cancellation fee" in message.body_text
+    calendar = ics_of(message)
+    assert calendar["METHOD"] == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    assert event["UID"] == f"booking-{booking.uid}@tillbook"
+    assert event["SEQUENCE"] == 0
+    assert event["STATUS"] == "CONFIRMED"
+    assert event.decoded("DTSTART") == start
+    assert (
+        event["DTSTART"].to_ical()
+        == start.astimezone(__import__("datetime").UTC).strftime("%Y%m%dT%H%M%SZ").encode()
+    )
+    assert event.decoded("DTEND") == start + timedelta(hours=1)
+    assert list(BookingEvent.objects.values_list("kind", flat=True)) == [
+        "held",
+        "details",
+        "confirmed",
+    ]
+
+
+def test_pay_later_confirms_at_once(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date
+) -> None:
+    service = make_service(payment_mode="later")
+    held = booking_hold(
+        service=service, duration_minutes=30, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    assert booking.state == BookingState.CONFIRMED
+    assert booking.payment_request is None
+    assert OutboxMessage.objects.get().template == "booking_confirmed"
+
+
+def test_a_percentage_deposit_is_what_is_asked_now(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date
+) -> None:
+    service = make_service(payment_mode="deposit_percent", deposit_percent=25)
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    assert (booking.price, booking.deposit, booking.payment_request.amount) == (12000, 3000, 3000)
+
+
+def test_a_double_submit_of_details_is_refused_and_changes_nothing(
+    service: Service, coach: StaffMember, next_week: date
+) -> None:
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking_submit_details(booking=held.booking, details=ANN)
+    before = list(Booking.objects.values())
+    with pytest.raises(Conflict) as refused:
+        booking_submit_details(
+            booking=held.booking, details=CustomerDetails(name="Bob", email="bob@example.com")
+        )
+    assert refused.value.message == "Your details are in; the booking is waiting for payment."
+    assert list(Booking.objects.values()) == before
+    assert PaymentRequest.objects.count() == 1
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_an_expired_hold_is_refused_and_its_time_is_free_again(
+    service: Service, coach: StaffMember, next_week: date
+) -> None:
+    start = berlin(next_week, 9)
+    held = booking_hold(service=service, duration_minutes=60, start=start, staff=coach)
+    later = timezone.now() + timedelta(minutes=11)
+    with pytest.raises(Conflict) as refused:
+        booking_submit_details(booking=held.booking, details=ANN, now=later)
+    assert refused.value.message == (
+        "Your hold on this time ran out after 10 minutes; please pick the time again."
+    )
+    assert Booking.objects.get().customer is None
+    assert booking_expire_due(now=later) == 1
+    assert booking_expire_due(now=later) == 0  # the sweep may run twice
+    assert Booking.objects.get().state == BookingState.EXPIRED
+    again = booking_hold(service=service, duration_minutes=60, start=start, staff=coach, now=later)
+    assert again.booking.state == BookingState.HELD
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_unpaid_bookings_expire_with_their_payment_request(
+    service: Service, coach: StaffMember, next_week: date
+) -> None:
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    assert booking_expire_due(now=timezone.now() + timedelta(minutes=21)) == 1
+    booking.refresh_from_db()
+    assert booking.state == BookingState.EXPIRED
+    assert booking.payment_request.state == RequestState.EXPIRED
+
+
+def test_intake_answers_are_checked_and_kept(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date
+) -> None:
+    service = make_service(
+        payment_mode="later",
+        questions=[
+            {"label": "What would you like to work on?", "kind": "text", "is_required": True},
+            {"label": "Level", "kind": "choice", "choices": ["New", "Experienced"]},
+        ],
+    )
+    first, second = service.questions.all()
+    held = booking_hold(
+        service=service, duration_minutes=30, start=berlin(next_week, 9), staff=coach
+    )
+    with pytest.raises(InvalidInput) as refused:
+        booking_submit_details(
+            booking=held.booking,
+            details=CustomerDetails(
+                name="Ann", email="ann@example.com", answers={second.pk: "Guru"}
+            ),
+        )
+    assert refused.value.field_errors == {
+        f"question_{first.pk}": ["Required."],
+        f"question_{second.pk}": ["Choose one of the options."],
+    }
+    assert Booking.objects.get().state == BookingState.HELD
+    booking = booking_submit_details(
+        booking=held.booking,
+        details=CustomerDetails(
+            name="Ann",
+            email="ann@example.com",
+            answers={first.pk: "Public speaking", second.pk: "New"},
+        ),
+    )
+    assert booking.answers == [
+        {"question": "What would you like to work on?", "answer": "Public speaking"},
+        {"question": "Level", "answer": "New"},
+    ]
+
+
+def test_on_site_bookings_must_be_inside_the_service_area(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date
+) -> None:
+    from decimal import Decimal
+
+    service = make_service(
+        payment_mode="later",
+        location_kind="customer",
+        service_postal_codes="10115, 10117",
+        base_latitude=Decimal("52.520008"),
+        base_longitude=Decimal("13.404954"),
+        service_radius_km=10,
+        travel_minutes=30,
+    )
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 11), staff=coach
+    )
+    assert held.booking.blocking_start == berlin(next_week, 10, 30)
+    far = CustomerDetails(
+        name="Ann",
+        email="ann@example.com",
+        address="Marktplatz 1",
+        postal_code="80331",
+        latitude=48.137,
+        longitude=11.575,
+    )
+    with pytest.raises(InvalidInput) as refused:
+        booking_submit_details(booking=held.booking, details=far)
+    assert refused.value.message == "Sorry, 80331 is outside the area Coaching call covers."
+    near = CustomerDetails(
+        name="Ann",
+        email="ann@example.com",
+        address="Pankow 3",
+        postal_code="13187",
+        latitude=52.569,
+        longitude=13.402,
+    )
+    booking = booking_submit_details(booking=held.booking, details=near)
+    assert booking.location_text == "Pankow 3, 13187"
+
+
+def test_reschedule_through_the_link_moves_it_and_spends_the_link(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    booking, _ = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    confirmation = OutboxMessage.objects.get(template="booking_confirmed")
+    secret = confirmation.body_text.split("/booking/")[1].split("/")[0]
+    booking, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    new_start = berlin(next_week + timedelta(days=1), 10)
+    moved = booking_reschedule(booking=booking, start=new_start, link=link)
+    assert moved.booking.start == new_start
+    assert moved.booking.sequence == 1
+    message = OutboxMessage.objects.get(template="booking_rescheduled")
+    event = ics_of(message).walk("VEVENT")[0]
+    assert (event["UID"], event["SEQUENCE"]) == (f"booking-{booking.uid}@tillbook", 1)
+    assert event.decoded("DTSTART") == new_start
+    assert moved.secret in message.body_text and secret not in message.body_text
+
+    before = list(Booking.objects.values())
+    with pytest.raises(Conflict) as refused:
+        booking_reschedule(booking=booking, start=berlin(next_week, 16), link=link)
+    assert refused.value.message == (
+        "This link was already used to reschedule, so it no longer changes the booking. "
+        "Use the link in your latest confirmation email."
+    )
+    assert list(Booking.objects.values()) == before
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_cancelling_in_good_time_refunds_everything(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    cancelled, terms = booking_cancel(booking=booking, link=link)
+    assert cancelled.state == BookingState.CANCELLED
+    assert (terms.is_late, terms.fee.amount, terms.refund.amount) == (False, 0, 12000)
+    payment = Payment.objects.get()
+    assert [(r.amount, r.state) for r in payment.refunds.all()] == [(12000, RefundState.SUCCEEDED)]
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "$120.00 will be refunded" in message.body_text
+    assert "late-cancellation fee" not in message.body_text
+    calendar = ics_of(message)
+    assert calendar["METHOD"] == "CANCEL"
+    event = calendar.walk("VEVENT")[0]
+    assert (event["STATUS"], event["SEQUENCE"]) == ("CANCELLED", 1)
+
+
+def test_a_late_cancellation_keeps_the_fee_and_says_so(
+    make_service: Callable[..., Service], coach: StaffMember, django_capture_on_commit_callbacks
+) -> None:
+    service = make_service(payment_mode="full", cancel_window_hours=48, late_cancel_fee_percent=50)
+    start = timezone.now() + timedelta(days=1)
+    from tillbook.scheduling.setup import staff_hours_set
+
+    staff_hours_set(staff=coach, weekly={day: [(0, 1440)] for day in range(7)})
+    start = start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    booking, secret = paid_booking(service, coach, start, django_capture_on_commit_callbacks)
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    cancelled, terms = booking_cancel(booking=booking, link=link)
+    assert (terms.is_late, terms.fee.amount, terms.refund.amount) == (True, 6000, 6000)
+    assert cancelled.cancellation_fee == 6000
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "so $60.00 is kept as the late-cancellation fee" in message.body_text
+    assert "$60.00 will be refunded" in message.body_text
+
+
+def test_a_cancelled_booking_cannot_be_cancelled_again(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    booking_cancel(booking=booking, link=link)
+    before = (list(Booking.objects.values()), OutboxMessage.objects.count())
+    with pytest.raises(Conflict, match="already cancelled"):
+        booking_cancel(booking=booking, link=link)
+    assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
+
+
+def test_a_payment_after_the_hold_ran_out_reclaims_the_time_while_it_is_free(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    booking_expire_due(now=timezone.now() + timedelta(minutes=21))
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.CONFIRMED, False)
+
+
+def test_a_payment_after_the_time_was_taken_is_listed_for_staff_never_lost(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    from tillbook.scheduling.selectors import paid_without_time
+
+    start = berlin(next_week, 9)
+    held = booking_hold(service=service, duration_minutes=60, start=start, staff=coach)
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    later = timezone.now() + timedelta(minutes=21)
+    booking_expire_due(now=later)
+    booking_hold(service=service, duration_minutes=60, start=start, staff=coach, now=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.EXPIRED, True)
+    assert list(paid_without_time(business=booking.business)) == [booking]
+    assert Payment.objects.get().state == "succeeded"
+    assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0

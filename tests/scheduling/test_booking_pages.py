@@ -1,0 +1,174 @@
+"""The public booking pages, through HTTP: what a visitor sees and what a bad request gets."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+
+from tillbook.messaging.models import OutboxMessage
+from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
+
+from .conftest import berlin
+
+pytestmark = pytest.mark.django_db
+
+
+def service_url(service: Service) -> str:
+    return f"/{service.business.slug}/book/{service.slug}/"
+
+
+def test_the_business_page_lists_its_services(client: Client, service: Service) -> None:
+    response = client.get(f"/{service.business.slug}/book/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Coaching call" in body and "30 min · 70.00 USD | 60 min · 120.00 USD" in body
+    assert "X-Frame-Options" not in response  # the embed snippet frames these pages
+
+
+def test_the_service_page_shows_days_and_times_in_the_visitors_zone(
+    client: Client, service: Service, next_week: date
+) -> None:
+    response = client.get(
+        service_url(service),
+        {
+            "duration": 60,
+            "tz": "America/New_York",
+            "month": f"{next_week:%Y-%m}",
+            "day": next_week.isoformat(),
+        },
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    # 09:00 in Berlin is 03:00 in New York (02:00 or 04:00 near DST changes; both zones move).
+    first = berlin(next_week, 9).astimezone(ZoneInfo("America/New_York"))
+    assert f'value="{first.isoformat()}" class="time">{first:%H:%M}</button>' in body
+    assert f'aria-current="date">{next_week.day}</a>' in body
+
+
+def test_an_unknown_zone_falls_back_with_a_message(client: Client, service: Service) -> None:
+    response = client.get(service_url(service), {"tz": "Mars/Olympus_Mons"})
+    assert response.status_code == 200
+    assert "Mars/Olympus_Mons is not a time zone we know; showing America/Chicago instead." in (
+        response.content.decode()
+    )
+
+
+def hold(client: Client, service: Service, **data: object):  # type: ignore[no-untyped-def]
+    return client.post(
+        service_url(service) + "hold/",
+        {"duration": 60, "staff": "any", "tz": "Europe/Berlin", **data},
+    )
+
+
+def test_picking_a_time_holds_it_and_opens_the_details_form(
+    client: Client, service: Service, next_week: date
+) -> None:
+    response = hold(client, service, start=berlin(next_week, 10).isoformat())
+    booking = Booking.objects.get()
+    assert response.status_code == 302
+    assert response["Location"].startswith(f"/{service.business.slug}/booking/")
+    page = client.get(response["Location"])
+    assert "Fill in your details to continue." in page.content.decode()
+    assert booking.state == BookingState.HELD
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        ({"start": "2020-01-06T10:00:00+01:00"}, 400, "has already passed; choose a later time."),
+        ({"start": "not a time"}, 400, "Pick a time from the list."),
+        ({"start": "2030-01-07T10:00:00"}, 400, "Pick a time from the list."),
+        ({"duration": "5"}, 400, "cannot be booked for 5 minutes; choose one of: 30, 60 minutes."),
+        ({"tz": "Mars/Olympus_Mons"}, 400, "Mars/Olympus_Mons is not a time zone we know"),
+        ({"staff": "999999"}, 400, "Choose someone from the list."),
+    ],
+    ids=["past", "garbage", "naive", "tampered-duration", "unknown-zone", "unknown-staff"],
+)
+def test_bad_holds_get_a_clear_message_and_change_nothing(
+    client: Client, service: Service, next_week: date, data: dict, status: int, message: str
+) -> None:
+    payload = {"start": berlin(next_week, 10).isoformat(), **data}
+    response = hold(client, service, **payload)
+    assert response.status_code == status
+    assert message in response.content.decode()
+    assert Booking.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
+
+
+def test_a_tampered_price_is_ignored(client: Client, service: Service, next_week: date) -> None:
+    hold(client, service, start=berlin(next_week, 10).isoformat(), price="1", deposit="0")
+    assert Booking.objects.values_list("price", "deposit").get() == (12000, 12000)
+
+
+def test_a_double_submit_of_the_same_time_holds_it_once(
+    client: Client, service: Service, next_week: date
+) -> None:
+    start = berlin(next_week, 10).isoformat()
+    assert hold(client, service, start=start).status_code == 302
+    second = hold(client, service, start=start)
+    assert second.status_code == 409
+    assert "is no longer free; please pick another time." in second.content.decode()
+    assert Booking.objects.count() == 1
+
+
+def test_pay_later_booking_through_the_pages_confirms_and_emails(
+    client: Client,
+    make_service,
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    service = make_service("Intro call", payment_mode="later")
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    assert response.status_code == 302
+    page = client.get(location).content.decode()
+    assert "Your booking is confirmed" in page
+    assert OutboxMessage.objects.get().template == "booking_confirmed"
+    calendar_file = client.get(location + "booking.ics")
+    assert calendar_file["Content-Type"] == "text/calendar"
+    assert b"BEGIN:VEVENT" in calendar_file.content
+
+
+def test_details_without_a_name_are_refused_and_change_nothing(
+    client: Client, service: Service, next_week: date
+) -> None:
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    response = client.post(location + "details/", {"name": " ", "email": "ann@example.com"})
+    assert response.status_code == 400
+    assert "Please give your name." in response.content.decode()
+    assert Booking.objects.get().customer is None
+
+
+def test_an_unknown_link_is_404(client: Client, service: Service) -> None:
+    response = client.get(f"/{service.business.slug}/booking/not-a-secret/")
+    assert response.status_code == 404
+
+
+def test_a_reschedule_link_used_twice_is_refused_with_410_and_changes_nothing(
+    client: Client,
+    make_service,
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    service = make_service("Intro call", payment_mode="later")
+    with django_capture_on_commit_callbacks(execute=True):
+        location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+        client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    emailed = OutboxMessage.objects.get().body_text.split("https://shop.example.test")[1].split()[0]
+    new_start = berlin(next_week + timedelta(days=1), 9)
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = client.post(emailed + "reschedule/", {"start": new_start.isoformat()})
+    assert moved.status_code == 302
+    assert Booking.objects.get().start == new_start
+    before = (list(Booking.objects.values()), OutboxMessage.objects.count())
+    again = client.post(emailed + "reschedule/", {"start": berlin(next_week, 15).isoformat()})
+    assert again.status_code == 409
+    assert "This link was already used to reschedule" in again.content.decode()
+    assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
+    assert client.get(emailed + "reschedule/").status_code == 410
