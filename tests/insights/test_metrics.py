@@ -119,7 +119,16 @@ def test_september_metrics_match_the_hand_computed_figures(september: Business) 
         "oldest_days": None,
         "older_than_a_week": 0,
     }
-    assert data["bookings"] is None
+    assert data["bookings"] == {
+        "count": 0,
+        "completed": 0,
+        "no_shows": 0,
+        "cancelled": 0,
+        "booked_hours": "0.0",
+        "offered_hours": "0.0",
+        "utilisation_percent": None,
+        "no_show_rate_percent": None,
+    }
 
 
 def test_without_a_mapping_the_utm_campaign_matches_no_ad_campaign(september: Business) -> None:

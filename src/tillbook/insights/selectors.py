@@ -13,6 +13,7 @@ from typing import Any
 
 from tillbook.core.models import Business
 from tillbook.core.money import Money
+from tillbook.insights.bookings import BookingMetrics, booking_metrics
 from tillbook.insights.campaigns import (
     CampaignResult,
     campaign_results,
@@ -44,6 +45,7 @@ class PeriodMetrics:
     payouts: list[PayoutSummary]
     customers: CustomerCounts
     campaigns: list[CampaignResult]
+    bookings: BookingMetrics
 
     @property
     def payout_total(self) -> int:
@@ -81,6 +83,7 @@ def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
         payouts=payouts_by_processor(business=business, period=period),
         customers=customers_new_and_returning(business=business, period=period),
         campaigns=campaign_results(business=business, period=period),
+        bookings=booking_metrics(business=business, period=period),
     )
 
 
@@ -89,9 +92,6 @@ class Metrics:
     current: PeriodMetrics
     previous: PeriodMetrics
     open_requests: OpenRequests
-    # Bookings (count, utilisation, no-show rate) arrive with the scheduling app; the
-    # dashboard shows the card when this is not None.
-    bookings: dict[str, Any] | None = None
 
 
 def business_metrics(*, business: Business, period: Period) -> Metrics:
@@ -171,6 +171,7 @@ def period_json(metrics: PeriodMetrics) -> dict[str, Any]:
         "other_currencies": {
             code: _totals_json(totals) for code, totals in metrics.other_currencies.items()
         },
+        "bookings": metrics.bookings.as_json(),
     }
 
 
@@ -195,5 +196,4 @@ def metrics_json(metrics: Metrics, *, business: Business) -> dict[str, Any]:
                 unattributed_utms(business=business, period=metrics.current.period).items()
             )
         },
-        "bookings": metrics.bookings,
     }

@@ -16,6 +16,7 @@ from tillbook.backoffice.views.helpers import csv_response
 from tillbook.backoffice.views.ranges import selected_range
 from tillbook.core.models import Business
 from tillbook.core.money import Money
+from tillbook.insights.bookings import upcoming_bookings
 from tillbook.insights.campaigns import (
     CampaignResult,
     campaign_results,
@@ -72,6 +73,14 @@ def kpis(business: Business, metrics: Metrics) -> list[Kpi]:
     returning = f"{now.customers.returning} returning"
     cards.append(Kpi("New customers", str(now.customers.new), change, good, returning))
     roas_now, roas_before = now.roas, before.roas
+    bookings_now, bookings_before = now.bookings, before.bookings
+    if bookings_now.bookings or bookings_before.bookings or bookings_now.offered_minutes:
+        change, good = _change(bookings_now.bookings, bookings_before.bookings)
+        used, rate = bookings_now.utilisation, bookings_now.no_show_rate
+        detail = f"{used}% of offered hours" if used is not None else "no hours offered"
+        cards.append(Kpi("Bookings", str(bookings_now.bookings), change, good, detail))
+        missed = f"{bookings_now.no_shows} missed"
+        cards.append(Kpi("No-shows", f"{rate}%" if rate is not None else "–", "", None, missed))
     change, good = ("", None)
     if roas_now is not None and roas_before:
         change, good = _change(int(roas_now * 100), int(roas_before * 100))
@@ -115,6 +124,7 @@ def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any
         "campaigns": campaign_display(business, metrics.current.campaigns),
         "open_amount": _money(business, metrics.open_requests.amount),
         "other_currencies": other_currency_display(business, metrics),
+        "upcoming": upcoming_bookings(business=business),
     }
 
 
