@@ -17,6 +17,8 @@ from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.core.services import invitation_create
 from tillbook.customers.services import customer_create
+from tillbook.imports.services import import_run_create
+from tillbook.marketing.models import AdCampaign, CampaignMapping
 from tillbook.messaging.models import MessageState, OutboxMessage
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import payment_link_create, payment_start, refund_create
@@ -85,6 +87,13 @@ MATRIX: dict[str, Route] = {
     "catalog": Route(),
     "marketing": Route(),
     "insights": Route(),
+    "insights_report": Route(),
+    "dashboard_export": Route(),
+    "import_list": Route(("GET", "POST")),
+    "import_detail": Route(),
+    "import_progress": Route(member_get=302),  # without htmx it sends to the import's page
+    "campaign_mappings": Route(("GET", "POST"), {"utm_campaign": "intruder", "campaign": "1"}),
+    "campaign_mapping_remove": Route(("POST",), member_get=405),
     "customer_list": Route(),
     "customer_create": Route(("GET", "POST"), {"email": "intruder@example.com"}),
     "customer_export": Route(),
@@ -168,7 +177,8 @@ MATRIX: dict[str, Route] = {
     "attendees": Route(("GET", "POST"), {"ticket": "0"}),
     "attendee_export": Route(),
     "check_in_ticket": Route(("GET", "POST")),
-}
+}  # fmt: skip
+UPLOADS = {"customer_import", "import_list"}
 # Pages outside a business: reachable by any login (or anonymous), tested elsewhere.
 OUTSIDE_A_BUSINESS = {"home", "login", "logout", "password_change", "invitation_accept"}
 
@@ -191,6 +201,11 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         token = api_token_create(
             business=business, actor=owner, name="Site", scopes=["customers:read"]
         ).token
+        run = import_run_create(business=business, actor=owner, file_name="a.csv", enqueue=False)
+        campaign = AdCampaign(business=business, platform="google", name="Brand")
+        campaign.save()
+        mapping = CampaignMapping(business=business, utm_campaign="brand", campaign=campaign)
+        mapping.save()
         link = payment_link_create(
             business=business, actor=owner, title="Coaching", amount=Money(5000, "USD")
         )
@@ -216,6 +231,10 @@ def world(business: Business, owner: User, make_user: Any, add_member: Any) -> d
         "invitation_id": invitation.pk,
         "message_id": message.pk,
         "token_id": token.pk,
+        "run_id": run.pk,
+        "mapping_id": mapping.pk,
+        "report": "sales",
+        "table": "revenue",
         "payment_id": payment.pk,
         "refund_id": refund.pk,
         "request_id": open_link.pk,
@@ -280,7 +299,7 @@ def test_staff_of_another_business_get_404_and_change_nothing(
     client.force_login(other_owner)
     url = url_for(url_patterns("backoffice")[name], world)
     before = database_fingerprint()
-    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
     response = client.get(url) if method == "GET" else client.post(url, data)
     assert response.status_code == 404
     assert database_fingerprint() == before
@@ -292,7 +311,7 @@ def test_anonymous_visitors_are_sent_to_login_and_change_nothing(
 ) -> None:
     url = url_for(url_patterns("backoffice")[name], world)
     before = database_fingerprint()
-    data = {**MATRIX[name].post, **(csv_upload() if name == "customer_import" else {})}
+    data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
     response = client.get(url) if method == "GET" else client.post(url, data)
     assert response.status_code == 302
     assert response["Location"].startswith("/manage/login/?next=")
@@ -314,6 +333,10 @@ def test_an_unknown_business_address_is_404(owner_client: Client) -> None:
 
 
 MANAGER_PAGES = {
+    "import_list",
+    "import_detail",
+    "import_progress",
+    "campaign_mappings",
     "calendar_setup",
     "calendar_staff_new",
     "calendar_service_new",

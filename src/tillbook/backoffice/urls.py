@@ -7,6 +7,9 @@ from tillbook.backoffice.views import (
     catalog,
     checkin,
     customers,
+    dashboard,
+    imports,
+    insights,
     payment_settings,
     payments,
     sales,
@@ -16,7 +19,7 @@ from tillbook.backoffice.views import (
 app_name = "backoffice"
 
 business_patterns = [
-    path("", areas.dashboard, name="dashboard"),
+    path("", dashboard.dashboard, name="dashboard"),
     path("calendar/", calendar.calendar_home, name="calendar"),
     path("calendar/export.csv", calendar.calendar_export, name="calendar_export"),
     path("calendar/new/", calendar.calendar_booking_new, name="calendar_booking_new"),
@@ -105,7 +108,20 @@ business_patterns = [
         name="check_in_ticket",
     ),
     path("marketing/", areas.marketing_home, name="marketing"),
-    path("insights/", areas.insights_home, name="insights"),
+    path("insights/", insights.insights_home, name="insights"),
+    path("insights/export/<slug:table>.csv", dashboard.dashboard_export, name="dashboard_export"),
+    path("insights/imports/", imports.import_list, name="import_list"),
+    path("insights/imports/<int:run_id>/", imports.import_detail, name="import_detail"),
+    path(
+        "insights/imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"
+    ),
+    path("insights/<slug:report>/", insights.insights_report, name="insights_report"),
+    path("marketing/campaign-mappings/", insights.campaign_mappings, name="campaign_mappings"),
+    path(
+        "marketing/campaign-mappings/<int:mapping_id>/remove/",
+        insights.campaign_mapping_remove,
+        name="campaign_mapping_remove",
+    ),
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/new/", customers.customer_create_view, name="customer_create"),
     path("customers/export.csv", customers.customer_export, name="customer_export"),

@@ -85,6 +85,19 @@ def demo_customers(rng: random.Random, count: int) -> list[ImportRow]:
     return rows
 
 
+def _seed_insights(business: Business, owner: User) -> None:
+    """Imported Stripe and PayPal history and three ad campaigns (tillbook.demo.insights)."""
+    from tillbook.demo.insights import seed_insights
+
+    with business_scope(business):
+        emails = list(
+            Customer.objects.filter(business=business)
+            .order_by("pk")
+            .values_list("email", flat=True)
+        )
+        seed_insights(business=business, owner=owner, emails=emails[:180], seed=SEED)
+
+
 def seed_demo() -> Business:
     """Create the demo businesses if they do not exist; returns the main one."""
     rng = random.Random(SEED)
@@ -149,6 +162,8 @@ def seed_demo() -> Business:
             email="jordan.lee@maple-coaching.example.com",
             role=Role.STAFF,
         )
+
+    _seed_insights(business, owner)
 
     # A second business run by the same owner shows the business switcher.
     with unscoped(), transaction.atomic():

@@ -1,0 +1,312 @@
+"""insights.dashboard and imports.stripe_balance.
+
+insights.dashboard: what the back-office home computes (business_metrics for the period and
+the previous one, and revenue_by_day) for the last 90 days and the last two years of a large
+business, p50 and p95 over --iterations runs. Baseline: DuckDB computing the same aggregates
+(totals per currency, refunds, fees, payouts with their contents, new and returning customers,
+spend and attributed revenue per campaign, the daily series) over the same rows, loaded from
+the same generated CSV files, in the same run.
+
+imports.stripe_balance: a Stripe balance history export of --rows rows imported end to end
+(two passes, landing, payouts). Baseline: the csv module and a plain executemany/COPY of the
+same rows into a table without indexes.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import duckdb
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bench import dbapi
+from bench.datasets.ledger import LedgerFiles, read_rows, write_ledger
+from bench.fixtures import bench_business
+from bench.registry import Context, Row, benchmark
+from bench.timing import percentile, seconds
+from tillbook.core.bulk import insert_rows
+from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope
+from tillbook.customers.models import Customer
+from tillbook.imports.landing import payouts_settle
+from tillbook.imports.services import import_run_create, import_run_execute
+from tillbook.imports.source import ImportSource
+from tillbook.insights.ledger import revenue_by_day
+from tillbook.insights.periods import Period
+from tillbook.insights.rollups import rollups_refresh
+from tillbook.insights.selectors import business_metrics
+from tillbook.marketing.models import AdCampaign, AdSpendDay
+from tillbook.payments.models import BalanceTransaction, Payment, Payout, Refund
+
+ZONE = "America/Chicago"
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _load(business: Business, files: LedgerFiles) -> None:
+    """Copy the generated rows into Tillbook's tables (ids offset past existing rows)."""
+    b = business.pk
+    with transaction.atomic(), business_scope(business):
+        offsets = {
+            model: (model._base_manager.order_by("-pk").values_list("pk", flat=True).first() or 0)
+            for model in (Payment, Refund, BalanceTransaction, Payout, AdCampaign)
+        }
+        emails = sorted({row[8] for row in read_rows(files.payments)})
+        now = timezone.now()
+        insert_rows(
+            Customer,
+            ("business", "email", "name", "phone", "marketing_consent", "consent_source",
+             "notes", "first_touch", "latest_touch", "acquisition_source", "acquisition_medium",
+             "acquisition_campaign", "created_at", "updated_at"),
+            ((b, email, "", "", False, "", "", "{}", "{}", "", "", "", now, now)
+             for email in emails),
+        )  # fmt: skip
+        p = offsets[Payment]
+        insert_rows(
+            Payment,
+            ("id", "business", "provider", "source", "state", "currency", "amount", "tip_amount",
+             "tax_amount", "fee_amount", "provider_reference", "checkout_reference", "method",
+             "customer_email", "description", "metadata", "raw", "failure_reason", "created_at",
+             "succeeded_at"),
+            ((p + int(r[0]), b, r[1], "import", "succeeded", r[2], int(r[3]), int(r[4]),
+              int(r[5]), int(r[6]), r[7], "", "", r[8], "", r[9], "{}", "", _moment(r[10]),
+              _moment(r[10])) for r in read_rows(files.payments)),
+        )  # fmt: skip
+        o = offsets[Payout]
+        insert_rows(
+            Payout,
+            ("id", "business", "provider", "provider_reference", "source", "state", "currency",
+             "amount", "arrival_date", "raw", "created_at"),
+            ((o + int(r[0]), b, r[1], r[2], "import", "paid", r[3], 0, date.fromisoformat(r[5]),
+              "{}", now) for r in read_rows(files.payouts)),
+        )  # fmt: skip
+        insert_rows(
+            BalanceTransaction,
+            ("id", "business", "provider", "provider_reference", "source", "kind", "currency",
+             "gross", "fee", "net", "occurred_at", "payment", "payout", "description", "raw"),
+            ((offsets[BalanceTransaction] + int(r[0]), b, r[1], r[2], "import", r[3], r[4],
+              int(r[5]), int(r[6]), int(r[7]), _moment(r[8]), p + int(r[9]), o + int(r[10]),
+              "", "{}") for r in read_rows(files.lines)),
+        )  # fmt: skip
+        insert_rows(
+            Refund,
+            ("id", "business", "payment", "source", "state", "currency", "amount", "reason",
+             "idempotency_key", "provider_reference", "failure_reason", "releases_capacity",
+             "raw", "created_at", "succeeded_at"),
+            ((offsets[Refund] + int(r[0]), b, p + int(r[1]), "import", "succeeded", r[2],
+              int(r[3]), "", f"bench:{b}:{r[4]}", r[4], "", False, "{}", _moment(r[5]),
+              _moment(r[5])) for r in read_rows(files.refunds)),
+        )  # fmt: skip
+        c = offsets[AdCampaign]
+        insert_rows(
+            AdCampaign,
+            ("id", "business", "platform", "external_id", "name", "created_at"),
+            ((c + int(r[0]), b, r[1], "", r[2], now) for r in read_rows(files.campaigns)),
+        )
+        insert_rows(
+            AdSpendDay,
+            ("business", "campaign", "ad_group", "day", "currency", "spend", "clicks",
+             "impressions", "conversions", "raw"),
+            ((b, c + int(r[0]), "", date.fromisoformat(r[1]), r[2], int(r[3]), int(r[4]),
+              int(r[5]), 0, "{}") for r in read_rows(files.ad_days)),
+        )  # fmt: skip
+        payouts_settle(
+            business=business,
+            payout_ids=Payout.objects.filter(business=business).values_list("pk", flat=True),
+        )
+        rollups_refresh(business=business)  # as an import does after landing
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for model in (Payment, Refund, BalanceTransaction, Payout, AdCampaign, Customer):
+                table = model._meta.db_table
+                cursor.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT MAX(id) FROM {table}))"
+                )
+        cursor.execute("ANALYZE")
+
+
+def _duckdb(files: LedgerFiles) -> duckdb.DuckDBPyConnection:
+    db = duckdb.connect()
+    db.execute(f"SET TimeZone = '{ZONE}'")
+    for name in ("payments", "refunds", "lines", "payouts", "campaigns", "ad_days"):
+        path = getattr(files, name)
+        db.execute(f"CREATE TABLE {name} AS SELECT * FROM read_csv('{path}', header = true)")
+    # Payout amounts as Tillbook settles them: the sum of their lines.
+    db.execute(
+        "UPDATE payouts SET amount = t.total FROM (SELECT payout_id, SUM(net) AS total "
+        "FROM lines GROUP BY payout_id) t WHERE payouts.id = t.payout_id"
+    )
+    return db
+
+
+DUCKDB_QUERIES = [
+    # Totals per currency: payments, refunds, fee lines (here: none besides charges).
+    """SELECT currency, SUM(amount + tip_amount), SUM(tip_amount), SUM(tax_amount),
+              SUM(fee_amount), COUNT(*)
+       FROM payments WHERE succeeded_at >= $start AND succeeded_at < $end GROUP BY currency""",
+    """SELECT currency, SUM(amount) FROM refunds
+       WHERE succeeded_at >= $start AND succeeded_at < $end GROUP BY currency""",
+    """SELECT currency, SUM(gross) FILTER (WHERE kind = 'refund'),
+              SUM(net) FILTER (WHERE kind = 'fee'), SUM(fee) FILTER (WHERE kind = 'refund')
+       FROM lines WHERE occurred_at >= $start AND occurred_at < $end
+         AND kind IN ('refund', 'fee') GROUP BY currency""",
+    # Payouts with their contents.
+    """SELECT p.provider, p.currency, p.id, p.amount,
+              SUM(l.gross) FILTER (WHERE l.kind = 'charge'), SUM(l.fee), COUNT(l.id)
+       FROM payouts p LEFT JOIN lines l ON l.payout_id = p.id
+       WHERE p.arrival_date BETWEEN $first AND $last GROUP BY ALL""",
+    # New and returning customers.
+    """SELECT COUNT(*), COUNT(*) FILTER (WHERE first >= $start) FROM (
+         SELECT lower(customer_email) AS email, MIN(succeeded_at) AS first,
+                COUNT(*) FILTER (WHERE succeeded_at >= $start AND succeeded_at < $end) AS n
+         FROM payments GROUP BY 1) WHERE n > 0""",
+    # Spend per campaign, attributed revenue and refunds per UTM campaign.
+    """SELECT campaign_id, currency, SUM(spend), SUM(clicks), SUM(impressions) FROM ad_days
+       WHERE day BETWEEN $first AND $last GROUP BY ALL""",
+    """SELECT json_extract_string(metadata, '$.utm_campaign') AS utm,
+              SUM(amount + tip_amount - fee_amount), COUNT(*)
+       FROM payments WHERE currency = 'USD' AND succeeded_at >= $start AND succeeded_at < $end
+         AND json_extract_string(metadata, '$.utm_campaign') IS NOT NULL GROUP BY 1""",
+    """SELECT json_extract_string(p.metadata, '$.utm_campaign'), SUM(r.amount)
+       FROM refunds r JOIN payments p ON p.id = r.payment_id
+       WHERE p.currency = 'USD' AND p.succeeded_at >= $start AND p.succeeded_at < $end
+         AND json_extract_string(p.metadata, '$.utm_campaign') IS NOT NULL GROUP BY 1""",
+    # The daily series.
+    """SELECT (succeeded_at AT TIME ZONE 'America/Chicago')::date AS day,
+              SUM(amount + tip_amount), SUM(fee_amount)
+       FROM payments WHERE currency = 'USD' AND succeeded_at >= $start AND succeeded_at < $end
+       GROUP BY 1""",
+    """SELECT (succeeded_at AT TIME ZONE 'America/Chicago')::date, SUM(amount) FROM refunds
+       WHERE currency = 'USD' AND succeeded_at >= $start AND succeeded_at < $end GROUP BY 1""",
+]
+
+
+def _duckdb_dashboard(db: duckdb.DuckDBPyConnection, period: Period) -> None:
+    # The dashboard computes the period and the previous one; so does the baseline.
+    for current in (period, period.previous()):
+        values = {
+            "start": current.start,
+            "end": current.end,
+            "first": current.first,
+            "last": current.last,
+        }
+        for query in DUCKDB_QUERIES:
+            used = {name: value for name, value in values.items() if f"${name}" in query}
+            db.execute(query, used).fetchall()
+
+
+def _tillbook_dashboard(business: Business, period: Period) -> None:
+    with business_scope(business):
+        business_metrics(business=business, period=period)
+        revenue_by_day(business=business, period=period)
+
+
+@benchmark("insights.dashboard")
+def insights_dashboard(context: Context) -> list[Row]:
+    business = bench_business("bench-insights")
+    today = timezone.localtime(timezone.now(), business.zone).date()
+    files = write_ledger(context.workdir, payments=context.rows, seed=context.seed, today=today)
+    load_seconds = seconds(lambda: _load(business, files))
+    db = _duckdb(files)
+    rows: list[Row] = []
+    for label, days in (("90d", 90), ("2y", 730)):
+        period = Period(today - timedelta(days=days - 1), today, business.zone)
+        _tillbook_dashboard(business, period)  # warm caches on both sides alike
+        _duckdb_dashboard(db, period)
+        ours, theirs = [], []
+        for _ in range(context.iterations):
+            with context.profiled(f"insights.dashboard.{label}"):
+                ours.append(seconds(partial(_tillbook_dashboard, business, period)))
+            theirs.append(seconds(partial(_duckdb_dashboard, db, period)))
+        for stat in (50, 95):
+            mine, base = percentile(ours, stat) * 1000, percentile(theirs, stat) * 1000
+            rows.append(
+                Row.compare(
+                    f"insights.dashboard.{label}.p{stat}",
+                    figure=mine,
+                    baseline=base,
+                    unit="ms",
+                    higher_is_better=False,
+                    note=f"{context.rows:,} payments (loaded in {load_seconds:.0f}s); DuckDB "
+                    "over the same rows",
+                )
+            )
+    return rows
+
+
+PLAIN_TABLE = "bench_plain_balance"
+
+
+def _stripe_export(path: Path, rows: int, today: date) -> None:
+    with path.open("w", newline="") as stream:
+        out = csv.writer(stream)
+        head = ["id", "Type", "Source", "Amount", "Fee", "Net", "Currency", "Created (UTC)"]
+        out.writerow([*head, "Available On (UTC)", "Description", "Transfer"])
+        for n in range(rows):
+            amount = 2500 + (n * 7919) % 50000
+            fee = amount * 29 // 1000 + 30
+            moment = datetime.combine(today - timedelta(days=n % 700), datetime.min.time())
+            stamp = (moment + timedelta(seconds=n % 86400)).strftime("%Y-%m-%d %H:%M:%S")
+            out.writerow([f"txn_{n}", "charge", f"ch_{n}", f"{amount / 100:.2f}",
+                          f"{fee / 100:.2f}", f"{(amount - fee) / 100:.2f}", "usd", stamp,
+                          stamp, f"Sale {n}", f"po_{n // 2000}"])  # fmt: skip
+
+
+def _plain_load(path: Path) -> None:
+    cursor = dbapi.raw_cursor()
+    cursor.execute(f"DROP TABLE IF EXISTS {PLAIN_TABLE}")
+    cursor.execute(
+        f"CREATE TABLE {PLAIN_TABLE} (reference varchar(255), kind varchar(20), "
+        "source varchar(255), gross bigint, fee bigint, net bigint, currency varchar(3), "
+        "occurred_at varchar(32), available_on varchar(32), description text, payout text)"
+    )
+    with path.open(newline="") as stream:
+        reader = csv.reader(stream)
+        next(reader)
+        rows = [
+            (r[0], r[1], r[2], round(float(r[3]) * 100), round(float(r[4]) * 100),
+             round(float(r[5]) * 100), r[6], r[7], r[8], r[9], r[10])
+            for r in reader
+        ]  # fmt: skip
+    statement = dbapi.sql(f"INSERT INTO {PLAIN_TABLE} VALUES ({', '.join(['%s'] * 11)})")
+    with transaction.atomic():
+        cursor.executemany(statement, rows)
+    cursor.close()
+
+
+@benchmark("imports.stripe_balance")
+def stripe_balance_import(context: Context) -> list[Row]:
+    business = bench_business("bench-stripe-import")
+    path = context.workdir / "balance_history.csv"
+    _stripe_export(path, context.rows, timezone.localdate())
+    baseline = seconds(lambda: _plain_load(path))
+    outcome = []
+
+    def run() -> None:
+        with business_scope(business):
+            created = import_run_create(
+                business=business, actor=None, file_name=path.name, enqueue=False
+            )
+            outcome.append(import_run_execute(run=created, source=ImportSource.from_path(path)))
+
+    with context.profiled("imports.stripe_balance"):
+        ours = seconds(run)
+    if outcome[0].imported != context.rows:
+        raise RuntimeError(f"Expected {context.rows} rows imported, got {outcome[0].message}")
+    return [
+        Row.compare(
+            "imports.stripe_balance",
+            figure=context.rows / ours,
+            baseline=context.rows / baseline,
+            unit="rows/s",
+            higher_is_better=True,
+            note=f"{context.rows:,} rows: {ours:.1f}s vs {baseline:.1f}s (csv + executemany)",
+        )
+    ]

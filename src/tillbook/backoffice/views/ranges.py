@@ -1,0 +1,57 @@
+"""The date-range picker shared by the dashboard and the reports: presets or two dates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import urlencode
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from tillbook.core.errors import InvalidInput
+from tillbook.core.models import Business
+from tillbook.insights.periods import PRESETS, Period, period_preset
+
+DEFAULT_PRESET = "30d"
+
+
+@dataclass(frozen=True)
+class RangeChoice:
+    period: Period
+    preset: str  # "" for a custom range
+    error: str = ""
+
+    @property
+    def query(self) -> str:
+        if self.preset:
+            return urlencode({"range": self.preset})
+        return urlencode(
+            {"from": self.period.first.isoformat(), "to": self.period.last.isoformat()}
+        )
+
+    @property
+    def presets(self) -> list[tuple[str, str]]:
+        return list(PRESETS.items())
+
+
+def selected_range(request: HttpRequest, business: Business) -> RangeChoice:
+    zone = business.zone
+    today = timezone.localtime(timezone.now(), zone).date()
+    first, last = request.GET.get("from", ""), request.GET.get("to", "")
+    if first or last:
+        try:
+            return RangeChoice(
+                Period(date.fromisoformat(first), date.fromisoformat(last), zone), ""
+            )
+        except ValueError:
+            error = "Enter both dates as YYYY-MM-DD."
+        except InvalidInput as invalid:
+            error = invalid.message
+        return RangeChoice(
+            period_preset(DEFAULT_PRESET, today=today, zone=zone), DEFAULT_PRESET, error
+        )
+    preset = request.GET.get("range", DEFAULT_PRESET)
+    if preset not in PRESETS:
+        preset = DEFAULT_PRESET
+    return RangeChoice(period_preset(preset, today=today, zone=zone), preset)

@@ -1,0 +1,147 @@
+"""Landing ad-report rows as daily spend per platform, campaign and ad group.
+
+A row covering several days (a summary report) is spread evenly over them with
+Money.allocate, so the days add up to the report exactly, to the cent and the click. The same
+day imported again replaces what was there: platforms revise recent days. Campaign-level and
+ad-set-level rows of one campaign and day would count the same money twice, so landing one
+level removes the other for those days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from tillbook.core.models import Business
+from tillbook.core.money import Money
+from tillbook.imports.records import AdRecord
+from tillbook.marketing.models import AdCampaign, AdSpendDay
+
+MAX_SPREAD_DAYS = 3660
+
+
+@dataclass
+class AdCounts:
+    imported: int = 0
+    duplicates: int = 0
+
+
+def _spread(total: int, days: int, currency: str) -> list[int]:
+    return [part.amount for part in Money(total, currency).allocate([1] * days)]
+
+
+def _spread_conversions(total: Decimal, days: int, currency: str) -> list[Decimal]:
+    hundredths = int((total * 100).to_integral_value())
+    return [Decimal(part) / 100 for part in _spread(hundredths, days, currency)]
+
+
+def ad_days(record: AdRecord) -> list[tuple[date, int, int, int, Decimal]]:
+    """(day, spend, clicks, impressions, conversions) for each day the record covers."""
+    days = (record.last_day - record.first_day).days + 1
+    if days > MAX_SPREAD_DAYS:
+        days = MAX_SPREAD_DAYS
+    spends = _spread(record.spend, days, record.currency)
+    clicks = _spread(record.clicks, days, record.currency)
+    impressions = _spread(record.impressions, days, record.currency)
+    conversions = _spread_conversions(record.conversions, days, record.currency)
+    return [
+        (record.first_day + timedelta(days=n), spends[n], clicks[n], impressions[n], conversions[n])
+        for n in range(days)
+    ]
+
+
+def _campaign(business: Business, record: AdRecord, cache: dict) -> AdCampaign:
+    key = (record.platform, record.campaign_id or record.campaign_name)
+    campaign = cache.get(key)
+    if campaign is not None:
+        return campaign
+    found = None
+    if record.campaign_id:
+        found = AdCampaign.objects.filter(
+            business=business, platform=record.platform, external_id=record.campaign_id
+        ).first()
+    if found is None:
+        found = AdCampaign.objects.filter(
+            business=business, platform=record.platform, name=record.campaign_name
+        ).first()
+    if found is None:
+        found = AdCampaign(
+            business=business,
+            platform=record.platform,
+            external_id=record.campaign_id,
+            name=record.campaign_name[:300],
+        )
+        found.save()
+    else:
+        changed = False
+        if record.campaign_id and not found.external_id:
+            found.external_id, changed = record.campaign_id, True
+        if found.name != record.campaign_name and record.campaign_id:
+            found.name, changed = record.campaign_name[:300], True  # renamed on the platform
+        if changed:
+            found.save(update_fields=["external_id", "name"])
+    cache[key] = found
+    return found
+
+
+def ad_land_batch(
+    *, business: Business, records: Iterable[AdRecord], run_id: int | None, cache: dict
+) -> AdCounts:
+    counts = AdCounts()
+    rows: dict[tuple[int, str, date], AdSpendDay] = {}
+    for record in records:
+        campaign = _campaign(business, record, cache)
+        for day, spend, clicks, impressions, conversions in ad_days(record):
+            key = (campaign.pk, record.ad_group, day)
+            row = rows.get(key)
+            if row is not None:  # two rows of one file for the same day add up
+                row.spend += spend
+                row.clicks += clicks
+                row.impressions += impressions
+                row.conversions += conversions
+                continue
+            rows[key] = AdSpendDay(
+                business=business,
+                campaign=campaign,
+                ad_group=record.ad_group[:300],
+                day=day,
+                currency=record.currency,
+                spend=spend,
+                clicks=clicks,
+                impressions=impressions,
+                conversions=conversions,
+                import_run_id=run_id,
+                raw=record.raw,
+            )
+    if not rows:
+        return counts
+    days = [day for _, _, day in rows]
+    candidates = AdSpendDay.objects.filter(
+        business=business,
+        campaign_id__in={campaign_id for campaign_id, _, _ in rows},
+        day__range=(min(days), max(days)),
+    )
+    # Levels present in the file per campaign-day: True for campaign rows, False for ad sets.
+    levels = {(campaign_id, day, ad_group == "") for campaign_id, ad_group, day in rows}
+    replaced = []
+    for old in candidates:
+        key = (old.campaign_id, old.ad_group, old.day)
+        if key in rows:
+            new = rows[key]
+            same = (old.spend, old.clicks, old.impressions, old.conversions, old.currency) == (
+                new.spend,
+                new.clicks,
+                new.impressions,
+                new.conversions,
+                new.currency,
+            )
+            counts.duplicates += same
+            replaced.append(old.pk)
+        elif (old.campaign_id, old.day, old.ad_group != "") in levels:
+            replaced.append(old.pk)  # the other level of a campaign-day this file covers
+    counts.imported = len(rows) - counts.duplicates
+    AdSpendDay.objects.filter(business=business, pk__in=replaced).delete()
+    AdSpendDay.objects.bulk_create(rows.values())
+    return counts

@@ -1,0 +1,417 @@
+"""Landing processor rows in the payments ledger, deduplicated by the processor's own ids.
+
+Each balance row becomes one BalanceTransaction keyed by (provider, row id): importing the
+same file twice, or files that overlap, finds the ids taken and adds nothing. Sales become
+Payments keyed by the payment's id, so the payments export and the balance history of one
+charge meet in one Payment. A refund becomes a Refund of its payment when the file names the
+payment; Stripe's balance history does not, so such a refund stays an unlinked refund line
+until a file that names the charge (an itemized report) is imported and links it. A payout is
+linked to its lines; one known only as the id on its lines (a Square deposit) is their sum.
+Transfers, fees and adjustments are balance lines, never sales.
+
+Work goes in batches of a few set-based queries each, so a million rows stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from itertools import islice
+
+from django.db.models import Sum
+from django.db.models.functions import Lower
+
+from tillbook.core.bulk import insert_rows
+from tillbook.core.models import Business
+from tillbook.customers.models import Customer
+from tillbook.imports.records import LedgerRecord, Movement
+from tillbook.payments.models import (
+    BalanceKind,
+    BalanceTransaction,
+    Payment,
+    PaymentState,
+    Payout,
+    PayoutState,
+    Refund,
+    RefundState,
+    Source,
+)
+
+BATCH = 5000
+# Payment's unique index on the processor's id is partial (WHERE provider_reference <> ''):
+# SQLite only uses it when the query repeats that condition, else every lookup scans the table.
+REFERENCE_UNSET = ""
+# Payments and balance lines go in with insert_rows (no model instance per row): a
+# million-row balance export would otherwise spend most of its time in bulk_create.
+PAYMENT_FIELDS = (
+    "business", "provider", "source", "state", "currency", "amount", "tip_amount",
+    "tax_amount", "fee_amount", "provider_reference", "checkout_reference", "method",
+    "customer", "customer_email", "description", "metadata", "raw", "failure_reason",
+    "created_at", "succeeded_at",
+)  # fmt: skip
+LINE_FIELDS = (
+    "business", "provider", "provider_reference", "source", "kind", "currency", "gross", "fee",
+    "net", "occurred_at", "available_on", "payment", "refund", "payout", "description", "raw",
+)  # fmt: skip
+KINDS = {
+    Movement.SALE: BalanceKind.CHARGE,
+    Movement.REFUND: BalanceKind.REFUND,
+    Movement.PAYOUT: BalanceKind.PAYOUT,
+    Movement.FEE: BalanceKind.FEE,
+    Movement.ADJUSTMENT: BalanceKind.ADJUSTMENT,
+    Movement.TRANSFER: BalanceKind.TRANSFER,
+    Movement.OTHER: BalanceKind.OTHER,
+}
+
+
+def summary_refund_reference(payment_reference: str) -> str:
+    """The payments export's single refund per charge (it knows the total, not the refunds)."""
+    return f"{payment_reference}:refunded"
+
+
+@dataclass
+class LandingCounts:
+    imported: int = 0
+    duplicates: int = 0
+    unlinked_refunds: int = 0
+    payouts: set[int] = field(default_factory=set)
+
+    def add(self, other: LandingCounts) -> None:
+        self.imported += other.imported
+        self.duplicates += other.duplicates
+        self.unlinked_refunds += other.unlinked_refunds
+        self.payouts |= other.payouts
+
+
+def batches(records: Iterable[LedgerRecord], size: int = BATCH) -> Iterator[list[LedgerRecord]]:
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def ledger_land_batch(*, business: Business, records: list[LedgerRecord]) -> LandingCounts:
+    """Land one batch; the caller owns the transaction. Records may mix providers."""
+    counts = LandingCounts()
+    for provider in sorted({r.provider for r in records}):
+        _Batch(business, provider, [r for r in records if r.provider == provider], counts).land()
+    return counts
+
+
+class _Batch:
+    def __init__(
+        self, business: Business, provider: str, records: list[LedgerRecord], counts: LandingCounts
+    ) -> None:
+        self.business = business
+        self.provider = provider
+        self.records = records
+        self.counts = counts
+
+    def land(self) -> None:
+        line_refs = [r.reference for r in self.records if r.is_balance_line]
+        existing = dict(
+            BalanceTransaction.objects.filter(
+                business=self.business, provider=self.provider, provider_reference__in=line_refs
+            ).values_list("provider_reference", "refund_id")
+        )
+        new_lines: list[LedgerRecord] = []
+        relink: list[LedgerRecord] = []
+        seen: set[str] = set()
+        for record in self.records:
+            if not record.is_balance_line:
+                continue
+            if record.reference in existing or record.reference in seen:
+                self.counts.duplicates += 1
+                if (
+                    record.movement is Movement.REFUND
+                    and record.payment_reference
+                    and existing.get(record.reference, 0) is None
+                ):
+                    relink.append(record)
+                continue
+            seen.add(record.reference)
+            new_lines.append(record)
+        payment_rows = [r for r in self.records if not r.is_balance_line]
+        payments = self._payments(new_lines, payment_rows, relink)
+        refunds = self._refunds([*new_lines, *relink], payments)
+        self._summary_refunds(payment_rows, payments)
+        payouts = self._payouts(new_lines)
+        self._lines(new_lines, payments, refunds, payouts)
+        self._relink(relink, payments, refunds)
+
+    # Payments ----------------------------------------------------------------------------
+
+    def _payments(
+        self,
+        lines: list[LedgerRecord],
+        payment_rows: list[LedgerRecord],
+        relink: list[LedgerRecord],
+    ) -> dict[str, Payment]:
+        wanted = {r.payment_reference for r in [*lines, *payment_rows, *relink]}
+        wanted.discard("")
+        found = {
+            payment.provider_reference: payment
+            for payment in Payment.objects.filter(
+                business=self.business, provider=self.provider, provider_reference__in=wanted
+            ).exclude(provider_reference=REFERENCE_UNSET)
+        }
+        for row in payment_rows:
+            if row.payment_reference in found:
+                self.counts.duplicates += 1
+        sales: dict[str, LedgerRecord] = {}
+        for record in [*lines, *payment_rows]:
+            if record.movement is Movement.SALE and record.payment_reference not in found:
+                sales.setdefault(record.payment_reference, record)
+        self.counts.imported += sum(1 for r in payment_rows if r.payment_reference in sales)
+        emails = {r.customer_email.lower() for r in sales.values() if r.customer_email}
+        customers = dict(
+            Customer.objects.filter(business=self.business)
+            .annotate(key=Lower("email"))
+            .filter(key__in=emails)
+            .values_list("key", "pk")
+        )
+        insert_rows(
+            Payment,
+            PAYMENT_FIELDS,
+            (
+                (
+                    self.business.pk,
+                    self.provider,
+                    Source.IMPORT,
+                    PaymentState.SUCCEEDED,
+                    r.currency,
+                    r.gross - r.tip,
+                    r.tip,
+                    r.tax,
+                    r.fee,
+                    reference,
+                    "",
+                    "",
+                    customers.get(r.customer_email.lower()),
+                    r.customer_email[:254],
+                    r.description[:300],
+                    json.dumps(r.metadata),
+                    json.dumps(r.raw),
+                    "",
+                    r.occurred_at,
+                    r.occurred_at,
+                )
+                for reference, r in sales.items()
+            ),
+        )
+        # insert_rows returns no ids; one query fetches the new payments back by reference.
+        created = (
+            Payment.objects.filter(
+                business=self.business, provider=self.provider, provider_reference__in=list(sales)
+            )
+            .exclude(provider_reference=REFERENCE_UNSET)
+            .only("pk", "provider_reference", "currency")
+        )
+        found.update((payment.provider_reference, payment) for payment in created)
+        return found
+
+    # Refunds -----------------------------------------------------------------------------
+
+    def _refunds(
+        self, records: list[LedgerRecord], payments: dict[str, Payment]
+    ) -> dict[str, Refund]:
+        wanted = [r for r in records if r.movement is Movement.REFUND]
+        linked = [r for r in wanted if r.payment_reference in payments]
+        self.counts.unlinked_refunds += len(wanted) - len(linked)
+        if not linked:
+            return {}
+        found = {
+            refund.provider_reference: refund
+            for refund in Refund.objects.filter(
+                business=self.business,
+                payment__in=[payments[r.payment_reference] for r in linked],
+                provider_reference__in=[r.refund_reference for r in linked],
+            )
+        }
+        missing: dict[str, LedgerRecord] = {}
+        for record in linked:
+            if record.refund_reference not in found:
+                missing.setdefault(record.refund_reference, record)
+        created = Refund.objects.bulk_create(
+            Refund(
+                business=self.business,
+                payment=payments[r.payment_reference],
+                source=Source.IMPORT,
+                state=RefundState.SUCCEEDED,
+                currency=r.currency,
+                amount=-r.gross,
+                reason=r.description[:300],
+                idempotency_key=f"import:{self.business.pk}:{self.provider}:{ref}"[:255],
+                provider_reference=ref,
+                raw=r.raw,
+                created_at=r.occurred_at,
+                succeeded_at=r.occurred_at,
+            )
+            for ref, r in missing.items()
+        )
+        found.update((refund.provider_reference, refund) for refund in created)
+        # Real refunds replace the payments export's summary of them.
+        Refund.objects.filter(
+            business=self.business,
+            payment__in=[payments[r.payment_reference] for r in linked],
+            provider_reference__in=[summary_refund_reference(r.payment_reference) for r in linked],
+        ).delete()
+        return found
+
+    def _summary_refunds(self, rows: list[LedgerRecord], payments: dict[str, Payment]) -> None:
+        refunded = {r.payment_reference: r for r in rows if r.refunded}
+        if not refunded:
+            return
+        targets = [payments[ref] for ref in refunded]
+        with_refunds = {
+            (payment_id, reference)
+            for payment_id, reference in Refund.objects.filter(
+                business=self.business, payment__in=targets
+            ).values_list("payment_id", "provider_reference")
+        }
+        for reference, record in refunded.items():
+            payment = payments[reference]
+            summary = summary_refund_reference(reference)
+            others = {ref for pid, ref in with_refunds if pid == payment.pk and ref != summary}
+            if others:
+                continue  # the real refunds are known; the summary would count them twice
+            Refund.objects.update_or_create(
+                business=self.business,
+                payment=payment,
+                provider_reference=summary,
+                defaults={
+                    "source": Source.IMPORT,
+                    "state": RefundState.SUCCEEDED,
+                    "currency": record.currency,
+                    "amount": record.refunded,
+                    "reason": "Refunded (from the payments export)",
+                    "idempotency_key": f"import:{self.business.pk}:{self.provider}:{summary}"[:255],
+                    "raw": record.raw,
+                    # The export does not say when; the charge's time is the best known.
+                    "created_at": record.occurred_at,
+                    "succeeded_at": record.occurred_at,
+                },
+            )
+
+    # Payouts -----------------------------------------------------------------------------
+
+    def _payouts(self, records: list[LedgerRecord]) -> dict[str, Payout]:
+        wanted = {r.payout_reference for r in records if r.payout_reference}
+        if not wanted:
+            return {}
+        found = {
+            payout.provider_reference: payout
+            for payout in Payout.objects.filter(
+                business=self.business, provider=self.provider, provider_reference__in=wanted
+            )
+        }
+        explicit = {r.payout_reference: r for r in records if r.movement is Movement.PAYOUT}
+        for reference, record in explicit.items():
+            payout = found.get(reference)
+            if payout is not None:
+                payout.amount = -record.gross
+                payout.arrival_date = record.available_on
+                payout.raw = record.raw
+                payout.save(update_fields=["amount", "arrival_date", "raw"])
+        currencies = {r.payout_reference: r for r in records if r.payout_reference}
+        created = Payout.objects.bulk_create(
+            Payout(
+                business=self.business,
+                provider=self.provider,
+                provider_reference=reference,
+                source=Source.IMPORT,
+                state=PayoutState.PAID,
+                currency=currencies[reference].currency,
+                amount=-explicit[reference].gross if reference in explicit else 0,
+                arrival_date=(
+                    explicit[reference].available_on
+                    if reference in explicit
+                    else currencies[reference].available_on
+                ),
+                raw=explicit[reference].raw if reference in explicit else {},
+            )
+            for reference in sorted(wanted - set(found))
+        )
+        found.update((payout.provider_reference, payout) for payout in created)
+        self.counts.payouts |= {payout.pk for payout in found.values()}
+        return found
+
+    # Lines -------------------------------------------------------------------------------
+
+    def _lines(
+        self,
+        records: list[LedgerRecord],
+        payments: dict[str, Payment],
+        refunds: dict[str, Refund],
+        payouts: dict[str, Payout],
+    ) -> None:
+        def key(found: Payment | Refund | Payout | None) -> int | None:
+            return None if found is None else found.pk
+
+        insert_rows(
+            BalanceTransaction,
+            LINE_FIELDS,
+            (
+                (
+                    self.business.pk,
+                    self.provider,
+                    r.reference,
+                    Source.IMPORT,
+                    KINDS[r.movement],
+                    r.currency,
+                    r.gross,
+                    r.fee,
+                    r.net,
+                    r.occurred_at,
+                    _midnight(r.available_on),
+                    key(payments.get(r.payment_reference)) if r.payment_reference else None,
+                    key(refunds.get(r.refund_reference)) if r.refund_reference else None,
+                    key(payouts.get(r.payout_reference)) if r.payout_reference else None,
+                    r.description[:300],
+                    json.dumps(r.raw),
+                )
+                for r in records
+            ),
+        )
+        self.counts.imported += len(records)
+
+    def _relink(
+        self, records: list[LedgerRecord], payments: dict[str, Payment], refunds: dict[str, Refund]
+    ) -> None:
+        for record in records:
+            refund = refunds.get(record.refund_reference)
+            if refund is None:
+                continue
+            BalanceTransaction.objects.filter(
+                business=self.business, provider=self.provider, provider_reference=record.reference
+            ).update(refund=refund, payment=payments[record.payment_reference])
+
+
+def payouts_settle(*, business: Business, payout_ids: Iterable[int]) -> None:
+    """A payout known only from its lines is the sum of their net amounts.
+
+    One grouped query per chunk of payouts (not a correlated subquery per payout, which SQLite
+    answers by scanning every line of the business for each payout).
+    """
+    ids = sorted(set(payout_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        lines = BalanceTransaction.objects.filter(business=business, payout_id__in=chunk)
+        explicit = set(lines.filter(kind=BalanceKind.PAYOUT).values_list("payout_id", flat=True))
+        totals = dict(
+            lines.exclude(kind=BalanceKind.PAYOUT)
+            .values("payout_id")
+            .annotate(total=Sum("net"))
+            .values_list("payout_id", "total")
+        )
+        implied = list(
+            Payout.objects.filter(business=business, pk__in=set(chunk) - explicit).only("amount")
+        )
+        for payout in implied:
+            payout.amount = totals.get(payout.pk, 0)
+        Payout.objects.bulk_update(implied, ["amount"])

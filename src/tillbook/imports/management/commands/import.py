@@ -1,0 +1,81 @@
+"""`tillbook import FILE --business SLUG [--kind KIND] [--dry-run] [--date-format mdy|dmy]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from tillbook.core.errors import TillbookError
+from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.imports.models import ImportRun, RunState
+from tillbook.imports.services import import_kinds, import_run_create, import_run_execute
+from tillbook.imports.source import ImportSource
+
+
+class Command(BaseCommand):
+    help = "Import a Stripe, Square, PayPal, Google Ads, Microsoft Advertising or Meta export."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        kinds = ", ".join(kind for kind, _ in import_kinds())
+        parser.add_argument("file", help="the exported .csv (or .zip) file")
+        parser.add_argument("--business", required=True, help="the business's slug")
+        parser.add_argument("--kind", default="", help=f"the file's kind if not detected: {kinds}")
+        parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+        parser.add_argument(
+            "--date-format",
+            choices=("mdy", "dmy"),
+            default="",
+            help="for files whose dates fit both orders: mdy = 03/04 is 4 March, dmy = 3 April",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path = Path(options["file"])
+        if not path.is_file():
+            raise CommandError(f"{path} is not a file.")
+        with unscoped():
+            business = Business.objects.filter(slug=options["business"]).first()
+            if business is None:
+                known = ", ".join(Business.objects.order_by("slug").values_list("slug", flat=True))
+                raise CommandError(
+                    f"No business with the address {options['business']!r}. Known: {known}."
+                )
+        with business_scope(business):
+            try:
+                run = import_run_create(
+                    business=business,
+                    actor=None,
+                    file_name=path.name,
+                    kind=options["kind"],
+                    date_order=options["date_format"],
+                    is_dry_run=options["dry_run"],
+                    enqueue=False,
+                )
+            except TillbookError as error:
+                raise CommandError(error.message) from None
+            run = import_run_execute(run=run, source=ImportSource.from_path(path))
+        self._report(run)
+
+    def _report(self, run: ImportRun) -> None:
+        if run.state == RunState.FAILED:
+            for line, message in run.problems:
+                prefix = f"Line {line}: " if line else ""
+                self.stderr.write(f"{prefix}{message}")
+            if run.problem_total > len(run.problems):
+                self.stderr.write(f"…and {run.problem_total - len(run.problems)} more.")
+            raise CommandError(f"{run.file_name}: {run.message}")
+        label = dict(import_kinds()).get(run.kind, run.kind)
+        out = self.stdout
+        out.write(f"{run.file_name}: {label}")
+        out.write(f"Rows read:  {run.rows_read}")
+        out.write(f"Imported:   {run.imported}")
+        out.write(f"Duplicates: {run.duplicates}")
+        out.write(f"Skipped:    {run.skipped_total}")
+        for reason, count in sorted(run.skipped.items()):
+            out.write(f"  {count} × {reason}")
+        for warning in run.warnings:
+            out.write(f"Warning: {warning}")
+        if run.is_dry_run:
+            out.write("Dry run: nothing was written.")

@@ -1,0 +1,275 @@
+"""Stripe: the balance history export, the payments export and the itemized reports.
+
+Amounts are in major units with a dot. Balance history signs rows as the balance sees them
+(refunds and payouts negative) with a positive Fee; the payments export has one row per
+charge with "Amount Refunded"; itemized reports (balance change from activity, payout
+reconciliation) have stable snake_case columns chosen by the user, `charge_id` tying a refund
+to its charge and `automatic_payout_id` a line to its payout.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import ClassVar
+
+from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row
+from tillbook.imports.readers import cells
+from tillbook.imports.records import LedgerRecord, Movement, Record, Skipped
+
+BALANCE_TYPES = {
+    "charge": Movement.SALE,
+    "payment": Movement.SALE,
+    "refund": Movement.REFUND,
+    "payment_refund": Movement.REFUND,
+    "payout": Movement.PAYOUT,
+    "payout_cancel": Movement.PAYOUT,
+    "payout_failure": Movement.PAYOUT,
+    "stripe_fee": Movement.FEE,
+    "application_fee": Movement.FEE,
+    "tax_fee": Movement.FEE,
+    "network_cost": Movement.FEE,
+    "adjustment": Movement.ADJUSTMENT,
+    "dispute": Movement.ADJUSTMENT,
+    "transfer": Movement.TRANSFER,
+    "transfer_refund": Movement.TRANSFER,
+    "topup": Movement.TRANSFER,
+    "reserve_transaction": Movement.TRANSFER,
+    "reserved_funds": Movement.TRANSFER,
+}
+REPORTING_CATEGORIES = {
+    "charge": Movement.SALE,
+    "refund": Movement.REFUND,
+    "payout": Movement.PAYOUT,
+    "payout_reversal": Movement.PAYOUT,
+    "fee": Movement.FEE,
+    "network_cost": Movement.FEE,
+    "tax": Movement.FEE,
+    "transfer": Movement.TRANSFER,
+    "transfer_reversal": Movement.TRANSFER,
+    "topup": Movement.TRANSFER,
+    "topup_reversal": Movement.TRANSFER,
+    "connect_reserved_funds": Movement.TRANSFER,
+    "risk_reserved_funds": Movement.TRANSFER,
+}
+_METADATA = re.compile(r"^(.+?) \(metadata\)$", re.IGNORECASE)
+_PAYMENT_METADATA = re.compile(r"^payment_metadata\[(.+)\]$", re.IGNORECASE)
+
+
+def _metadata_columns(cells_: list[str], pattern: re.Pattern[str]) -> dict[str, int]:
+    found = {}
+    for position, cell in enumerate(cells_):
+        match = pattern.match(cell.strip())
+        if match:
+            found[match[1].strip()] = position
+    return found
+
+
+def _metadata(row: Row) -> dict[str, str]:
+    return {
+        key: row.values[position].strip()
+        for key, position in row.header.extra.items()
+        if position < len(row.values) and row.values[position].strip()
+    }
+
+
+def _check_net(row: Row, gross: int, fee: int, net: int, label: str) -> None:
+    if gross - fee != net:
+        raise ColumnError(label, "is not the amount less the fee; the file may be damaged")
+
+
+class StripeBalanceReader(Reader):
+    kind = "stripe_balance"
+    label = "Stripe balance history export"
+    family = "ledger"
+    columns = (
+        Column("id", ("id",), required=True),
+        Column("type", ("type",), required=True),
+        Column("source", ("source",)),
+        Column("amount", ("amount",), required=True),
+        Column("fee", ("fee",)),
+        Column("net", ("net",)),
+        Column("currency", ("currency",), required=True),
+        Column("created", ("created (utc)", "created"), required=True),
+        Column("available_on", ("available on (utc)", "available on")),
+        Column("description", ("description",)),
+        Column("transfer", ("transfer",)),
+        Column("transfer_date", ("transfer date (utc)", "transfer date")),
+        Column("status", ("status",)),
+    )
+
+    def extra_columns(self, normalised: list[str], cells_: list[str]) -> dict[str, int]:
+        return _metadata_columns(cells_, _METADATA)
+
+    def read(self, row: Row, context: ReadContext) -> Record | Skipped:
+        kind = cells.required(row, "type").lower()
+        status = row.get("status").lower()
+        if status and status not in ("available", "pending"):
+            return Skipped(row.line, f"status “{row.get('status')}” (not in the balance)")
+        currency = cells.currency(row, "currency")
+        gross = cells.minor(row, "amount", currency, context)
+        fee = cells.minor(row, "fee", currency, context)
+        net = cells.minor(row, "net", currency, context) if row.get("net") else gross - fee
+        _check_net(row, gross, fee, net, "Net")
+        movement = BALANCE_TYPES.get(kind, Movement.OTHER)
+        source = row.get("source")
+        payout = row.get("transfer")
+        record = LedgerRecord(
+            line=row.line,
+            provider="stripe",
+            movement=movement,
+            reference=cells.required(row, "id"),
+            currency=currency,
+            gross=gross,
+            fee=fee,
+            net=net,
+            occurred_at=cells.moment(row, "created", context, UTC),
+            available_on=cells.optional_day(row, "available_on", context),
+            payout_reference=payout,
+            description=row.get("description"),
+            metadata=_metadata(row),
+            raw=row.raw(),
+        )
+        if movement is Movement.SALE:
+            record.payment_reference = source or record.reference
+        elif movement is Movement.REFUND:
+            # The balance export names the refund (re_…) but not the charge it refunds.
+            record.refund_reference = source or record.reference
+        elif movement is Movement.PAYOUT:
+            record.payout_reference = source or record.reference
+            record.available_on = cells.optional_day(row, "transfer_date", context) or (
+                record.available_on
+            )
+        return record
+
+
+class StripePaymentsReader(Reader):
+    kind = "stripe_payments"
+    label = "Stripe payments export"
+    family = "ledger"
+    columns = (
+        Column("id", ("id",), required=True),
+        Column("created", ("created date (utc)", "created (utc)", "created"), required=True),
+        Column("amount", ("amount",), required=True),
+        Column("amount_refunded", ("amount refunded",), required=True),
+        Column("currency", ("currency",), required=True),
+        Column("captured", ("captured",)),
+        Column("converted_currency", ("converted currency",)),
+        Column("fee", ("fee",)),
+        Column("tax", ("tax",)),
+        Column("status", ("status",), required=True),
+        Column("customer_email", ("customer email",)),
+        Column("description", ("description",)),
+    )
+    SALE_STATUSES: ClassVar[frozenset[str]] = frozenset(
+        {"paid", "succeeded", "refunded", "partially refunded", "partially_refunded"}
+    )
+
+    def extra_columns(self, normalised: list[str], cells_: list[str]) -> dict[str, int]:
+        return _metadata_columns(cells_, _METADATA)
+
+    def read(self, row: Row, context: ReadContext) -> Record | Skipped:
+        status = row.get("status").lower()
+        if status not in self.SALE_STATUSES:
+            return Skipped(row.line, f"status “{row.get('status')}” (not a completed payment)")
+        if row.get("captured").lower() == "false":
+            return Skipped(row.line, "not captured (an authorisation, not a sale)")
+        currency = cells.currency(row, "currency")
+        gross = cells.minor(row, "amount", currency, context)
+        converted = row.get("converted_currency").upper()
+        fee = 0
+        if row.get("fee"):
+            if converted and converted != currency:
+                # The fee is in the account's currency, not the charge's: it cannot be taken
+                # off this amount. The balance history has it in the right currency.
+                context.warnings.append(
+                    "Fees of charges in another currency than the account's are not imported "
+                    "from the payments export; import the balance history for them."
+                )
+            else:
+                fee = cells.minor(row, "fee", currency, context)
+        reference = cells.required(row, "id")
+        return LedgerRecord(
+            line=row.line,
+            provider="stripe",
+            movement=Movement.SALE,
+            reference=reference,
+            payment_reference=reference,
+            currency=currency,
+            gross=gross,
+            fee=fee,
+            net=gross - fee,
+            tax=cells.minor(row, "tax", currency, context),
+            occurred_at=cells.moment(row, "created", context, UTC),
+            customer_email=row.get("customer_email"),
+            description=row.get("description"),
+            refunded=cells.minor(row, "amount_refunded", currency, context),
+            is_balance_line=False,
+            metadata=_metadata(row),
+            raw=row.raw(),
+        )
+
+
+class StripeItemizedReader(Reader):
+    kind = "stripe_itemized"
+    label = "Stripe itemized balance or payout reconciliation report"
+    family = "ledger"
+    columns = (
+        Column("id", ("balance transaction id",), required=True),
+        Column("created", ("created utc", "created"), required=True),
+        Column("available_on", ("available on utc", "available on")),
+        Column("currency", ("currency",), required=True),
+        Column("gross", ("gross",), required=True),
+        Column("fee", ("fee",)),
+        Column("net", ("net",), required=True),
+        Column("category", ("reporting category",), required=True),
+        Column("description", ("description",)),
+        Column("source_id", ("source id",)),
+        Column("charge_id", ("charge id",)),
+        Column("payment_intent_id", ("payment intent id",)),
+        Column("customer_email", ("customer email",)),
+        Column("payout_id", ("automatic payout id",)),
+        Column(
+            "payout_date",
+            ("automatic payout effective at utc", "automatic payout effective at"),
+        ),
+    )
+
+    def extra_columns(self, normalised: list[str], cells_: list[str]) -> dict[str, int]:
+        return _metadata_columns(cells_, _PAYMENT_METADATA)
+
+    def read(self, row: Row, context: ReadContext) -> Record | Skipped:
+        currency = cells.currency(row, "currency")
+        gross = cells.minor(row, "gross", currency, context)
+        fee = cells.minor(row, "fee", currency, context)
+        net = cells.minor(row, "net", currency, context)
+        _check_net(row, gross, fee, net, "net")
+        category = cells.required(row, "category").lower()
+        movement = REPORTING_CATEGORIES.get(category, Movement.ADJUSTMENT)
+        source = row.get("source_id")
+        charge = row.get("charge_id") or row.get("payment_intent_id")
+        record = LedgerRecord(
+            line=row.line,
+            provider="stripe",
+            movement=movement,
+            reference=cells.required(row, "id"),
+            currency=currency,
+            gross=gross,
+            fee=fee,
+            net=net,
+            occurred_at=cells.moment(row, "created", context, UTC),
+            available_on=cells.optional_day(row, "available_on", context),
+            payout_reference=row.get("payout_id"),
+            customer_email=row.get("customer_email"),
+            description=row.get("description"),
+            metadata=_metadata(row),
+            raw=row.raw(),
+        )
+        if movement is Movement.SALE:
+            record.payment_reference = charge or source or record.reference
+        elif movement is Movement.REFUND:
+            record.refund_reference = source or record.reference
+            record.payment_reference = charge
+        elif movement is Movement.PAYOUT:
+            record.payout_reference = source or row.get("payout_id") or record.reference
+        return record

@@ -1,0 +1,264 @@
+"""Reading a whole file: find its kind and header, then stream its rows as records.
+
+`file_check` is the first pass: it reads every row, collects every problem with its line
+number and learns the date order; nothing is written. `file_records` is the second pass,
+run only on a file that passed, and yields the records to land.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from tillbook.imports.base import ColumnError, HeaderMap, ReadContext, Reader, Row, readers
+from tillbook.imports.cells import CellError
+from tillbook.imports.dates import DateOrder, DateReader
+from tillbook.imports.problems import MAX_REPORTED_PROBLEMS, FileProblem, ImportFileInvalid
+from tillbook.imports.records import Record, Skipped
+from tillbook.imports.source import ImportSource, text_lines
+
+HEADER_SEARCH_LINES = 40
+SEPARATORS = (",", ";", "\t")
+PROGRESS_EVERY = 20000
+
+
+def _dialect(separator: str) -> type[csv.Dialect]:
+    class Dialect(csv.excel):
+        delimiter = separator
+        strict = True  # an unclosed quote is an error, not a field that swallows the file
+
+    return Dialect
+
+
+@dataclass
+class Table:
+    reader: Reader
+    header: HeaderMap
+    header_line: int
+    separator: str
+    preamble: list[list[str]]
+
+
+def _rows_until_damage(lines: list[str], separator: str) -> list[list[str]]:
+    # A damaged row in the first lines (a truncated file) is reported by the reading pass;
+    # the header above it can still be found.
+    rows: list[list[str]] = []
+    reader = csv.reader(lines, _dialect(separator))
+    while True:
+        try:
+            rows.append(next(reader))
+        except (StopIteration, csv.Error):
+            return rows
+
+
+def _find_header(lines: list[str], kind: str | None) -> Table:
+    candidates = readers()
+    if kind is not None and kind not in candidates:
+        known = ", ".join(sorted(candidates))
+        raise ImportFileInvalid([FileProblem(0, f"there is no “{kind}” kind; use {known}")])
+    best: Table | None = None
+    first_rows: list[str] = []
+    for separator in SEPARATORS:
+        rows = _rows_until_damage(lines, separator)
+        for position, cells in enumerate(rows):
+            if len(cells) < 2:
+                continue
+            if not first_rows or len(cells) > len(first_rows):
+                first_rows = cells
+            for name, reader_class in candidates.items():
+                header = reader_class().match(cells)
+                if header is None:
+                    continue
+                found = Table(reader_class(), header, position + 1, separator, rows[:position])
+                wins = best is None or header.score > best.header.score
+                if kind is not None and name == kind:
+                    wins = best is None or best.reader.kind != kind or wins
+                elif kind is not None and best is not None and best.reader.kind == kind:
+                    wins = False
+                if wins:
+                    best = found
+    if best is not None and (kind is None or best.reader.kind == kind):
+        return best
+    if best is not None and kind is not None:
+        wanted = candidates[kind]
+        raise ImportFileInvalid(
+            [
+                FileProblem(
+                    best.header_line,
+                    f"this is not a {wanted.label} file: its columns are those of a "
+                    f"{best.reader.label} file. Import it as “{best.reader.kind}”, or choose "
+                    "the right file",
+                )
+            ]
+        )
+    seen = ", ".join(cell.strip() for cell in first_rows if cell.strip()) or "nothing"
+    if kind is not None:
+        missing = ", ".join(candidates[kind]().missing_columns(first_rows))
+        message = (
+            f"the columns are not those of a {candidates[kind].label} file "
+            f"(missing: {missing}; found: {seen})"
+        )
+    else:
+        labels = "; ".join(reader.label for reader in candidates.values())
+        message = f"Tillbook does not know this set of columns (found: {seen}). It reads: {labels}"
+    raise ImportFileInvalid([FileProblem(0, message)])
+
+
+@dataclass
+class Pass:
+    """One reading of a file: its records, skipped rows and problems as they come."""
+
+    table: Table
+    context: ReadContext
+    rows_read: int = 0
+    problems: list[FileProblem] = field(default_factory=list)
+    problem_total: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def problem(self, line: int, message: str) -> None:
+        self.problem_total += 1
+        if len(self.problems) < MAX_REPORTED_PROBLEMS:
+            self.problems.append(FileProblem(line, message))
+
+
+@contextmanager
+def file_pass(
+    source: ImportSource,
+    *,
+    kind: str | None,
+    date_order: DateOrder | None,
+    zone: tzinfo,
+    currency: str,
+    keep_raw: bool = True,
+) -> Iterator[tuple[Pass, Iterator[Record]]]:
+    with text_lines(source) as lines:
+        head = list(itertools.islice(lines, HEADER_SEARCH_LINES))
+        if not any(line.strip() for line in head):
+            raise ImportFileInvalid([FileProblem(0, "the file is empty")])
+        table = _find_header(head, kind)
+        context = ReadContext(
+            dates=DateReader(order=date_order),
+            zone=zone,
+            currency=currency,
+            header=table.header,
+            preamble=table.preamble,
+            decimal_mark="," if table.header.languages & table.reader.comma_languages else ".",
+        )
+        current = Pass(table, context)
+        yield current, _records(current, itertools.chain(head, lines), keep_raw=keep_raw)
+
+
+def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator[Record]:
+    table, context = current.table, current.context
+    reader = csv.reader(lines, _dialect(table.separator))
+    width = len(table.header.headers)
+    try:
+        table.reader.start(context)
+    except CellError as error:
+        current.problem(0, str(error))
+        return  # the rows cannot be understood without what the header block says
+    for _ in range(table.header_line):
+        next(reader)
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            current.problem(
+                start,
+                "the file ends inside a quoted value: it looks truncated or damaged; "
+                "download it again",
+            )
+            break
+        line = reader.line_num
+        if not any(value.strip() for value in values):
+            continue
+        current.rows_read += 1
+        if len(values) < width and any(value.strip() for value in values[1:]):
+            current.problem(
+                start,
+                f"the row has {len(values)} values where the header has {width} columns; "
+                "the file may be truncated",
+            )
+            continue
+        try:
+            row = Row(table.header, values, start, keep_raw=keep_raw)
+            result = table.reader.read(row, context)
+        except CellError as error:
+            current.problem(start, str(error))
+            continue
+        if isinstance(result, Skipped):
+            current.skipped[result.reason] += 1
+            continue
+        yield result
+    try:
+        yield from table.reader.finish(context)
+    except CellError as error:
+        current.problem(0, str(error))
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The first pass's verdict on a file that can be imported."""
+
+    kind: str
+    label: str
+    family: str
+    date_order: DateOrder | None
+    rows_read: int
+    records: int
+    skipped: dict[str, int]
+    warnings: list[str]
+
+
+def file_check(
+    source: ImportSource,
+    *,
+    kind: str | None = None,
+    date_order: DateOrder | None = None,
+    zone: tzinfo,
+    currency: str,
+    progress: Callable[[int], None] | None = None,
+) -> FileCheck:
+    """Read every row once; raise ImportFileInvalid listing every problem, else describe it."""
+    count = 0
+    with file_pass(
+        source, kind=kind, date_order=date_order, zone=zone, currency=currency, keep_raw=False
+    ) as (current, records):
+        for _ in records:
+            count += 1
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(current.rows_read)
+    try:
+        order = current.context.dates.resolved_order()
+    except CellError as error:
+        current.problem(0, str(error))
+        order = None
+    if current.problem_total:
+        raise ImportFileInvalid(current.problems, current.problem_total)
+    if current.rows_read == 0:
+        raise ImportFileInvalid(
+            [FileProblem(current.table.header_line, "the file has a header but no rows")]
+        )
+    reader = current.table.reader
+    return FileCheck(
+        kind=reader.kind,
+        label=reader.label,
+        family=reader.family,
+        date_order=order,
+        rows_read=current.rows_read,
+        records=count,
+        skipped=dict(current.skipped),
+        warnings=list(dict.fromkeys(current.context.warnings)),
+    )
+
+
+__all__ = ["ColumnError", "FileCheck", "Pass", "file_check", "file_pass"]

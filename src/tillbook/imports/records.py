@@ -1,0 +1,84 @@
+"""What the readers produce: one neutral record per row, whatever the platform wrote."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Movement(StrEnum):
+    """What a processor row did to the balance. Only SALE rows are sales."""
+
+    SALE = "sale"
+    REFUND = "refund"
+    PAYOUT = "payout"
+    FEE = "fee"
+    ADJUSTMENT = "adjustment"
+    TRANSFER = "transfer"
+    OTHER = "other"
+
+
+@dataclass(slots=True)
+class LedgerRecord:
+    """One processor row, signed as the balance sees it.
+
+    `gross` is what the customer paid (negative for refunds and payouts), `fee` what the
+    processor kept (positive is a cost; a returned fee is negative) and `net` = gross − fee.
+    References are the processor's own ids, kept as strings.
+    """
+
+    line: int
+    provider: str  # "stripe", "square", "paypal"
+    movement: Movement
+    reference: str  # this row's own id (balance transaction, PayPal transaction, Square event)
+    currency: str
+    gross: int
+    fee: int
+    net: int
+    occurred_at: datetime
+    payment_reference: str = ""  # the sale's payment id; for a refund the refunded payment's
+    refund_reference: str = ""  # a refund's own id
+    payout_reference: str = ""  # the payout this line went out in; a payout's own id
+    available_on: date | None = None
+    tip: int = 0
+    tax: int = 0
+    # The payments export only says how much of a charge was refunded, not by which refunds,
+    # and its rows are payments, not balance lines.
+    refunded: int = 0
+    is_balance_line: bool = True
+    customer_email: str = ""
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AdRecord:
+    """One ad-report row: a campaign (or ad set) over a day or a window of days."""
+
+    line: int
+    platform: str  # "google", "microsoft", "meta"
+    campaign_name: str
+    campaign_id: str  # "" when the file has none or Excel mangled it
+    ad_group: str  # ad set / ad group name; "" for campaign-level rows
+    first_day: date
+    last_day: date
+    currency: str
+    spend: int  # minor units
+    clicks: int
+    impressions: int
+    conversions: Decimal
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A row that is read but not imported, with the reason the owner sees."""
+
+    line: int
+    reason: str
+
+
+Record = LedgerRecord | AdRecord

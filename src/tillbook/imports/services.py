@@ -1,0 +1,201 @@
+"""Import runs: create one for a file, and carry it out (as a task, or inline for the CLI).
+
+A run first checks the whole file without writing (every problem with its line number; a
+file with any problem writes nothing), then lands it in batches. Each batch commits with the
+run's progress, so the back office can show a progress bar; a run interrupted half-way is
+simply run again, since landing is deduplicated by the processors' own ids.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tillbook.core.audit import audit_record
+from tillbook.core.errors import InvalidInput
+from tillbook.core.models import Business, User
+from tillbook.core.tasks import enqueue_on_commit
+from tillbook.imports.ad_landing import AdCounts, ad_land_batch
+from tillbook.imports.base import readers
+from tillbook.imports.dates import DateOrder
+from tillbook.imports.landing import LandingCounts, batches, ledger_land_batch, payouts_settle
+from tillbook.imports.models import ImportRun, RunState
+from tillbook.imports.problems import ImportFileInvalid
+from tillbook.imports.reading import FileCheck, file_check, file_pass
+from tillbook.imports.records import AdRecord, LedgerRecord
+from tillbook.imports.source import ImportSource
+from tillbook.insights.rollups import rollups_refresh
+
+UNLINKED_REFUNDS = (
+    "{count} refund(s) could not be linked to their payment because the file does not name it "
+    "(Stripe's balance history does not). They count as refunds; import Stripe's itemized "
+    "balance report for the same dates to link them."
+)
+
+
+def import_kinds() -> list[tuple[str, str]]:
+    return [(kind, reader.label) for kind, reader in sorted(readers().items())]
+
+
+def _date_order(value: str) -> DateOrder | None:
+    if not value:
+        return None
+    try:
+        return DateOrder(value)
+    except ValueError:
+        raise InvalidInput(
+            f"“{value}” is not a date format; use mdy (month first) or dmy (day first).",
+            field_errors={"date_order": ["Choose month first or day first."]},
+        ) from None
+
+
+def import_run_create(
+    *,
+    business: Business,
+    actor: User | None,
+    file_name: str,
+    kind: str = "",
+    date_order: str = "",
+    is_dry_run: bool = False,
+    stored_path: str = "",
+    enqueue: bool = True,
+) -> ImportRun:
+    if kind and kind not in readers():
+        known = ", ".join(sorted(readers()))
+        raise InvalidInput(
+            f"There is no “{kind}” kind; use {known}.", field_errors={"kind": ["Unknown kind."]}
+        )
+    _date_order(date_order)
+    with transaction.atomic():
+        run = ImportRun(
+            business=business,
+            file_name=file_name[:255],
+            stored_path=stored_path,
+            kind=kind,
+            date_order=date_order,
+            is_dry_run=is_dry_run,
+            created_by=actor,
+        )
+        run.save()
+        if actor is not None:
+            audit_record(
+                business=business,
+                actor=actor,
+                action="import.start",
+                summary=f"Started importing {run.file_name}",
+                target=run,
+            )
+        if enqueue:
+            from tillbook.imports.tasks import import_run_task
+
+            enqueue_on_commit(import_run_task, run.pk)
+    return run
+
+
+def import_upload_store(*, business: Business, name: str, stream: IO[bytes]) -> str:
+    """Keep an uploaded file where the worker can read it; returns its path."""
+    folder = Path(settings.DATA_DIR) / "imports" / str(business.pk) / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)[:100]
+    path = folder / (safe or "upload.csv")
+    with path.open("wb") as target:
+        shutil.copyfileobj(stream, target, 1 << 20)
+    return str(path)
+
+
+def _save(run: ImportRun, *fields: str) -> None:
+    run.save(update_fields=list(fields))
+
+
+def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
+    """Check, then land, the file of `run`. Returns the finished run (DONE or FAILED)."""
+    business = run.business
+    run.state, run.started_at = RunState.CHECKING, timezone.now()
+    run.rows_done = run.rows_total = 0
+    _save(run, "state", "started_at", "rows_done", "rows_total")
+
+    def progress(rows: int) -> None:
+        run.rows_read = rows
+        _save(run, "rows_read")
+
+    try:
+        check = file_check(
+            source,
+            kind=run.kind or None,
+            date_order=_date_order(run.date_order),
+            zone=business.zone,
+            currency=business.currency,
+            progress=progress,
+        )
+    except ImportFileInvalid as error:
+        run.state, run.finished_at = RunState.FAILED, timezone.now()
+        run.message = error.message[:500]
+        run.problems = [[problem.line, problem.message] for problem in error.problems]
+        run.problem_total = error.total
+        _save(run, "state", "finished_at", "message", "problems", "problem_total")
+        return run
+    run.kind = check.kind
+    run.date_order = check.date_order.value if check.date_order else ""
+    run.rows_read, run.rows_total = check.rows_read, check.records
+    run.skipped, run.warnings = check.skipped, check.warnings
+    run.state = RunState.IMPORTING
+    _save(run, "kind", "date_order", "rows_read", "rows_total", "skipped", "warnings", "state")
+    if run.is_dry_run:
+        with transaction.atomic():
+            counts = _land(run, source, check)
+            transaction.set_rollback(True)  # a dry run counts what would happen, then forgets
+    else:
+        counts = _land(run, source, check)
+        rollups_refresh(business=business)
+    run.imported, run.duplicates = counts.imported, counts.duplicates
+    if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
+        run.warnings = [*run.warnings, UNLINKED_REFUNDS.format(count=counts.unlinked_refunds)]
+    run.state, run.finished_at = RunState.DONE, timezone.now()
+    run.rows_done = run.rows_total
+    run.message = _summary(run)
+    _save(run, "imported", "duplicates", "warnings", "state", "finished_at", "rows_done", "message")
+    return run
+
+
+def _land(run: ImportRun, source: ImportSource, check: FileCheck) -> LandingCounts | AdCounts:
+    business = run.business
+    order = check.date_order
+    total: LandingCounts | AdCounts = LandingCounts() if check.family == "ledger" else AdCounts()
+    cache: dict = {}
+    with file_pass(
+        source, kind=check.kind, date_order=order, zone=business.zone, currency=business.currency
+    ) as (current, records):
+        for batch in batches(records):  # type: ignore[arg-type]  # records of one family
+            with transaction.atomic():
+                if isinstance(total, LandingCounts):
+                    ledger = [r for r in batch if isinstance(r, LedgerRecord)]
+                    total.add(ledger_land_batch(business=business, records=ledger))
+                else:
+                    ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]  # type: ignore[misc]
+                    counts = ad_land_batch(
+                        business=business, records=ads, run_id=run.pk, cache=cache
+                    )
+                    total.imported += counts.imported
+                    total.duplicates += counts.duplicates
+                run.rows_done += len(batch)
+                _save(run, "rows_done")
+        if current.problem_total:  # the file changed between the two passes
+            raise ImportFileInvalid(current.problems, current.problem_total)
+    if isinstance(total, LandingCounts) and total.payouts:
+        with transaction.atomic():
+            payouts_settle(business=business, payout_ids=total.payouts)
+    return total
+
+
+def _summary(run: ImportRun) -> str:
+    verb = "Would import" if run.is_dry_run else "Imported"
+    return (
+        f"{verb} {run.imported} of {run.rows_read} rows; {run.duplicates} already known, "
+        f"{run.skipped_total} skipped."
+    )

@@ -1,0 +1,123 @@
+"""Opening an export file as numbered text lines, without ever holding it whole in memory.
+
+A source can be opened more than once: the importer reads a file twice (first to check every
+row and learn its date order, then to write), so a 2 GB file costs two streaming passes and a
+few kilobytes of memory rather than 2 GB. Microsoft Advertising downloads arrive zipped;
+Excel's "Unicode text" saves UTF-16 with a byte-order mark; everything else is UTF-8, with or
+without a BOM.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from tillbook.imports.problems import FileProblem, ImportFileInvalid
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    """A named file that can be opened again: a path, bytes in memory, or a generator."""
+
+    name: str
+    opener: Callable[[], IO[bytes]]
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> ImportSource:
+        location = Path(path)
+        return cls(location.name, lambda: location.open("rb"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "upload.csv") -> ImportSource:
+        return cls(name, lambda: io.BytesIO(data))
+
+
+@contextmanager
+def _binary(source: ImportSource) -> Iterator[IO[bytes]]:
+    stream = source.opener()
+    try:
+        head = stream.read(4)
+        if head == _ZIP_MAGIC:
+            stream.close()
+            with zipfile.ZipFile(source.opener()) as archive:
+                members = [i for i in archive.infolist() if not i.is_dir()]
+                csvs = [i for i in members if i.filename.lower().endswith((".csv", ".tsv"))]
+                if len(csvs) != 1:
+                    raise ImportFileInvalid(
+                        [FileProblem(0, "the zip file must hold exactly one .csv file")]
+                    )
+                with archive.open(csvs[0]) as member:
+                    yield member
+            return
+        yield io.BufferedReader(_Rewound(head, stream), 1 << 16)
+    finally:
+        stream.close()
+
+
+class _Rewound(io.RawIOBase):
+    """The stream with its first bytes put back, for sources that cannot seek (generators)."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextmanager
+def text_lines(source: ImportSource) -> Iterator[Iterator[str]]:
+    """The file's lines as text (line endings kept, for the csv module), BOM removed."""
+    with _binary(source) as raw:
+        buffered = (
+            raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, 1 << 16)  # type: ignore[type-var]
+        )
+        head = buffered.peek(4)[:4]
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            yield _utf16_lines(buffered)
+        else:
+            yield _utf8_lines(buffered)
+
+
+def _utf16_lines(stream: IO[bytes]) -> Iterator[str]:
+    text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
+    try:
+        yield from text
+    except UnicodeDecodeError:
+        raise ImportFileInvalid(
+            [FileProblem(0, "the file is not readable UTF-16 text; save it as CSV UTF-8")]
+        ) from None
+
+
+def _utf8_lines(stream: IO[bytes]) -> Iterator[str]:
+    # Decoding line by line puts a byte that is not UTF-8 on its line in the error report.
+    for number, line in enumerate(stream, start=1):
+        try:
+            yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileInvalid(
+                [
+                    FileProblem(
+                        number,
+                        "the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”.",
+                    )
+                ]
+            ) from None

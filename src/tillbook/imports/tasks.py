@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django_tasks import task
+
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.imports.models import ImportRun
+from tillbook.imports.services import import_run_execute
+from tillbook.imports.source import ImportSource
+
+
+@task()
+def import_run_task(run_id: int) -> str:
+    """Carry out an uploaded import. Idempotent: a finished run is left alone, and running an
+    interrupted one again adds only what is missing (landing deduplicates)."""
+    with unscoped():
+        run = ImportRun.objects.select_related("business").filter(pk=run_id).first()
+    if run is None or run.is_finished:
+        return "nothing to do"
+    path = Path(run.stored_path)
+    with business_scope(run.business):
+        source = ImportSource(run.file_name, lambda: path.open("rb"))
+        run = import_run_execute(run=run, source=source)
+    # The upload is not kept: its rows now live in the ledger with their raw values.
+    path.unlink(missing_ok=True)
+    return run.state

@@ -1,0 +1,148 @@
+"""Sales, refunds, fees and payouts from the payments ledger, per currency.
+
+Definitions (the dashboard's help text says the same):
+- gross sales: what customers paid for succeeded payments (amount + tip), by when they paid;
+- refunds: succeeded refunds by when they were made, plus refund lines whose payment is not
+  known (Stripe's balance history does not name it);
+- fees: the processors' fees on those payments, plus fee lines (Stripe's Radar or account
+  fees), less fees returned with refunds;
+- net revenue = gross sales − refunds − fees.
+Each currency is kept apart: a EUR sale is never added into a USD total. Sales figures are
+read from the DailyLedger rollup (insights.rollups), refreshed before the dashboard is drawn.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import F, Sum
+
+from tillbook.core.models import Business
+from tillbook.insights.models import DailyLedger, PayoutContents
+from tillbook.insights.periods import Period
+from tillbook.insights.rollups import payout_contents_recompute
+from tillbook.payments.models import (
+    Payout,
+)
+
+
+@dataclass
+class SalesTotals:
+    currency: str
+    gross: int = 0
+    tips: int = 0
+    tax: int = 0
+    fees: int = 0
+    refunds: int = 0
+    orders: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.refunds - self.fees
+
+    @property
+    def average_order(self) -> int:
+        return self.gross // self.orders if self.orders else 0
+
+
+def _daily(business: Business, period: Period) -> Any:
+    return DailyLedger.objects.filter(
+        business=business, day__gte=period.first, day__lte=period.last
+    )
+
+
+_SUMS = {
+    "gross": Sum("gross"),
+    "tips": Sum("tips"),
+    "tax": Sum("tax"),
+    "fees": Sum(F("fees") + F("fee_lines") + F("returned_fees")),
+    "refunds": Sum(F("refunds") + F("unlinked_refunds")),
+    "orders": Sum("orders"),
+}
+
+
+def sales_totals(*, business: Business, period: Period) -> dict[str, SalesTotals]:
+    """Totals per currency for the period, from the daily rollup (one grouped query)."""
+    return {
+        row["currency"]: SalesTotals(**row)
+        for row in _daily(business, period).values("currency").annotate(**_SUMS).order_by()
+    }
+
+
+@dataclass
+class DayPoint:
+    day: date
+    gross: int = 0
+    refunds: int = 0
+    fees: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.gross - self.refunds - self.fees
+
+
+def revenue_by_day(*, business: Business, period: Period) -> list[DayPoint]:
+    """Every day of the period in the business's currency; the days add up to sales_totals."""
+    days = {day: DayPoint(day) for day in period.each_day()}
+    for row in (
+        _daily(business, period)
+        .filter(currency=business.currency)
+        .values("day")
+        .annotate(gross=_SUMS["gross"], refunds=_SUMS["refunds"], fees=_SUMS["fees"])
+        .order_by()
+    ):
+        point = days[row["day"]]
+        point.gross, point.refunds, point.fees = row["gross"], row["refunds"], row["fees"]
+    return list(days.values())
+
+
+@dataclass
+class PayoutSummary:
+    provider: str
+    currency: str
+    amount: int = 0
+    count: int = 0
+    payouts: list[dict[str, object]] = field(default_factory=list)
+
+
+def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSummary]:
+    """Payouts that arrived in the period, per processor and currency, each with what it
+    carried from its balance lines: amount = sales − refunds − fees + other."""
+    found = list(
+        Payout.objects.filter(
+            business=business, arrival_date__gte=period.first, arrival_date__lte=period.last
+        )
+        .select_related("insights_contents")
+        .order_by("provider", "currency", "arrival_date", "pk")
+    )
+    missing = [p.pk for p in found if not hasattr(p, "insights_contents")]
+    if missing:  # lines linked after they were rolled up (or never rolled up): sum them now
+        payout_contents_recompute(business=business, payout_ids=missing)
+        contents = {c.payout_id: c for c in PayoutContents.objects.filter(payout_id__in=missing)}
+        for payout in found:
+            if payout.pk in contents:
+                payout.insights_contents = contents[payout.pk]  # type: ignore[attr-defined]
+    summaries: dict[tuple[str, str], PayoutSummary] = defaultdict(lambda: PayoutSummary("", ""))
+    for payout in found:
+        carried = getattr(payout, "insights_contents", None) or PayoutContents()
+        key = (payout.provider, payout.currency)
+        summary = summaries[key]
+        summary.provider, summary.currency = key
+        summary.amount += payout.amount
+        summary.count += 1
+        summary.payouts.append(
+            {
+                "reference": payout.provider_reference,
+                "arrival_date": payout.arrival_date,
+                "amount": payout.amount,
+                "sales": carried.sales,
+                "refunds": carried.refunds,
+                "fees": carried.fees,
+                "other": carried.other,
+                "lines": carried.lines,
+            }
+        )
+    return list(summaries.values())

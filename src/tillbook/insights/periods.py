@@ -1,0 +1,75 @@
+"""Date ranges as the owner means them: inclusive days in the business's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from tillbook.core.errors import InvalidInput
+
+MAX_DAYS = 366 * 5
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date
+    zone: ZoneInfo
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise InvalidInput(
+                f"The range ends ({self.last}) before it starts ({self.first}).",
+                field_errors={"to": ["Pick an end date on or after the start date."]},
+            )
+        if self.days > MAX_DAYS:
+            raise InvalidInput(f"Pick a range of at most {MAX_DAYS} days.")
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        """The first instant of the first day, in the business's zone."""
+        return datetime.combine(self.first, time(0), tzinfo=self.zone)
+
+    @property
+    def end(self) -> datetime:
+        """The first instant after the last day (exclusive bound; DST-safe)."""
+        return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=self.zone)
+
+    def previous(self) -> Period:
+        """The same number of days just before: 1–30 September → 2–31 August."""
+        return Period(
+            self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.zone
+        )
+
+    def each_day(self) -> list[date]:
+        return [self.first + timedelta(days=n) for n in range(self.days)]
+
+
+PRESETS = {
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "mtd": "This month",
+    "last_month": "Last month",
+    "ytd": "This year",
+    "365d": "Last 12 months",
+}
+
+
+def period_preset(name: str, *, today: date, zone: ZoneInfo) -> Period:
+    if name in ("7d", "30d", "90d", "365d"):
+        days = int(name[:-1])
+        return Period(today - timedelta(days=days - 1), today, zone)
+    if name == "mtd":
+        return Period(today.replace(day=1), today, zone)
+    if name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return Period(last.replace(day=1), last, zone)
+    if name == "ytd":
+        return Period(today.replace(month=1, day=1), today, zone)
+    raise InvalidInput(f"“{name}” is not a range; use one of {', '.join(PRESETS)}.")

@@ -1,0 +1,328 @@
+"""Keeping the rollups up to date, set-based and incrementally.
+
+Payments are read by id above a watermark. A payment that is still created or pending when
+read may succeed later, so the watermark never passes the oldest unfinished payment: it is
+read again next time, and counted once it has succeeded. A customer's first payment can only
+move earlier (history imported after newer sales), so the upsert keeps the earliest time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Coalesce, Lower, TruncDate
+
+from tillbook.core.models import Business
+from tillbook.insights.attribution import payment_utm
+from tillbook.insights.models import (
+    CustomerDay,
+    CustomerFirstPayment,
+    DailyLedger,
+    PayoutContents,
+    RollupWatermark,
+)
+from tillbook.payments.models import (
+    BalanceKind,
+    BalanceTransaction,
+    Payment,
+    PaymentState,
+    Refund,
+    RefundState,
+)
+
+FIRSTS = "customer_first_payment"
+
+
+def customer_firsts_refresh(*, business: Business) -> int:
+    """Bring CustomerFirstPayment and CustomerDay up to date; returns how many payments were
+    read."""
+    with transaction.atomic():
+        mark, _ = RollupWatermark.objects.get_or_create(business=business, name=FIRSTS)
+        # Lock the watermark so two refreshes (a sweep and an import) do not both move it.
+        mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        if mark.zone != business.timezone:  # customer days are cut in the business's zone
+            CustomerDay.objects.filter(business=business).delete()
+            mark.last_payment_id, mark.zone = 0, business.timezone
+        since = mark.last_payment_id
+        fresh = Payment.objects.filter(business=business, pk__gt=since)
+        top = fresh.aggregate(top=Max("pk"))["top"]
+        if top is None:
+            mark.save()
+            return 0
+        window = fresh.filter(pk__lte=top)
+        paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
+            customer_email=""
+        )
+        _firsts_upsert(business, paid)
+        _days_insert(business, paid)
+        unfinished = window.filter(
+            state__in=[PaymentState.CREATED, PaymentState.PENDING]
+        ).aggregate(first=Min("pk"))["first"]
+        mark.last_payment_id = top if unfinished is None else unfinished - 1
+        mark.save(update_fields=["last_payment_id", "zone"])
+        return window.count()
+
+
+def _firsts_upsert(business: Business, paid: Any) -> None:
+    # The earliest payment per customer and campaign (grouped in SQL), then per customer the
+    # earliest of those: its campaign is the one that acquired the customer.
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for key, utm, first in (
+        paid.annotate(key=Lower("customer_email"), utm=payment_utm())
+        .values("key", "utm")
+        .annotate(first=Min("succeeded_at"))
+        .values_list("key", "utm", "first")
+        .order_by()
+    ):
+        known = earliest.get(key)
+        if known is None or first < known[0]:
+            earliest[key] = (first, (utm or "")[:300])
+    if not earliest:
+        return
+    table = connection.ops.quote_name(CustomerFirstPayment._meta.db_table)
+    least = "LEAST" if connection.vendor == "postgresql" else "MIN"
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        # History imported after newer sales moves a first payment earlier, never later.
+        cursor.executemany(
+            f"INSERT INTO {table} (business_id, email_key, first_at, first_utm) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (business_id, email_key) DO UPDATE SET "
+            f"first_utm = CASE WHEN excluded.first_at < {table}.first_at "
+            f"THEN excluded.first_utm ELSE {table}.first_utm END, "
+            f"first_at = {least}({table}.first_at, excluded.first_at)",
+            [(business.pk, key, adapt(first), utm) for key, (first, utm) in earliest.items()],
+        )
+
+
+def _days_insert(business: Business, paid: Any) -> None:
+    days = (
+        paid.annotate(
+            day=TruncDate("succeeded_at", tzinfo=business.zone), key=Lower("customer_email")
+        )
+        .values("business", "day", "key")
+        .distinct()
+        .order_by()
+    )
+    select, params = days.query.sql_with_params()
+    table = connection.ops.quote_name(CustomerDay._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (business_id, day, email_key) {select} "
+            "ON CONFLICT (business_id, day, email_key) DO NOTHING",
+            params,
+        )
+
+
+DAILY = "daily_ledger"
+
+
+def _ids_since(
+    model: type, business: Business, since: int, unfinished_states: Sequence[str]
+) -> tuple[int, int, Any]:
+    """(new watermark, top id, rows above the old one) for one source table."""
+    fresh = model.objects.filter(business=business, pk__gt=since)  # type: ignore[attr-defined]
+    top = fresh.aggregate(top=Max("pk"))["top"]
+    if top is None:
+        return since, since, fresh.none()
+    window = fresh.filter(pk__lte=top)
+    unfinished = None
+    if unfinished_states:
+        unfinished = window.filter(state__in=unfinished_states).aggregate(first=Min("pk"))["first"]
+    return (top if unfinished is None else unfinished - 1), top, window
+
+
+def daily_ledger_refresh(*, business: Business) -> int:
+    """Recompute the DailyLedger days that payments, refunds or balance lines added since the
+    last refresh touch. Returns the number of days recomputed."""
+    zone = business.zone
+    with transaction.atomic():
+        mark, _ = RollupWatermark.objects.get_or_create(business=business, name=DAILY)
+        mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        if mark.zone != business.timezone:
+            DailyLedger.objects.filter(business=business).delete()
+            mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
+            mark.zone = business.timezone
+        pending = [PaymentState.CREATED, PaymentState.PENDING]
+        next_payment, _, payments = _ids_since(Payment, business, mark.last_payment_id, pending)
+        next_refund, _, refunds = _ids_since(
+            Refund, business, mark.last_refund_id, [RefundState.PENDING]
+        )
+        next_line, _, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, [])
+        touched: set[date] = set()
+        for window, field in (
+            (payments.filter(state=PaymentState.SUCCEEDED), "succeeded_at"),
+            (refunds.filter(state=RefundState.SUCCEEDED), "succeeded_at"),
+            # A refund also changes what its payment's day attributes to a campaign.
+            (refunds.filter(state=RefundState.SUCCEEDED), "payment__succeeded_at"),
+            (lines, "occurred_at"),
+        ):
+            touched.update(
+                window.annotate(day=TruncDate(field, tzinfo=zone))
+                .values_list("day", flat=True)
+                .distinct()
+                .order_by()
+            )
+        touched.discard(None)  # type: ignore[arg-type]
+        days = sum(_recompute(business, first, last) for first, last in _runs(touched))
+        _payout_contents(business, lines)
+        mark.last_payment_id, mark.last_refund_id, mark.last_line_id = (
+            next_payment,
+            next_refund,
+            next_line,
+        )
+        mark.save()
+        return days
+
+
+def _runs(days: set[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) runs: each run is recomputed with one set of queries."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][1] + timedelta(days=1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _payout_contents(business: Business, lines: Any) -> None:
+    """Recompute the contents of every payout that new lines belong to."""
+    touched = sorted(
+        set(lines.exclude(payout=None).values_list("payout_id", flat=True).distinct().order_by())
+    )
+    for start in range(0, len(touched), 500):
+        payout_contents_recompute(business=business, payout_ids=touched[start : start + 500])
+
+
+_KINDS_SOLD = [BalanceKind.CHARGE, BalanceKind.REFUND]
+
+
+def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) -> None:
+    sums = (
+        BalanceTransaction.objects.filter(business=business, payout_id__in=payout_ids)
+        .exclude(kind=BalanceKind.PAYOUT)
+        .values("payout_id")
+        .annotate(
+            sales=Coalesce(Sum("gross", filter=Q(kind=BalanceKind.CHARGE)), 0),
+            refunds=Coalesce(Sum("gross", filter=Q(kind=BalanceKind.REFUND)), 0),
+            fees=Coalesce(Sum("fee", filter=Q(kind__in=_KINDS_SOLD)), 0),
+            other=Coalesce(Sum("net", filter=~Q(kind__in=_KINDS_SOLD)), 0),
+            lines=Count("id"),
+        )
+        .order_by()
+    )
+    PayoutContents.objects.filter(business=business, payout_id__in=payout_ids).delete()
+    PayoutContents.objects.bulk_create(
+        PayoutContents(
+            business=business,
+            payout_id=row["payout_id"],
+            sales=row["sales"],
+            refunds=-row["refunds"],  # shown as a positive amount taken back
+            fees=row["fees"],
+            other=row["other"],
+            lines=row["lines"],
+        )
+        for row in sums
+    )
+
+
+def _recompute(business: Business, first: date, last: date) -> int:
+    """Replace the rows of every day from `first` to `last` with sums from the ledger."""
+    zone = business.zone
+    start = datetime.combine(first, time(0), tzinfo=zone)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone)
+    rows: dict[tuple[date, str, str], DailyLedger] = {}
+
+    def row(day: date, currency: str, utm: str | None) -> DailyLedger:
+        key = (day, currency, (utm or "")[:300])
+        if key not in rows:
+            rows[key] = DailyLedger(
+                business=business, day=day, currency=currency, utm_campaign=key[2]
+            )
+        return rows[key]
+
+    for found in (
+        Payment.objects.filter(
+            business=business,
+            state=PaymentState.SUCCEEDED,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .annotate(day=TruncDate("succeeded_at", tzinfo=zone), utm=payment_utm())
+        .values("day", "currency", "utm")
+        .annotate(
+            gross=Sum(F("amount") + F("tip_amount")),
+            tips=Sum("tip_amount"),
+            tax=Sum("tax_amount"),
+            fees=Sum(Coalesce("fee_amount", 0)),
+            orders=Count("id"),
+        )
+    ):
+        target = row(found["day"], found["currency"], found["utm"])
+        target.gross += found["gross"]
+        target.tips += found["tips"]
+        target.tax += found["tax"]
+        target.fees += found["fees"]
+        target.orders += found["orders"]
+    for found in (
+        Refund.objects.filter(
+            business=business,
+            state=RefundState.SUCCEEDED,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .annotate(day=TruncDate("succeeded_at", tzinfo=zone))
+        .values("day", "currency")
+        .annotate(total=Sum("amount"))
+    ):
+        row(found["day"], found["currency"], "").refunds += found["total"]
+    for found in (
+        Refund.objects.filter(
+            business=business,
+            state=RefundState.SUCCEEDED,
+            payment__succeeded_at__gte=start,
+            payment__succeeded_at__lt=end,
+        )
+        .annotate(
+            day=TruncDate("payment__succeeded_at", tzinfo=zone),
+            utm=payment_utm("payment__"),
+        )
+        .values("day", "payment__currency", "utm")
+        .annotate(total=Sum("amount"))
+    ):
+        row(found["day"], found["payment__currency"], found["utm"]).refunds_of_sales += found[
+            "total"
+        ]
+    unlinked = Q(kind=BalanceKind.REFUND, refund__isnull=True)
+    fee_lines = Q(kind=BalanceKind.FEE)
+    returned = Q(kind=BalanceKind.REFUND)
+    for found in (
+        BalanceTransaction.objects.filter(
+            business=business, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .filter(unlinked | fee_lines | returned)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
+        .values("day", "currency")
+        .annotate(
+            unlinked=Coalesce(Sum("gross", filter=unlinked), 0),
+            fee_lines=Coalesce(Sum("net", filter=fee_lines), 0),
+            returned=Coalesce(Sum("fee", filter=returned), 0),
+        )
+    ):
+        target = row(found["day"], found["currency"], "")
+        target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
+        target.fee_lines -= found["fee_lines"]  # so are fee lines
+        target.returned_fees += found["returned"]  # negative: fees given back lower the cost
+    DailyLedger.objects.filter(business=business, day__gte=first, day__lte=last).delete()
+    DailyLedger.objects.bulk_create(rows.values(), batch_size=2000)
+    return (last - first).days + 1
+
+
+def rollups_refresh(*, business: Business) -> None:
+    """Everything the metrics read, brought up to date (cheap when nothing is new)."""
+    customer_firsts_refresh(business=business)
+    daily_ledger_refresh(business=business)

@@ -1,0 +1,85 @@
+"""Ad reports become daily spend per platform, campaign and ad group; the days add up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from tillbook.core.models import Business
+from tillbook.imports.models import ImportRun
+from tillbook.marketing.models import AdCampaign, AdSpendDay
+
+Importer = Callable[..., ImportRun]
+
+
+def spend_of(name: str) -> dict[str, object]:
+    days = AdSpendDay.objects.filter(campaign__name=name)
+    totals = days.aggregate(spend=Sum("spend"), clicks=Sum("clicks"), conv=Sum("conversions"))
+    return {"days": days.count(), **totals}
+
+
+def test_a_summary_is_spread_over_its_window_to_the_cent(
+    run_import: Importer, scoped: Business
+) -> None:
+    run = run_import("google_ads_campaign.csv")
+    assert (run.imported, run.skipped) == (90, {"total row": 2})
+    assert spend_of("Brand") == {"days": 30, "spend": 2002, "clicks": 95, "conv": Decimal(0)}
+    brand = AdSpendDay.objects.filter(campaign__name="Brand").order_by("day")
+    # 20.02 over 30 days: 22 days of 0.67 and 8 of 0.66, the extra cents going first.
+    assert [row.spend for row in brand[:3]] == [67, 67, 67]
+    assert sorted({row.spend for row in brand}) == [66, 67]
+    fall = spend_of("Fall Launch – Search")
+    assert fall == {"days": 30, "spend": 30000, "clicks": 2140, "conv": Decimal("12.00")}
+
+
+def test_the_same_days_imported_again_replace_rather_than_add(
+    run_import: Importer, scoped: Business
+) -> None:
+    run_import("google_ads_campaign.csv")
+    again = run_import("google_ads_campaign.csv")
+    assert (again.imported, again.duplicates) == (0, 90)
+    daily = run_import("google_ads_daily.csv")
+    assert (daily.imported, daily.duplicates) == (3, 0)
+    # Three days now hold the daily figures; the other 27 keep their share of the summary.
+    assert spend_of("Fall Launch – Search") == {
+        "days": 30,
+        "spend": 30000 - 3 * 1000 + 9960 + 10000 + 10040,
+        "clicks": 2140 - 3 * 72 + 120 + 101 + 99,  # 2,140 / 30: the first ten days got 72
+        "conv": Decimal("12.00") - Decimal("1.20") + Decimal("3.50"),
+    }
+    campaign = AdCampaign.objects.get(name="Fall Launch – Search")
+    assert (campaign.platform, campaign.external_id) == ("google", "20123456789")
+
+
+def test_microsoft_daily_then_summary_and_meta_campaigns_by_name(
+    run_import: Importer, scoped: Business
+) -> None:
+    run = run_import("microsoft_ads.csv")
+    assert run.warnings[0].startswith("Microsoft marks this report “Potential Incomplete Data”")
+    assert spend_of("Spring Promo") == {"days": 4, "spend": 11095, "clicks": 124, "conv": 3}
+    run_import("microsoft_ads_summary.csv")
+    assert spend_of("Spring Promo") == {"days": 30, "spend": 10000, "clicks": 300, "conv": 6}
+    run_import("meta_ads_campaign.csv")
+    assert sorted(
+        AdCampaign.objects.filter(platform="meta").values_list("name", "external_id")
+    ) == [
+        ("Retreat Leads", ""),
+        ("Workshop Retargeting", ""),
+    ]
+    assert spend_of("Retreat Leads")["spend"] == 21000
+
+
+def test_ad_set_rows_replace_the_campaign_row_of_the_same_day(
+    run_import: Importer, scoped: Business
+) -> None:
+    run = run_import("meta_ads_adset_de.csv")
+    assert run.imported == 3
+    rows = AdSpendDay.objects.order_by("day", "ad_group")
+    assert [(r.day, r.ad_group, r.currency, r.spend) for r in rows] == [
+        (date(2026, 9, 1), "Frauen 30-45", "EUR", 1245),
+        (date(2026, 9, 1), "Männer 30-45", "EUR", 780),
+        (date(2026, 9, 2), "Frauen 30-45", "EUR", 1200),
+    ]

@@ -1,0 +1,154 @@
+"""Files that cannot be imported get one clear message each; none is loaded whole."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+
+from tillbook.imports.problems import ImportFileInvalid
+from tillbook.imports.reading import file_pass
+from tillbook.imports.source import ImportSource
+
+from .helpers import CHICAGO, FIXTURES, read_all
+
+
+def problems_of(source: ImportSource, **options: object) -> list[str]:
+    with pytest.raises(ImportFileInvalid) as caught:
+        read_all(source, **options)  # type: ignore[arg-type]
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_an_empty_file() -> None:
+    assert problems_of(ImportSource.from_bytes(b"")) == ["the file is empty"]
+    assert problems_of(ImportSource.from_bytes(b"\xef\xbb\xbf\r\n\r\n")) == ["the file is empty"]
+
+
+def test_a_header_without_rows() -> None:
+    header = (FIXTURES / "paypal_subset.csv").read_bytes().splitlines()[0]
+    assert problems_of(ImportSource.from_bytes(header + b"\n")) == [
+        "Line 1: the file has a header but no rows"
+    ]
+
+
+def test_a_file_of_another_kind_than_the_one_asked_for() -> None:
+    source = ImportSource.from_path(FIXTURES / "paypal_activity.csv")
+    assert problems_of(source, kind="stripe_balance") == [
+        "Line 1: this is not a Stripe balance history export file: its columns are those of a "
+        "PayPal activity download file. Import it as “paypal_activity”, or choose the right file"
+    ]
+
+
+def test_an_unknown_set_of_columns_lists_what_was_found() -> None:
+    source = ImportSource.from_bytes(b"Name,Email,Favourite colour\nAnn,ann@example.com,blue\n")
+    [message] = problems_of(source)
+    assert message.startswith(
+        "Tillbook does not know this set of columns (found: Name, Email, Favourite colour). "
+        "It reads: Google Ads campaign report; Meta Ads Manager export;"
+    )
+
+
+def test_an_unknown_kind_name() -> None:
+    source = ImportSource.from_path(FIXTURES / "paypal_activity.csv")
+    [message] = problems_of(source, kind="quickbooks")
+    assert message.startswith("there is no “quickbooks” kind; use google_ads, meta_ads,")
+
+
+def test_a_truncated_file_is_reported_on_its_last_line() -> None:
+    data = (FIXTURES / "paypal_activity.csv").read_bytes()
+    cut = data[: data.index(b"Website Payment") + 40]  # ends inside a quoted value
+    assert problems_of(ImportSource.from_bytes(cut)) == [
+        "Line 3: the file ends inside a quoted value: it looks truncated or damaged; "
+        "download it again"
+    ]
+    lines = (FIXTURES / "stripe_balance.csv").read_bytes().splitlines()
+    short = b"\n".join([*lines[:3], b"txn_1003,refund,re_3001,-80.00,0.00"])
+    assert problems_of(ImportSource.from_bytes(short)) == [
+        "Line 4: the row has 5 values where the header has 17 columns; the file may be truncated"
+    ]
+
+
+def test_every_bad_row_is_listed_with_its_line() -> None:
+    text = (FIXTURES / "stripe_balance.csv").read_text()
+    text = text.replace("120.00,3.78", "12O.00,3.78").replace(",usd,2026-09-06", ",xyz,2026-09-06")
+    text = text.replace("2026-09-08 18:00", "2026-13-08 18:00")
+    assert problems_of(ImportSource.from_bytes(text.encode())) == [
+        "Line 2: Amount: “12O.00” is not a number",
+        "Line 5: Currency: “XYZ” is not a currency code",
+        "Line 7: Created (UTC): “2026-13-08” is not a date",
+    ]
+
+
+def test_bytes_that_are_not_utf8_are_reported_on_their_line() -> None:
+    data = (FIXTURES / "paypal_subset.csv").read_bytes().replace(b"Subscription", b"Abonnement\xe9")
+    assert problems_of(ImportSource.from_bytes(data)) == [
+        "Line 3: the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."
+    ]
+
+
+def test_utf16_files_from_excel_are_read() -> None:
+    text = (FIXTURES / "paypal_subset.csv").read_text().replace(",", "\t")
+    check, records = read_all(ImportSource.from_bytes(text.encode("utf-16")))
+    assert (check.kind, len(records)) == ("paypal_activity", 2)
+
+
+class _GeneratedStripeExport(io.RawIOBase):
+    """A 2 GB Stripe balance export produced on demand: nothing of it exists anywhere."""
+
+    SIZE = 2 * 1024**3
+
+    def __init__(self) -> None:
+        self.produced = 0
+        self._pending = b""
+        self._rows = self._generate()
+
+    def _generate(self) -> Iterator[bytes]:
+        yield b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC)\n"
+        for number in itertools.count(1):
+            yield (
+                f"txn_{number:012d},charge,ch_{number:012d},25.00,1.03,23.97,usd,"
+                "2026-09-01 12:00,2026-09-03 00:00\n"
+            ).encode()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while len(self._pending) < len(buffer) and self.produced < self.SIZE:
+            chunk = next(self._rows)
+            self._pending += chunk
+            self.produced += len(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def test_a_2_gb_file_is_streamed_row_by_row_not_loaded() -> None:
+    streams: list[_GeneratedStripeExport] = []
+
+    def opener() -> _GeneratedStripeExport:
+        streams.append(_GeneratedStripeExport())
+        return streams[-1]
+
+    source = ImportSource("huge.csv", opener)  # type: ignore[arg-type]
+    tracemalloc.start()
+    try:
+        with file_pass(source, kind=None, date_order=None, zone=CHICAGO, currency="USD") as (
+            current,
+            records,
+        ):
+            taken = [0, 0]  # rows, total: counted as they stream by, not kept
+            for record in itertools.islice(records, 30_000):
+                taken[0] += 1
+                taken[1] += record.gross
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (current.table.reader.kind, *taken) == ("stripe_balance", 30_000, 75_000_000)
+    # ~3 MB of a 2 GB file was read, and memory stayed far below even that.
+    assert streams[0].produced < 4 * 1024**2
+    assert peak < 4 * 1024**2

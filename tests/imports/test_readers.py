@@ -1,0 +1,307 @@
+"""Each reader against fixtures written from the documented formats (REFERENCE.md)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from tillbook.imports.dates import DateOrder
+from tillbook.imports.problems import ImportFileInvalid
+from tillbook.imports.readers.microsoft_ads import INCOMPLETE_WARNING
+from tillbook.imports.records import AdRecord, LedgerRecord, Movement
+from tillbook.imports.source import ImportSource
+
+from .helpers import FIXTURES, read_all
+
+
+def ledger(records: list) -> list[tuple]:
+    return [
+        (r.movement, r.reference, r.payment_reference, r.currency, r.gross, r.fee, r.net)
+        for r in records
+        if isinstance(r, LedgerRecord)
+    ]
+
+
+def ads(records: list) -> list[tuple]:
+    return [
+        (r.campaign_name, r.ad_group, r.first_day, r.last_day, r.currency, r.spend, r.clicks)
+        for r in records
+        if isinstance(r, AdRecord)
+    ]
+
+
+# Stripe ------------------------------------------------------------------------------------
+
+
+def test_stripe_balance_history_with_bom_metadata_and_every_row_type() -> None:
+    check, records = read_all("stripe_balance.csv")
+    assert (check.kind, check.rows_read, check.records, check.skipped) == (
+        "stripe_balance",
+        7,
+        7,
+        {},
+    )
+    assert ledger(records) == [
+        (Movement.SALE, "txn_1001", "ch_1001", "USD", 12000, 378, 11622),
+        (Movement.SALE, "txn_1002", "ch_1002", "USD", 8000, 262, 7738),
+        (Movement.REFUND, "txn_1003", "", "USD", -8000, 0, -8000),
+        (Movement.FEE, "txn_1004", "", "USD", -200, 0, -200),
+        (Movement.PAYOUT, "txn_1005", "", "USD", -11160, 0, -11160),
+        (Movement.SALE, "txn_1006", "py_1003", "USD", 125000, 3655, 121345),
+        (Movement.TRANSFER, "txn_1007", "", "USD", -1000, 0, -1000),
+    ]
+    first, refund, payout = records[0], records[2], records[4]
+    assert first.occurred_at == datetime(2026, 9, 1, 15, 4, tzinfo=UTC)
+    assert first.metadata == {"utm_campaign": "fall-launch"}
+    assert first.payout_reference == "po_2001"
+    assert first.raw["id"] == "txn_1001"  # the BOM is not part of the first header
+    assert refund.refund_reference == "re_3001"
+    assert (payout.payout_reference, payout.available_on) == ("po_2001", date(2026, 9, 8))
+    # The payout's lines add up to the payout.
+    lines = [r.net for r in records if r.payout_reference == "po_2001" and r is not payout]
+    assert sum(lines) == -payout.gross == 11160
+
+
+def test_stripe_payments_export_skips_failed_and_uncaptured_charges() -> None:
+    check, records = read_all("stripe_payments.csv")
+    assert check.skipped == {
+        "status “Failed” (not a completed payment)": 1,
+        "not captured (an authorisation, not a sale)": 1,
+    }
+    assert [(r.reference, r.gross, r.fee, r.tax, r.refunded) for r in records] == [
+        ("ch_1001", 12000, 378, 0, 0),
+        ("ch_1002", 8000, 262, 0, 8000),
+        ("ch_1008", 20000, 610, 1600, 5000),
+    ]
+    assert records[0].customer_email == "ann@example.com"
+    assert records[2].metadata == {"utm_campaign": "spring-promo", "order_ref": "A-5"}
+
+
+def test_stripe_payments_export_reads_the_newer_created_date_header() -> None:
+    text = (
+        (FIXTURES / "stripe_payments.csv")
+        .read_text()
+        .replace("Created (UTC)", "Created date (UTC)")
+    )
+    check, records = read_all(ImportSource.from_bytes(text.encode()))
+    assert (check.kind, len(records)) == ("stripe_payments", 3)
+
+
+def test_stripe_payout_reconciliation_links_refunds_to_charges_and_lines_to_payouts() -> None:
+    check, records = read_all("stripe_itemized_payout_reconciliation.csv")
+    assert check.kind == "stripe_itemized"
+    assert ledger(records) == [
+        (Movement.SALE, "txn_5001", "ch_5001", "USD", 30000, 900, 29100),
+        (Movement.SALE, "txn_5002", "ch_5002", "USD", 15000, 465, 14535),
+        (Movement.REFUND, "txn_5003", "ch_5001", "USD", -10000, 0, -10000),
+        (Movement.FEE, "txn_5004", "", "USD", -150, 0, -150),
+    ]
+    assert {r.payout_reference for r in records} == {"po_5001"}
+    assert records[2].refund_reference == "re_5001"
+    assert records[0].metadata == {"utm_campaign": "fall-launch"}
+
+
+def test_stripe_net_that_is_not_amount_less_fee_is_an_error_on_its_line() -> None:
+    text = (FIXTURES / "stripe_balance.csv").read_text().replace("116.22", "116.23")
+    with pytest.raises(ImportFileInvalid) as caught:
+        read_all(ImportSource.from_bytes(text.encode()))
+    assert [str(p) for p in caught.value.problems] == [
+        "Line 2: Net: is not the amount less the fee; the file may be damaged"
+    ]
+
+
+# Square ------------------------------------------------------------------------------------
+
+
+def test_square_transactions_with_symbols_negative_fees_refunds_and_pending_rows() -> None:
+    check, records = read_all("square_transactions.csv")
+    assert check.skipped == {"status “Pending” (not a completed transaction)": 1}
+    assert ledger(records) == [
+        (Movement.SALE, "pay_A1", "pay_A1", "USD", 135326, 3554, 131772),
+        (Movement.SALE, "pay_A2", "pay_A2", "USD", 3000, 95, 2905),
+        (Movement.REFUND, "tx_R1:refund:pay_A2", "pay_A2", "USD", -2700, 0, -2700),
+    ]
+    first = records[0]
+    assert (first.tip, first.tax) == (2000, 9876)
+    assert first.occurred_at == datetime(2022, 11, 10, 21, 45, 12, tzinfo=UTC)
+    assert (first.payout_reference, first.available_on) == ("dep_1", date(2022, 11, 11))
+
+
+def test_square_day_first_dates_are_learned_from_a_day_above_twelve() -> None:
+    check, records = read_all("square_transactions_day_first.csv", currency="GBP")
+    assert check.date_order is DateOrder.DAY_FIRST
+    assert [r.occurred_at.date() for r in records] == [date(2026, 5, 10), date(2026, 5, 13)]
+
+
+def test_square_file_with_only_ambiguous_dates_is_refused_until_the_owner_says() -> None:
+    with pytest.raises(ImportFileInvalid, match="dates are ambiguous") as caught:
+        read_all("square_transactions_ambiguous.csv")
+    assert caught.value.problems[0].line == 0
+    _, month_first = read_all("square_transactions_ambiguous.csv", date_order=DateOrder.MONTH_FIRST)
+    _, day_first = read_all("square_transactions_ambiguous.csv", date_order=DateOrder.DAY_FIRST)
+    assert month_first[0].occurred_at.date() == date(2026, 3, 4)
+    assert day_first[0].occurred_at.date() == date(2026, 4, 3)
+
+
+# PayPal ------------------------------------------------------------------------------------
+
+
+def test_paypal_counts_completed_sales_and_not_conversions_holds_or_pending() -> None:
+    check, records = read_all("paypal_activity.csv")
+    assert check.skipped == {
+        "currency conversion (not a sale)": 2,
+        "hold or release (not a sale)": 1,
+        "status “Pending” (only completed rows count)": 1,
+    }
+    assert ledger(records) == [
+        (Movement.SALE, "5AB11111CD2222222", "5AB11111CD2222222", "USD", 125000, 4397, 120603),
+        (Movement.SALE, "6CD22222EF3333333", "6CD22222EF3333333", "USD", 6000, 239, 5761),
+        (Movement.REFUND, "7EF33333GH4444444", "6CD22222EF3333333", "USD", -6000, -180, -5820),
+        (Movement.SALE, "8GH44444IJ5555555", "8GH44444IJ5555555", "EUR", 9000, 349, 8651),
+        (Movement.PAYOUT, "3QR99999ST0000000", "", "USD", -100000, 0, -100000),
+    ]
+    assert records[0].occurred_at == datetime(2026, 9, 14, 17, 12, 45, tzinfo=UTC)
+    assert records[0].customer_email == "gail@example.com"
+
+
+def test_paypal_german_file_with_decimal_commas_and_dotted_dates() -> None:
+    check, records = read_all("paypal_activity_de.csv", currency="EUR")
+    assert check.skipped == {"status “Ausstehend” (only completed rows count)": 1}
+    assert ledger(records) == [
+        (Movement.SALE, "4AA11111BB2222222", "4AA11111BB2222222", "EUR", 123456, 4356, 119100),
+        (Movement.SALE, "4CC11111DD2222222", "4CC11111DD2222222", "EUR", 2490, 120, 2370),
+        (Movement.REFUND, "4EE11111FF2222222", "4CC11111DD2222222", "EUR", -2490, -85, -2405),
+    ]
+    assert records[0].occurred_at == datetime(2026, 9, 1, 12, 3, 11, tzinfo=UTC)
+
+
+def test_paypal_column_subset_with_the_other_time_zone_spelling() -> None:
+    _, records = read_all("paypal_subset.csv")
+    assert ledger(records)[1] == (
+        Movement.SALE,
+        "4ST00000UV1111111",
+        "4ST00000UV1111111",
+        "USD",
+        2900,
+        114,
+        2786,
+    )
+    assert records[1].occurred_at == datetime(2026, 9, 21, 17, 0, tzinfo=UTC)
+
+
+# Ad platforms ------------------------------------------------------------------------------
+
+
+def test_google_ads_summary_takes_its_window_from_the_date_range_row() -> None:
+    check, records = read_all("google_ads_campaign.csv")
+    assert (check.kind, check.skipped) == ("google_ads", {"total row": 2})
+    sept = (date(2026, 9, 1), date(2026, 9, 30))
+    assert ads(records) == [
+        ("Fall Launch – Search", "", *sept, "USD", 30000, 2140),
+        ("Brand", "", *sept, "USD", 2002, 95),
+        ("Old Display", "", *sept, "USD", 0, 0),
+    ]
+    assert records[0].impressions == 9197
+    assert records[0].conversions == Decimal("12.00")
+    assert records[1].conversions == Decimal(0)  # "--"
+
+
+def test_google_ads_daily_report_keeps_ids_as_strings() -> None:
+    _, records = read_all("google_ads_daily.csv")
+    assert [(r.first_day, r.spend, r.conversions) for r in records] == [
+        (date(2026, 9, 1), 9960, Decimal("2.00")),
+        (date(2026, 9, 2), 10000, Decimal("1.50")),
+        (date(2026, 9, 3), 10040, Decimal(0)),
+    ]
+    assert {r.campaign_id for r in records} == {"20123456789"}
+
+
+def test_google_ads_summary_without_any_dates_is_refused() -> None:
+    text = (FIXTURES / "google_ads_campaign.csv").read_text().splitlines()
+    body = "\n".join(line for line in text if "September" not in line)
+    with pytest.raises(ImportFileInvalid, match="neither a Day column nor a date range"):
+        read_all(ImportSource.from_bytes(body.encode()))
+
+
+def test_microsoft_report_metadata_footer_and_incomplete_data_flag() -> None:
+    check, records = read_all("microsoft_ads.csv")
+    assert check.skipped == {"copyright footer": 1}
+    assert check.warnings == [INCOMPLETE_WARNING]
+    assert check.date_order is DateOrder.MONTH_FIRST  # "9/13/2026" settles it
+    assert [(r.first_day, r.spend, r.clicks, r.campaign_id) for r in records] == [
+        (date(2026, 9, 1), 3520, 40, "804123"),
+        (date(2026, 9, 2), 3300, 38, "804123"),
+        (date(2026, 9, 3), 4180, 45, "804123"),
+        (date(2026, 9, 13), 95, 1, "804123"),
+    ]
+
+
+def test_microsoft_report_zipped_reads_the_same() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(FIXTURES / "microsoft_ads.csv", "Campaign_performance.csv")
+    check, records = read_all(ImportSource.from_bytes(buffer.getvalue(), "report.zip"))
+    plain_check, plain = read_all("microsoft_ads.csv")
+    assert check == plain_check
+    assert ads(records) == ads(plain)
+
+
+def test_microsoft_summary_uses_report_time_as_its_window() -> None:
+    _, records = read_all("microsoft_ads_summary.csv")
+    assert ads(records) == [
+        ("Spring Promo", "", date(2026, 9, 1), date(2026, 9, 30), "USD", 10000, 300)
+    ]
+
+
+def test_meta_campaign_export_skips_the_account_total_and_distrusts_excel_ids() -> None:
+    check, records = read_all("meta_ads_campaign.csv")
+    assert check.skipped == {"account total row": 1}
+    assert check.warnings == [
+        "Campaign ids in this file were turned into numbers like 1.2E+17 by a spreadsheet; "
+        "campaigns were matched by name instead."
+    ]
+    sept = (date(2026, 9, 1), date(2026, 9, 30))
+    assert ads(records) == [
+        ("Retreat Leads", "", *sept, "USD", 21000, 300),
+        ("Workshop Retargeting", "", *sept, "USD", 9000, 110),
+    ]
+    assert [r.campaign_id for r in records] == ["", ""]
+    assert [r.conversions for r in records] == [Decimal(7), Decimal(2)]
+
+
+def test_meta_german_ad_set_export_with_currency_in_the_column_name() -> None:
+    _, records = read_all("meta_ads_adset_de.csv", currency="USD")
+    day1, day2 = date(2026, 9, 1), date(2026, 9, 2)
+    assert ads(records) == [
+        ("Herbstkurs", "Frauen 30-45", day1, day1, "EUR", 1245, 56),
+        ("Herbstkurs", "Männer 30-45", day1, day1, "EUR", 780, 21),
+        ("Herbstkurs", "Frauen 30-45", day2, day2, "EUR", 1200, 48),
+    ]
+    assert records[0].impressions == 2340
+
+
+# Kind detection ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("stripe_balance.csv", "stripe_balance"),
+        ("stripe_payments.csv", "stripe_payments"),
+        ("stripe_itemized_payout_reconciliation.csv", "stripe_itemized"),
+        ("square_transactions.csv", "square_transactions"),
+        ("paypal_activity.csv", "paypal_activity"),
+        ("paypal_activity_de.csv", "paypal_activity"),
+        ("google_ads_campaign.csv", "google_ads"),
+        ("microsoft_ads.csv", "microsoft_ads"),
+        ("meta_ads_campaign.csv", "meta_ads"),
+        ("meta_ads_adset_de.csv", "meta_ads"),
+    ],
+)
+def test_the_kind_is_detected_from_the_headers(name: str, kind: str) -> None:
+    check, _ = read_all(name, currency="EUR")
+    assert check.kind == kind

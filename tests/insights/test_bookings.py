@@ -1,0 +1,67 @@
+"""Bookings metrics: count, utilisation of offered hours, no-show rate, upcoming."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+from django.core.management import call_command
+from django.test import Client
+
+from tillbook.core.models import Business
+from tillbook.insights.bookings import booking_metrics, upcoming_bookings
+from tillbook.insights.periods import Period
+from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
+from tillbook.scheduling.services import booking_hold
+
+from ..scheduling.conftest import berlin, coach, make_service, monday_in, service  # noqa: F401
+
+
+def book(service: Service, staff: StaffMember, start: object, minutes: int, state: str) -> Booking:  # noqa: F811
+    held = booking_hold(service=service, duration_minutes=minutes, start=start, staff=staff)
+    Booking.objects.filter(pk=held.booking.pk).update(state=state)
+    return held.booking
+
+
+def test_a_week_of_bookings_against_the_coachs_hours(
+    owner_client: Client,
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+    service: Service,  # noqa: F811
+) -> None:
+    monday = monday_in(2)
+    book(service, coach, berlin(monday + timedelta(days=1), 10), 60, BookingState.COMPLETED)
+    book(service, coach, berlin(monday + timedelta(days=2), 10), 60, BookingState.NO_SHOW)
+    book(service, coach, berlin(monday + timedelta(days=3), 10), 30, BookingState.CONFIRMED)
+    book(service, coach, berlin(monday + timedelta(days=4), 10), 60, BookingState.CANCELLED)
+    week = Period(monday, monday + timedelta(days=6), scoped.zone)
+    found = booking_metrics(business=scoped, period=week)
+    # Monday to Friday, 9 to 5 in Berlin, all inside the Chicago week: 40 offered hours.
+    assert (found.bookings, found.completed, found.no_shows, found.cancelled) == (3, 1, 1, 1)
+    assert (found.booked_minutes, found.offered_minutes) == (150, 2400)
+    assert (str(found.utilisation), str(found.no_show_rate)) == ("6.2", "50.0")
+    assert [b.state for b in upcoming_bookings(business=scoped)] == ["confirmed"]
+
+    out = io.StringIO()
+    first, last = week.first.isoformat(), week.last.isoformat()
+    call_command(
+        "metrics", "--business", "acme", "--from", first, "--to", last, "--json", stdout=out
+    )
+    assert json.loads(out.getvalue())["bookings"] == {
+        "count": 3,
+        "completed": 1,
+        "no_shows": 1,
+        "cancelled": 1,
+        "booked_hours": "2.5",
+        "offered_hours": "40.0",
+        "utilisation_percent": "6.2",
+        "no_show_rate_percent": "50.0",
+    }
+
+    page = owner_client.get(f"/manage/acme/?from={first}&to={last}").content.decode()
+    assert '<div class="label">Bookings</div><div class="value">3</div>' in page
+    assert "6.2% of offered hours" in page
+    assert "Coaching call with Carla Coach" in page
+    report = owner_client.get(f"/manage/acme/insights/bookings/?from={first}&to={last}")
+    assert "1 of 2 past bookings" in report.content.decode()

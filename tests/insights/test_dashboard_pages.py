@@ -1,0 +1,120 @@
+"""The dashboard and the reports show the metrics; every table downloads as CSV."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from tillbook.core.models import Business
+from tillbook.imports.models import ImportRun
+
+from ..imports.conftest import run_import  # noqa: F401 - fixture
+from .test_metrics import september  # noqa: F401 - fixture
+
+RANGE = "from=2026-09-01&to=2026-09-30"
+
+
+def test_the_dashboard_before_any_sales_invites_an_import(owner_client: Client) -> None:
+    page = owner_client.get("/manage/acme/").content.decode()
+    assert "No sales in this range yet." in page
+    assert "Import your Stripe, Square or PayPal history" in page
+    assert "No ad spend in this range." in page
+
+
+def test_the_dashboard_shows_the_period_against_the_previous_one(
+    owner_client: Client,
+    september: Business,  # noqa: F811
+) -> None:
+    page = owner_client.get(f"/manage/acme/?{RANGE}").content.decode()
+    assert '<div class="label">Net revenue</div><div class="value">$2,530.49</div>' in page
+    assert '<div class="change better">new <span class="muted">vs previous</span>' in page
+    assert '<svg class="chart" viewBox="0 0 720 240" role="img"' in page
+    assert "Also sold in EUR (kept apart, not in the figures above): €90.00 gross" in page
+    assert '<tr><td>Stripe</td><td class="num">1</td><td class="num">$111.60</td>' in page
+    assert "Fall Launch – Search" in page
+    assert "4.43×" in page
+    assert "compared with Aug 2 – Aug 31, 2026" in page
+
+
+def test_a_range_that_ends_before_it_starts_is_explained(owner_client: Client) -> None:
+    page = owner_client.get("/manage/acme/?from=2026-09-30&to=2026-09-01").content.decode()
+    assert "The range ends (2026-09-01) before it starts (2026-09-30)." in page
+
+
+@pytest.mark.parametrize(
+    ("table", "first_lines"),
+    [
+        (
+            "revenue",
+            [
+                "day,currency,gross_sales,refunds,fees,net_revenue",
+                "2026-09-01,USD,120.00,0.00,3.78,116.22",
+            ],
+        ),
+        (
+            "payouts",
+            [
+                "provider,payout,arrival_date,currency,amount,sales,refunds,fees,other,lines",
+                "paypal,3QR99999ST0000000,2026-09-20,USD,1000.00,0.00,0.00,0.00,0.00,0",
+                "stripe,po_2001,2026-09-08,USD,111.60,200.00,80.00,6.40,-2.00,4",
+            ],
+        ),
+        (
+            "campaigns",
+            [
+                "platform,campaign,currency,spend,clicks,impressions,conversions,"
+                "attributed_revenue,orders,new_customers,roas,cac",
+                "google,Fall Launch – Search,USD,300.00,2140,9197,12.00,1329.67,2,0,4.43,",
+            ],
+        ),
+        ("unattributed", ["utm_campaign,currency,attributed_revenue,orders"]),
+        (
+            "cohorts",
+            [
+                "cohort_month,currency,customers,orders,revenue,lifetime_value",
+                "2026-09,USD,2,2,1310.00,655.00",
+            ],
+        ),
+    ],
+)
+def test_every_table_downloads_as_csv(
+    owner_client: Client,
+    september: Business,  # noqa: F811
+    table: str,
+    first_lines: list[str],
+) -> None:
+    response = owner_client.get(f"/manage/acme/insights/export/{table}.csv?{RANGE}")
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[: len(first_lines)] == first_lines
+
+
+@pytest.mark.parametrize("report", ["sales", "payments", "bookings", "marketing", "customers"])
+def test_every_report_opens(owner_client: Client, september: Business, report: str) -> None:  # noqa: F811
+    response = owner_client.get(f"/manage/acme/insights/{report}/?{RANGE}")
+    assert response.status_code == 200
+
+
+def test_the_owner_maps_a_utm_campaign_and_the_report_follows(
+    owner_client: Client,
+    run_import: Callable[..., ImportRun],  # noqa: F811
+    business: Business,
+) -> None:
+    run_import("stripe_balance.csv")
+    run_import("google_ads_campaign.csv")
+    before = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
+    assert "<code>fall-launch</code>" in before
+    from tillbook.core.scoping import business_scope
+    from tillbook.marketing.models import AdCampaign
+
+    with business_scope(business):
+        campaign = AdCampaign.objects.get(name="Fall Launch – Search")
+    response = owner_client.post(
+        "/manage/acme/marketing/campaign-mappings/",
+        {"utm_campaign": "fall-launch", "campaign": campaign.pk},
+    )
+    assert response.status_code == 302
+    after = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
+    assert "Every UTM campaign with sales belongs to an ad campaign." in after
+    assert "4.43×" in after

@@ -1,0 +1,170 @@
+"""Metrics on a small fixed data set, against values computed by hand.
+
+The data: September 2026 of a Chicago business in USD — the Stripe balance history, the PayPal
+activity download (with a EUR sale), the Google Ads summary and the Meta campaign export. The
+owner maps the UTM campaign "fall-launch" to Google's "Fall Launch – Search".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope
+from tillbook.imports.models import ImportRun
+from tillbook.insights.ledger import revenue_by_day, sales_totals
+from tillbook.insights.periods import Period
+from tillbook.marketing.models import AdCampaign, CampaignMapping
+
+from ..imports.conftest import run_import  # noqa: F401 - fixture
+
+SEPTEMBER = (date(2026, 9, 1), date(2026, 9, 30))
+
+
+@pytest.fixture
+def september(run_import: Callable[..., ImportRun], business: Business) -> Business:  # noqa: F811
+    for name in (
+        "stripe_balance.csv",
+        "paypal_activity.csv",
+        "google_ads_campaign.csv",
+        "meta_ads_campaign.csv",
+    ):
+        assert run_import(name).state == "done"
+    with business_scope(business):
+        CampaignMapping(
+            business=business,
+            utm_campaign="fall-launch",
+            campaign=AdCampaign.objects.get(name="Fall Launch – Search"),
+        ).save()
+    return business
+
+
+def metrics(*args: str) -> dict:
+    out = io.StringIO()
+    call_command("metrics", "--business", "acme", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_september_metrics_match_the_hand_computed_figures(september: Business) -> None:
+    data = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    # Gross: Stripe 120 + 80 + 1,250 and PayPal 1,250 + 60 (USD only).
+    # Refunds: Stripe's unlinked 80 and PayPal's 60.
+    # Fees: 3.78 + 2.62 + 36.55 + 43.97 + 2.39, Stripe's 2.00 Radar fee, PayPal's 1.80 back.
+    assert {key: data[key] for key in list(data)[:11]} == {
+        "from": "2026-09-01",
+        "to": "2026-09-30",
+        "currency": "USD",
+        "gross_sales": "2760.00",
+        "refunds": "140.00",
+        "fees": "89.51",
+        "net_revenue": "2530.49",
+        "tips": "0.00",
+        "tax": "0.00",
+        "orders": 5,
+        "average_order_value": "552.00",
+    }
+    assert data["payouts"] == "1111.60"
+    assert data["payouts_by_processor"] == [
+        {"provider": "paypal", "currency": "USD", "amount": "1000.00", "count": 1},
+        {"provider": "stripe", "currency": "USD", "amount": "111.60", "count": 1},
+    ]
+    assert (data["new_customers"], data["returning_customers"]) == (3, 0)
+    # Spend: Google 300 + 20.02 + 0, Meta 210 + 90. Attributed to fall-launch: the two Stripe
+    # payments net of their fees, (120 − 3.78) + (1,250 − 36.55).
+    assert (data["ad_spend"], data["ad_clicks"], data["attributed_revenue"], data["roas"]) == (
+        "620.02",
+        2645,
+        "1329.67",
+        "2.14",
+    )
+    assert [
+        (c["platform"], c["campaign"], c["spend"], c["clicks"], c["attributed_revenue"], c["roas"])
+        for c in data["by_campaign"]
+    ] == [
+        ("google", "Fall Launch – Search", "300.00", 2140, "1329.67", "4.43"),
+        ("meta", "Retreat Leads", "210.00", 300, "0.00", "0.00"),
+        ("meta", "Workshop Retargeting", "90.00", 110, "0.00", "0.00"),
+        ("google", "Brand", "20.02", 95, "0.00", "0.00"),
+        ("google", "Old Display", "0.00", 0, "0.00", None),
+    ]
+    assert [(c["platform"], c["spend"], c["roas"]) for c in data["by_channel"]] == [
+        ("google", "320.02", "4.15"),
+        ("meta", "300.00", "0.00"),
+    ]
+    # The EUR sale is kept in EUR and never added into the USD totals.
+    assert data["other_currencies"] == {
+        "EUR": {
+            "gross_sales": "90.00",
+            "refunds": "0.00",
+            "fees": "3.49",
+            "net_revenue": "86.51",
+            "tips": "0.00",
+            "tax": "0.00",
+            "orders": 1,
+            "average_order_value": "90.00",
+        }
+    }
+    assert data["previous"]["from"] == "2026-08-02"
+    assert data["previous"]["to"] == "2026-08-31"
+    assert (data["previous"]["gross_sales"], data["previous"]["roas"]) == ("0.00", None)
+    assert data["open_payment_requests"] == {
+        "count": 0,
+        "amount": "0.00",
+        "oldest_days": None,
+        "older_than_a_week": 0,
+    }
+    assert data["bookings"] == {
+        "count": 0,
+        "completed": 0,
+        "no_shows": 0,
+        "cancelled": 0,
+        "booked_hours": "0.0",
+        "offered_hours": "0.0",
+        "utilisation_percent": None,
+        "no_show_rate_percent": None,
+    }
+
+
+def test_without_a_mapping_the_utm_campaign_matches_no_ad_campaign(september: Business) -> None:
+    with business_scope(september):
+        CampaignMapping.objects.all().delete()
+    data = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (data["attributed_revenue"], data["roas"]) == ("0.00", "0.00")
+    assert data["unattributed_utm_campaigns"] == {"fall-launch": "1329.67"}
+
+
+def test_the_range_is_inclusive_and_in_the_business_zone(september: Business) -> None:
+    # ch_1001 was paid at 15:04 UTC on 1 September: 10:04 in Chicago, so on the 1st.
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-01")["gross_sales"] == "120.00"
+    assert metrics("--from", "2026-09-02", "--to", "2026-09-07")["gross_sales"] == "80.00"
+
+
+def test_days_add_up_to_the_total_and_net_is_gross_less_refunds_and_fees(
+    september: Business,
+) -> None:
+    period = Period(*SEPTEMBER, september.zone)
+    with business_scope(september):
+        days = revenue_by_day(business=september, period=period)
+        total = sales_totals(business=september, period=period)["USD"]
+    assert len(days) == 30
+    assert sum(d.gross for d in days) == total.gross == 276000
+    assert sum(d.refunds for d in days) == total.refunds == 14000
+    assert sum(d.fees for d in days) == total.fees == 8951
+    assert sum(d.net for d in days) == total.net == total.gross - total.refunds - total.fees
+
+
+def test_the_readable_table(september: Business) -> None:
+    out = io.StringIO()
+    call_command(
+        "metrics", "--business", "acme", "--from", "2026-09-01", "--to", "2026-09-30", stdout=out
+    )
+    text = out.getvalue()
+    assert text.splitlines()[0] == "Acme Coaching: 2026-09-01 to 2026-09-30 (USD)"
+    assert "Net revenue                  2530.49          0.00" in text
+    assert "Also in EUR (not in the totals above): gross sales €90.00" in text

@@ -1,0 +1,168 @@
+"""The customer-first-payment rollup: incremental, never skipping a payment that succeeds late."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tillbook.core.models import Business
+from tillbook.insights.models import CustomerFirstPayment
+from tillbook.insights.rollups import customer_firsts_refresh
+from tillbook.payments.models import Payment, PaymentState
+
+
+def pay(business: Business, email: str, when: datetime, state: str = PaymentState.SUCCEEDED):
+    payment = Payment(
+        business=business,
+        provider="sandbox",
+        state=state,
+        currency="USD",
+        amount=1000,
+        customer_email=email,
+        succeeded_at=when if state == PaymentState.SUCCEEDED else None,
+    )
+    payment.save()
+    return payment
+
+
+def firsts() -> dict[str, datetime]:
+    return dict(CustomerFirstPayment.objects.values_list("email_key", "first_at"))
+
+
+def test_first_payments_per_customer_case_insensitively(scoped: Business) -> None:
+    pay(scoped, "Ann@Example.com", datetime(2026, 9, 3, tzinfo=UTC))
+    pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    pay(scoped, "ben@example.com", datetime(2026, 9, 2, tzinfo=UTC), PaymentState.FAILED)
+    assert customer_firsts_refresh(business=scoped) == 3
+    assert firsts() == {"ann@example.com": datetime(2026, 9, 1, tzinfo=UTC)}
+    assert customer_firsts_refresh(business=scoped) == 0  # nothing new: nothing read
+
+
+def test_a_payment_pending_at_refresh_is_counted_once_it_succeeds(scoped: Business) -> None:
+    pending = pay(scoped, "cy@example.com", datetime(2026, 9, 5, tzinfo=UTC), PaymentState.PENDING)
+    pay(scoped, "di@example.com", datetime(2026, 9, 6, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    assert set(firsts()) == {"di@example.com"}
+    pending.state, pending.succeeded_at = PaymentState.SUCCEEDED, datetime(2026, 9, 7, tzinfo=UTC)
+    pending.save()
+    customer_firsts_refresh(business=scoped)
+    assert firsts()["cy@example.com"] == datetime(2026, 9, 7, tzinfo=UTC)
+
+
+def test_older_history_imported_later_moves_the_first_payment_earlier(scoped: Business) -> None:
+    pay(scoped, "eve@example.com", datetime(2026, 9, 10, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    pay(scoped, "eve@example.com", datetime(2025, 1, 10, tzinfo=UTC))
+    pay(scoped, "eve@example.com", datetime(2026, 10, 1, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    assert firsts() == {"eve@example.com": datetime(2025, 1, 10, tzinfo=UTC)}
+
+
+def test_businesses_keep_their_own_rollups(scoped: Business, other_business: Business) -> None:
+    from tillbook.core.scoping import business_scope
+
+    pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    customer_firsts_refresh(business=scoped)
+    with business_scope(other_business):
+        pay(other_business, "ann@example.com", datetime(2026, 8, 1, tzinfo=UTC))
+        customer_firsts_refresh(business=other_business)
+        assert firsts() == {"ann@example.com": datetime(2026, 8, 1, tzinfo=UTC)}
+    assert firsts() == {"ann@example.com": datetime(2026, 9, 1, tzinfo=UTC)}
+
+
+def test_daily_ledger_follows_payments_that_succeed_after_a_refresh(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    pending = pay(scoped, "fay@example.com", datetime(2026, 9, 5, tzinfo=UTC), PaymentState.PENDING)
+    pay(scoped, "gus@example.com", datetime(2026, 9, 6, 12, tzinfo=UTC))
+    rollups_refresh(business=scoped)
+    assert sales_totals(business=scoped, period=september)["USD"].gross == 1000
+    pending.state, pending.succeeded_at = PaymentState.SUCCEEDED, datetime(2026, 9, 7, tzinfo=UTC)
+    pending.save()
+    rollups_refresh(business=scoped)
+    assert sales_totals(business=scoped, period=september)["USD"].gross == 2000
+
+
+def test_a_business_that_changes_zone_gets_its_days_cut_again(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import revenue_by_day
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    pay(scoped, "hal@example.com", datetime(2026, 9, 2, 3, tzinfo=UTC))  # 1 Sept 22:00 Chicago
+    rollups_refresh(business=scoped)
+    days = Period(date(2026, 9, 1), date(2026, 9, 2), scoped.zone)
+    assert [d.gross for d in revenue_by_day(business=scoped, period=days)] == [1000, 0]
+    scoped.timezone = "Europe/Berlin"
+    scoped.save()
+    rollups_refresh(business=scoped)
+    days = Period(date(2026, 9, 1), date(2026, 9, 2), scoped.zone)
+    assert [d.gross for d in revenue_by_day(business=scoped, period=days)] == [0, 1000]
+
+
+def test_a_later_refund_comes_off_the_campaign_of_the_month_it_was_sold(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.models import Refund, RefundState
+
+    sale = pay(scoped, "ivy@example.com", datetime(2026, 9, 1, 15, tzinfo=UTC))
+    sale.metadata, sale.fee_amount = {"utm_campaign": "fall"}, 60
+    sale.save()
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    assert attributed_by_utm(business=scoped, period=september)["fall"].revenue == 940
+    Refund(
+        business=scoped,
+        payment=sale,
+        state=RefundState.SUCCEEDED,
+        currency="USD",
+        amount=400,
+        idempotency_key="test-refund",
+        succeeded_at=datetime(2026, 10, 5, tzinfo=UTC),
+    ).save()
+    rollups_refresh(business=scoped)
+    assert attributed_by_utm(business=scoped, period=september)["fall"].revenue == 540
+
+
+def test_an_orders_utm_campaign_attributes_its_payment(scoped: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.orders.models import Order
+    from tillbook.payments.models import PaymentRequest
+
+    request = PaymentRequest(
+        business=scoped, token="t-order-1", purpose="order", title="Order 1", currency="USD"
+    )
+    request.save()
+    Order(
+        business=scoped,
+        number=1,
+        access_salt="salt",
+        email="jo@example.com",
+        name="Jo",
+        currency="USD",
+        total=5000,
+        payment_request=request,
+        utm_campaign="spring-promo",
+    ).save()
+    paid = pay(scoped, "jo@example.com", datetime(2026, 9, 3, 15, tzinfo=UTC))
+    paid.request, paid.amount, paid.fee_amount = request, 5000, 175
+    paid.metadata = {"utm_campaign": "ignored-when-the-order-says"}
+    paid.save()
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    found = attributed_by_utm(business=scoped, period=september)
+    assert set(found) == {"spring-promo"}
+    assert (found["spring-promo"].revenue, found["spring-promo"].orders) == (4825, 1)
+    assert found["spring-promo"].new_customers == 1
