@@ -197,3 +197,16 @@ def test_outbox_shows_the_message_as_sent(
         .count("invited you")
         == 0
     )
+
+
+def test_back_office_shows_times_in_the_business_zone(
+    owner_client: Client, business: Business
+) -> None:
+    from datetime import UTC, datetime
+
+    with business_scope(business):
+        AuditEntry.objects.update(created_at=datetime(2026, 7, 1, 15, 30, tzinfo=UTC))
+    page = owner_client.get("/manage/acme/settings/audit/").content.decode()
+    # Chicago is UTC-5 in summer: 15:30 UTC is 10:30 there.
+    assert "1 Jul 2026 10:30" in page
+    assert "1 Jul 2026 15:30" not in page

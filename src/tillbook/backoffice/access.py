@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
+from django.utils import timezone
 
 from tillbook.core.models import Business, Membership, Role, User
 from tillbook.core.scoping import business_scope
@@ -52,7 +53,8 @@ def business_view(min_role: str = Role.STAFF) -> Callable[[View], View]:
                     {"reason": ROLE_NEEDED[Role(min_role)], **nav_context(request)},
                     status=403,
                 )
-            with business_scope(membership.business):
+            # Staff read times in their business's zone; storage and arithmetic stay UTC.
+            with business_scope(membership.business), timezone.override(membership.business.zone):
                 return view(request, *args, **kwargs)
 
         return wrapper
