@@ -124,7 +124,7 @@ def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSu
         contents = {c.payout_id: c for c in PayoutContents.objects.filter(payout_id__in=missing)}
         for payout in found:
             if payout.pk in contents:
-                payout.insights_contents = contents[payout.pk]  # type: ignore[attr-defined]
+                payout.insights_contents = contents[payout.pk]
     summaries: dict[tuple[str, str], PayoutSummary] = defaultdict(lambda: PayoutSummary("", ""))
     for payout in found:
         carried = getattr(payout, "insights_contents", None) or PayoutContents()
