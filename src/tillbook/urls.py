@@ -37,6 +37,6 @@ urlpatterns = [
     path("api/v1/", api_urls),
     path("manage/", include("tillbook.backoffice.urls")),
     path("", include("tillbook.storefront.urls")),
-    # Public uploads (logos). Large installations may serve MEDIA_ROOT from the proxy instead.
+    # Public uploads (logos). A proxy may serve MEDIA_ROOT/logos/ instead, never all of MEDIA_ROOT.
     re_path(r"^media/logos/(?P<path>.*)$", media_logo, name="media-logo"),
 ]
