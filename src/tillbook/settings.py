@@ -181,6 +181,10 @@ TILLBOOK_STRIPE_API_BASE = env.url(
     "TILLBOOK_STRIPE_API_BASE", "https://api.stripe.com", schemes=("http", "https")
 )
 
+# Addresses staff type (calendar .ics URLs) may not point at private, loopback or link-local
+# networks unless this is on: the server would fetch from its own network for them.
+TILLBOOK_FETCH_PRIVATE_ADDRESSES = env.boolean("TILLBOOK_FETCH_PRIVATE_ADDRESSES", False)
+
 # How often the worker's periodic tick looks for due sweeps (expired holds, reminders, retries).
 TILLBOOK_TICK_SECONDS = env.integer("TILLBOOK_TICK_SECONDS", 30, minimum=1)
 

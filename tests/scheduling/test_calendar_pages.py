@@ -239,12 +239,19 @@ def test_an_uploaded_calendar_blocks_its_busy_times(
     assert list(TimeBlock.objects.values_list("reason", "source")) == [("Dentist", "import")]
 
 
+class CalendarServer:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.requests: list[str] = []
+
+
 @pytest.fixture
-def calendar_server(next_week: date) -> Iterator[str]:
+def calendar_server(next_week: date) -> Iterator[CalendarServer]:
     body = ics_for(next_week)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            served.requests.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "text/calendar")
             self.end_headers()
@@ -254,9 +261,10 @@ def calendar_server(next_week: date) -> Iterator[str]:
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    served = CalendarServer(f"http://127.0.0.1:{server.server_port}/me.ics")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/me.ics"
+    yield served
     server.shutdown()
 
 
@@ -265,17 +273,45 @@ def test_a_calendar_address_is_fetched_in_the_background(
     service: Service,
     coach: StaffMember,
     next_week: date,
-    calendar_server: str,
+    calendar_server: CalendarServer,
     run_tasks,
     django_capture_on_commit_callbacks,
+    settings,
 ) -> None:
+    settings.TILLBOOK_FETCH_PRIVATE_ADDRESSES = True  # the test's calendar server is local
     with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(url(service, f"staff/{coach.pk}/import/"), {"url": calendar_server})
+        owner_client.post(url(service, f"staff/{coach.pk}/import/"), {"url": calendar_server.url})
     assert TimeBlock.objects.count() == 0  # nothing fetched while the page answered
     assert run_tasks() == 1
     block = TimeBlock.objects.get()
     assert (block.reason, block.start.hour, block.end.hour) == ("Dentist", 12, 13)
     assert coach.imports.get().busy_count == 1
+    assert calendar_server.requests == ["/me.ics"]
+
+
+def test_a_calendar_address_on_the_local_network_is_refused(
+    owner_client: Client,
+    service: Service,
+    coach: StaffMember,
+    calendar_server: CalendarServer,
+    run_tasks,
+    django_capture_on_commit_callbacks,
+    settings,
+) -> None:
+    assert settings.TILLBOOK_FETCH_PRIVATE_ADDRESSES is False
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(url(service, f"staff/{coach.pk}/import/"), {"url": calendar_server.url})
+    assert run_tasks() == 1
+
+    item = coach.imports.get()
+    assert item.last_error == (
+        "127.0.0.1 is a private or local network address; Tillbook only fetches addresses on "
+        "the public internet."
+    )
+    assert (item.busy_count, TimeBlock.objects.count()) == (0, 0)
+    assert calendar_server.requests == []  # not even connected to
+    page = owner_client.get(url(service, "setup/"))
+    assert "127.0.0.1 is a private or local network address" in page.content.decode()
 
 
 def test_an_owner_adds_a_person_with_hours_and_a_service_from_the_back_office(

@@ -6,13 +6,13 @@ tables (Cal.com #5277, #21103: pages that called external calendars took 10–60
 
 from __future__ import annotations
 
-import urllib.request
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from tillbook.core.errors import InvalidInput
+from tillbook.core.fetch import fetch_public_url
 from tillbook.scheduling.calendar_files import CalendarFileInvalid, busy_times
 from tillbook.scheduling.models import BusySource, CalendarImport, StaffMember, TimeBlock
 
@@ -51,15 +51,13 @@ def calendar_import_fetch(*, calendar_import: CalendarImport) -> str:
     """Download the calendar and store its busy times; errors are kept for staff to see and
     earlier busy times stay (a calendar server that is down must not free the time)."""
     try:
-        if not calendar_import.url.startswith(("http://", "https://")):
-            raise InvalidInput("Only http:// and https:// calendar addresses can be fetched.")
-        request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            calendar_import.url, headers={"User-Agent": "Tillbook calendar import"}
+        # Refuses private and local network addresses (see core.fetch) and bodies over 5 MB.
+        data = fetch_public_url(
+            calendar_import.url,
+            max_bytes=MAX_BYTES,
+            timeout=FETCH_TIMEOUT_SECONDS,
+            user_agent="Tillbook calendar import",
         )
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
-            data = response.read(MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise InvalidInput("The calendar is larger than 5 MB.")
         count = busy_times_store(calendar_import=calendar_import, data=data)
     except (OSError, InvalidInput, CalendarFileInvalid) as error:
         message = getattr(error, "message", None) or str(error)
