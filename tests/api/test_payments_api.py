@@ -185,3 +185,32 @@ def test_a_read_only_token_cannot_refund(
         "This token does not have the payments:write scope.",
     )
     assert database_fingerprint() == before
+
+
+HUGE_AMOUNTS = ["1e999999", "-1e999999", "Infinity", "NaN", str(10**30), "1e400", "12.5"]
+
+
+def test_huge_and_non_finite_amounts_are_refused_with_422_and_nothing_is_kept(
+    api: Client, business: Business, owner: User
+) -> None:
+    payment = paid(business, owner)
+    before = database_fingerprint()
+    for literal in HUGE_AMOUNTS:
+        for url, body in [
+            ("/api/v1/payment-links", f'{{"title": "x", "amount": {literal}}}'),
+            (f"/api/v1/payments/{payment.pk}/refunds", f'{{"amount": {literal}}}'),
+            ("/api/v1/offerings", f'{{"kind": "download", "title": "x", "price": {literal}}}'),
+        ]:
+            response = api.post(url, body, content_type="application/json")
+            assert response.status_code == 422, (url, literal, response.content)
+            [problem] = response.json()["detail"]
+            assert problem["loc"][-1] in ("amount", "price"), (url, literal)
+            assert problem["msg"] in (
+                "Input should be a finite number",
+                "Input should be a valid integer, got a number with a fractional part",
+                "Input should be less than or equal to 10000000000000",
+                "Input should be less than or equal to 100000000000",
+                "Input should be greater than or equal to 1",
+                "Input should be greater than or equal to 0",
+            ), (url, literal, problem)
+    assert database_fingerprint() == before

@@ -20,6 +20,8 @@ from tillbook.catalog.models import (
 )
 from tillbook.core.models import Business
 
+from ..access import database_fingerprint
+
 
 @pytest.fixture(autouse=True)
 def _media(settings: Any, tmp_path: Any) -> None:
@@ -115,6 +117,27 @@ def test_offering_form_refuses_bad_prices(owner_client: Client, scoped: Business
     assert response.status_code == 400
     assert "Not an amount." in response.content.decode()
     assert Offering.objects.count() == 0
+
+
+@pytest.mark.parametrize("price", ["1e999999", "Infinity", "NaN", str(10**19), "1e16"])
+def test_offering_form_refuses_huge_prices_with_400_and_writes_nothing(
+    owner_client: Client, scoped: Business, price: str
+) -> None:
+    before = database_fingerprint()
+    response = owner_client.post(
+        "/manage/acme/catalog/new/download/",
+        {
+            "title": "X",
+            "state": "draft",
+            "price": price,
+            "max_per_order": "1",
+            "download_limit": "1",
+            "download_days": "1",
+        },
+    )
+    assert response.status_code == 400
+    assert "Not an amount." in response.content.decode()
+    assert database_fingerprint() == before
 
 
 def test_settings_taxes_shipping_and_discounts(owner_client: Client, scoped: Business) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from tillbook.payments.models import Payment, Refund
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import payment_start
 
+from ..access import database_fingerprint
 from ..orders.shop import Shop, build_shop
 
 
@@ -100,6 +102,26 @@ def test_bad_refund_amount_is_refused_with_its_reason(owner_client: Client, shop
         assert response.status_code == status, amount
         assert message in response.content.decode(), amount
     assert Refund.objects.count() == 0
+
+
+@pytest.mark.parametrize("action", ["refund", "payment"])
+@pytest.mark.parametrize("amount", ["1e999999", "-1e999999", "1e16", str(10**19)])
+def test_huge_amounts_are_refused_with_a_message_and_nothing_is_written(
+    owner_client: Client, shop: Shop, action: str, amount: str
+) -> None:
+    order = paid_order(shop, [shop.ticket(1)])
+    before = database_fingerprint()
+    response = owner_client.post(
+        f"/manage/acme/sales/{order.pk}/{action}/",
+        {"amount": amount, "method": "cash", "reason": "x"},
+    )
+    assert response.status_code == 400
+    shown = amount if len(amount) <= 20 else f"{amount[:20]}…"
+    assert (
+        f"The amount is not valid: {shown} is too large; Tillbook accepts amounts up to "
+        "10000000000000.00 USD."
+    ) in html.unescape(response.content.decode())
+    assert database_fingerprint() == before
 
 
 def test_manual_payment_completes_an_order(owner_client: Client, shop: Shop) -> None:

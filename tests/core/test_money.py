@@ -153,3 +153,38 @@ def test_multiplication_and_sum() -> None:
     assert money_sum([], "EUR") == Money(0, "EUR")
     with pytest.raises(TypeError):
         Money(250, "USD") * Decimal("1.5")  # type: ignore[operator]
+
+
+TOO_LARGE = " is too large; Tillbook accepts amounts up to 10000000000000.00 USD."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e999999", "1e999999" + TOO_LARGE),
+        ("-1e999999", "-1e999999" + TOO_LARGE),
+        (10**30, "10000000000000000000…" + TOO_LARGE),
+        ("1e100000000", "1e100000000" + TOO_LARGE),
+        ("10000000000000.01", "10000000000000.01" + TOO_LARGE),
+        ("9" * 5000, "99999999999999999999…" + TOO_LARGE),
+        ("Infinity", "'Infinity' is not an amount."),
+        ("-inf", "'-inf' is not an amount."),
+        ("NaN", "'NaN' is not an amount."),
+        ("sNaN", "'sNaN' is not an amount."),
+        ("1e-999999", "1e-999999 has more decimals than USD allows (2)."),
+        ("1e-1000100", "1e-1000100 has more decimals than USD allows (2)."),
+    ],
+)
+def test_from_major_refuses_huge_and_non_finite_values_with_a_message(
+    value: str | int, message: str
+) -> None:
+    with pytest.raises(InvalidAmount) as refused:
+        Money.from_major(value, "USD")
+    assert str(refused.value) == message
+
+
+def test_from_major_accepts_up_to_the_largest_amount() -> None:
+    assert Money.from_major("10000000000000.00", "USD") == Money(10**15, "USD")
+    assert Money.from_major("-1e13", "USD") == Money(-(10**15), "USD")
+    assert Money.from_major("1000000000000000", "JPY") == Money(10**15, "JPY")
+    assert Money.MAX_MINOR_UNITS < 2**63 // 1000  # room for totals in a bigint column

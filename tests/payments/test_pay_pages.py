@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import html
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from tillbook.core.models import Business
@@ -10,6 +12,7 @@ from tillbook.core.scoping import business_scope
 from tillbook.payments.models import AmountType, Payment, PaymentState, RequestState
 from tillbook.payments.services import payment_request_create
 
+from ..access import database_fingerprint
 from .fixtures import RecordingPurpose
 
 
@@ -108,3 +111,23 @@ def test_bad_input_on_the_pay_page_changes_nothing(
     assert client.get("/sandbox-pay/1/forged/").status_code == 404
     with business_scope(business):
         assert Payment.objects.count() == 0
+
+
+@pytest.mark.parametrize("field", ["amount", "tip"])
+@pytest.mark.parametrize("value", ["1e999999", "Infinity", "1e16"])
+def test_a_payer_typing_a_huge_amount_gets_a_message_and_nothing_starts(
+    client: Client, business: Business, purpose: RecordingPurpose, field: str, value: str
+) -> None:
+    request = link(business, amount=Money(1000, "USD"), amount_type=AmountType.MINIMUM)
+    before = database_fingerprint()
+    response = client.post(
+        f"/pay/{request.token}/", {"provider": "sandbox", "amount": "20.00", field: value}
+    )
+    assert response.status_code == 400
+    expected = (
+        f"'{value}' is not an amount."
+        if value == "Infinity"
+        else f"{value} is too large; Tillbook accepts amounts up to 10000000000000.00 USD."
+    )
+    assert f"The amount is not valid: {expected}" in html.unescape(response.content.decode())
+    assert database_fingerprint() == before

@@ -58,22 +58,39 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
+    # The largest amount read from input, in minor units: far below the bigint columns' limit
+    # (9.2 × 10**18), so an order's lines, tax and totals, and sums over a ledger, still fit.
+    MAX_MINOR_UNITS = 10**15
+
     @classmethod
     def from_major(cls, value: Decimal | str | int, currency: str) -> Money:
-        """Read an amount in major units ("12.50" USD -> 1250). Refuses extra decimals."""
+        """Read an amount in major units ("12.50" USD -> 1250). Refuses extra decimals, and
+        values beyond ±MAX_MINOR_UNITS with a message rather than an overflow."""
         if isinstance(value, float):
             raise InvalidAmount("Money never comes from a float; pass a string or a Decimal.")
+        text = str(value).strip()
+        shown = text if len(text) <= 20 else f"{text[:20]}…"
         try:
-            decimal = Decimal(str(value).strip())
+            decimal = Decimal(text)
         except InvalidOperation:
-            raise InvalidAmount(f"{value!r} is not an amount.") from None
+            raise InvalidAmount(f"{shown!r} is not an amount.") from None
         if not decimal.is_finite():
-            raise InvalidAmount(f"{value!r} is not an amount.")
+            raise InvalidAmount(f"{shown!r} is not an amount.")
         precision = currency_precision(currency)
-        minor = decimal.scaleb(precision)
-        if minor != minor.to_integral_value():
-            raise InvalidAmount(f"{value} has more decimals than {currency} allows ({precision}).")
-        return cls(int(minor), currency)
+        # Compared before any arithmetic: scaling "1e999999" overflows the decimal context, and
+        # int() of "1e999998" would build a number with a million digits.
+        largest = cls(cls.MAX_MINOR_UNITS, currency)
+        if decimal.copy_abs() > largest.to_decimal():
+            raise InvalidAmount(
+                f"{shown} is too large; Tillbook accepts amounts up to "
+                f"{largest.major_string()} {currency}."
+            )
+        # Bounded now, so quantize stays within the context's 28 digits; comparing with the
+        # unrounded value is exact, so even 1e-1000100 counts as having extra decimals.
+        rounded = decimal.quantize(Decimal(1).scaleb(-precision))
+        if rounded != decimal:
+            raise InvalidAmount(f"{shown} has more decimals than {currency} allows ({precision}).")
+        return cls(int(rounded.scaleb(precision)), currency)
 
     # Views --------------------------------------------------------------------------------
 
