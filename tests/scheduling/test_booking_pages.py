@@ -144,6 +144,86 @@ def test_details_without_a_name_are_refused_and_change_nothing(
     assert Booking.objects.get().customer is None
 
 
+LOCATION_MESSAGE = (
+    "We could not read your location: it needs a latitude from -90 to 90 and a longitude from "
+    "-180 to 180. Try “Use my location” again, or leave it out and give your postal code."
+)
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude"),
+    [
+        ("inf", "13.4"),
+        ("52.5", "-inf"),
+        ("nan", "13.4"),
+        ("52.5", "NaN"),
+        ("1e400", "13.4"),
+        ("90.0001", "13.4"),
+        ("-91", "13.4"),
+        ("52.5", "180.5"),
+        ("52.5", "-1000"),
+        ("north", "13.4"),
+        ("52.5", ""),
+    ],
+)
+def test_a_bad_location_is_refused_with_400_and_changes_nothing(
+    client: Client,
+    make_service,
+    coach: StaffMember,
+    next_week: date,
+    latitude: str,
+    longitude: str,
+) -> None:
+    from decimal import Decimal
+
+    from ..access import database_fingerprint
+
+    service = make_service(
+        payment_mode="later",
+        location_kind="customer",
+        base_latitude=Decimal("52.520008"),
+        base_longitude=Decimal("13.404954"),
+        service_radius_km=10,
+    )
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    before = database_fingerprint()
+    response = client.post(
+        location + "details/",
+        {
+            "name": "Ann",
+            "email": "ann@example.com",
+            "address": "Pankow 3",
+            "postal_code": "13187",
+            "latitude": latitude,
+            "longitude": longitude,
+        },
+    )
+    assert response.status_code == 400
+    assert LOCATION_MESSAGE in response.content.decode()
+    assert database_fingerprint() == before
+    assert Booking.objects.get().state == BookingState.HELD
+
+
+def test_a_location_on_the_edges_of_the_map_is_read(
+    client: Client, make_service, coach: StaffMember, next_week: date
+) -> None:
+    service = make_service(payment_mode="later", location_kind="customer")
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    response = client.post(
+        location + "details/",
+        {
+            "name": "Ann",
+            "email": "ann@example.com",
+            "address": "Pole 1",
+            "postal_code": "99999",
+            "latitude": "-90",
+            "longitude": "180",
+        },
+    )
+    assert response.status_code == 302
+    assert Booking.objects.get().state == BookingState.CONFIRMED
+
+
 def test_an_unknown_link_is_404(client: Client, service: Service) -> None:
     response = client.get(f"/{service.business.slug}/booking/not-a-secret/")
     assert response.status_code == 404

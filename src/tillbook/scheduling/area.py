@@ -9,7 +9,32 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from tillbook.core.errors import InvalidInput
+
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+
+LOCATION_UNREADABLE = (
+    "We could not read your location: it needs a latitude from -90 to 90 and a longitude from "
+    "-180 to 180. Try “Use my location” again, or leave it out and give your postal code."
+)
+
+
+def location_unreadable() -> InvalidInput:
+    return InvalidInput(LOCATION_UNREADABLE, field_errors={"latitude": ["Not a location."]})
+
+
+def customer_point(latitude: float | None, longitude: float | None) -> tuple[float, float] | None:
+    """The customer's point, None when they sent none; InvalidInput for half a point or one off
+    the map. "inf" and "nan" parse as floats and would reach math.sin in haversine_km."""
+    if latitude is None and longitude is None:
+        return None
+    if latitude is None or longitude is None:
+        raise location_unreadable()
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        raise location_unreadable()
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise location_unreadable()
+    return (latitude, longitude)
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

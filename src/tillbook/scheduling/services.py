@@ -454,9 +454,10 @@ def _answers(booking: Booking, given: dict[int, str]) -> list[dict[str, str]]:
 
 
 def _location(booking: Booking, details: CustomerDetails) -> str:
-    from tillbook.scheduling.area import in_service_area
+    from tillbook.scheduling.area import customer_point, in_service_area
 
     service = booking.service
+    point = customer_point(details.latitude, details.longitude)
     if service.location_kind != "customer":
         return booking.location_text
     address = " ".join(details.address.split())[:250]
@@ -465,9 +466,6 @@ def _location(booking: Booking, details: CustomerDetails) -> str:
             "We come to you: enter your address and postal code.",
             field_errors={"address": ["Required."], "postal_code": ["Required."]},
         )
-    point = None
-    if details.latitude is not None and details.longitude is not None:
-        point = (details.latitude, details.longitude)
     base = None
     if service.base_latitude is not None and service.base_longitude is not None:
         base = (service.base_latitude, service.base_longitude)

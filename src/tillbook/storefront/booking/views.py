@@ -36,6 +36,7 @@ from tillbook.core.selectors import business_by_slug
 from tillbook.payments.models import Payment
 from tillbook.payments.providers import enabled_providers
 from tillbook.payments.services import payment_start
+from tillbook.scheduling.area import location_unreadable
 from tillbook.scheduling.availability import Interval, Slot, days_with_slots
 from tillbook.scheduling.calendar_files import booking_invitation
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule, cancellation_quote
@@ -298,11 +299,14 @@ def booking_manage(request: HttpRequest, business_slug: str, secret: str) -> Htt
         return _manage_page(request, business, booking, link, secret)
 
 
-def _float(text: str) -> float | None:
-    try:
-        return float(text) if text.strip() else None
-    except ValueError:
+def _coordinate(text: str) -> float | None:
+    """A coordinate the browser filled in; its range is checked by the booking service."""
+    if not text.strip():
         return None
+    try:
+        return float(text)
+    except ValueError:
+        raise location_unreadable() from None
 
 
 @csrf_exempt
@@ -317,18 +321,18 @@ def booking_details(request: HttpRequest, business_slug: str, secret: str) -> Ht
             question.pk: post.get(f"question_{question.pk}", "")
             for question in booking.service.questions.all()
         }
-        details = CustomerDetails(
-            name=post.get("name", "")[:200],
-            email=post.get("email", "")[:254],
-            phone=post.get("phone", "")[:40],
-            answers=answers,
-            address=post.get("address", "")[:250],
-            postal_code=post.get("postal_code", "")[:20],
-            latitude=_float(post.get("latitude", "")),
-            longitude=_float(post.get("longitude", "")),
-            marketing_consent=post.get("marketing_consent") == "on",
-        )
         try:
+            details = CustomerDetails(
+                name=post.get("name", "")[:200],
+                email=post.get("email", "")[:254],
+                phone=post.get("phone", "")[:40],
+                answers=answers,
+                address=post.get("address", "")[:250],
+                postal_code=post.get("postal_code", "")[:20],
+                latitude=_coordinate(post.get("latitude", "")),
+                longitude=_coordinate(post.get("longitude", "")),
+                marketing_consent=post.get("marketing_consent") == "on",
+            )
             if not details.name.strip():
                 raise InvalidInput("Please give your name.", field_errors={"name": ["Required."]})
             booking_submit_details(booking=booking, details=details)
