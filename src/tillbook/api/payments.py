@@ -105,7 +105,9 @@ class PaymentOut(Schema):
             fee_amount=payment.fee_amount,
             net_amount=net.amount if net is not None else None,
             refunded_amount=sum(r.amount for r in refunds if r.state == "succeeded"),
-            refundable_amount=refundable(payment).amount if payment.state == "succeeded" else 0,
+            refundable_amount=(
+                refundable(payment, refunds=refunds).amount if payment.state == "succeeded" else 0
+            ),
             method=payment.method,
             customer_email=payment.customer_email,
             provider_reference=payment.provider_reference,

@@ -13,7 +13,7 @@ from pydantic import Field
 from tillbook.api.base import COMMON_ERRORS, BodySchema, ErrorOut, current_token, requires_scope
 from tillbook.core.errors import InvalidInput, NotFound
 from tillbook.core.validation import validate_timezone
-from tillbook.scheduling.availability import Interval
+from tillbook.scheduling.availability import Interval, Schedule
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
 from tillbook.scheduling.models import Booking, Service, StaffMember
 from tillbook.scheduling.selectors import bookings_between, schedules_for, slots_for_customer
@@ -84,8 +84,8 @@ def _clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def _staff_out(member: StaffMember) -> StaffOut:
-    schedule = schedules_for([member])[member.pk]
+def _staff_out(member: StaffMember, schedule: Schedule) -> StaffOut:
+    # The schedule is read by the caller: a list reads all of them at once, not one per person.
     return StaffOut(
         id=member.pk,
         name=member.name,
@@ -269,8 +269,11 @@ def service_availability(
 @router.get("/staff", response={200: list[StaffOut], **COMMON_ERRORS})
 @requires_scope("scheduling:read")
 def list_staff(request: HttpRequest) -> list[StaffOut]:
-    members = StaffMember.objects.filter(business=current_token(request).business)
-    return [_staff_out(member) for member in members.order_by("name", "pk")]
+    members = list(
+        StaffMember.objects.filter(business=current_token(request).business).order_by("name", "pk")
+    )
+    schedules = schedules_for(members)
+    return [_staff_out(member, schedules[member.pk]) for member in members]
 
 
 def _minute(text: str) -> int:
@@ -298,7 +301,7 @@ def set_staff_hours(
             raise InvalidInput(f"{day} is not a weekday; use 0 (Monday) to 6 (Sunday).")
         weekly[int(day)] = [(_minute(r.start), _minute(r.end)) for r in ranges]
     staff_hours_set(staff=member, weekly=weekly)
-    return _staff_out(member)
+    return _staff_out(member, schedules_for([member])[member.pk])
 
 
 @router.get("/bookings", response={200: list[BookingOut], 400: ErrorOut, **COMMON_ERRORS})

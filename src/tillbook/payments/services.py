@@ -4,6 +4,7 @@ manual payments and refunds."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -349,13 +350,20 @@ def manual_payment_record(
     return confirmation.payment
 
 
-def refundable(payment: Payment) -> Money:
-    """What can still be refunded: the total paid minus refunds that did not fail."""
-    taken = sum(
-        Refund.objects.filter(payment=payment)
-        .exclude(state=RefundState.FAILED)
-        .values_list("amount", flat=True)
-    )
+def refundable(payment: Payment, *, refunds: Iterable[Refund] | None = None) -> Money:
+    """What can still be refunded: the total paid minus refunds that did not fail.
+
+    `refunds`: all of the payment's refunds when the caller already holds them (a list of
+    payments with their refunds prefetched), so a page of payments is not a query each.
+    """
+    if refunds is None:
+        taken = sum(
+            Refund.objects.filter(payment=payment)
+            .exclude(state=RefundState.FAILED)
+            .values_list("amount", flat=True)
+        )
+    else:
+        taken = sum(refund.amount for refund in refunds if refund.state != RefundState.FAILED)
     return Money(payment.amount + payment.tip_amount - taken, payment.currency)
 
 
