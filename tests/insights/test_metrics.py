@@ -19,8 +19,10 @@ from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun
 from tillbook.insights.ledger import revenue_by_day, sales_totals
+from tillbook.insights.models import RollupWatermark
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, CampaignMapping
+from tillbook.payments.models import Payment
 
 from ..imports.conftest import run_import  # noqa: F401 - fixture
 
@@ -168,3 +170,18 @@ def test_the_readable_table(september: Business) -> None:
     assert text.splitlines()[0] == "Acme Coaching: 2026-09-01 to 2026-09-30 (USD)"
     assert "Net revenue                  2530.49          0.00" in text
     assert "Also in EUR (not in the totals above): gross sales €90.00" in text
+
+
+def test_the_readable_table_shows_a_large_total_in_another_currency(september: Business) -> None:
+    # Sums over a ledger may exceed the largest amount accepted as input (10**15 minor units).
+    with business_scope(september):
+        assert Payment.objects.filter(currency="EUR").update(amount=4 * 10**15) == 1
+        # The rollups are rebuilt from scratch (as after a change of time zone).
+        RollupWatermark.objects.filter(business=september).update(zone="")
+    out = io.StringIO()
+    call_command(
+        "metrics", "--business", "acme", "--from", "2026-09-01", "--to", "2026-09-30", stdout=out
+    )
+    assert "Also in EUR (not in the totals above): gross sales €40,000,000,000,000.00" in (
+        out.getvalue()
+    )

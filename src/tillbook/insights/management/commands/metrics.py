@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Business
-from tillbook.core.money import Money
+from tillbook.core.money import Money, currency_precision
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import rollups_refresh
@@ -84,5 +85,7 @@ class Command(BaseCommand):
                     f"{row['attributed_revenue']:>11}{row['roas'] or '–':>7}"  # None: no spend
                 )
         for code, totals in data["other_currencies"].items():
-            gross = Money.from_major(totals["gross_sales"], code).format(business.locale)
+            # A ledger's total is not input: built from minor units, so no input limit applies.
+            minor = int(Decimal(totals["gross_sales"]).scaleb(currency_precision(code)))
+            gross = Money(minor, code).format(business.locale)
             write(f"Also in {code} (not in the totals above): gross sales {gross}")
