@@ -115,9 +115,58 @@ def test_refund_part_then_the_rest_and_never_more(
     nothing_left = api.post(
         f"/api/v1/payments/{payment.pk}/refunds", {}, content_type="application/json"
     )
-    assert nothing_left.status_code == 400
+    assert (nothing_left.status_code, nothing_left.json()["detail"]) == (
+        409,
+        "This payment has been refunded in full.",
+    )
     with business_scope(business):
         assert Refund.objects.count() == 2
+        assert OutboxMessage.objects.filter(template="payment_refund").count() == 2
+
+
+def test_a_refund_retried_with_its_idempotency_key_refunds_once(
+    api: Client, business: Business, owner: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    payment = paid(business, owner)
+    other = paid(business, owner)
+
+    def refund(payment: Payment, body: dict[str, Any], key: str) -> Any:
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.post(
+                f"/api/v1/payments/{payment.pk}/refunds",
+                body,
+                content_type="application/json",
+                headers={"Idempotency-Key": key},
+            )
+
+    first = refund(payment, {}, "order-17-refund")
+    assert (first.status_code, first.json()["amount"], first.json()["state"]) == (
+        201,
+        12000,
+        "succeeded",
+    )
+    before = database_fingerprint()
+    # The same request again (a timeout, a retry): the first refund comes back, nothing new.
+    again = refund(payment, {}, "order-17-refund")
+    assert (again.status_code, again.json()) == (201, first.json())
+    same_amount = refund(payment, {"amount": 12000}, "order-17-refund")
+    assert (same_amount.status_code, same_amount.json()["id"]) == (201, first.json()["id"])
+    assert database_fingerprint() == before
+    # The key cannot be reused for something else.
+    for target, body in ((payment, {"amount": 500}), (other, {})):
+        reused = refund(target, body, "order-17-refund")
+        assert (reused.status_code, reused.json()["detail"]) == (
+            409,
+            "This Idempotency-Key was already used for another refund; "
+            "send a new key for a new refund.",
+        )
+    assert database_fingerprint() == before
+    # Another key is another refund; keys of another business do not collide.
+    assert refund(other, {"amount": 500}, "order-18-refund").status_code == 201
+    with business_scope(business):
+        assert sorted(Refund.objects.values_list("payment_id", "amount")) == sorted(
+            [(payment.pk, 12000), (other.pk, 500)]
+        )
         assert OutboxMessage.objects.filter(template="payment_refund").count() == 2
 
 

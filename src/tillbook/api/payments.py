@@ -8,7 +8,7 @@ from typing import Literal
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
-from ninja import Path, Query, Router, Schema, Status
+from ninja import Header, Path, Query, Router, Schema, Status
 from pydantic import Field
 
 from tillbook.api.base import (
@@ -253,22 +253,25 @@ def list_refunds(
 )
 @requires_scope("payments:write")
 def create_refund(
-    request: HttpRequest, payload: RefundIn, payment_id: int = Path(..., ge=1, le=MAX_ID)
+    request: HttpRequest,
+    payload: RefundIn,
+    payment_id: int = Path(..., ge=1, le=MAX_ID),
+    idempotency_key: str = Header("", alias="Idempotency-Key", max_length=255, pattern=WITHOUT_NUL),
 ) -> Status[RefundOut]:
     """Refund all or part of a payment through its provider; the buyer is emailed. The
-    refund's state is `pending` when the processor settles it later."""
+    refund's state is `pending` when the processor settles it later.
+
+    Send an `Idempotency-Key` header (any unique text, e.g. a UUID) to retry safely: the same
+    key for the same payment and amount returns the first refund instead of refunding again;
+    the same key for another payment or amount is refused with 409."""
     payment = _payment(request, payment_id)
-    amount = (
-        Money(payload.amount, payment.currency)
-        if payload.amount is not None
-        else refundable(payment)
-    )
     refund = refund_create(
         payment=payment,
-        amount=amount,
+        amount=None if payload.amount is None else Money(payload.amount, payment.currency),
         reason=payload.reason,
         actor=None,
         releases_capacity=payload.releases_capacity,
+        client_key=idempotency_key,
     )
     return Status(201, RefundOut.of(refund))
 

@@ -3,6 +3,7 @@ manual payments and refunds."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -370,42 +371,96 @@ def refundable(payment: Payment, *, refunds: Iterable[Refund] | None = None) -> 
 def refund_create(
     *,
     payment: Payment,
-    amount: Money,
+    amount: Money | None,
     reason: str,
     actor: User | None,
     releases_capacity: bool = False,
+    client_key: str = "",
 ) -> Refund:
     """Refund all or part of a payment through its provider.
 
     The refund row, with its idempotency key, is committed before the processor is called: if
     the call times out or the process dies, a retry sends the same key and the processor
     refunds once (Stripe keeps keys for 24 hours).
+
+    `client_key` is the caller's own key (the API's `Idempotency-Key` header): a request
+    repeated with it returns the refund the first one made instead of refunding again.
+    `amount=None` refunds whatever can still be refunded.
     """
-    if amount.currency != payment.currency:
+    if amount is not None and amount.currency != payment.currency:
         raise InvalidInput("A refund is in the payment's currency.")
-    if amount.amount <= 0:
+    if amount is not None and amount.amount <= 0:
         raise InvalidInput("The refund must be more than zero.")
-    with transaction.atomic():
-        locked = Payment.objects.select_for_update().get(pk=payment.pk)
-        if locked.state != PaymentState.SUCCEEDED:
-            raise Conflict("Only a successful payment can be refunded.")
-        available = refundable(locked)
-        if amount > available:
-            raise InvalidInput(
-                f"At most {available.format(locked.business.locale)} can still be refunded."
+    key = (
+        f"tillbook-refund-{payment.business_id}-"
+        f"{hashlib.sha256(client_key.encode()).hexdigest()[:40]}"
+        if client_key
+        else f"tillbook-refund-{uuid.uuid4()}"
+    )
+    try:
+        with transaction.atomic():
+            refund, made = _refund_row(
+                payment=payment,
+                amount=amount,
+                reason=reason,
+                actor=actor,
+                releases_capacity=releases_capacity,
+                key=key,
             )
-        refund = Refund(
-            business=locked.business,
-            payment=locked,
-            currency=amount.currency,
-            amount=amount.amount,
-            reason=reason[:300],
-            idempotency_key=f"tillbook-refund-{uuid.uuid4()}",
-            releases_capacity=releases_capacity,
-            created_by=actor,
-        )
-        refund.save()
+    except IntegrityError:
+        # The same key, at the same moment, for another payment of the business.
+        raise Conflict(_KEY_REUSED) from None
+    if not made:
+        return refund
     return refund_send(refund=refund, actor=actor)
+
+
+_KEY_REUSED = (
+    "This Idempotency-Key was already used for another refund; send a new key for a new refund."
+)
+
+
+def _refund_row(
+    *,
+    payment: Payment,
+    amount: Money | None,
+    reason: str,
+    actor: User | None,
+    releases_capacity: bool,
+    key: str,
+) -> tuple[Refund, bool]:
+    """The pending refund for `key`, made now (True) or by an earlier request (False)."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    earlier = Refund.objects.filter(business=locked.business, idempotency_key=key).first()
+    if earlier is not None:
+        if earlier.payment_id != locked.pk or (
+            amount is not None and earlier.amount != amount.amount
+        ):
+            raise Conflict(_KEY_REUSED)
+        return earlier, False
+    if locked.state != PaymentState.SUCCEEDED:
+        raise Conflict("Only a successful payment can be refunded.")
+    available = refundable(locked)
+    if amount is None:
+        amount = available
+        if amount.amount <= 0:
+            raise Conflict("This payment has been refunded in full.")
+    if amount > available:
+        raise InvalidInput(
+            f"At most {available.format(locked.business.locale)} can still be refunded."
+        )
+    refund = Refund(
+        business=locked.business,
+        payment=locked,
+        currency=amount.currency,
+        amount=amount.amount,
+        reason=reason[:300],
+        idempotency_key=key,
+        releases_capacity=releases_capacity,
+        created_by=actor,
+    )
+    refund.save()
+    return refund, True
 
 
 def refund_send(*, refund: Refund, actor: User | None) -> Refund:
