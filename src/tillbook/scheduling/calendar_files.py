@@ -8,10 +8,13 @@ cancellation, so calendar clients replace the event instead of adding a second o
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 from django.utils import timezone
 from icalendar import Calendar, Event
 
@@ -92,15 +95,23 @@ def busy_times(data: bytes, *, window_start: datetime, window_end: datetime) -> 
     """Busy times from an .ics file, inside the window.
 
     Transparent events (marked free) and cancelled ones are skipped; all-day events block
-    their whole days in UTC. Recurrence rules are not expanded: a recurring event counts
-    once, at its first occurrence (a known limit, stated in the user guide).
+    their whole days in UTC. Repeating events (RRULE, RDATE, EXDATE) are expanded in their own
+    time zone, so a weekly 9:00 meeting stays at 9:00 across a DST change; an occurrence moved
+    or cancelled by its own event (RECURRENCE-ID) is taken from that event instead.
     """
     try:
         calendar = Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError) as error:
         raise CalendarFileInvalid(f"This is not a calendar file: {error}") from None
+    events = list(calendar.walk("VEVENT"))
+    # Occurrences that their own event replaces: (UID, start in UTC).
+    replaced = {
+        (str(event.get("uid", "")), _as_utc(event.get("recurrence-id").dt))
+        for event in events
+        if event.get("recurrence-id") is not None
+    }
     found: list[BusyTime] = []
-    for component in calendar.walk("VEVENT"):
+    for component in events:
         if str(component.get("transp", "")).upper() == "TRANSPARENT":
             continue
         if str(component.get("status", "")).upper() == "CANCELLED":
@@ -108,19 +119,74 @@ def busy_times(data: bytes, *, window_start: datetime, window_end: datetime) -> 
         start_prop = component.get("dtstart")
         if start_prop is None:
             continue
-        start = _as_utc(start_prop.dt)
+        first = start_prop.dt
         end_prop = component.get("dtend")
         if end_prop is not None:
-            end = _as_utc(end_prop.dt)
+            length = _as_utc(end_prop.dt) - _as_utc(first)
         elif component.get("duration") is not None:
-            end = start + component.get("duration").dt
+            length = component.get("duration").dt
         else:
-            is_all_day = not isinstance(start_prop.dt, datetime)
-            end = start + (timedelta(days=1) if is_all_day else timedelta(0))
-        if end <= start or end <= window_start or start >= window_end:
+            length = timedelta(0) if isinstance(first, datetime) else timedelta(days=1)
+        if length <= timedelta(0):
             continue
-        found.append(BusyTime(start, end, str(component.get("summary", ""))[:200]))
+        summary = str(component.get("summary", ""))[:200]
+        uid = str(component.get("uid", ""))
+        starts = (
+            _occurrences(component, first, window_start - length, window_end)
+            if component.get("rrule") is not None or component.get("rdate") is not None
+            else [_as_utc(first)]
+        )
+        for start in starts:
+            end = start + length
+            if end <= window_start or start >= window_end:
+                continue
+            if component.get("recurrence-id") is None and (uid, start) in replaced:
+                continue
+            found.append(BusyTime(start, end, summary))
     return found
+
+
+# A repeating event may not ask for more steps than this (a daily event from 250 years ago):
+# a rule like FREQ=SECONDLY must not keep a worker busy.
+MAX_RULE_STEPS = 100_000
+
+
+def _occurrences(
+    event: Any, first: date | datetime, after: datetime, before: datetime
+) -> list[datetime]:
+    """Starts (UTC) of a repeating event from `after` to before `before`."""
+    # Rules run on the event's own clock: aware in its zone, naive for dates and floating times.
+    aware = isinstance(first, datetime) and first.tzinfo is not None
+    local = (
+        first if isinstance(first, datetime) else datetime(first.year, first.month, first.day)  # noqa: DTZ001 - a date has no zone
+    )
+    rules = event.get("rrule")
+    text = "\n".join(
+        f"RRULE:{rule.to_ical().decode()}"
+        for rule in (rules if isinstance(rules, list) else [rules] if rules is not None else [])
+    )
+    rule_set: Iterable[datetime] = ()
+    # A rule Tillbook cannot read leaves the event at its first date (and its RDATEs).
+    with contextlib.suppress(ValueError, TypeError):
+        if text:
+            rule_set = rrulestr(text, dtstart=local, forceset=True, ignoretz=not aware)
+    extra = [_as_utc(moment) for moment in _dates(event, "rdate")]
+    skipped = {_as_utc(moment) for moment in _dates(event, "exdate")}
+    found = {_as_utc(first)} | set(extra)
+    for step, moment in enumerate(rule_set):
+        start = _as_utc(moment)
+        if start >= before or step >= MAX_RULE_STEPS:
+            break
+        found.add(start)
+    return sorted(start for start in found - skipped if after <= start < before)
+
+
+def _dates(event: Any, name: str) -> list[date | datetime]:
+    values = event.get(name)
+    if values is None:
+        return []
+    listed = values if isinstance(values, list) else [values]
+    return [item.dt for value in listed for item in value.dts]
 
 
 def _as_utc(value: date | datetime) -> datetime:
