@@ -181,7 +181,7 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
             )
             break
         line = reader.line_num
-        if not any(value.strip() for value in values):
+        if not "".join(values).strip():  # a blank row
             continue
         current.rows_read += 1
         if len(values) < width and any(value.strip() for value in values[1:]):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -26,7 +26,13 @@ from tillbook.core.tasks import enqueue_on_commit
 from tillbook.imports.ad_landing import AdCounts, ad_land_batch
 from tillbook.imports.base import readers
 from tillbook.imports.dates import DateOrder
-from tillbook.imports.landing import LandingCounts, batches, ledger_land_batch, payouts_settle
+from tillbook.imports.landing import (
+    LandingCounts,
+    batches,
+    large_page_cache,
+    ledger_land_batch,
+    payouts_settle,
+)
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
 from tillbook.imports.reading import FileCheck, file_check, file_pass
@@ -200,22 +206,29 @@ def _land(
 def _land_records(
     run: ImportRun, records: Iterator[Record], *, ledger: bool
 ) -> LandingCounts | AdCounts:
-    business = run.business
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
-    for batch in batches(records):  # type: ignore[arg-type]  # records of one family
-        with transaction.atomic():
-            if isinstance(total, LandingCounts):
-                lines = [r for r in batch if isinstance(r, LedgerRecord)]
-                total.add(ledger_land_batch(business=business, records=lines))
-            else:
-                ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]  # type: ignore[misc]
-                counts = ad_land_batch(business=business, records=ads, run_id=run.pk, cache=cache)
-                total.imported += counts.imported
-                total.duplicates += counts.duplicates
-            run.rows_done += len(batch)
-            _save(run, "rows_done")
+    with large_page_cache():
+        for batch in batches(records):  # type: ignore[arg-type]  # records of one family
+            _land_batch(run, batch, total, cache)
     return total
+
+
+def _land_batch(
+    run: ImportRun, batch: Sequence[Record], total: LandingCounts | AdCounts, cache: dict
+) -> None:
+    business = run.business
+    with transaction.atomic():
+        if isinstance(total, LandingCounts):
+            lines = [r for r in batch if isinstance(r, LedgerRecord)]
+            total.add(ledger_land_batch(business=business, records=lines))
+        else:
+            ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]
+            counts = ad_land_batch(business=business, records=ads, run_id=run.pk, cache=cache)
+            total.imported += counts.imported
+            total.duplicates += counts.duplicates
+        run.rows_done += len(batch)
+        _save(run, "rows_done")
 
 
 def _summary(run: ImportRun) -> str:
