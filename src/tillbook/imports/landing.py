@@ -87,9 +87,11 @@ class LandingCounts:
         self.payouts |= other.payouts
 
 
-def batches(records: Iterable[LedgerRecord], size: int = BATCH) -> Iterator[list[LedgerRecord]]:
+def batches(
+    records: Iterable[LedgerRecord], size: int | None = None
+) -> Iterator[list[LedgerRecord]]:
     iterator = iter(records)
-    while chunk := list(islice(iterator, size)):
+    while chunk := list(islice(iterator, size or BATCH)):
         yield chunk
 
 
