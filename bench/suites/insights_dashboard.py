@@ -254,13 +254,16 @@ PAYOUT_EVERY = 2000  # rows between payouts, as a busy shop's daily payout
 
 def _stripe_export(path: Path, rows: int, today: date) -> None:
     """A balance history with Stripe's documented columns: charges, about 4% refunds, 1% Stripe
-    fees, and a payout closing every 2,000 rows, each line naming its payout."""
+    fees, and a payout closing every 2,000 rows, each line naming its payout. Like Stripe's
+    export, the rows run newest first, over the last two years."""
+    end = datetime.combine(today, datetime.min.time())
+    step = 700 * 86400 / max(rows, 1)
     with path.open("w", newline="") as stream:
         out = csv.writer(stream)
         out.writerow(BALANCE_COLUMNS)
         for n in range(rows):
-            moment = datetime.combine(today - timedelta(days=n % 700), datetime.min.time())
-            stamp = (moment + timedelta(seconds=n % 86400)).strftime("%Y-%m-%d %H:%M:%S")
+            moment = end - timedelta(seconds=int(n * step))
+            stamp = moment.strftime("%Y-%m-%d %H:%M:%S")
             payout = f"po_{n // PAYOUT_EVERY}"
             paid = (moment + timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
             if n % PAYOUT_EVERY == PAYOUT_EVERY - 1 or n == rows - 1:
