@@ -184,18 +184,22 @@ class _Batch:
         quote = connection.ops.quote_name
         table = quote(model._meta.db_table)
         reference = quote("provider_reference")
-        where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference} IN"
+        where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference}"
         if model is Payment:
             where = f"NOT ({reference} = '') AND {where}"
+        select = f"SELECT {reference}, {quote(column)} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
         with connection.cursor() as cursor:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
-                marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(
-                    f"SELECT {reference}, {quote(column)} FROM {table} "  # noqa: S608 - names from model metadata
-                    f"WHERE {where} ({marks})",
-                    [self.business.pk, self.provider, *chunk],
-                )
+                if connection.vendor == "postgresql":
+                    # One array parameter: psycopg's client-side binding parses the statement
+                    # placeholder by placeholder, which for 5,000 of them cost more than the query.
+                    cursor.execute(f"{select} = ANY(%s)", [self.business.pk, self.provider, chunk])
+                else:
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cursor.execute(
+                        f"{select} IN ({marks})", [self.business.pk, self.provider, *chunk]
+                    )
                 found.update(cursor.fetchall())
         return found
 
