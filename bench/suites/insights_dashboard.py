@@ -7,9 +7,11 @@ business, p50 and p95 over --iterations runs. Baseline: DuckDB computing the sam
 spend and attributed revenue per campaign, the daily series) over the same rows, loaded from
 the same generated CSV files, in the same run.
 
-imports.stripe_balance: a Stripe balance history export of --rows rows imported end to end
-(two passes, landing, payouts). Baseline: the csv module and a plain executemany/COPY of the
-same rows into a table without indexes.
+imports.stripe_balance: a Stripe balance history export of --rows rows (every documented
+column; charges, refunds, fees and payouts, newest first) imported end to end into a fresh
+business: the check that keeps its records, landing, payouts and the rollups refresh.
+Baseline: the csv module reading and parsing the same file, and executemany of its rows into
+a plain table without indexes, in the same run.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.core.services import business_create
-from tillbook.imports import landing, spool
+from tillbook.imports import landing, services, spool
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.reading import file_check
 from tillbook.imports.source import ImportSource
@@ -31,9 +31,12 @@ BALANCE = "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Transfer\n"
 
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches of two records and spool chunks of three: a few rows cross every boundary."""
+    """Batches of two records, spool chunks of three, a commit every two batches and planner
+    statistics refreshed from the first commit: a few rows cross every boundary."""
     monkeypatch.setattr(landing, "BATCH", 2)
     monkeypatch.setattr(spool, "CHUNK", 3)
+    monkeypatch.setattr(services, "BATCHES_PER_COMMIT", 2)
+    monkeypatch.setattr(services, "STATISTICS_FROM", 2)
 
 
 def source(text: str, name: str = "file.csv") -> ImportSource:

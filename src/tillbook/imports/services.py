@@ -33,6 +33,7 @@ from tillbook.imports.landing import (
     large_page_cache,
     ledger_land_batch,
     payouts_settle,
+    statistics_refresh,
 )
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
@@ -44,6 +45,7 @@ from tillbook.insights.rollups import rollups_refresh
 
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
 BATCHES_PER_COMMIT = 10
+STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
 
 UNLINKED_REFUNDS = (
     "{count} refund(s) could not be linked to their payment because the file does not name it "
@@ -212,6 +214,7 @@ def _land_records(
 ) -> LandingCounts | AdCounts:
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
+    analysed = STATISTICS_FROM // 2
     with large_page_cache():
         pending = batches(records)  # type: ignore[arg-type]  # records of one family
         for batch in pending:
@@ -223,6 +226,9 @@ def _land_records(
                     _land_batch(run, each, total, cache)
                     run.rows_done += len(each)
                 _save(run, "rows_done")
+            if run.rows_done >= analysed * 2:
+                statistics_refresh()
+                analysed = run.rows_done
     return total
 
 
