@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+
+import pytest
 
 from tillbook.core.models import Business
 from tillbook.insights.models import CustomerFirstPayment
@@ -166,3 +168,30 @@ def test_an_orders_utm_campaign_attributes_its_payment(scoped: Business) -> None
     assert set(found) == {"spring-promo"}
     assert (found["spring-promo"].revenue, found["spring-promo"].orders) == (4825, 1)
     assert found["spring-promo"].new_customers == 1
+
+
+def test_a_large_batch_of_new_rows_recomputes_every_day_of_its_range_alike(
+    scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.insights import rollups
+    from tillbook.insights.models import DailyLedger
+
+    # 22:00 on 1 Sept in Chicago is 3 Sept 03:00 UTC; 8 Sept is a day nothing happened.
+    pay(scoped, "jo@example.com", datetime(2026, 9, 2, 3, tzinfo=UTC))
+    pay(scoped, "kim@example.com", datetime(2026, 9, 5, 15, tzinfo=UTC))
+    pay(scoped, "lu@example.com", datetime(2026, 9, 10, 15, tzinfo=UTC))
+    monkeypatch.setattr(rollups, "EXACT_DAYS_UP_TO", 0)  # as if these were an import's rows
+    assert rollups.daily_ledger_refresh(business=scoped) == 10  # 1 to 10 September
+    assert sorted(DailyLedger.objects.values_list("day", "gross", "orders")) == [
+        (date(2026, 9, 1), 1000, 1),
+        (date(2026, 9, 5), 1000, 1),
+        (date(2026, 9, 10), 1000, 1),
+    ]
+    monkeypatch.setattr(rollups, "EXACT_DAYS_UP_TO", 10_000)
+    pay(scoped, "mo@example.com", datetime(2026, 9, 5, 16, tzinfo=UTC))
+    assert rollups.daily_ledger_refresh(business=scoped) == 1  # few rows: only their day
+    assert sorted(DailyLedger.objects.values_list("day", "gross", "orders")) == [
+        (date(2026, 9, 1), 1000, 1),
+        (date(2026, 9, 5), 2000, 2),
+        (date(2026, 9, 10), 1000, 1),
+    ]

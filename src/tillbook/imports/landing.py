@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import islice
+from typing import Any
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Model, Sum
 from django.db.models.functions import Lower
 
 from tillbook.core.bulk import insert_rows
@@ -40,9 +43,8 @@ from tillbook.payments.models import (
 )
 
 BATCH = 5000
-# Payment's unique index on the processor's id is partial (WHERE provider_reference <> ''):
-# SQLite only uses it when the query repeats that condition, else every lookup scans the table.
-REFERENCE_UNSET = ""
+IMPORT_CACHE_KIB = 128 * 1024  # SQLite's page cache while landing (see large_page_cache)
+LOOKUP_CHUNK = 5000  # ids per lookup query (SQLite allows 32766 parameters per statement)
 # Payments and balance lines go in with insert_rows (no model instance per row): a
 # million-row balance export would otherwise spend most of its time in bulk_create.
 PAYMENT_FIELDS = (
@@ -85,10 +87,51 @@ class LandingCounts:
         self.payouts |= other.payouts
 
 
-def batches(records: Iterable[LedgerRecord], size: int = BATCH) -> Iterator[list[LedgerRecord]]:
+def batches(
+    records: Iterable[LedgerRecord], size: int | None = None
+) -> Iterator[list[LedgerRecord]]:
     iterator = iter(records)
-    while chunk := list(islice(iterator, size)):
+    while chunk := list(islice(iterator, size or BATCH)):
         yield chunk
+
+
+@contextmanager
+def large_page_cache() -> Iterator[None]:
+    """On SQLite, a page cache that holds the indexes a large import writes into.
+
+    SQLite's default cache is 2 MB. A million balance lines and payments make indexes many
+    times that size, and each batch then rereads from disk the pages the last one evicted:
+    the import slowed down as the tables grew. The connection gets its default back after.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+def statistics_refresh() -> None:
+    """On PostgreSQL, fresh planner statistics for the tables an import is filling.
+
+    A table analysed while it was small keeps looking small: the id lookups then filter every
+    row of the business instead of probing the unique index, and each batch was slower than
+    the last. Landing calls this each time the rows it has added double.
+    """
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Payment, BalanceTransaction, Payout, Refund)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def _midnight(day: date | None) -> datetime | None:
@@ -113,11 +156,10 @@ class _Batch:
         self.counts = counts
 
     def land(self) -> None:
-        line_refs = [r.reference for r in self.records if r.is_balance_line]
-        existing = dict(
-            BalanceTransaction.objects.filter(
-                business=self.business, provider=self.provider, provider_reference__in=line_refs
-            ).values_list("provider_reference", "refund_id")
+        existing = self._known(
+            BalanceTransaction,
+            "refund_id",
+            (r.reference for r in self.records if r.is_balance_line),
         )
         new_lines: list[LedgerRecord] = []
         relink: list[LedgerRecord] = []
@@ -144,6 +186,40 @@ class _Batch:
         self._lines(new_lines, payments, refunds, payouts)
         self._relink(relink, payments, refunds)
 
+    def _known(self, model: type[Model], column: str, references: Iterable[str]) -> dict[str, Any]:
+        """{processor id: `column`} of the rows of `model` this batch's ids already name.
+
+        Raw SQL: with thousands of ids per batch, Django's preparation of each value of an
+        `__in` lookup cost more than the query itself. Payment's unique index is partial
+        (WHERE NOT provider_reference = ''): SQLite only uses it when the query repeats its
+        condition word for word, else every lookup scans the business's payments.
+        """
+        wanted = list(dict.fromkeys(ref for ref in references if ref))
+        found: dict[str, Any] = {}
+        if not wanted:
+            return found
+        quote = connection.ops.quote_name
+        table = quote(model._meta.db_table)
+        reference = quote("provider_reference")
+        where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference}"
+        if model is Payment:
+            where = f"NOT ({reference} = '') AND {where}"
+        select = f"SELECT {reference}, {quote(column)} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
+        with connection.cursor() as cursor:
+            for start in range(0, len(wanted), LOOKUP_CHUNK):
+                chunk = wanted[start : start + LOOKUP_CHUNK]
+                if connection.vendor == "postgresql":
+                    # One array parameter: psycopg's client-side binding parses the statement
+                    # placeholder by placeholder, which for 5,000 of them cost more than the query.
+                    cursor.execute(f"{select} = ANY(%s)", [self.business.pk, self.provider, chunk])
+                else:
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cursor.execute(
+                        f"{select} IN ({marks})", [self.business.pk, self.provider, *chunk]
+                    )
+                found.update(cursor.fetchall())
+        return found
+
     # Payments ----------------------------------------------------------------------------
 
     def _payments(
@@ -151,15 +227,11 @@ class _Batch:
         lines: list[LedgerRecord],
         payment_rows: list[LedgerRecord],
         relink: list[LedgerRecord],
-    ) -> dict[str, Payment]:
-        wanted = {r.payment_reference for r in [*lines, *payment_rows, *relink]}
-        wanted.discard("")
-        found = {
-            payment.provider_reference: payment
-            for payment in Payment.objects.filter(
-                business=self.business, provider=self.provider, provider_reference__in=wanted
-            ).exclude(provider_reference=REFERENCE_UNSET)
-        }
+    ) -> dict[str, int]:
+        """{payment id at the processor: Payment pk} for every payment the batch names."""
+        found: dict[str, int] = self._known(
+            Payment, "id", (r.payment_reference for r in [*lines, *payment_rows, *relink])
+        )
         for row in payment_rows:
             if row.payment_reference in found:
                 self.counts.duplicates += 1
@@ -204,22 +276,13 @@ class _Batch:
                 for reference, r in sales.items()
             ),
         )
-        # insert_rows returns no ids; one query fetches the new payments back by reference.
-        created = (
-            Payment.objects.filter(
-                business=self.business, provider=self.provider, provider_reference__in=list(sales)
-            )
-            .exclude(provider_reference=REFERENCE_UNSET)
-            .only("pk", "provider_reference", "currency")
-        )
-        found.update((payment.provider_reference, payment) for payment in created)
+        # insert_rows returns no ids; one query fetches the new payments' back by reference.
+        found.update(self._known(Payment, "id", sales))
         return found
 
     # Refunds -----------------------------------------------------------------------------
 
-    def _refunds(
-        self, records: list[LedgerRecord], payments: dict[str, Payment]
-    ) -> dict[str, Refund]:
+    def _refunds(self, records: list[LedgerRecord], payments: dict[str, int]) -> dict[str, Refund]:
         wanted = [r for r in records if r.movement is Movement.REFUND]
         linked = [r for r in wanted if r.payment_reference in payments]
         self.counts.unlinked_refunds += len(wanted) - len(linked)
@@ -229,7 +292,7 @@ class _Batch:
             refund.provider_reference: refund
             for refund in Refund.objects.filter(
                 business=self.business,
-                payment__in=[payments[r.payment_reference] for r in linked],
+                payment_id__in=[payments[r.payment_reference] for r in linked],
                 provider_reference__in=[r.refund_reference for r in linked],
             )
         }
@@ -240,7 +303,7 @@ class _Batch:
         created = Refund.objects.bulk_create(
             Refund(
                 business=self.business,
-                payment=payments[r.payment_reference],
+                payment_id=payments[r.payment_reference],
                 source=Source.IMPORT,
                 state=RefundState.SUCCEEDED,
                 currency=r.currency,
@@ -258,12 +321,12 @@ class _Batch:
         # Real refunds replace the payments export's summary of them.
         Refund.objects.filter(
             business=self.business,
-            payment__in=[payments[r.payment_reference] for r in linked],
+            payment_id__in=[payments[r.payment_reference] for r in linked],
             provider_reference__in=[summary_refund_reference(r.payment_reference) for r in linked],
         ).delete()
         return found
 
-    def _summary_refunds(self, rows: list[LedgerRecord], payments: dict[str, Payment]) -> None:
+    def _summary_refunds(self, rows: list[LedgerRecord], payments: dict[str, int]) -> None:
         refunded = {r.payment_reference: r for r in rows if r.refunded}
         if not refunded:
             return
@@ -271,18 +334,18 @@ class _Batch:
         with_refunds = {
             (payment_id, reference)
             for payment_id, reference in Refund.objects.filter(
-                business=self.business, payment__in=targets
+                business=self.business, payment_id__in=targets
             ).values_list("payment_id", "provider_reference")
         }
         for reference, record in refunded.items():
             payment = payments[reference]
             summary = summary_refund_reference(reference)
-            others = {ref for pid, ref in with_refunds if pid == payment.pk and ref != summary}
+            others = {ref for pid, ref in with_refunds if pid == payment and ref != summary}
             if others:
                 continue  # the real refunds are known; the summary would count them twice
             Refund.objects.update_or_create(
                 business=self.business,
-                payment=payment,
+                payment_id=payment,
                 provider_reference=summary,
                 defaults={
                     "source": Source.IMPORT,
@@ -346,7 +409,7 @@ class _Batch:
     def _lines(
         self,
         records: list[LedgerRecord],
-        payments: dict[str, Payment],
+        payments: dict[str, int],
         refunds: dict[str, Refund],
         payouts: dict[str, Payout],
     ) -> None:
@@ -369,7 +432,7 @@ class _Batch:
                     r.net,
                     r.occurred_at,
                     _midnight(r.available_on),
-                    key(payments.get(r.payment_reference)) if r.payment_reference else None,
+                    payments.get(r.payment_reference) if r.payment_reference else None,
                     key(refunds.get(r.refund_reference)) if r.refund_reference else None,
                     key(payouts.get(r.payout_reference)) if r.payout_reference else None,
                     r.description[:300],
@@ -381,7 +444,7 @@ class _Batch:
         self.counts.imported += len(records)
 
     def _relink(
-        self, records: list[LedgerRecord], payments: dict[str, Payment], refunds: dict[str, Refund]
+        self, records: list[LedgerRecord], payments: dict[str, int], refunds: dict[str, Refund]
     ) -> None:
         for record in records:
             refund = refunds.get(record.refund_reference)
@@ -389,7 +452,7 @@ class _Batch:
                 continue
             BalanceTransaction.objects.filter(
                 business=self.business, provider=self.provider, provider_reference=record.reference
-            ).update(refund=refund, payment=payments[record.payment_reference])
+            ).update(refund=refund, payment_id=payments[record.payment_reference])
 
 
 def payouts_settle(*, business: Business, payout_ids: Iterable[int]) -> None:

@@ -1,8 +1,9 @@
 """Reading a whole file: find its kind and header, then stream its rows as records.
 
 `file_check` is the first pass: it reads every row, collects every problem with its line
-number and learns the date order; nothing is written. `file_records` is the second pass,
-run only on a file that passed, and yields the records to land.
+number and learns the date order; nothing is written to the database. Given a RecordSpool it
+keeps the records it made, and landing reads them from there. `file_pass` reads the file
+again, for a file whose ambiguous dates were read before their order was known.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tillbook.imports.dates import DateOrder, DateReader
 from tillbook.imports.problems import MAX_REPORTED_PROBLEMS, FileProblem, ImportFileInvalid
 from tillbook.imports.records import Record, Skipped
 from tillbook.imports.source import ImportSource, text_lines
+from tillbook.imports.spool import RecordSpool
 
 HEADER_SEARCH_LINES = 40
 SEPARATORS = (",", ";", "\t")
@@ -179,7 +181,7 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
             )
             break
         line = reader.line_num
-        if not any(value.strip() for value in values):
+        if not "".join(values).strip():  # a blank row
             continue
         current.rows_read += 1
         if len(values) < width and any(value.strip() for value in values[1:]):
@@ -217,6 +219,8 @@ class FileCheck:
     records: int
     skipped: dict[str, int]
     warnings: list[str]
+    # The spool holds the records as they must be landed (else read the file again).
+    spooled: bool = False
 
 
 def file_check(
@@ -227,14 +231,26 @@ def file_check(
     zone: tzinfo,
     currency: str,
     progress: Callable[[int], None] | None = None,
+    spool: RecordSpool | None = None,
 ) -> FileCheck:
-    """Read every row once; raise ImportFileInvalid listing every problem, else describe it."""
+    """Read every row once; raise ImportFileInvalid listing every problem, else describe it.
+
+    With `spool`, the records are kept there for landing.
+    """
     count = 0
+    keep = spool.add if spool is not None else None
     with file_pass(
-        source, kind=kind, date_order=date_order, zone=zone, currency=currency, keep_raw=False
+        source,
+        kind=kind,
+        date_order=date_order,
+        zone=zone,
+        currency=currency,
+        keep_raw=spool is not None,
     ) as (current, records):
-        for _ in records:
+        for record in records:
             count += 1
+            if keep is not None:
+                keep(record)
             if progress is not None and count % PROGRESS_EVERY == 0:
                 progress(current.rows_read)
     try:
@@ -258,7 +274,17 @@ def file_check(
         records=count,
         skipped=dict(current.skipped),
         warnings=list(dict.fromkeys(current.context.warnings)),
+        spooled=spool is not None and _read_in_order(current.context.dates, date_order, order),
     )
+
+
+def _read_in_order(dates: DateReader, asked: DateOrder | None, resolved: DateOrder | None) -> bool:
+    """Whether every date was read in the file's order while the file was being checked.
+
+    Before the order is known, a date that fits both is read month-first; when the file turns
+    out to be day-first, those dates must be read again.
+    """
+    return asked is not None or resolved is not DateOrder.DAY_FIRST or not dates.ambiguous
 
 
 __all__ = ["ColumnError", "FileCheck", "Pass", "file_check", "file_pass"]

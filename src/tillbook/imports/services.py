@@ -1,8 +1,9 @@
 """Import runs: create one for a file, and carry it out (as a task, or inline for the CLI).
 
 A run first checks the whole file without writing (every problem with its line number; a
-file with any problem writes nothing), then lands it in batches. Each batch commits with the
-run's progress, so the back office can show a progress bar; a run interrupted half-way is
+file with any problem writes nothing), keeping the records it read in a spool on disk, then
+lands them in batches. Every few batches commit with the run's progress (50,000 rows), so the
+back office can show a progress bar; a run interrupted half-way is
 simply run again, since landing is deduplicated by the processors' own ids.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain, islice
 from pathlib import Path
 from typing import IO
 
@@ -24,13 +27,25 @@ from tillbook.core.tasks import enqueue_on_commit
 from tillbook.imports.ad_landing import AdCounts, ad_land_batch
 from tillbook.imports.base import readers
 from tillbook.imports.dates import DateOrder
-from tillbook.imports.landing import LandingCounts, batches, ledger_land_batch, payouts_settle
+from tillbook.imports.landing import (
+    LandingCounts,
+    batches,
+    large_page_cache,
+    ledger_land_batch,
+    payouts_settle,
+    statistics_refresh,
+)
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
 from tillbook.imports.reading import FileCheck, file_check, file_pass
-from tillbook.imports.records import AdRecord, LedgerRecord
+from tillbook.imports.records import AdRecord, LedgerRecord, Record
 from tillbook.imports.source import ImportSource
+from tillbook.imports.spool import RecordSpool
 from tillbook.insights.rollups import rollups_refresh
+
+# Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
+BATCHES_PER_COMMIT = 10
+STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
 
 UNLINKED_REFUNDS = (
     "{count} refund(s) could not be linked to their payment because the file does not name it "
@@ -115,7 +130,6 @@ def _save(run: ImportRun, *fields: str) -> None:
 
 def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
     """Check, then land, the file of `run`. Returns the finished run (DONE or FAILED)."""
-    business = run.business
     run.state, run.started_at = RunState.CHECKING, timezone.now()
     run.rows_done = run.rows_total = 0
     _save(run, "state", "started_at", "rows_done", "rows_total")
@@ -124,6 +138,14 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
         run.rows_read = rows
         _save(run, "rows_read")
 
+    with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
+        return _execute(run, source, spool, progress)
+
+
+def _execute(
+    run: ImportRun, source: ImportSource, spool: RecordSpool, progress: Callable[[int], None]
+) -> ImportRun:
+    business = run.business
     try:
         check = file_check(
             source,
@@ -132,6 +154,7 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
             zone=business.zone,
             currency=business.currency,
             progress=progress,
+            spool=spool,
         )
     except ImportFileInvalid as error:
         run.state, run.finished_at = RunState.FAILED, timezone.now()
@@ -148,10 +171,10 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
     _save(run, "kind", "date_order", "rows_read", "rows_total", "skipped", "warnings", "state")
     if run.is_dry_run:
         with transaction.atomic():
-            counts = _land(run, source, check)
+            counts = _land(run, source, check, spool)
             transaction.set_rollback(True)  # a dry run counts what would happen, then forgets
     else:
-        counts = _land(run, source, check)
+        counts = _land(run, source, check, spool)
         rollups_refresh(business=business)
     run.imported, run.duplicates = counts.imported, counts.duplicates
     if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
@@ -163,34 +186,64 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
     return run
 
 
-def _land(run: ImportRun, source: ImportSource, check: FileCheck) -> LandingCounts | AdCounts:
+def _land(
+    run: ImportRun, source: ImportSource, check: FileCheck, spool: RecordSpool
+) -> LandingCounts | AdCounts:
     business = run.business
-    order = check.date_order
-    total: LandingCounts | AdCounts = LandingCounts() if check.family == "ledger" else AdCounts()
-    cache: dict = {}
-    with file_pass(
-        source, kind=check.kind, date_order=order, zone=business.zone, currency=business.currency
-    ) as (current, records):
-        for batch in batches(records):  # type: ignore[arg-type]  # records of one family
-            with transaction.atomic():
-                if isinstance(total, LandingCounts):
-                    ledger = [r for r in batch if isinstance(r, LedgerRecord)]
-                    total.add(ledger_land_batch(business=business, records=ledger))
-                else:
-                    ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]  # type: ignore[misc]
-                    counts = ad_land_batch(
-                        business=business, records=ads, run_id=run.pk, cache=cache
-                    )
-                    total.imported += counts.imported
-                    total.duplicates += counts.duplicates
-                run.rows_done += len(batch)
-                _save(run, "rows_done")
-        if current.problem_total:  # the file changed between the two passes
-            raise ImportFileInvalid(current.problems, current.problem_total)
+    if check.spooled:
+        total = _land_records(run, spool.records(), ledger=check.family == "ledger")
+    else:
+        with file_pass(
+            source,
+            kind=check.kind,
+            date_order=check.date_order,
+            zone=business.zone,
+            currency=business.currency,
+        ) as (current, records):
+            total = _land_records(run, records, ledger=check.family == "ledger")
+            if current.problem_total:  # the file changed between the two passes
+                raise ImportFileInvalid(current.problems, current.problem_total)
     if isinstance(total, LandingCounts) and total.payouts:
         with transaction.atomic():
             payouts_settle(business=business, payout_ids=total.payouts)
     return total
+
+
+def _land_records(
+    run: ImportRun, records: Iterator[Record], *, ledger: bool
+) -> LandingCounts | AdCounts:
+    total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
+    cache: dict = {}
+    analysed = STATISTICS_FROM // 2
+    with large_page_cache():
+        pending = batches(records)  # type: ignore[arg-type]  # records of one family
+        for batch in pending:
+            # Several batches per commit: SQLite writes every index page a transaction touched
+            # to its log, and a batch of new rows touches pages all over the date indexes, so
+            # commits of 5,000 rows made a million-row import slow down as the tables grew.
+            with transaction.atomic():
+                for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
+                    _land_batch(run, each, total, cache)
+                    run.rows_done += len(each)
+                _save(run, "rows_done")
+            if run.rows_done >= analysed * 2:
+                statistics_refresh()
+                analysed = run.rows_done
+    return total
+
+
+def _land_batch(
+    run: ImportRun, batch: Sequence[Record], total: LandingCounts | AdCounts, cache: dict
+) -> None:
+    business = run.business
+    if isinstance(total, LandingCounts):
+        lines = [r for r in batch if isinstance(r, LedgerRecord)]
+        total.add(ledger_land_batch(business=business, records=lines))
+    else:
+        ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]
+        counts = ad_land_batch(business=business, records=ads, run_id=run.pk, cache=cache)
+        total.imported += counts.imported
+        total.duplicates += counts.duplicates
 
 
 def _summary(run: ImportRun) -> str:
