@@ -115,6 +115,24 @@ def _days_insert(business: Business, paid: Any) -> None:
             "ON CONFLICT (business_id, day, email_key) DO NOTHING",
             params,
         )
+        # A day added anywhere in a customer's history (imported history lands before newer
+        # sales) changes the previous day of the one after it: relink those customers' days.
+        customers = f"business_id = %s AND email_key IN (SELECT key FROM ({select}) fresh)"  # noqa: S608
+        cursor.execute(
+            previous_days_sql(table, connection.vendor, customers), [business.pk, *params]
+        )
+
+
+def previous_days_sql(table: str, vendor: str, where: str) -> str:
+    """UPDATE that sets each customer day's previous paying day, for the rows `where` picks
+    (whole customers: every day of a customer must be picked for the links to be right)."""
+    changed = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    return (
+        f"UPDATE {table} SET previous_day = linked.previous FROM ("  # noqa: S608
+        "SELECT id, LAG(day) OVER (PARTITION BY business_id, email_key ORDER BY day) "
+        f"AS previous FROM {table} WHERE {where}) linked "
+        f"WHERE {table}.id = linked.id AND {table}.previous_day {changed} linked.previous"
+    )
 
 
 DAILY = "daily_ledger"
