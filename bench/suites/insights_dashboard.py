@@ -5,7 +5,10 @@ the previous one, and revenue_by_day) for the last 90 days and the last two year
 business, p50 and p95 over --iterations runs. Baseline: DuckDB computing the same aggregates
 (totals per currency, refunds, fees, payouts with their contents, new and returning customers,
 spend and attributed revenue per campaign, the daily series) over the same rows, loaded from
-the same generated CSV files, in the same run.
+the same generated CSV files, in the same run. The business also has staff, services and
+three bookings for every ten payments (300k at --rows 1000000): the booking metrics (count,
+no-shows, booked and offered staff time) are computed on both sides too, and the run checks
+that both sides agree on them and on the new and returning customers before timing anything.
 
 imports.stripe_balance: a Stripe balance history export of --rows rows imported end to end
 (two passes, landing, payouts). Baseline: the csv module and a plain executemany/COPY of the
@@ -24,9 +27,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bench import dbapi
+from bench.datasets.booking_history import write_bookings
 from bench.datasets.ledger import LedgerFiles, read_rows, write_ledger
 from bench.fixtures import bench_business
 from bench.registry import Context, Row, benchmark
+from bench.suites.dashboard_bookings import duckdb_booking_figures, duckdb_bookings, load_bookings
 from bench.timing import percentile, seconds
 from tillbook.core.bulk import insert_rows
 from tillbook.core.models import Business
@@ -190,18 +195,41 @@ DUCKDB_QUERIES = [
 ]
 
 
+def _values(current: Period) -> dict[str, object]:
+    return {
+        "start": current.start,
+        "end": current.end,
+        "first": current.first,
+        "last": current.last,
+    }
+
+
 def _duckdb_dashboard(db: duckdb.DuckDBPyConnection, period: Period) -> None:
     # The dashboard computes the period and the previous one; so does the baseline.
     for current in (period, period.previous()):
-        values = {
-            "start": current.start,
-            "end": current.end,
-            "first": current.first,
-            "last": current.last,
-        }
+        values = _values(current)
         for query in DUCKDB_QUERIES:
             used = {name: value for name, value in values.items() if f"${name}" in query}
             db.execute(query, used).fetchall()
+        duckdb_booking_figures(db, values)
+
+
+def _same_figures(business: Business, db: duckdb.DuckDBPyConnection, period: Period) -> None:
+    """Both sides must compute the same bookings and customers, or the race is not fair."""
+    for current in (period, period.previous()):
+        with business_scope(business):
+            ours = business_metrics(business=business, period=current).current
+        b = ours.bookings
+        mine = (b.bookings, b.completed, b.no_shows, b.cancelled, b.booked_minutes)
+        theirs = duckdb_booking_figures(db, _values(current))
+        customers = {"start": current.start, "end": current.end}
+        paying, new = db.execute(DUCKDB_QUERIES[4], customers).fetchone() or (0, 0)
+        if (*mine, b.offered_minutes, ours.customers.new, ours.customers.returning) != (
+            *theirs,
+            new,
+            paying - new,
+        ):
+            raise RuntimeError(f"Tillbook and DuckDB disagree for {current}: {ours} {theirs}")
 
 
 def _tillbook_dashboard(business: Business, period: Period) -> None:
@@ -215,11 +243,27 @@ def insights_dashboard(context: Context) -> list[Row]:
     business = bench_business("bench-insights")
     today = timezone.localtime(timezone.now(), business.zone).date()
     files = write_ledger(context.workdir, payments=context.rows, seed=context.seed, today=today)
-    load_seconds = seconds(lambda: _load(business, files))
+    booking_files = write_bookings(
+        context.workdir,
+        bookings=context.rows * 3 // 10,
+        seed=context.seed,
+        first=files.first_day,
+        last=today,
+        zone=ZONE,
+        now=timezone.now(),
+    )
+
+    def load() -> None:
+        load_bookings(business, booking_files)
+        _load(business, files)
+
+    load_seconds = seconds(load)
     db = _duckdb(files)
+    duckdb_bookings(db, booking_files)
     rows: list[Row] = []
     for label, days in (("90d", 90), ("2y", 730)):
         period = Period(today - timedelta(days=days - 1), today, business.zone)
+        _same_figures(business, db, period)
         _tillbook_dashboard(business, period)  # warm caches on both sides alike
         _duckdb_dashboard(db, period)
         ours, theirs = [], []
@@ -236,8 +280,8 @@ def insights_dashboard(context: Context) -> list[Row]:
                     baseline=base,
                     unit="ms",
                     higher_is_better=False,
-                    note=f"{context.rows:,} payments (loaded in {load_seconds:.0f}s); DuckDB "
-                    "over the same rows",
+                    note=f"{context.rows:,} payments, {context.rows * 3 // 10:,} bookings "
+                    f"(loaded in {load_seconds:.0f}s); DuckDB over the same rows",
                 )
             )
     return rows

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.insights.periods import Period
-from tillbook.scheduling.availability import Interval, working_intervals
+from tillbook.scheduling.availability import Interval, Schedule, working_intervals
 from tillbook.scheduling.models import Booking, BookingState, StaffMember
-from tillbook.scheduling.selectors import schedules_for
+from tillbook.scheduling.selectors import ONE_TO_ONE_KEY, schedules_for
 
 KEPT = (BookingState.CONFIRMED, BookingState.COMPLETED, BookingState.NO_SHOW)
 
@@ -71,9 +71,13 @@ def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
         completed=Count("id", filter=Q(state=BookingState.COMPLETED)),
         no_shows=Count("id", filter=Q(state=BookingState.NO_SHOW)),
         cancelled=Count("id", filter=Q(state=BookingState.CANCELLED)),
+        one_to_one_minutes=Sum(
+            "duration_minutes", filter=Q(state__in=KEPT, session_key__startswith=ONE_TO_ONE_KEY)
+        ),
     )
     sessions = (
         in_period.filter(state__in=KEPT)
+        .exclude(session_key__startswith=ONE_TO_ONE_KEY)
         .values("staff_id", "session_key")
         .annotate(minutes=Max("duration_minutes"))
         .values("minutes")
@@ -81,24 +85,39 @@ def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
     )
     inner, params = sessions.query.sql_with_params()
     with connection.cursor() as cursor:
-        # One SUM over the sessions, in the database (a group session is one block of time).
+        # Group sessions are one block of time however many seats they sold: summed per
+        # session, in the database. Only they are grouped; a one-to-one booking's key is its own.
         cursor.execute(f"SELECT COALESCE(SUM(minutes), 0) FROM ({inner}) sessions", params)  # noqa: S608
-        booked = int(cursor.fetchone()[0])
-    staff = list(StaffMember.objects.filter(business=business, is_active=True))
-    window = Interval(period.start, period.end)
-    offered = 0
-    for schedule in schedules_for(staff).values():  # per staff member, not per booking
-        for interval in working_intervals(schedule, window):
-            start, end = max(interval.start, window.start), min(interval.end, window.end)
-            offered += int((end - start).total_seconds()) // 60
+        booked = int(cursor.fetchone()[0]) + (counts["one_to_one_minutes"] or 0)
     return BookingMetrics(
         bookings=counts["bookings"],
         completed=counts["completed"],
         no_shows=counts["no_shows"],
         cancelled=counts["cancelled"],
         booked_minutes=booked,
-        offered_minutes=offered,
+        offered_minutes=offered_minutes(business=business, period=period),
     )
+
+
+def offered_minutes(*, business: Business, period: Period) -> int:
+    """Active staff's working time in the period. Staff who share the same hours (a team on
+    one rota) are expanded once, so two years of forty people cost one schedule's days."""
+    staff = list(StaffMember.objects.filter(business=business, is_active=True))
+    window = Interval(period.start, period.end)
+    shared: list[tuple[Schedule, int]] = []
+    for schedule in schedules_for(staff).values():
+        for index, (known, count) in enumerate(shared):
+            if known == schedule:
+                shared[index] = (known, count + 1)
+                break
+        else:
+            shared.append((schedule, 1))
+    offered = 0
+    for schedule, count in shared:
+        for interval in working_intervals(schedule, window):
+            start, end = max(interval.start, window.start), min(interval.end, window.end)
+            offered += count * (int((end - start).total_seconds()) // 60)
+    return offered
 
 
 def upcoming_bookings(*, business: Business, limit: int = 8) -> list[Booking]:
