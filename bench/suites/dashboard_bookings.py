@@ -98,6 +98,14 @@ DUCKDB_QUERIES = [
 ]
 
 
+# Top offerings: the services by what their kept bookings brought (the bench sells no
+# catalog offerings, so Tillbook's order-line query runs over empty tables).
+DUCKDB_OFFERINGS = f"""SELECT s.name, COUNT(*), SUM(b.price) FROM bookings b
+    JOIN services s ON s.id = b.service_id
+    WHERE b.start >= $start AND b.start < $end AND b.state IN {KEPT}
+    GROUP BY s.name ORDER BY 3 DESC"""
+
+
 def duckdb_booking_figures(db: duckdb.DuckDBPyConnection, values: dict[str, object]) -> tuple:
     """(bookings, completed, no-shows, cancelled, booked minutes, offered minutes)."""
     found: list[object] = []

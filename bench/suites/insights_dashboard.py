@@ -1,14 +1,15 @@
 """insights.dashboard and imports.stripe_balance.
 
 insights.dashboard: what the back-office home computes (business_metrics for the period and
-the previous one, and revenue_by_day) for the last 90 days and the last two years of a large
-business, p50 and p95 over --iterations runs. Baseline: DuckDB computing the same aggregates
-(totals per currency, refunds, fees, payouts with their contents, new and returning customers,
-spend and attributed revenue per campaign, the daily series) over the same rows, loaded from
-the same generated CSV files, in the same run. The business also has staff, services and
-three bookings for every ten payments (300k at --rows 1000000): the booking metrics (count,
-no-shows, booked and offered staff time) are computed on both sides too, and the run checks
-that both sides agree on them and on the new and returning customers before timing anything.
+the previous one, revenue_by_day and top_offerings) for the last 90 days and the last two
+years of a large business, p50 and p95 over --iterations runs. Baseline: DuckDB computing the
+same aggregates (totals per currency, refunds, fees, payouts with their contents, new and
+returning customers, spend and attributed revenue per campaign, the daily series, the
+services by revenue) over the same rows, loaded from the same generated CSV files, in the
+same run. The business also has staff, services and three bookings for every ten payments
+(300k at --rows 1000000): the booking metrics (count, no-shows, booked and offered staff
+time) are computed on both sides too, and the run checks that both sides agree on them and
+on the new and returning customers before timing anything.
 
 imports.stripe_balance: a Stripe balance history export of --rows rows imported end to end
 (two passes, landing, payouts). Baseline: the csv module and a plain executemany/COPY of the
@@ -31,7 +32,12 @@ from bench.datasets.booking_history import write_bookings
 from bench.datasets.ledger import LedgerFiles, read_rows, write_ledger
 from bench.fixtures import bench_business
 from bench.registry import Context, Row, benchmark
-from bench.suites.dashboard_bookings import duckdb_booking_figures, duckdb_bookings, load_bookings
+from bench.suites.dashboard_bookings import (
+    DUCKDB_OFFERINGS,
+    duckdb_booking_figures,
+    duckdb_bookings,
+    load_bookings,
+)
 from bench.timing import percentile, seconds
 from tillbook.core.bulk import insert_rows
 from tillbook.core.models import Business
@@ -41,6 +47,7 @@ from tillbook.imports.landing import payouts_settle
 from tillbook.imports.services import import_run_create, import_run_execute
 from tillbook.imports.source import ImportSource
 from tillbook.insights.ledger import revenue_by_day
+from tillbook.insights.offerings import top_offerings
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import business_metrics
@@ -212,6 +219,8 @@ def _duckdb_dashboard(db: duckdb.DuckDBPyConnection, period: Period) -> None:
             used = {name: value for name, value in values.items() if f"${name}" in query}
             db.execute(query, used).fetchall()
         duckdb_booking_figures(db, values)
+    # The top offerings card is drawn for the chosen period only.
+    db.execute(DUCKDB_OFFERINGS, {"start": period.start, "end": period.end}).fetchall()
 
 
 def _same_figures(business: Business, db: duckdb.DuckDBPyConnection, period: Period) -> None:
@@ -236,6 +245,7 @@ def _tillbook_dashboard(business: Business, period: Period) -> None:
     with business_scope(business):
         business_metrics(business=business, period=period)
         revenue_by_day(business=business, period=period)
+        top_offerings(business=business, period=period)
 
 
 @benchmark("insights.dashboard")
