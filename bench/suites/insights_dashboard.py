@@ -243,9 +243,10 @@ def _same_figures(business: Business, db: duckdb.DuckDBPyConnection, period: Per
 
 def _tillbook_dashboard(business: Business, period: Period) -> None:
     with business_scope(business):
-        business_metrics(business=business, period=period)
+        metrics = business_metrics(business=business, period=period)
         revenue_by_day(business=business, period=period)
-        top_offerings(business=business, period=period)
+        services = metrics.current.bookings.by_service  # as the dashboard view passes them
+        top_offerings(business=business, period=period, services=services)
 
 
 @benchmark("insights.dashboard")

@@ -18,8 +18,14 @@ from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.customers.models import Customer
 from tillbook.scheduling.availability import Interval, StaffCalendar, staff_slots
-from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
-from tillbook.scheduling.selectors import ONE_TO_ONE_KEY, group_session_key, schedules_for
+from tillbook.scheduling.models import (
+    ONE_TO_ONE_KEY,
+    Booking,
+    BookingState,
+    Service,
+    StaffMember,
+)
+from tillbook.scheduling.selectors import group_session_key, schedules_for
 from tillbook.scheduling.setup import service_create, staff_hours_set, staff_member_create
 
 PAST_DAYS = 91

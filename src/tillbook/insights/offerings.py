@@ -13,17 +13,16 @@ Lines of a deleted offering are listed under the title they were sold with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, F, Q, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Sum, Value, When
 
 from tillbook.catalog.models import Offering
 from tillbook.core.models import Business
-from tillbook.insights.bookings import KEPT
+from tillbook.insights.bookings import ServiceSales, service_sales
 from tillbook.insights.periods import Period
 from tillbook.orders.models import PAID_STATES, OrderLine
-from tillbook.scheduling.models import Booking, BookingState
 
 SERVICE = "service"
 
@@ -37,10 +36,18 @@ class OfferingResult:
 
 
 def top_offerings(
-    *, business: Business, period: Period, limit: int | None = 10
+    *,
+    business: Business,
+    period: Period,
+    limit: int | None = 10,
+    services: Sequence[ServiceSales] | None = None,
 ) -> list[OfferingResult]:
-    """Offerings by net revenue in the period, highest first (ties by title)."""
-    found = _catalog_offerings(business, period) + _services(business, period)
+    """Offerings by net revenue in the period, highest first (ties by title). `services`:
+    the period's BookingMetrics.by_service when the caller has them (the dashboard does), so
+    the bookings are not read twice."""
+    if services is None:
+        services = service_sales(business=business, period=period)
+    found = _catalog_offerings(business, period) + _services(services)
     found.sort(key=lambda r: (-r.net_revenue, r.title, r.kind))
     return found if limit is None else found[:limit]
 
@@ -82,25 +89,5 @@ def _catalog_offerings(business: Business, period: Period) -> list[OfferingResul
     return list(by_offering.values())
 
 
-def _services(business: Business, period: Period) -> list[OfferingResult]:
-    kept = Q(state__in=KEPT)
-    rows = (
-        Booking.objects.filter(
-            business=business,
-            currency=business.currency,
-            start__gte=period.start,
-            start__lt=period.end,
-        )
-        .values("service_id", "service__name")
-        .annotate(
-            sold=Count("id", filter=kept),
-            net=Coalesce(Sum("price", filter=kept), 0)
-            + Coalesce(Sum("cancellation_fee", filter=Q(state=BookingState.CANCELLED)), 0),
-        )
-        .order_by()
-    )
-    return [
-        OfferingResult(SERVICE, row["service__name"], row["sold"], row["net"])
-        for row in rows
-        if row["sold"] or row["net"]
-    ]
+def _services(sales: Sequence[ServiceSales]) -> list[OfferingResult]:
+    return [OfferingResult(SERVICE, sale.name, sale.bookings, sale.revenue) for sale in sales]

@@ -27,6 +27,7 @@ from tillbook.scheduling.availability import (
 )
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
+    ONE_TO_ONE_KEY,
     Booking,
     BookingState,
     DateOverride,
@@ -38,11 +39,6 @@ from tillbook.scheduling.models import (
 
 # Limits per week need the bookings of whole weeks around the window.
 LIMIT_MARGIN = timedelta(days=8)
-
-
-# A one-to-one booking's session key: this prefix and a key of its own (booking_hold), so
-# it shares its time with no other booking. Group sessions' keys come from group_session_key.
-ONE_TO_ONE_KEY = "b:"
 
 
 def one_to_one_session_key() -> str:

@@ -128,7 +128,12 @@ def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any
         "other_currencies": other_currency_display(business, metrics),
         "upcoming": upcoming_bookings(business=business),
         "offerings": offering_display(
-            business, top_offerings(business=business, period=choice.period)
+            business,
+            top_offerings(
+                business=business,
+                period=choice.period,
+                services=metrics.current.bookings.by_service,
+            ),
         ),
     }
 
