@@ -7,7 +7,10 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tillbook.core.models import Business
+from tillbook.insights import rollups
 from tillbook.insights.customers import CustomerCounts, customers_new_and_returning
 from tillbook.insights.ledger import revenue_by_day, sales_totals
 from tillbook.insights.periods import Period
@@ -92,7 +95,11 @@ RANGES = [
 ]
 
 
-def test_rollups_match_the_raw_payments_across_month_edges_and_dst(scoped: Business) -> None:
+@pytest.mark.parametrize("relink_all_above", [1000, 0])  # the chosen customers' days, or all
+def test_rollups_match_the_raw_payments_across_month_edges_and_dst(
+    scoped: Business, monkeypatch: pytest.MonkeyPatch, relink_all_above: int
+) -> None:
+    monkeypatch.setattr(rollups, "RELINK_ALL_ABOVE", relink_all_above)
     scoped.timezone = "America/Chicago"
     scoped.save()
     # Sales arrive in three batches, the last one imported history older than the others, so
