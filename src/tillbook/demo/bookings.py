@@ -18,7 +18,13 @@ from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.customers.models import Customer
 from tillbook.scheduling.availability import Interval, StaffCalendar, staff_slots
-from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
+from tillbook.scheduling.models import (
+    ONE_TO_ONE_KEY,
+    Booking,
+    BookingState,
+    Service,
+    StaffMember,
+)
 from tillbook.scheduling.selectors import group_session_key, schedules_for
 from tillbook.scheduling.setup import service_create, staff_hours_set, staff_member_create
 
@@ -175,7 +181,7 @@ def _bookings(
                 session_key=(
                     group_session_key(service, member.pk, start)
                     if service.is_group
-                    else f"b:{uuid.UUID(int=rng.getrandbits(128))}"
+                    else f"{ONE_TO_ONE_KEY}{uuid.UUID(int=rng.getrandbits(128))}"
                 ),
                 seats=1,
                 duration_minutes=minutes,

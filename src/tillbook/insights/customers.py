@@ -28,18 +28,21 @@ class CustomerCounts:
 
 
 def customers_new_and_returning(*, business: Business, period: Period) -> CustomerCounts:
-    """Customers who paid in the period; new ones paid for the first time in it (read from
-    the CustomerFirstPayment rollup, so no query scans the business's whole history)."""
-    paying = (
-        CustomerDay.objects.filter(business=business, day__gte=period.first, day__lte=period.last)
-        .values("email_key")
-        .distinct()
-        .count()
-    )
+    """Customers who paid in the period: new ones paid for the first time in it, returning
+    ones had paid before it. Both are counts over rollups (CustomerFirstPayment, CustomerDay),
+    so no query scans the business's whole history or counts distinct emails."""
     new = CustomerFirstPayment.objects.filter(
         business=business, first_at__gte=period.start, first_at__lt=period.end
     ).count()
-    return CustomerCounts(new=new, returning=paying - new)
+    # A returning customer has exactly one day in the period whose previous paying day lies
+    # before it: the first time they came back in the period. Counting those days counts them.
+    returning = CustomerDay.objects.filter(
+        business=business,
+        day__gte=period.first,
+        day__lte=period.last,
+        previous_day__lt=period.first,
+    ).count()
+    return CustomerCounts(new=new, returning=returning)
 
 
 @dataclass(frozen=True)

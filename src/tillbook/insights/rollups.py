@@ -57,8 +57,8 @@ def customer_firsts_refresh(*, business: Business) -> int:
         paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
             customer_email=""
         )
-        _firsts_upsert(business, paid)
-        _days_insert(business, paid)
+        customers = _firsts_upsert(business, paid)
+        _days_insert(business, paid, customers)
         unfinished = window.filter(
             state__in=[PaymentState.CREATED, PaymentState.PENDING]
         ).aggregate(first=Min("pk"))["first"]
@@ -67,7 +67,8 @@ def customer_firsts_refresh(*, business: Business) -> int:
         return window.count()
 
 
-def _firsts_upsert(business: Business, paid: Any) -> None:
+def _firsts_upsert(business: Business, paid: Any) -> set[str]:
+    """Upsert the first payments; returns the customers (email keys) the payments are from."""
     # The earliest payment per customer and campaign (grouped in SQL), then per customer the
     # earliest of those: its campaign is the one that acquired the customer.
     earliest: dict[str, tuple[datetime, str]] = {}
@@ -82,7 +83,7 @@ def _firsts_upsert(business: Business, paid: Any) -> None:
         if known is None or first < known[0]:
             earliest[key] = (first, (utm or "")[:300])
     if not earliest:
-        return
+        return set()
     table = connection.ops.quote_name(CustomerFirstPayment._meta.db_table)
     least = "LEAST" if connection.vendor == "postgresql" else "MIN"
     adapt = connection.ops.adapt_datetimefield_value
@@ -96,9 +97,16 @@ def _firsts_upsert(business: Business, paid: Any) -> None:
             f"first_at = {least}({table}.first_at, excluded.first_at)",
             [(business.pk, key, adapt(first), utm) for key, (first, utm) in earliest.items()],
         )
+    return set(earliest)
 
 
-def _days_insert(business: Business, paid: Any) -> None:
+# Above this many customers in one refresh (an import of history), every customer's days are
+# relinked in one pass: cheaper than picking them out, and its plan does not hang on how many
+# rows the database believes a just-filled table holds.
+RELINK_ALL_ABOVE = 1000
+
+
+def _days_insert(business: Business, paid: Any, customers: set[str]) -> None:
     days = (
         paid.annotate(
             day=TruncDate("succeeded_at", tzinfo=business.zone), key=Lower("customer_email")
@@ -115,6 +123,28 @@ def _days_insert(business: Business, paid: Any) -> None:
             "ON CONFLICT (business_id, day, email_key) DO NOTHING",
             params,
         )
+        # A day added anywhere in a customer's history (imported history lands before newer
+        # sales) changes the previous day of the one after it: relink those customers' days.
+        if not customers:
+            return
+        where, keys = "business_id = %s", sorted(customers)
+        if len(keys) <= RELINK_ALL_ABOVE:
+            where += f" AND email_key IN ({', '.join(['%s'] * len(keys))})"
+        else:
+            keys = []
+        cursor.execute(previous_days_sql(table, connection.vendor, where), [business.pk, *keys])
+
+
+def previous_days_sql(table: str, vendor: str, where: str) -> str:
+    """UPDATE that sets each customer day's previous paying day, for the rows `where` picks
+    (whole customers: every day of a customer must be picked for the links to be right)."""
+    changed = "IS DISTINCT FROM" if vendor == "postgresql" else "IS NOT"
+    return (
+        f"UPDATE {table} SET previous_day = linked.previous FROM ("  # noqa: S608
+        "SELECT id, LAG(day) OVER (PARTITION BY business_id, email_key ORDER BY day) "
+        f"AS previous FROM {table} WHERE {where}) linked "
+        f"WHERE {table}.id = linked.id AND {table}.previous_day {changed} linked.previous"
+    )
 
 
 DAILY = "daily_ledger"

@@ -233,6 +233,12 @@ class BookingState(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+# Bookings that take place or took place (kept): what the insights count and time.
+KEPT_STATES = (BookingState.CONFIRMED, BookingState.COMPLETED, BookingState.NO_SHOW)
+# A one-to-one booking's session key: this prefix and a key of its own (booking_hold), so it
+# shares its time with no other booking. Group sessions' keys: selectors.group_session_key.
+ONE_TO_ONE_KEY = "b:"
+
 # States whose time nobody else may take (DESIGN.md, the time model). Used by the exclusion
 # constraints in migration 0002 too: keep both in step.
 BLOCKING_STATES = (BookingState.HELD, BookingState.AWAITING_PAYMENT, BookingState.CONFIRMED)
@@ -302,6 +308,15 @@ class Booking(TenantModel):
             models.Index(fields=["business", "staff", "blocking_start"], name="booking_staff_idx"),
             models.Index(fields=["business", "state", "start"], name="booking_state_idx"),
             models.Index(fields=["state", "hold_expires_at"], name="booking_hold_idx"),
+            # Class seats that took or will take place: the insights group them per session
+            # (booked time) without reading one-to-one bookings, the great majority.
+            models.Index(
+                fields=["business", "start"],
+                include=["staff", "session_key", "duration_minutes"],
+                condition=models.Q(state__in=KEPT_STATES)
+                & ~models.Q(session_key__startswith=ONE_TO_ONE_KEY),
+                name="booking_class_seat_idx",
+            ),
         ]
         constraints: ClassVar = [
             models.CheckConstraint(

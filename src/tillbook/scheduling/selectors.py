@@ -7,6 +7,7 @@ made other schedulers' booking pages take 10–60 seconds (Cal.com #5277, #21103
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -26,6 +27,7 @@ from tillbook.scheduling.availability import (
 )
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
+    ONE_TO_ONE_KEY,
     Booking,
     BookingState,
     DateOverride,
@@ -37,6 +39,10 @@ from tillbook.scheduling.models import (
 
 # Limits per week need the bookings of whole weeks around the window.
 LIMIT_MARGIN = timedelta(days=8)
+
+
+def one_to_one_session_key() -> str:
+    return f"{ONE_TO_ONE_KEY}{uuid.uuid4()}"
 
 
 def group_session_key(service: Service, staff_id: int, start: datetime) -> str:

@@ -11,7 +11,6 @@ IMMEDIATE transaction takes the write lock at BEGIN, so check and insert run one
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -38,7 +37,12 @@ from tillbook.scheduling.models import (
     StaffMember,
 )
 from tillbook.scheduling.policy import amount_due_now
-from tillbook.scheduling.selectors import group_session_key, service_slots, staff_load
+from tillbook.scheduling.selectors import (
+    group_session_key,
+    one_to_one_session_key,
+    service_slots,
+    staff_load,
+)
 
 HOLD_MINUTES = 10
 # Time to pay once the details are in: long enough for a card form and 3-D Secure.
@@ -222,7 +226,7 @@ def booking_hold(
             session_key=(
                 group_session_key(service, chosen.staff_id, start)
                 if service.is_group
-                else f"b:{uuid.uuid4()}"
+                else one_to_one_session_key()
             ),
             seats=seats,
             duration_minutes=duration_minutes,

@@ -14,6 +14,7 @@ from tillbook.backoffice.access import business_of, business_view, page
 from tillbook.backoffice.charts import Series, legend, line_chart
 from tillbook.backoffice.views.helpers import csv_response
 from tillbook.backoffice.views.ranges import selected_range
+from tillbook.catalog.models import OfferingKind
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.insights.bookings import upcoming_bookings
@@ -25,6 +26,7 @@ from tillbook.insights.campaigns import (
 )
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import PayoutSummary, payouts_by_processor, revenue_by_day
+from tillbook.insights.offerings import OfferingResult, top_offerings
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import Metrics, business_metrics
@@ -125,7 +127,30 @@ def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any
         "open_amount": _money(business, metrics.open_requests.amount),
         "other_currencies": other_currency_display(business, metrics),
         "upcoming": upcoming_bookings(business=business),
+        "offerings": offering_display(
+            business,
+            top_offerings(
+                business=business,
+                period=choice.period,
+                services=metrics.current.bookings.by_service,
+            ),
+        ),
     }
+
+
+OFFERING_KINDS = dict(OfferingKind.choices)
+
+
+def offering_display(business: Business, results: list[OfferingResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": OFFERING_KINDS.get(r.kind, r.kind),
+            "title": r.title,
+            "sold": r.sold,
+            "revenue_text": _money(business, r.net_revenue),
+        }
+        for r in results
+    ]
 
 
 PROVIDER_NAMES = {"paypal": "PayPal", "stripe": "Stripe", "square": "Square"}
@@ -256,6 +281,13 @@ def _cohort_rows(business: Business) -> Rows:
     return rows
 
 
+def _offering_rows(business: Business, period: Period) -> Rows:
+    rows: Rows = [["kind", "offering", "currency", "sold", "net_revenue"]]
+    for r in top_offerings(business=business, period=period, limit=None):
+        rows.append([r.kind, r.title, business.currency, r.sold, _m(business, r.net_revenue)])
+    return rows
+
+
 def export_rows(table: str, request: HttpRequest, business: Business) -> Rows:
     period = selected_range(request, business).period
     if table == "revenue":
@@ -271,10 +303,12 @@ def export_rows(table: str, request: HttpRequest, business: Business) -> Rows:
         return _unattributed_rows(business, period)
     if table == "cohorts":
         return _cohort_rows(business)
+    if table == "offerings":
+        return _offering_rows(business, period)
     raise Http404("No such table.")
 
 
-EXPORTS = ("revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts")
+EXPORTS = ("revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts", "offerings")
 
 
 @business_view()
