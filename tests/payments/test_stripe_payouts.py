@@ -20,7 +20,9 @@ from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.imports.models import RunState
 from tillbook.imports.source import ImportSource
+from tillbook.insights.ledger import payouts_by_processor
 from tillbook.insights.models import PayoutContents
+from tillbook.insights.periods import Period
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -216,6 +218,18 @@ def test_payout_paid_lands_the_payout_and_its_lines_linked_to_their_payments(
             -200,
         )
         assert contents.lines == 5
+        # The dashboard's payouts per processor.
+        arrived = payout.arrival_date
+        assert arrived is not None
+        (summary,) = payouts_by_processor(
+            business=stripe_business, period=Period(arrived, arrived, stripe_business.zone)
+        )
+        assert (summary.provider, summary.currency, summary.amount, summary.count) == (
+            "stripe",
+            "USD",
+            20985,
+            1,
+        )
     (listed,) = [r for r in fake_stripe.requests if r.path == "/v1/balance_transactions"]
     assert listed.params == {"payout": payout_id, "limit": "100", "expand": ["data.source"]}
 
@@ -351,6 +365,11 @@ def test_payout_failed_records_the_failure_and_a_late_paid_does_not_undo_it(
             "payout.paid",
         ]
     assert ledger()["payments.balancetransaction"] == lines_before
+    # It never reached the bank: the dashboard's payouts leave it out.
+    arrived = datetime.fromtimestamp(story["payout"]["arrival_date"], tz=UTC).date()
+    with business_scope(stripe_business):
+        period = Period(arrived, arrived, stripe_business.zone)
+        assert payouts_by_processor(business=stripe_business, period=period) == []
 
 
 def test_payout_failed_first_records_the_payout_without_reading_lines(
