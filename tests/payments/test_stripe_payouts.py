@@ -433,3 +433,37 @@ def test_a_payout_of_many_lines_is_read_page_by_page(
         # 150 charges of 10.00 … 11.49, each less 2.9 % (rounded down) + 0.30.
         expected = sum(1000 + n - ((1000 + n) * 290 // 10_000 + 30) for n in range(150))
         assert carried["total"] == payout_row.amount == expected
+
+
+def test_lines_are_read_again_later_when_stripe_does_not_answer(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    story: dict[str, Any],
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    fake_stripe.unavailable.add("/v1/balance_transactions")
+    capture = django_capture_on_commit_callbacks
+    with capture(execute=True):
+        deliver(client, stripe_business, story["event"])
+    with capture(execute=True):  # the task enqueues its retry on commit
+        assert run_tasks() == 1
+    with unscoped():
+        (first, retry) = DBTaskResult.objects.order_by("enqueued_at")
+        assert (first.return_value, retry.args_kwargs["args"][1:]) == (
+            "retrying",
+            [story["payout"]["id"], 2],
+        )
+        # Not before a minute has passed.
+        assert retry.run_after is not None
+        assert retry.run_after > timezone.now()
+    with business_scope(stripe_business):
+        assert BalanceTransaction.objects.count() == 0
+        assert Payout.objects.get().state == PayoutState.PAID
+    fake_stripe.unavailable.clear()
+    with unscoped():
+        DBTaskResult.objects.filter(pk=retry.pk).update(run_after=timezone.now())
+    assert run_tasks() == 1
+    with business_scope(stripe_business):
+        assert Payout.objects.get().lines.count() == 6
