@@ -198,6 +198,15 @@ class FakeStripe:
                 code="resource_missing",
                 param="payout",
             )
+        if payout and self.payouts[payout]["reconciliation_status"] != "completed":
+            # Stripe can list a payout's lines only once it has reconciled them
+            # (payout.reconciliation_completed); until then the list is empty.
+            return 200, {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/balance_transactions?payout={payout}",
+            }
         rows = [
             item
             for item in self.balance_transactions.values()
@@ -495,9 +504,10 @@ class FakeStripe:
             transaction["description"] = description
             return transaction
 
-    def pay_out(self, transaction_ids: list[str]) -> dict[str, Any]:
+    def pay_out(self, transaction_ids: list[str], *, reconciled: bool = True) -> dict[str, Any]:
         """Stripe's automatic payout of these balance lines: a `po_…` whose amount is their
-        net, and the payout's own balance transaction (negative) listed with them."""
+        net, and the payout's own balance transaction (negative) listed with them. Not
+        `reconciled`, its lines cannot be listed yet (see `reconcile`)."""
         with self.lock:
             lines = [self.balance_transactions[tid] for tid in transaction_ids]
             amount = sum(line["net"] for line in lines)
@@ -525,7 +535,7 @@ class FakeStripe:
                 "metadata": {},
                 "method": "standard",
                 "original_payout": None,
-                "reconciliation_status": "completed",
+                "reconciliation_status": "completed" if reconciled else "in_progress",
                 "reversed_by": None,
                 "source_type": "card",
                 "statement_descriptor": None,
@@ -538,6 +548,13 @@ class FakeStripe:
                 line["status"] = "available"
             self.payouts[payout["id"]] = payout
             return payout
+
+    def reconcile(self, payout_id: str) -> dict[str, Any]:
+        """Stripe finishes reconciling the payout; returns payout.reconciliation_completed."""
+        with self.lock:
+            payout = self.payouts[payout_id]
+            payout["reconciliation_status"] = "completed"
+            return self.event("payout.reconciliation_completed", payout)
 
     def payout_fails(self, payout_id: str) -> dict[str, Any]:
         """The bank sends the payout back; returns the payout.failed event."""

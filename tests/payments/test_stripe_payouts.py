@@ -467,3 +467,34 @@ def test_lines_are_read_again_later_when_stripe_does_not_answer(
     assert run_tasks() == 1
     with business_scope(stripe_business):
         assert Payout.objects.get().lines.count() == 6
+
+
+def test_lines_stripe_has_not_reconciled_yet_arrive_with_reconciliation_completed(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    capture = django_capture_on_commit_callbacks
+    charge = fake_stripe.charge_elsewhere(4000)
+    payout = fake_stripe.pay_out([charge["balance_transaction"]], reconciled=False)
+    paid = fake_stripe.event("payout.paid", payout)
+    assert deliver_and_work(client, stripe_business, paid, run_tasks, capture)[1] == 1
+    with business_scope(stripe_business):
+        assert (Payout.objects.get().amount, BalanceTransaction.objects.count()) == (3854, 0)
+    assert f"Stripe payout {payout['id']} of acme: amount 3854, its lines' net 0" in (caplog.text)
+    completed = fake_stripe.reconcile(payout["id"])
+    assert deliver_and_work(client, stripe_business, completed, run_tasks, capture) == (
+        "payout paid; its lines are being read",
+        1,
+    )
+    with business_scope(stripe_business):
+        payout_row = Payout.objects.get()
+        assert sorted(payout_row.lines.values_list("kind", "net")) == [
+            (BalanceKind.CHARGE, 3854),
+            (BalanceKind.PAYOUT, -3854),
+        ]
+        assert payout_row.amount == 3854
+        assert PayoutContents.objects.get(payout=payout_row).sales == 4000

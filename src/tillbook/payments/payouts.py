@@ -148,10 +148,11 @@ def stripe_payout_land(
             BalanceTransaction.objects.filter(business=business, payout=row)
             .exclude(kind=BalanceKind.PAYOUT)
             .aggregate(total=Sum("net"))["total"]
+            or 0
         )
         if carried != row.amount:
             logger.warning(
-                "Stripe payout %s of %s: amount %s, its lines' net %s",
+                "Stripe payout %s of %s: amount %s, its lines' net %s (not reconciled yet?)",
                 reference,
                 business.slug,
                 row.amount,

@@ -359,9 +359,9 @@ def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> R
 
 
 def _payout(business: Business, event: dict[str, Any]) -> str:
-    """payout.paid / payout.failed / payout.canceled: the payout and its state now; for a paid
-    automatic payout, its lines from Stripe's API in a task (Stripe lists a payout's balance
-    transactions only for automatic payouts)."""
+    """payout.paid / .reconciliation_completed / .failed / .canceled: the payout and its state
+    now; for a paid automatic payout, its lines from Stripe's API in a task (Stripe lists a
+    payout's balance transactions only for automatic payouts)."""
     from tillbook.payments.payouts import stripe_payout_record
     from tillbook.payments.tasks import stripe_payout_lines
 
@@ -389,6 +389,9 @@ HANDLERS = {
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
     "payout.paid": _payout,
+    # Stripe lists a payout's lines only once it has reconciled them, which can be after
+    # payout.paid: reading them again then lands what was missing, and nothing twice.
+    "payout.reconciliation_completed": _payout,
     "payout.failed": _payout,
     "payout.canceled": _payout,
 }
