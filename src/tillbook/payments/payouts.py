@@ -178,10 +178,13 @@ def _records(
     candidates: list[tuple[str, str]] = []
     for item in transactions:
         moved = _source(item)
+        intent = str(moved.get("payment_intent") or "")
         if moved.get("object") == "refund":
-            candidates.append((str(moved.get("payment_intent") or ""), str(moved.get("charge"))))
-        else:
-            candidates.append((str(moved.get("payment_intent") or ""), str(moved.get("id"))))
+            candidates.append((intent, str(moved.get("charge") or "")))
+        elif moved.get("object") == "charge" or moved.get("id", "").startswith(("ch_", "py_")):
+            candidates.append((intent, str(moved.get("id") or "")))
+        else:  # fees, payouts, transfers: no payment
+            candidates.append(("", ""))
     known = set(
         Payment.objects.filter(
             business=business,
