@@ -432,6 +432,10 @@ class FakeStripe:
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         return refund
 
+    def _charge_transaction(self, amount: int, currency: str) -> dict[str, Any]:
+        fee = amount * FEE_RATE_BASIS_POINTS // 10_000 + FEE_FIXED
+        return self._balance_transaction(amount, fee, currency, "charge", "charge")
+
     def _balance_transaction(
         self, amount: int, fee: int, currency: str, kind: str, category: str
     ) -> dict[str, Any]:
@@ -475,8 +479,7 @@ class FakeStripe:
         """A charge taken outside Tillbook on the same Stripe account (e.g. an invoice sent
         from Stripe's dashboard)."""
         with self.lock:
-            fee = amount * FEE_RATE_BASIS_POINTS // 10_000 + FEE_FIXED
-            transaction = self._balance_transaction(amount, fee, currency, "charge", "charge")
+            transaction = self._charge_transaction(amount, currency)
             charge = {
                 "id": _id("ch"),
                 "object": "charge",
@@ -573,10 +576,7 @@ class FakeStripe:
             session = self.sessions[session_id]
             intent = self._intent_for(session, "succeeded")
             amount = intent["amount"]
-            fee = amount * FEE_RATE_BASIS_POINTS // 10_000 + FEE_FIXED
-            transaction = self._balance_transaction(
-                amount, fee, intent["currency"], "charge", "charge"
-            )
+            transaction = self._charge_transaction(amount, intent["currency"])
             charge = {
                 "id": _id("ch"),
                 "object": "charge",
