@@ -27,6 +27,7 @@ from django.db.models import Model, Sum
 from django.db.models.functions import Lower
 
 from tillbook.core.bulk import insert_rows
+from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
@@ -175,6 +176,10 @@ class _Batch:
             "refund_id",
             (r.reference for r in self.records if r.is_balance_line),
         )
+        # Between finding which lines are known and writing the new ones: two writers of the
+        # same lines must not both pass here at once (a Stripe payout's lines are landed under
+        # the payout's row lock).
+        pause_point("ledger_land.checked")
         new_lines: list[LedgerRecord] = []
         relink: list[LedgerRecord] = []
         seen: set[str] = set()
