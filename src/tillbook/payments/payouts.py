@@ -113,7 +113,9 @@ def stripe_payout_lines_fetch(*, business: Business, payout_id: str, attempt: in
         transactions = adapter.payout_balance_transactions(payout_id=payout_id)
     except ProcessorError:
         if attempt >= ATTEMPTS:
-            logger.error("Stripe payout %s of %s: lines not read, giving up", payout_id, business)
+            logger.error(
+                "Stripe payout %s of %s: lines not read, giving up", payout_id, business.slug
+            )
             return "gave up"
         from tillbook.payments.tasks import stripe_payout_lines
 

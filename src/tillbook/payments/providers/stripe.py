@@ -70,7 +70,7 @@ class StripeProvider(PaymentProvider):
             "Secret key",
             "Starts with sk_live_ (sk_test_ for test mode). Stripe Dashboard → Developers → "
             "API keys. A restricted key (rk_…) needs write access to Checkout Sessions and "
-            "Refunds and read access to PaymentIntents, Charges and Balance transactions.",
+            "Refunds and read access to PaymentIntents, Charges, Payouts and Balance transactions.",
             is_secret=True,
             required=True,
         ),
