@@ -24,4 +24,4 @@ import django
 django.setup()  # settings now come from the environment above; test modules may import models
 
 # Fixtures shared across test folders (payment purposes are used by payments, orders, bookings).
-pytest_plugins = ["tests.payments.fixtures"]
+pytest_plugins = ["tests.payments.fixtures", "tests.imports.fixtures"]

@@ -6,8 +6,10 @@ honours `Idempotency-Key` as Stripe does (same key and same parameters: the firs
 again, with `Idempotent-Replayed: true`; same key, other parameters: 400 idempotency_error),
 and returns objects shaped like the examples in Stripe's published OpenAPI fixtures
 (openapi/fixtures3.json: checkout.session, payment_intent, charge, balance_transaction,
-refund, event). Test helpers play the payer (`pay`, `decline`, `expire`) and the dashboard
-(`refund_in_dashboard`), and build and sign webhook events exactly as Stripe does.
+refund, payout, event). Test helpers play the payer (`pay`, `decline`, `expire`), the dashboard
+(`refund_in_dashboard`) and Stripe's payout run (`charge_elsewhere`, `fee_line`, `pay_out`), and
+build and sign webhook events exactly as Stripe does. Lists page as Stripe's do: newest first,
+`limit`, `starting_after`, `has_more`.
 
 Never a real processor: nothing here talks to the network beyond the loopback address.
 """
@@ -86,6 +88,7 @@ class FakeStripe:
     charges: dict[str, dict[str, Any]] = field(default_factory=dict)
     balance_transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    payouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
     # Idempotency-Key -> (method, path, params, status, body)
     idempotent: dict[str, tuple[str, str, dict[str, Any], int, dict[str, Any]]] = field(
@@ -152,6 +155,8 @@ class FakeStripe:
             return self.found(self.intents, parts[2], "payment_intent", params)
         if method == "GET" and parts[:2] == ["v1", "balance_transactions"] and len(parts) == 3:
             return self.found(self.balance_transactions, parts[2], "balance_transaction", params)
+        if method == "GET" and parts == ["v1", "balance_transactions"]:
+            return self.list_balance_transactions(params)
         if method == "POST" and parts == ["v1", "refunds"]:
             return self.create_refund(params)
         return stripe_error(404, "invalid_request_error", f"Unrecognized request URL ({path}).")
@@ -168,7 +173,71 @@ class FakeStripe:
                 code="resource_missing",
                 param="id",
             )
-        return 200, self.expanded(item, params.get("expand") or [])
+        return 200, self.expanded(self.public(item), params.get("expand") or [])
+
+    def list_balance_transactions(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """GET /v1/balance_transactions: `payout` keeps the lines that payout carried (the
+        payout's own transaction among them), `expand[]=data.source` the objects they moved."""
+        try:
+            limit = int(params.get("limit") or 10)
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return stripe_error(
+                400,
+                "invalid_request_error",
+                "This value must be greater than or equal to 1.",
+                param="limit",
+            )
+        payout = params.get("payout")
+        if payout and payout not in self.payouts:
+            return stripe_error(
+                404,
+                "invalid_request_error",
+                f"No such payout: '{payout}'",
+                code="resource_missing",
+                param="payout",
+            )
+        if payout and self.payouts[payout]["reconciliation_status"] != "completed":
+            # Stripe can list a payout's lines only once it has reconciled them
+            # (payout.reconciliation_completed); until then the list is empty.
+            return 200, {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/balance_transactions?payout={payout}",
+            }
+        rows = [
+            item
+            for item in self.balance_transactions.values()
+            if not payout or item.get("_payout") == payout
+        ]
+        # Newest first, as Stripe lists; ids break ties within a second.
+        rows.sort(key=lambda item: (item["created"], item["id"]), reverse=True)
+        after = params.get("starting_after")
+        if after:
+            ids = [item["id"] for item in rows]
+            if after not in ids:
+                return stripe_error(
+                    400,
+                    "invalid_request_error",
+                    f"No such balance_transaction: '{after}'",
+                    param="starting_after",
+                )
+            rows = rows[ids.index(after) + 1 :]
+        paths = [
+            path.removeprefix("data.")
+            for path in params.get("expand") or []
+            if path.startswith("data.")
+        ]
+        page = [self.expanded(self.public(item), paths) for item in rows[:limit]]
+        query = f"?payout={payout}" if payout else ""
+        return 200, {
+            "object": "list",
+            "data": page,
+            "has_more": len(rows) > limit,
+            "url": f"/v1/balance_transactions{query}",
+        }
 
     def expanded(self, item: dict[str, Any], paths: list[str]) -> dict[str, Any]:
         result = copy.deepcopy(item)
@@ -177,6 +246,9 @@ class FakeStripe:
             "balance_transaction": self.balance_transactions,
             "payment_intent": self.intents,
         }
+        if item.get("object") == "balance_transaction":
+            # A balance transaction's source is whatever moved the money.
+            tables["source"] = {**self.charges, **self.refunds, **self.payouts}
         for path in paths:
             node = result
             for part in path.split("."):
@@ -360,6 +432,10 @@ class FakeStripe:
         charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
         return refund
 
+    def _charge_transaction(self, amount: int, currency: str) -> dict[str, Any]:
+        fee = amount * FEE_RATE_BASIS_POINTS // 10_000 + FEE_FIXED
+        return self._balance_transaction(amount, fee, currency, "charge", "charge")
+
     def _balance_transaction(
         self, amount: int, fee: int, currency: str, kind: str, category: str
     ) -> dict[str, Any]:
@@ -397,6 +473,101 @@ class FakeStripe:
         self.balance_transactions[transaction["id"]] = transaction
         return transaction
 
+    # ---- Payouts -----------------------------------------------------------------------
+
+    def charge_elsewhere(self, amount: int, currency: str = "usd") -> dict[str, Any]:
+        """A charge taken outside Tillbook on the same Stripe account (e.g. an invoice sent
+        from Stripe's dashboard)."""
+        with self.lock:
+            transaction = self._charge_transaction(amount, currency)
+            charge = {
+                "id": _id("ch"),
+                "object": "charge",
+                "amount": amount,
+                "amount_captured": amount,
+                "amount_refunded": 0,
+                "balance_transaction": transaction["id"],
+                "captured": True,
+                "created": transaction["created"],
+                "currency": currency,
+                "metadata": {},
+                "paid": True,
+                "payment_intent": _id("pi"),
+                "refunded": False,
+                "status": "succeeded",
+            }
+            transaction["source"] = charge["id"]
+            self.charges[charge["id"]] = charge
+            return charge
+
+    def fee_line(self, amount: int, description: str, currency: str = "usd") -> dict[str, Any]:
+        """A fee Stripe charges on its own (Radar, a billing fee): a negative balance line."""
+        with self.lock:
+            transaction = self._balance_transaction(-amount, 0, currency, "stripe_fee", "fee")
+            transaction["description"] = description
+            return transaction
+
+    def pay_out(self, transaction_ids: list[str], *, reconciled: bool = True) -> dict[str, Any]:
+        """Stripe's automatic payout of these balance lines: a `po_…` whose amount is their
+        net, and the payout's own balance transaction (negative) listed with them. Not
+        `reconciled`, its lines cannot be listed yet (see `reconcile`)."""
+        with self.lock:
+            lines = [self.balance_transactions[tid] for tid in transaction_ids]
+            amount = sum(line["net"] for line in lines)
+            currency = lines[0]["currency"]
+            now = int(time.time())
+            own = self._balance_transaction(-amount, 0, currency, "payout", "payout")
+            own["description"] = "STRIPE PAYOUT"
+            payout = {
+                "id": _id("po"),
+                "object": "payout",
+                "amount": amount,
+                "application_fee": None,
+                "application_fee_amount": None,
+                "arrival_date": now + 86400,
+                "automatic": True,
+                "balance_transaction": own["id"],
+                "created": now,
+                "currency": currency,
+                "description": "STRIPE PAYOUT",
+                "destination": _id("ba"),
+                "failure_balance_transaction": None,
+                "failure_code": None,
+                "failure_message": None,
+                "livemode": False,
+                "metadata": {},
+                "method": "standard",
+                "original_payout": None,
+                "reconciliation_status": "completed" if reconciled else "in_progress",
+                "reversed_by": None,
+                "source_type": "card",
+                "statement_descriptor": None,
+                "status": "paid",
+                "type": "bank_account",
+            }
+            own["source"] = payout["id"]
+            for line in [*lines, own]:
+                line["_payout"] = payout["id"]
+                line["status"] = "available"
+            self.payouts[payout["id"]] = payout
+            return payout
+
+    def reconcile(self, payout_id: str) -> dict[str, Any]:
+        """Stripe finishes reconciling the payout; returns payout.reconciliation_completed."""
+        with self.lock:
+            payout = self.payouts[payout_id]
+            payout["reconciliation_status"] = "completed"
+            return self.event("payout.reconciliation_completed", payout)
+
+    def payout_fails(self, payout_id: str) -> dict[str, Any]:
+        """The bank sends the payout back; returns the payout.failed event."""
+        with self.lock:
+            payout = self.payouts[payout_id]
+            payout["status"] = "failed"
+            payout["failure_code"] = "account_closed"
+            payout["failure_message"] = "The bank account has been closed."
+            return self.event("payout.failed", payout)
+
     # ---- The payer and the dashboard ---------------------------------------------------
 
     def pay(self, session_id: str) -> dict[str, dict[str, Any]]:
@@ -405,10 +576,7 @@ class FakeStripe:
             session = self.sessions[session_id]
             intent = self._intent_for(session, "succeeded")
             amount = intent["amount"]
-            fee = amount * FEE_RATE_BASIS_POINTS // 10_000 + FEE_FIXED
-            transaction = self._balance_transaction(
-                amount, fee, intent["currency"], "charge", "charge"
-            )
+            transaction = self._charge_transaction(amount, intent["currency"])
             charge = {
                 "id": _id("ch"),
                 "object": "charge",

@@ -10,7 +10,6 @@ from django.test import Client
 from tillbook.core.models import Business
 from tillbook.imports.models import ImportRun
 
-from ..imports.conftest import run_import  # noqa: F401 - fixture
 from .test_metrics import september  # noqa: F401 - fixture
 
 RANGE = "from=2026-09-01&to=2026-09-30"
@@ -98,7 +97,7 @@ def test_every_report_opens(owner_client: Client, september: Business, report: s
 
 def test_the_owner_maps_a_utm_campaign_and_the_report_follows(
     owner_client: Client,
-    run_import: Callable[..., ImportRun],  # noqa: F811
+    run_import: Callable[..., ImportRun],
     business: Business,
 ) -> None:
     run_import("stripe_balance.csv")

@@ -24,13 +24,11 @@ from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, CampaignMapping
 from tillbook.payments.models import Payment
 
-from ..imports.conftest import run_import  # noqa: F401 - fixture
-
 SEPTEMBER = (date(2026, 9, 1), date(2026, 9, 30))
 
 
 @pytest.fixture
-def september(run_import: Callable[..., ImportRun], business: Business) -> Business:  # noqa: F811
+def september(run_import: Callable[..., ImportRun], business: Business) -> Business:
     for name in (
         "stripe_balance.csv",
         "paypal_activity.csv",

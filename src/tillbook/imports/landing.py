@@ -27,6 +27,7 @@ from django.db.models import Model, Sum
 from django.db.models.functions import Lower
 
 from tillbook.core.bulk import insert_rows
+from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
@@ -138,22 +139,36 @@ def _midnight(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
 
-def ledger_land_batch(*, business: Business, records: list[LedgerRecord]) -> LandingCounts:
-    """Land one batch; the caller owns the transaction. Records may mix providers."""
+def ledger_land_batch(
+    *, business: Business, records: list[LedgerRecord], source: Source = Source.IMPORT
+) -> LandingCounts:
+    """Land one batch; the caller owns the transaction. Records may mix providers.
+
+    `source` marks the balance lines and payouts: `live` when Tillbook read them from the
+    processor's API (a Stripe payout), `import` from a file. Payments and refunds the batch
+    has to create were taken outside Tillbook, so they are always `import`.
+    """
     counts = LandingCounts()
     for provider in sorted({r.provider for r in records}):
-        _Batch(business, provider, [r for r in records if r.provider == provider], counts).land()
+        chosen = [r for r in records if r.provider == provider]
+        _Batch(business, provider, chosen, counts, source).land()
     return counts
 
 
 class _Batch:
     def __init__(
-        self, business: Business, provider: str, records: list[LedgerRecord], counts: LandingCounts
+        self,
+        business: Business,
+        provider: str,
+        records: list[LedgerRecord],
+        counts: LandingCounts,
+        source: Source = Source.IMPORT,
     ) -> None:
         self.business = business
         self.provider = provider
         self.records = records
         self.counts = counts
+        self.source = source
 
     def land(self) -> None:
         existing = self._known(
@@ -161,6 +176,10 @@ class _Batch:
             "refund_id",
             (r.reference for r in self.records if r.is_balance_line),
         )
+        # Between finding which lines are known and writing the new ones: two writers of the
+        # same lines must not both pass here at once (a Stripe payout's lines are landed under
+        # the payout's row lock).
+        pause_point("ledger_land.checked")
         new_lines: list[LedgerRecord] = []
         relink: list[LedgerRecord] = []
         seen: set[str] = set()
@@ -387,7 +406,7 @@ class _Batch:
                 business=self.business,
                 provider=self.provider,
                 provider_reference=reference,
-                source=Source.IMPORT,
+                source=self.source,
                 state=PayoutState.PAID,
                 currency=currencies[reference].currency,
                 amount=-explicit[reference].gross if reference in explicit else 0,
@@ -424,7 +443,7 @@ class _Batch:
                     self.business.pk,
                     self.provider,
                     r.reference,
-                    Source.IMPORT,
+                    self.source,
                     KINDS[r.movement],
                     r.currency,
                     r.gross,

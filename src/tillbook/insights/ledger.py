@@ -26,6 +26,7 @@ from tillbook.insights.periods import Period
 from tillbook.insights.rollups import payout_contents_recompute
 from tillbook.payments.models import (
     Payout,
+    PayoutState,
 )
 
 
@@ -110,11 +111,13 @@ class PayoutSummary:
 
 def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSummary]:
     """Payouts that arrived in the period, per processor and currency, each with what it
-    carried from its balance lines: amount = sales − refunds − fees + other."""
+    carried from its balance lines: amount = sales − refunds − fees + other. A payout that
+    failed or was cancelled never arrived (its money went back to the processor's balance)."""
     found = list(
         Payout.objects.filter(
             business=business, arrival_date__gte=period.first, arrival_date__lte=period.last
         )
+        .exclude(state__in=[PayoutState.FAILED, PayoutState.CANCELLED])
         .select_related("insights_contents")
         .order_by("provider", "currency", "arrival_date", "pk")
     )

@@ -34,3 +34,17 @@ def stripe_event_retry(business_id: int, event: dict[str, Any]) -> str:
         return "missing business"
     with business_scope(business):
         return stripe_event_handle(business=business, event=event)
+
+
+@task()
+def stripe_payout_lines(business_id: int, payout_id: str, attempt: int = 1) -> str:
+    """Land the balance transactions a paid Stripe payout carried. Idempotent: lines already
+    in the ledger are found by Stripe's ids."""
+    from tillbook.core.models import Business
+    from tillbook.payments.payouts import stripe_payout_lines_fetch
+
+    business = Business.objects.filter(pk=business_id).first()
+    if business is None:
+        return "missing business"
+    with business_scope(business):
+        return stripe_payout_lines_fetch(business=business, payout_id=payout_id, attempt=attempt)

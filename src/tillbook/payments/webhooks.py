@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
@@ -26,6 +28,7 @@ from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
     Payment,
     PaymentState,
+    PayoutState,
     ProcessorEvent,
     ProviderAccount,
     Refund,
@@ -355,6 +358,28 @@ def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> R
     return None
 
 
+def _payout(business: Business, event: dict[str, Any]) -> str:
+    """payout.paid / .reconciliation_completed / .failed / .canceled: the payout and its state
+    now; for a paid automatic payout, its lines from Stripe's API in a task (Stripe lists a
+    payout's balance transactions only for automatic payouts)."""
+    from tillbook.payments.payouts import stripe_payout_record
+    from tillbook.payments.tasks import stripe_payout_lines
+
+    payout = _object(event)
+    reference = str(payout.get("id") or "")
+    if not reference.startswith("po_") or not isinstance(payout.get("amount"), int):
+        _record(business, event)
+        return "not a payout"
+    with transaction.atomic():
+        if not _record(business, event):
+            return "duplicate"
+        row = stripe_payout_record(business=business, payout=payout)
+        if row.state == PayoutState.PAID and payout.get("automatic", True):
+            enqueue_on_commit(stripe_payout_lines, business.pk, reference)
+            return "payout paid; its lines are being read"
+    return f"payout {row.state}"
+
+
 HANDLERS = {
     "checkout.session.completed": _session_completed,
     "checkout.session.async_payment_succeeded": _session_completed,
@@ -363,4 +388,10 @@ HANDLERS = {
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
+    "payout.paid": _payout,
+    # Stripe lists a payout's lines only once it has reconciled them, which can be after
+    # payout.paid: reading them again then lands what was missing, and nothing twice.
+    "payout.reconciliation_completed": _payout,
+    "payout.failed": _payout,
+    "payout.canceled": _payout,
 }

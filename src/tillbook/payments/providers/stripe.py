@@ -1,5 +1,6 @@
 """Stripe through the official SDK: Checkout Sessions, refunds, and reading what Stripe says
-about a payment (its PaymentIntent, the charge's fee from the balance transaction).
+about a payment (its PaymentIntent, the charge's fee from the balance transaction) and about a
+payout (the balance transactions it carried).
 
 Every call goes to settings.TILLBOOK_STRIPE_API_BASE, so tests and staging can point the
 adapter at a server that speaks Stripe's API. Webhooks are verified and handled in
@@ -69,7 +70,7 @@ class StripeProvider(PaymentProvider):
             "Secret key",
             "Starts with sk_live_ (sk_test_ for test mode). Stripe Dashboard → Developers → "
             "API keys. A restricted key (rk_…) needs write access to Checkout Sessions and "
-            "Refunds and read access to PaymentIntents, Charges and Balance transactions.",
+            "Refunds and read access to PaymentIntents, Charges, Payouts and Balance transactions.",
             is_secret=True,
             required=True,
         ),
@@ -243,6 +244,24 @@ class StripeProvider(PaymentProvider):
         if details.status == "canceled":
             return PollOutcome(state="failed", failure_reason="The payment was cancelled.")
         return PollOutcome(state="pending")
+
+    # Payouts ----------------------------------------------------------------------------
+
+    def payout_balance_transactions(self, *, payout_id: str) -> list[dict[str, Any]]:
+        """Every balance transaction an automatic payout carried, the payout's own among them,
+        each with what moved the money (`source` expanded: the charge, refund or payout).
+
+        Pages of 100 (Stripe's largest) until Stripe says there are no more."""
+        try:
+            listed = self.client().v1.balance_transactions.list(
+                params={"payout": payout_id, "limit": 100, "expand": ["data.source"]}
+            )
+            return [_plain(item) for item in listed.auto_paging_iter()]
+        except stripe.StripeError as error:
+            logger.warning("Stripe did not list payout %s: %s", payout_id, error)
+            raise ProcessorError(
+                f"Stripe did not list the balance transactions of payout {payout_id}."
+            ) from error
 
     # Refunds ----------------------------------------------------------------------------
 

@@ -1,3 +1,6 @@
+"""Importing fixture files as the CLI does; shared with other folders (a Stripe payout read
+live must meet the same balance history imported)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
