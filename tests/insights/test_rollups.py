@@ -195,3 +195,22 @@ def test_a_large_batch_of_new_rows_recomputes_every_day_of_its_range_alike(
         (date(2026, 9, 5), 2000, 2),
         (date(2026, 9, 10), 1000, 1),
     ]
+
+
+def test_days_are_cut_in_the_business_zone_on_both_sides_of_a_clock_change(
+    scoped: Business,
+) -> None:
+    from datetime import date
+
+    from tillbook.insights.models import DailyLedger
+    from tillbook.insights.rollups import rollups_refresh
+
+    scoped.timezone = "Europe/Berlin"  # clocks go forward at 01:00 UTC on 29 March 2026
+    scoped.save()
+    pay(scoped, "jo@example.com", datetime(2026, 3, 28, 22, 30, tzinfo=UTC))  # 23:30 on the 28th
+    pay(scoped, "jo@example.com", datetime(2026, 3, 28, 23, 30, tzinfo=UTC))  # 00:30 on the 29th
+    pay(scoped, "jo@example.com", datetime(2026, 3, 29, 21, 30, tzinfo=UTC))  # 23:30 on the 29th
+    pay(scoped, "jo@example.com", datetime(2026, 3, 29, 22, 30, tzinfo=UTC))  # 00:30 on the 30th
+    rollups_refresh(business=scoped)
+    orders = dict(DailyLedger.objects.filter(business=scoped).values_list("day", "orders"))
+    assert orders == {date(2026, 3, 28): 1, date(2026, 3, 29): 2, date(2026, 3, 30): 1}

@@ -91,7 +91,10 @@ def _adapt_datetimes(rows: Iterable[Sequence[Any]], positions: list[int]) -> lis
         for i in positions:
             value = values[i]
             if type(value) is datetime and value.tzinfo is not None:
-                values[i] = str(value.astimezone(zone).replace(tzinfo=None))
+                if value.tzinfo is zone:  # already in the zone: its text less "+00:00"
+                    values[i] = value.isoformat(" ")[:-6]
+                else:
+                    values[i] = str(value.astimezone(zone).replace(tzinfo=None))
             elif value is not None:
                 values[i] = adapt(value)
         result.append(values)

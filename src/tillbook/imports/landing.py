@@ -286,8 +286,9 @@ class _Batch:
                     customers.get(r.customer_email.lower()),
                     r.customer_email[:254],
                     r.description[:300],
-                    json.dumps(r.metadata),
-                    json.dumps(r.raw),
+                    json.dumps(r.metadata) if r.metadata else "{}",
+                    # A sale read from a balance line keeps its row once, on that line.
+                    "{}" if r.is_balance_line or not r.raw else json.dumps(r.raw),
                     "",
                     r.occurred_at,
                     r.occurred_at,

@@ -8,12 +8,13 @@ move earlier (history imported after newer sales), so the upsert keeps the earli
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, DateField, F, Func, Max, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from tillbook.core.models import Business
@@ -35,6 +36,7 @@ from tillbook.payments.models import (
 )
 
 FIRSTS = "customer_first_payment"
+_Piece = tuple[datetime, datetime, Any]
 
 
 def customer_firsts_refresh(*, business: Business) -> int:
@@ -272,6 +274,37 @@ def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) 
     )
 
 
+def _day_pieces(field: str, zone: tzinfo, start: datetime, end: datetime) -> list[_Piece]:
+    """[start, end) cut where `zone` changes its offset, each piece with its local day of `field`.
+
+    On SQLite, TruncDate in a zone calls a Python function for every row (a million-row import
+    spent seconds there); within one offset SQLite's own date() gives the local day. PostgreSQL
+    converts natively, in one piece.
+    """
+    if connection.vendor != "sqlite":
+        return [(start, end, TruncDate(field, tzinfo=zone))]
+    cuts = [start]
+    step = timedelta(days=1)
+    moment = start.astimezone(UTC)  # in UTC, differences are real time across a DST change
+    while moment < end:
+        following = min(moment + step, end)
+        if following.astimezone(zone).utcoffset() != moment.astimezone(zone).utcoffset():
+            low, high = moment, following  # the offset changes in (low, high]: find where
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                same = middle.astimezone(zone).utcoffset() == low.astimezone(zone).utcoffset()
+                low, high = (middle, high) if same else (low, middle)
+            cuts.append(high.replace(microsecond=0))
+        moment = following
+    cuts.append(end)
+    pieces: list[_Piece] = []
+    for low, high in itertools.pairwise(cuts):
+        offset = low.astimezone(zone).utcoffset() or timedelta(0)
+        shift = Value(f"{int(offset.total_seconds()):+d} seconds")
+        pieces.append((low, high, Func(F(field), shift, function="date", output_field=DateField())))
+    return pieces
+
+
 def _recompute(business: Business, first: date, last: date) -> int:
     """Replace the rows of every day from `first` to `last` with sums from the ledger."""
     zone = business.zone
@@ -287,78 +320,78 @@ def _recompute(business: Business, first: date, last: date) -> int:
             )
         return rows[key]
 
-    for found in (
-        Payment.objects.filter(
-            business=business,
-            state=PaymentState.SUCCEEDED,
-            succeeded_at__gte=start,
-            succeeded_at__lt=end,
-        )
-        .annotate(day=TruncDate("succeeded_at", tzinfo=zone), utm=payment_utm())
-        .values("day", "currency", "utm")
-        .annotate(
-            gross=Sum(F("amount") + F("tip_amount")),
-            tips=Sum("tip_amount"),
-            tax=Sum("tax_amount"),
-            fees=Sum(Coalesce("fee_amount", 0)),
-            orders=Count("id"),
-        )
-    ):
-        target = row(found["day"], found["currency"], found["utm"])
-        target.gross += found["gross"]
-        target.tips += found["tips"]
-        target.tax += found["tax"]
-        target.fees += found["fees"]
-        target.orders += found["orders"]
-    for found in (
-        Refund.objects.filter(
-            business=business,
-            state=RefundState.SUCCEEDED,
-            succeeded_at__gte=start,
-            succeeded_at__lt=end,
-        )
-        .annotate(day=TruncDate("succeeded_at", tzinfo=zone))
-        .values("day", "currency")
-        .annotate(total=Sum("amount"))
-    ):
-        row(found["day"], found["currency"], "").refunds += found["total"]
-    for found in (
-        Refund.objects.filter(
-            business=business,
-            state=RefundState.SUCCEEDED,
-            payment__succeeded_at__gte=start,
-            payment__succeeded_at__lt=end,
-        )
-        .annotate(
-            day=TruncDate("payment__succeeded_at", tzinfo=zone),
-            utm=payment_utm("payment__"),
-        )
-        .values("day", "payment__currency", "utm")
-        .annotate(total=Sum("amount"))
-    ):
-        row(found["day"], found["payment__currency"], found["utm"]).refunds_of_sales += found[
-            "total"
-        ]
+    for low, high, day in _day_pieces("succeeded_at", zone, start, end):
+        for found in (
+            Payment.objects.filter(
+                business=business,
+                state=PaymentState.SUCCEEDED,
+                succeeded_at__gte=low,
+                succeeded_at__lt=high,
+            )
+            .annotate(day=day, utm=payment_utm())
+            .values("day", "currency", "utm")
+            .annotate(
+                gross=Sum(F("amount") + F("tip_amount")),
+                tips=Sum("tip_amount"),
+                tax=Sum("tax_amount"),
+                fees=Sum(Coalesce("fee_amount", 0)),
+                orders=Count("id"),
+            )
+        ):
+            target = row(found["day"], found["currency"], found["utm"])
+            target.gross += found["gross"]
+            target.tips += found["tips"]
+            target.tax += found["tax"]
+            target.fees += found["fees"]
+            target.orders += found["orders"]
+        for found in (
+            Refund.objects.filter(
+                business=business,
+                state=RefundState.SUCCEEDED,
+                succeeded_at__gte=low,
+                succeeded_at__lt=high,
+            )
+            .annotate(day=day)
+            .values("day", "currency")
+            .annotate(total=Sum("amount"))
+        ):
+            row(found["day"], found["currency"], "").refunds += found["total"]
+    for low, high, day in _day_pieces("payment__succeeded_at", zone, start, end):
+        for found in (
+            Refund.objects.filter(
+                business=business,
+                state=RefundState.SUCCEEDED,
+                payment__succeeded_at__gte=low,
+                payment__succeeded_at__lt=high,
+            )
+            .annotate(day=day, utm=payment_utm("payment__"))
+            .values("day", "payment__currency", "utm")
+            .annotate(total=Sum("amount"))
+        ):
+            row(found["day"], found["payment__currency"], found["utm"]).refunds_of_sales += found[
+                "total"
+            ]
     unlinked = Q(kind=BalanceKind.REFUND, refund__isnull=True)
     fee_lines = Q(kind=BalanceKind.FEE)
     returned = Q(kind=BalanceKind.REFUND)
-    for found in (
-        BalanceTransaction.objects.filter(
-            business=business, occurred_at__gte=start, occurred_at__lt=end
-        )
-        .filter(unlinked | fee_lines | returned)
-        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
-        .values("day", "currency")
-        .annotate(
-            unlinked=Coalesce(Sum("gross", filter=unlinked), 0),
-            fee_lines=Coalesce(Sum("net", filter=fee_lines), 0),
-            returned=Coalesce(Sum("fee", filter=returned), 0),
-        )
-    ):
-        target = row(found["day"], found["currency"], "")
-        target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
-        target.fee_lines -= found["fee_lines"]  # so are fee lines
-        target.returned_fees += found["returned"]  # negative: fees given back lower the cost
+    for low, high, day in _day_pieces("occurred_at", zone, start, end):
+        for found in (
+            BalanceTransaction.objects.filter(
+                business=business, occurred_at__gte=low, occurred_at__lt=high
+            )
+            .filter(unlinked | fee_lines | returned)
+            .annotate(day=day)
+            .values("day", "currency")
+            .annotate(
+                unlinked=Coalesce(Sum("gross", filter=unlinked), 0),
+                fee_lines=Coalesce(Sum("net", filter=fee_lines), 0),
+                returned=Coalesce(Sum("fee", filter=returned), 0),
+            )
+        ):
+            target = row(found["day"], found["currency"], "")
+            target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
+            target.fee_lines -= found["fee_lines"]  # so are fee lines
+            target.returned_fees += found["returned"]  # negative: fees given back lower the cost
     DailyLedger.objects.filter(business=business, day__gte=first, day__lte=last).delete()
     DailyLedger.objects.bulk_create(rows.values(), batch_size=2000)
     return (last - first).days + 1
