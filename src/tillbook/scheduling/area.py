@@ -30,8 +30,7 @@ def customer_point(latitude: float | None, longitude: float | None) -> tuple[flo
         return None
     if latitude is None or longitude is None:
         raise location_unreadable()
-    if not (math.isfinite(latitude) and math.isfinite(longitude)):
-        raise location_unreadable()
+    # One range check also refuses "inf" and "nan": every comparison with nan is false.
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise location_unreadable()
     return (latitude, longitude)
