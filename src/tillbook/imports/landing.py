@@ -135,6 +135,23 @@ def statistics_refresh() -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
+def _identities(model: type[Model], count: int) -> list[int] | None:
+    """On PostgreSQL, `count` new ids from the table's own sequence (else None).
+
+    Rows written with the ids they will have need no second query to learn them: for a
+    balance export, that query was one lookup per new payment.
+    """
+    if connection.vendor != "postgresql" or not count:
+        return None
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [connection.ops.quote_name(table), model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _midnight(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
@@ -266,38 +283,41 @@ class _Batch:
             .filter(key__in=emails)
             .values_list("key", "pk")
         )
-        insert_rows(
-            Payment,
-            PAYMENT_FIELDS,
+        rows = (
             (
-                (
-                    self.business.pk,
-                    self.provider,
-                    Source.IMPORT,
-                    PaymentState.SUCCEEDED,
-                    r.currency,
-                    r.gross - r.tip,
-                    r.tip,
-                    r.tax,
-                    r.fee,
-                    reference,
-                    "",
-                    "",
-                    customers.get(r.customer_email.lower()),
-                    r.customer_email[:254],
-                    r.description[:300],
-                    json.dumps(r.metadata) if r.metadata else "{}",
-                    # A sale read from a balance line keeps its row once, on that line.
-                    "{}" if r.is_balance_line or not r.raw else json.dumps(r.raw),
-                    "",
-                    r.occurred_at,
-                    r.occurred_at,
-                )
-                for reference, r in sales.items()
-            ),
+                self.business.pk,
+                self.provider,
+                Source.IMPORT,
+                PaymentState.SUCCEEDED,
+                r.currency,
+                r.gross - r.tip,
+                r.tip,
+                r.tax,
+                r.fee,
+                reference,
+                "",
+                "",
+                customers.get(r.customer_email.lower()),
+                r.customer_email[:254],
+                r.description[:300],
+                json.dumps(r.metadata) if r.metadata else "{}",
+                # A sale read from a balance line keeps its row once, on that line.
+                "{}" if r.is_balance_line or not r.raw else json.dumps(r.raw),
+                "",
+                r.occurred_at,
+                r.occurred_at,
+            )
+            for reference, r in sales.items()
         )
-        # insert_rows returns no ids; one query fetches the new payments' back by reference.
-        found.update(self._known(Payment, "id", sales))
+        ids = _identities(Payment, len(sales))
+        if ids is None:
+            insert_rows(Payment, PAYMENT_FIELDS, rows)
+            # insert_rows returns no ids; one query fetches the new payments' back by reference.
+            found.update(self._known(Payment, "id", sales))
+        else:
+            numbered = ((id_, *row) for id_, row in zip(ids, rows, strict=True))
+            insert_rows(Payment, ("id", *PAYMENT_FIELDS), numbered)
+            found.update(zip(sales, ids, strict=True))
         return found
 
     # Refunds -----------------------------------------------------------------------------
