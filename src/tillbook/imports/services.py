@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tillbook.core.audit import audit_record
 from tillbook.core.errors import InvalidInput
+from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business, User
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.imports.ad_landing import AdCounts, ad_land_batch
@@ -41,7 +42,7 @@ from tillbook.imports.reading import FileCheck, file_check, file_pass
 from tillbook.imports.records import AdRecord, LedgerRecord, Record
 from tillbook.imports.source import ImportSource
 from tillbook.imports.spool import RecordSpool
-from tillbook.insights.rollups import rollups_refresh
+from tillbook.insights.rollups import rollups_hold, rollups_refresh
 
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
 BATCHES_PER_COMMIT = 10
@@ -222,9 +223,12 @@ def _land_records(
             # to its log, and a batch of new rows touches pages all over the date indexes, so
             # commits of 5,000 rows made a million-row import slow down as the tables grew.
             with transaction.atomic():
+                if ledger:
+                    rollups_hold(business=run.business)
                 for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
                     _land_batch(run, each, total, cache)
                     run.rows_done += len(each)
+                pause_point("import.landed")  # rows written, not yet committed
                 _save(run, "rows_done")
             if run.rows_done >= analysed * 2:
                 statistics_refresh()

@@ -397,6 +397,29 @@ def _recompute(business: Business, first: date, last: date) -> int:
     return (last - first).days + 1
 
 
+def rollups_hold(*, business: Business) -> None:
+    """Keep every refresh of `business`'s rollups waiting until the caller's transaction ends.
+
+    For a transaction that writes many payments, refunds or balance lines (an import's
+    commit, a payout's lines). The rollups read rows above a watermark id, but ids are taken
+    when a row is written, not when it is committed: a refresh running while an import holds
+    ids 100–50,000 uncommitted, after a card payment took id 50,001 and committed, would move
+    the watermark past the import's rows for good. Holding the watermarks' rows makes that
+    refresh wait for the commit, then read them.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("rollups_hold must run inside transaction.atomic().")
+    names = (FIRSTS, DAILY)
+    for name in names:
+        RollupWatermark.objects.get_or_create(business=business, name=name)
+    # Both rows at once, always in the same order: two holders cannot each wait for the other.
+    list(
+        RollupWatermark.objects.select_for_update()
+        .filter(business=business, name__in=names)
+        .order_by("name")
+    )
+
+
 def rollups_refresh(*, business: Business) -> None:
     """Everything the metrics read, brought up to date (cheap when nothing is new)."""
     customer_firsts_refresh(business=business)

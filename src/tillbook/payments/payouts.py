@@ -29,7 +29,7 @@ from tillbook.core.tasks import enqueue_on_commit
 from tillbook.imports.landing import LandingCounts, ledger_land_batch, payouts_settle
 from tillbook.imports.readers.stripe import BALANCE_TYPES
 from tillbook.imports.records import LedgerRecord, Movement
-from tillbook.insights.rollups import rollups_refresh
+from tillbook.insights.rollups import rollups_hold, rollups_refresh
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -138,6 +138,8 @@ def stripe_payout_land(
     """Land a payout and the balance transactions Stripe listed for it."""
     reference = str(payout["id"])
     with transaction.atomic():
+        # Before the payout's row, in the order an import takes them (see rollups_hold).
+        rollups_hold(business=business)
         row = stripe_payout_record(business=business, payout=payout)
         records = _records(business, reference, transactions)
         _refunds_adopt(business, records, transactions)
