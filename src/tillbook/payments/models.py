@@ -86,11 +86,24 @@ class PaymentState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# The ledger's two big tables (a million-row Stripe history is a million of each) index only
+# what is searched: the business through the composite indexes that start with it, and the
+# mostly empty links only where they are set. Every index is paid for on each row written.
+
+
 class Payment(TenantModel):
     """Money taken (or attempted) through one provider."""
 
+    business = models.ForeignKey(
+        "core.Business", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
+    )
     request = models.ForeignKey(
-        PaymentRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+        PaymentRequest,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payments",
+        db_index=False,
     )
     provider = models.CharField(max_length=20)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIVE)
@@ -109,7 +122,12 @@ class Payment(TenantModel):
     checkout_reference = models.CharField(max_length=255, blank=True)
     method = models.CharField(max_length=40, blank=True)
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "customers.Customer",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     customer_email = models.EmailField(blank=True)
     description = models.CharField(max_length=300, blank=True)
@@ -117,7 +135,12 @@ class Payment(TenantModel):
     raw = models.JSONField(default=dict, blank=True)
     failure_reason = models.CharField(max_length=300, blank=True)
     recorded_by = models.ForeignKey(
-        "core.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "core.User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(default=timezone.now)
     succeeded_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -134,6 +157,21 @@ class Payment(TenantModel):
             models.Index(fields=["business", "state", "succeeded_at"], name="payment_state_idx"),
             models.Index(
                 fields=["business", "provider", "checkout_reference"], name="payment_checkout_idx"
+            ),
+            models.Index(
+                fields=["request"],
+                condition=models.Q(request__isnull=False),
+                name="payment_request_idx",
+            ),
+            models.Index(
+                fields=["customer"],
+                condition=models.Q(customer__isnull=False),
+                name="payment_customer_idx",
+            ),
+            models.Index(
+                fields=["recorded_by"],
+                condition=models.Q(recorded_by__isnull=False),
+                name="payment_recorded_by_idx",
             ),
         ]
 
@@ -249,6 +287,9 @@ class BalanceTransaction(TenantModel):
     """One line of a processor's balance: what moved, gross, fee and net, and which payout
     carried it to the bank."""
 
+    business = models.ForeignKey(
+        "core.Business", on_delete=models.CASCADE, related_name="+", editable=False, db_index=False
+    )
     provider = models.CharField(max_length=20)
     provider_reference = models.CharField(max_length=255)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORT)
@@ -263,7 +304,12 @@ class BalanceTransaction(TenantModel):
         Payment, on_delete=models.SET_NULL, null=True, blank=True, related_name="balance_lines"
     )
     refund = models.ForeignKey(
-        Refund, on_delete=models.SET_NULL, null=True, blank=True, related_name="balance_lines"
+        Refund,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="balance_lines",
+        db_index=False,
     )
     payout = models.ForeignKey(
         Payout, on_delete=models.SET_NULL, null=True, blank=True, related_name="lines"
@@ -276,6 +322,13 @@ class BalanceTransaction(TenantModel):
             models.UniqueConstraint(
                 fields=["business", "provider", "provider_reference"],
                 name="balance_reference_unique",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(
+                fields=["refund"],
+                condition=models.Q(refund__isnull=False),
+                name="balance_refund_idx",
             ),
         ]
 
