@@ -79,6 +79,34 @@ def test_two_workers_reading_one_payout_land_its_lines_once(
         assert Payout.objects.get(business=stripe_business).amount == 8449
 
 
+def test_the_payout_lock_alone_lands_the_lines_once(
+    stripe_business: Business, paid_payout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the rollups' hold in front of it, the payout's row lock still serialises the
+    two: both are held until each is about to lock the payout, then let go together."""
+    from tillbook.payments import payouts
+
+    monkeypatch.setattr(payouts, "rollups_hold", lambda *, business: None)
+    locked = payouts.stripe_payout_record
+    gate = threading.Barrier(2, timeout=BARRIER_TIMEOUT)
+    passed = threading.local()
+
+    def gated(*, business: Business, payout: dict[str, Any]) -> Payout:
+        if not getattr(passed, "gate", False):  # only before the first of its two calls
+            passed.gate = True
+            gate.wait()
+        return locked(business=business, payout=payout)
+
+    monkeypatch.setattr(payouts, "stripe_payout_record", gated)
+    outcomes = race(_reader(stripe_business, paid_payout), _reader(stripe_business, paid_payout))
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert sorted(outcome.result for outcome in outcomes) == [
+        "0 lines, 5 known",
+        "5 lines, 0 known",
+    ]
+    assert len(_lines(stripe_business)) == 5
+
+
 def test_negative_control_without_the_payout_lock_the_second_worker_fails(
     stripe_business: Business, paid_payout: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -72,11 +72,11 @@ def _refresh(business: Business) -> None:
         rollups_refresh(business=business)
 
 
-def _a_session_waits_for_a_lock() -> bool:
+def _waits_for_a_lock(pid: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+            [pid],
         )
         return bool(cursor.fetchone()[0])
 
@@ -105,8 +105,15 @@ def _race(business: Business) -> list[ImportRun]:
         finally:
             connection.close()
 
+    pids: list[int] = []
+    started = threading.Event()
+
     def refresher() -> None:
         try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids.append(cursor.fetchone()[0])
+            started.set()
             _refresh(business)
         finally:
             connection.close()
@@ -114,12 +121,15 @@ def _race(business: Business) -> list[ImportRun]:
     with installed_pause("import.landed", pause):
         importing = threading.Thread(target=importer, daemon=True)
         importing.start()
-        assert landed.wait(BARRIER_TIMEOUT)
-        _card_payment(business)
-        refreshing = threading.Thread(target=refresher, daemon=True)
-        refreshing.start()
-        yield_to(refreshing)
-        release.set()
+        try:
+            assert landed.wait(BARRIER_TIMEOUT)
+            _card_payment(business)
+            refreshing = threading.Thread(target=refresher, daemon=True)
+            refreshing.start()
+            assert started.wait(BARRIER_TIMEOUT)
+            yield_to(refreshing, pids[0])
+        finally:
+            release.set()  # never leave the import holding its locks
         importing.join(BARRIER_TIMEOUT)
     refreshing.join(BARRIER_TIMEOUT)
     assert not importing.is_alive()
@@ -127,10 +137,10 @@ def _race(business: Business) -> list[ImportRun]:
     return runs
 
 
-def yield_to(refreshing: threading.Thread) -> None:
-    """Until the refresh has finished, or is waiting for a lock (then it waits for the import)."""
+def yield_to(refreshing: threading.Thread, pid: int) -> None:
+    """Until the refresh has finished, or its session waits for a lock (held by the import)."""
     deadline = time.monotonic() + BARRIER_TIMEOUT
-    while refreshing.is_alive() and not _a_session_waits_for_a_lock():
+    while refreshing.is_alive() and not _waits_for_a_lock(pid):
         assert time.monotonic() < deadline, "the refresh neither finished nor waited"
         time.sleep(0.01)
 

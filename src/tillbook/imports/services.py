@@ -223,7 +223,7 @@ def _land_records(
             # to its log, and a batch of new rows touches pages all over the date indexes, so
             # commits of 5,000 rows made a million-row import slow down as the tables grew.
             with transaction.atomic():
-                if ledger:
+                if ledger and not run.is_dry_run:  # a dry run's rows are never committed
                     rollups_hold(business=run.business)
                 for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
                     _land_batch(run, each, total, cache)
