@@ -41,7 +41,7 @@ from tillbook.payments.models import (
     RefundState,
     Source,
 )
-from tillbook.payments.providers.stripe import ProcessorError, StripeProvider
+from tillbook.payments.providers.stripe import ProcessorError, StripeProvider, tillbook_amount
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,8 @@ def stripe_payout_record(*, business: Business, payout: dict[str, Any]) -> Payou
     transaction. Returns the row, locked."""
     reference = str(payout["id"])
     state = STATES.get(str(payout.get("status") or ""), PayoutState.PENDING)
+    currency = str(payout.get("currency") or "").upper()[:3]
+    amount = tillbook_amount(int(payout.get("amount") or 0), currency)
     found, _ = Payout.objects.get_or_create(
         business=business,
         provider="stripe",
@@ -78,8 +80,8 @@ def stripe_payout_record(*, business: Business, payout: dict[str, Any]) -> Payou
         defaults={
             "source": Source.LIVE,
             "state": state,
-            "currency": str(payout.get("currency") or "").upper()[:3],
-            "amount": int(payout.get("amount") or 0),
+            "currency": currency,
+            "amount": amount,
             "arrival_date": _day(payout.get("arrival_date")),
             "raw": payout,
         },
@@ -89,8 +91,8 @@ def stripe_payout_record(*, business: Business, payout: dict[str, Any]) -> Payou
     if row.state in FINAL and state not in FINAL:
         return row
     row.state = state
-    row.amount = int(payout.get("amount") or 0)
-    row.currency = str(payout.get("currency") or row.currency).upper()[:3]
+    row.amount = amount
+    row.currency = currency or row.currency
     row.arrival_date = _day(payout.get("arrival_date")) or row.arrival_date
     row.raw = payout
     row.save(update_fields=["state", "amount", "currency", "arrival_date", "raw"])
@@ -201,16 +203,21 @@ def _records(
         moved = _source(item)
         kind = str(item.get("type") or "")
         movement = BALANCE_TYPES.get(kind, Movement.OTHER)
-        gross, fee = int(item.get("amount") or 0), int(item.get("fee") or 0)
+        currency = str(item.get("currency") or "").upper()
+        amount, fee = int(item.get("amount") or 0), int(item.get("fee") or 0)
+        # What moved is rounded; the fee is what lies between, so net = gross − fee holds
+        # where Stripe counts finer than Tillbook (a peso fee of 1,450.50).
+        gross = tillbook_amount(amount, currency)
+        net = tillbook_amount(int(item.get("net", amount - fee)), currency)
         record = LedgerRecord(
             line=line + 1,
             provider="stripe",
             movement=movement,
             reference=str(item["id"]),
-            currency=str(item.get("currency") or "").upper(),
+            currency=currency,
             gross=gross,
-            fee=fee,
-            net=int(item.get("net", gross - fee)),
+            fee=gross - net,
+            net=net,
             occurred_at=datetime.fromtimestamp(int(item.get("created") or 0), tz=UTC),
             available_on=_day(item.get("available_on")),
             payout_reference=payout_id,

@@ -34,7 +34,7 @@ from tillbook.payments.models import (
     Refund,
     RefundState,
 )
-from tillbook.payments.providers.stripe import StripeProvider
+from tillbook.payments.providers.stripe import StripeProvider, tillbook_amount
 from tillbook.payments.services import (
     payment_confirm,
     payment_fail,
@@ -320,7 +320,7 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
         elif reference:
             refund_record_external(
                 payment=payment,
-                amount=Money(int(item.get("amount") or 0), currency),
+                amount=Money(tillbook_amount(int(item.get("amount") or 0), currency), currency),
                 provider_reference=reference,
                 raw=item,
             )
@@ -332,7 +332,7 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
             .exclude(state=RefundState.FAILED)
             .values_list("amount", flat=True)
         )
-        refunded = int(charge.get("amount_refunded") or 0)
+        refunded = tillbook_amount(int(charge.get("amount_refunded") or 0), currency)
         if refunded >= known:
             # Stripe has refunded at least all we asked for: our pending ones went through.
             for refund in Refund.objects.filter(payment=payment, state=RefundState.PENDING):
@@ -342,7 +342,7 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
                 payment=payment,
                 amount=Money(refunded - known, currency),
                 provider_reference=f"{charge.get('id')}:{refunded}",
-                raw={"charge": charge.get("id"), "amount_refunded": refunded},
+                raw={"charge": charge.get("id"), "amount_refunded": charge.get("amount_refunded")},
             )
     return "refunds recorded"
 

@@ -18,7 +18,7 @@ import stripe
 from django.conf import settings
 
 from tillbook.core.errors import InvalidInput, TillbookError
-from tillbook.core.money import InvalidAmount, Money
+from tillbook.core.money import InvalidAmount, Money, currency_precision, is_known_currency
 from tillbook.payments.models import Payment, PaymentRequest, Refund
 from tillbook.payments.providers.base import (
     AccountField,
@@ -57,6 +57,53 @@ def _plain(value: Any) -> dict[str, Any]:
     if isinstance(value, stripe.StripeObject):
         return value.to_dict()
     return dict(value or {})
+
+
+# Stripe's own count of decimals per currency (docs.stripe.com/currencies): none for its
+# zero-decimal currencies, three for its three-decimal ones, two for every other. Tillbook
+# counts minor units as CLDR does (Money), and the two differ: CLDR gives the Colombian peso,
+# the Indonesian rupiah, the forint and the króna (among others) no decimals, Stripe two, so
+# 50,000 pesos are 50000 in Tillbook and 5000000 at Stripe. Every amount crossing to or from
+# Stripe goes through these two functions.
+STRIPE_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+     "XAF", "XOF", "XPF"}
+)  # fmt: skip
+STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def _stripe_shift(currency: str) -> int:
+    code = currency.upper()
+    if not is_known_currency(code):
+        return 0  # refused where it matters (Money); passed through as it came
+    digits = 0 if code in STRIPE_ZERO_DECIMAL else 3 if code in STRIPE_THREE_DECIMAL else 2
+    return digits - currency_precision(code)
+
+
+def stripe_amount(minor: int, currency: str) -> int:
+    """Tillbook's minor units of `currency` as Stripe counts them."""
+    shift = _stripe_shift(currency)
+    if shift >= 0:
+        return minor * 10**shift
+    factor = 10**-shift
+    if minor % factor:
+        digits = currency_precision(currency.upper()) + shift
+        raise InvalidInput(
+            f"Stripe takes {currency.upper()} amounts to {digits} decimals at most: "
+            f"{Money(minor, currency.upper()).format()} cannot be charged through Stripe."
+        )
+    return minor // factor
+
+
+def tillbook_amount(amount: int, currency: str) -> int:
+    """An amount Stripe sent, in Tillbook's minor units of `currency` (rounded half away from
+    zero where Stripe counts finer: a forint charge made with fillér in Stripe's dashboard)."""
+    shift = _stripe_shift(currency)
+    if shift <= 0:
+        return amount * 10**-shift
+    factor = 10**shift
+    whole = (abs(amount) * 2 + factor) // (2 * factor)
+    return whole if amount >= 0 else -whole
 
 
 class StripeProvider(PaymentProvider):
@@ -124,7 +171,7 @@ class StripeProvider(PaymentProvider):
                 "quantity": 1,
                 "price_data": {
                     "currency": currency,
-                    "unit_amount": payment.amount,
+                    "unit_amount": stripe_amount(payment.amount, currency),
                     "product_data": {"name": request.title[:250]},
                 },
             }
@@ -135,7 +182,7 @@ class StripeProvider(PaymentProvider):
                     "quantity": 1,
                     "price_data": {
                         "currency": currency,
-                        "unit_amount": payment.tip_amount,
+                        "unit_amount": stripe_amount(payment.tip_amount, currency),
                         "product_data": {"name": "Tip"},
                     },
                 }
@@ -268,7 +315,7 @@ class StripeProvider(PaymentProvider):
     def refund(self, *, refund: Refund) -> RefundOutcome:
         payment = refund.payment
         params: dict[str, Any] = {
-            "amount": refund.amount,
+            "amount": stripe_amount(refund.amount, refund.currency),
             "metadata": {"tillbook_refund": str(refund.pk), "tillbook_payment": str(payment.pk)},
         }
         if payment.provider_reference.startswith("ch_"):
@@ -314,6 +361,6 @@ def _fee(transaction: dict[str, Any], currency: str) -> Money | None:
     if transaction_currency != currency or transaction.get("fee") is None:
         return None
     try:
-        return Money(int(transaction["fee"]), transaction_currency)
+        return Money(tillbook_amount(int(transaction["fee"]), transaction_currency), currency)
     except (InvalidAmount, TypeError, ValueError):
         return None

@@ -1,0 +1,130 @@
+"""Amounts cross to and from Stripe in Stripe's own count of decimals.
+
+Tillbook counts minor units as CLDR does; Stripe counts two decimals for the Colombian peso,
+the forint, the króna and others CLDR gives none. 50,000 pesos are 50000 in Tillbook and
+5000000 at Stripe: sending Tillbook's number as it is would charge 500 pesos.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from tillbook.core.errors import InvalidInput
+from tillbook.core.models import Business, User
+from tillbook.core.money import Money
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.core.services import business_create
+from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
+from tillbook.payments.provider_accounts import provider_account_save
+from tillbook.payments.providers.stripe import stripe_amount, tillbook_amount
+from tillbook.payments.services import payment_request_create, payment_start, refund_create
+
+from ..fakes.stripe_server import FakeStripe
+from .fixtures import STRIPE_SECRET_KEY, WEBHOOK_SECRET, RecordingPurpose, deliver
+
+
+@pytest.mark.parametrize(
+    ("currency", "minor", "at_stripe"),
+    [
+        ("USD", 5000, 5000),  # two decimals on both sides
+        ("JPY", 5000, 5000),  # none on both sides
+        ("KWD", 5120, 5120),  # three on both sides
+        ("COP", 50000, 5000000),  # CLDR none, Stripe two
+        ("HUF", 12000, 1200000),
+        ("ISK", 5000, 500000),
+        ("IDR", 150000, 15000000),
+        ("LYD", 12340, 1234),  # CLDR three, Stripe two
+    ],
+)
+def test_amounts_go_to_stripe_in_its_decimals_and_come_back_unchanged(
+    currency: str, minor: int, at_stripe: int
+) -> None:
+    assert stripe_amount(minor, currency) == at_stripe
+    assert tillbook_amount(at_stripe, currency) == minor
+    assert tillbook_amount(-at_stripe, currency) == -minor
+
+
+def test_what_stripe_counts_finer_is_rounded_half_away_from_zero() -> None:
+    # A Stripe fee of 1,450.30 pesos, 1,450.50 and 1,450.49; a refund line of −0.50.
+    assert [tillbook_amount(n, "COP") for n in (145030, 145050, 145049, -50)] == [
+        1450,
+        1451,
+        1450,
+        -1,
+    ]
+
+
+def test_an_amount_stripe_cannot_state_is_refused_with_a_reason() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        stripe_amount(12345, "LYD")
+    assert str(refused.value) == (
+        "Stripe takes LYD amounts to 2 decimals at most: LYD12.345 cannot be charged through "
+        "Stripe."
+    )
+
+
+@pytest.fixture
+def bogota(owner: User, fake_stripe: FakeStripe) -> Business:
+    with unscoped():
+        business = business_create(
+            slug="bogota",
+            name="Estudio Bogotá",
+            currency="COP",
+            timezone_name="America/Bogota",
+            owner=owner,
+        )
+    with business_scope(business):
+        provider_account_save(
+            business=business,
+            provider="stripe",
+            actor=None,
+            is_enabled=True,
+            credentials={"secret_key": STRIPE_SECRET_KEY, "webhook_secret": WEBHOOK_SECRET},
+        )
+    return business
+
+
+def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
+    client: Client,
+    bogota: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+) -> None:
+    with business_scope(bogota):
+        request = payment_request_create(
+            business=bogota, purpose="test", title="Taller", amount=Money(50000, "COP")
+        )
+        payment = payment_start(
+            request=request,
+            provider="stripe",
+            return_url=f"https://shop.example.test/pay/{request.token}/done/",
+            customer_email="ana@example.com",
+        ).payment
+    (session,) = fake_stripe.sessions.values()
+    assert (session["currency"], session["amount_total"]) == ("cop", 5000000)
+
+    events = fake_stripe.pay(payment.checkout_reference)
+    assert deliver(client, bogota, events["checkout.session.completed"]).status_code == 200
+    with business_scope(bogota):
+        payment = Payment.objects.get(pk=payment.pk)
+    # The fake's fee: 2.9 % + 30 of 5,000,000 = 145,030, i.e. 1,450.30 pesos.
+    assert (payment.state, payment.amount, payment.fee_amount) == (
+        PaymentState.SUCCEEDED,
+        50000,
+        1450,
+    )
+
+    with business_scope(bogota):
+        refund = refund_create(payment=payment, amount=Money(20000, "COP"), reason="", actor=owner)
+    (call,) = [r for r in fake_stripe.requests if r.path == "/v1/refunds"]
+    assert call.params["amount"] == "2000000"
+    assert (refund.state, refund.amount) == (RefundState.SUCCEEDED, 20000)
+
+    # 5,000 pesos refunded in Stripe's dashboard arrive as 5,000 pesos.
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 500000)
+    assert deliver(client, bogota, event).status_code == 200
+    with business_scope(bogota):
+        amounts = sorted(Refund.objects.filter(payment=payment).values_list("amount", flat=True))
+    assert amounts == [5000, 20000]
