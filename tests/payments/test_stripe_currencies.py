@@ -55,13 +55,19 @@ def test_what_stripe_counts_finer_is_rounded_half_away_from_zero() -> None:
     ]
 
 
-def test_an_amount_stripe_cannot_state_is_refused_with_a_reason() -> None:
+@pytest.mark.parametrize(
+    ("currency", "minor", "message"),
+    [
+        ("LYD", 12345, "Stripe takes LYD amounts to 2 decimals at most: LYD12.345"),
+        ("KWD", 5125, "Stripe takes KWD amounts in steps of 0.010: KWD5.125"),
+    ],
+)
+def test_an_amount_stripe_cannot_state_is_refused_with_a_reason(
+    currency: str, minor: int, message: str
+) -> None:
     with pytest.raises(InvalidInput) as refused:
-        stripe_amount(12345, "LYD")
-    assert str(refused.value) == (
-        "Stripe takes LYD amounts to 2 decimals at most: LYD12.345 cannot be charged through "
-        "Stripe."
-    )
+        stripe_amount(minor, currency)
+    assert str(refused.value) == f"{message} cannot be charged through Stripe."
 
 
 @pytest.fixture

@@ -83,6 +83,12 @@ def _stripe_shift(currency: str) -> int:
 def stripe_amount(minor: int, currency: str) -> int:
     """Tillbook's minor units of `currency` as Stripe counts them."""
     shift = _stripe_shift(currency)
+    if currency.upper() in STRIPE_THREE_DECIMAL and minor % 10:
+        # Stripe's payment partners need the last of the three digits to be 0.
+        raise InvalidInput(
+            f"Stripe takes {currency.upper()} amounts in steps of 0.010: "
+            f"{Money(minor, currency.upper()).format()} cannot be charged through Stripe."
+        )
     if shift >= 0:
         return minor * 10**shift
     factor = 10**-shift
