@@ -53,6 +53,29 @@ def test_more_decimals_than_the_currency_has_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "currency", "minor"),
+    [
+        ("1450.30", "COP", 1450),  # Stripe states pesos to the hundredth; Tillbook keeps whole
+        ("1450.50", "COP", 1451),  # half away from zero
+        ("1450.49", "COP", 1450),
+        ("-0.50", "COP", -1),
+        ("1.450,30", "COP", 1450),
+        ("12000.75", "HUF", 12001),
+        ("5000.00", "ISK", 5000),
+    ],
+)
+def test_finer_amounts_than_tillbook_keeps_are_rounded_where_processors_state_them(
+    text: str, currency: str, minor: int
+) -> None:
+    assert parse_minor(text, currency, decimal_mark="," if "," in text else ".") == minor
+
+
+def test_finer_than_the_processors_state_is_still_refused() -> None:
+    with pytest.raises(CellError, match=r"“1450.305” has more decimals than COP allows \(2\)"):
+        parse_minor("1450.305", "COP")
+
+
+@pytest.mark.parametrize(
     ("text", "count"), [("2,140", 2140), ("2.140", 2140), ("9197", 9197), ("--", 0), ("", 0)]
 )
 def test_counts_read_grouping_in_any_locale(text: str, count: int) -> None:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from django.db.models import Sum
 
 from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.services import UNLINKED_REFUNDS
+from tillbook.imports.source import ImportSource
 from tillbook.payments.models import (
     BalanceTransaction,
     Payment,
@@ -196,3 +198,26 @@ def test_imports_of_two_businesses_never_meet(
     assert (other.imported, other.duplicates) == (7, 0)
     with business_scope(other_business):
         assert Payment.objects.count() == 3
+
+
+def test_a_peso_balance_history_with_fees_to_the_hundredth_lands_in_whole_pesos(
+    run_import: Importer, make_business: Callable[..., Business]
+) -> None:
+    """Stripe states pesos to the hundredth, Tillbook keeps them whole: each amount is rounded
+    and the fee is what lies between the gross and the net, so net = gross − fee still holds."""
+    bogota = make_business("bogota", currency="COP", timezone_name="America/Bogota")
+    text = (
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC)\n"
+        "txn_1,charge,ch_1,50000.00,1450.30,48549.70,cop,2026-10-01 15:00:00\n"
+        "txn_2,charge,ch_2,100.00,1.50,98.50,cop,2026-10-01 16:00:00\n"
+    )
+    run = run_import(ImportSource.from_bytes(text.encode(), "balance.csv"), target=bogota)
+    assert (run.state, run.imported) == (RunState.DONE, 2)
+    with business_scope(bogota):
+        lines = sorted(
+            BalanceTransaction.objects.values_list("provider_reference", "gross", "fee", "net")
+        )
+        payments = sorted(Payment.objects.values_list("provider_reference", "amount", "fee_amount"))
+    # 98.50 rounds to 99 and 1.50 to 2: the fee becomes 100 − 99 = 1.
+    assert lines == [("txn_1", 50000, 1450, 48550), ("txn_2", 100, 1, 99)]
+    assert payments == [("ch_1", 50000, 1450), ("ch_2", 100, 1)]

@@ -39,6 +39,22 @@ def currency_precision(code: str) -> int:
     return int(get_currency_precision(code))
 
 
+# How many decimals the payment processors state (Stripe's table, docs.stripe.com/currencies,
+# which follows ISO 4217 more closely than CLDR): none for these, three for those, two for
+# every other currency. Where CLDR counts fewer (the Colombian peso, the forint, the króna,
+# the rupiah have none in CLDR, two at Stripe), amounts from a processor can be finer than a
+# minor unit of Money: a Stripe fee of 1,450.30 pesos.
+PROCESSOR_ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+     "XAF", "XOF", "XPF"}
+)  # fmt: skip
+PROCESSOR_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def processor_precision(code: str) -> int:
+    return 0 if code in PROCESSOR_ZERO_DECIMAL else 3 if code in PROCESSOR_THREE_DECIMAL else 2
+
+
 @dataclass(frozen=True, slots=True, order=False)
 class Money:
     amount: int

@@ -8,9 +8,9 @@ Excel `1.2E+17` for a 17-digit id. Nothing here ever goes through a float.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from tillbook.core.money import currency_precision
+from tillbook.core.money import currency_precision, processor_precision
 
 
 class CellError(ValueError):
@@ -86,8 +86,14 @@ _PLAIN_AMOUNT = re.compile(r"(-?)(\d+)(?:\.(\d+))?")
 
 
 def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
-    """An amount in major units as written in the file → integer minor units of `currency`."""
+    """An amount in major units as written in the file → integer minor units of `currency`.
+
+    A processor may state decimals Money does not keep (Stripe writes pesos and forints to
+    the hundredth, CLDR counts them whole): those are rounded half away from zero. More
+    decimals than the processors use is a damaged file.
+    """
     precision = currency_precision(currency)
+    finest = max(precision, processor_precision(currency))
     if decimal_mark == "." and (plain := _PLAIN_AMOUNT.fullmatch(text)):
         # The common case (Stripe writes "-80.00"), read without Decimal: a million-row file
         # has three amounts per row.
@@ -98,11 +104,10 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
             return -whole_minor if sign else whole_minor
     if is_empty(text):
         return 0
-    value = parse_decimal(text, decimal_mark=decimal_mark, precision=precision)
-    minor = value.scaleb(precision)
-    if minor != minor.to_integral_value():
-        raise CellError(f"“{text}” has more decimals than {currency} allows ({precision})")
-    return int(minor)
+    value = parse_decimal(text, decimal_mark=decimal_mark, precision=finest)
+    if value.scaleb(finest) != value.scaleb(finest).to_integral_value():
+        raise CellError(f"“{text}” has more decimals than {currency} allows ({finest})")
+    return int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def parse_count(text: str) -> int:

@@ -13,6 +13,7 @@ import re
 from datetime import UTC
 from typing import ClassVar
 
+from tillbook.core.money import currency_precision, processor_precision
 from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row
 from tillbook.imports.readers import cells
 from tillbook.imports.records import LedgerRecord, Movement, Record, Skipped
@@ -73,9 +74,18 @@ def _metadata(row: Row) -> dict[str, str]:
     }
 
 
-def _check_net(row: Row, gross: int, fee: int, net: int, label: str) -> None:
-    if gross - fee != net:
-        raise ColumnError(label, "is not the amount less the fee; the file may be damaged")
+def _checked_fee(gross: int, fee: int, net: int, currency: str, label: str) -> int:
+    """The fee, once net = gross − fee is seen to hold.
+
+    Where Stripe states finer amounts than Tillbook keeps (pesos to the hundredth), the three
+    were rounded each on its own and may disagree by one unit: the fee is then what lies
+    between the gross and the net, the money that moved.
+    """
+    if gross - fee == net:
+        return fee
+    if processor_precision(currency) > currency_precision(currency) and abs(gross - fee - net) == 1:
+        return gross - net
+    raise ColumnError(label, "is not the amount less the fee; the file may be damaged")
 
 
 class StripeBalanceReader(Reader):
@@ -114,7 +124,7 @@ class StripeBalanceReader(Reader):
         gross = cells.minor(row, "amount", currency, context)
         fee = cells.minor(row, "fee", currency, context)
         net = cells.minor(row, "net", currency, context) if get("net") else gross - fee
-        _check_net(row, gross, fee, net, "Net")
+        fee = _checked_fee(gross, fee, net, currency, "Net")
         movement = BALANCE_TYPES.get(kind, Movement.OTHER)
         source = get("source", "")
         record = LedgerRecord(
@@ -246,7 +256,7 @@ class StripeItemizedReader(Reader):
         gross = cells.minor(row, "gross", currency, context)
         fee = cells.minor(row, "fee", currency, context)
         net = cells.minor(row, "net", currency, context)
-        _check_net(row, gross, fee, net, "net")
+        fee = _checked_fee(gross, fee, net, currency, "net")
         category = cells.required(row, "category").lower()
         movement = REPORTING_CATEGORIES.get(category, Movement.ADJUSTMENT)
         source = row.get("source_id")

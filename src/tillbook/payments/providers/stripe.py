@@ -18,7 +18,14 @@ import stripe
 from django.conf import settings
 
 from tillbook.core.errors import InvalidInput, TillbookError
-from tillbook.core.money import InvalidAmount, Money, currency_precision, is_known_currency
+from tillbook.core.money import (
+    PROCESSOR_THREE_DECIMAL,
+    InvalidAmount,
+    Money,
+    currency_precision,
+    is_known_currency,
+    processor_precision,
+)
 from tillbook.payments.models import Payment, PaymentRequest, Refund
 from tillbook.payments.providers.base import (
     AccountField,
@@ -59,31 +66,24 @@ def _plain(value: Any) -> dict[str, Any]:
     return dict(value or {})
 
 
-# Stripe's own count of decimals per currency (docs.stripe.com/currencies): none for its
-# zero-decimal currencies, three for its three-decimal ones, two for every other. Tillbook
+# Stripe's own count of decimals per currency is processor_precision (core.money); Tillbook
 # counts minor units as CLDR does (Money), and the two differ: CLDR gives the Colombian peso,
 # the Indonesian rupiah, the forint and the króna (among others) no decimals, Stripe two, so
 # 50,000 pesos are 50000 in Tillbook and 5000000 at Stripe. Every amount crossing to or from
 # Stripe goes through these two functions.
-STRIPE_ZERO_DECIMAL = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
-     "XAF", "XOF", "XPF"}
-)  # fmt: skip
-STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 
 
 def _stripe_shift(currency: str) -> int:
     code = currency.upper()
     if not is_known_currency(code):
         return 0  # refused where it matters (Money); passed through as it came
-    digits = 0 if code in STRIPE_ZERO_DECIMAL else 3 if code in STRIPE_THREE_DECIMAL else 2
-    return digits - currency_precision(code)
+    return processor_precision(code) - currency_precision(code)
 
 
 def stripe_amount(minor: int, currency: str) -> int:
     """Tillbook's minor units of `currency` as Stripe counts them."""
     shift = _stripe_shift(currency)
-    if currency.upper() in STRIPE_THREE_DECIMAL and minor % 10:
+    if currency.upper() in PROCESSOR_THREE_DECIMAL and minor % 10:
         # Stripe's payment partners need the last of the three digits to be 0.
         raise InvalidInput(
             f"Stripe takes {currency.upper()} amounts in steps of 0.010: "
