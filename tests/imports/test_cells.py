@@ -73,6 +73,8 @@ def test_finer_amounts_than_tillbook_keeps_are_rounded_where_processors_state_th
 def test_finer_than_the_processors_state_is_still_refused() -> None:
     with pytest.raises(CellError, match=r"“1450.305” has more decimals than COP allows \(2\)"):
         parse_minor("1450.305", "COP")
+    with pytest.raises(CellError, match="is not an amount"):
+        parse_minor("1" * 40 + ".5", "COP")
 
 
 @pytest.mark.parametrize(

@@ -70,15 +70,10 @@ def test_an_amount_stripe_cannot_state_is_refused_with_a_reason(
     assert str(refused.value) == f"{message} cannot be charged through Stripe."
 
 
-@pytest.fixture
-def bogota(owner: User, fake_stripe: FakeStripe) -> Business:
+def _stripe_business(owner: User, slug: str, currency: str, zone: str) -> Business:
     with unscoped():
         business = business_create(
-            slug="bogota",
-            name="Estudio Bogotá",
-            currency="COP",
-            timezone_name="America/Bogota",
-            owner=owner,
+            slug=slug, name=slug.title(), currency=currency, timezone_name=zone, owner=owner
         )
     with business_scope(business):
         provider_account_save(
@@ -89,6 +84,28 @@ def bogota(owner: User, fake_stripe: FakeStripe) -> Business:
             credentials={"secret_key": STRIPE_SECRET_KEY, "webhook_secret": WEBHOOK_SECRET},
         )
     return business
+
+
+@pytest.fixture
+def bogota(owner: User, fake_stripe: FakeStripe) -> Business:
+    return _stripe_business(owner, "bogota", "COP", "America/Bogota")
+
+
+def _paid(client: Client, business: Business, fake: FakeStripe, price: Money) -> Payment:
+    with business_scope(business):
+        request = payment_request_create(
+            business=business, purpose="test", title="Taller", amount=price
+        )
+        payment = payment_start(
+            request=request,
+            provider="stripe",
+            return_url=f"https://shop.example.test/pay/{request.token}/done/",
+            customer_email="ana@example.com",
+        ).payment
+    events = fake.pay(payment.checkout_reference)
+    assert deliver(client, business, events["checkout.session.completed"]).status_code == 200
+    with business_scope(business):
+        return Payment.objects.get(pk=payment.pk)
 
 
 def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
@@ -134,3 +151,61 @@ def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
     with business_scope(bogota):
         amounts = sorted(Refund.objects.filter(payment=payment).values_list("amount", flat=True))
     assert amounts == [5000, 20000]
+
+
+def test_dashboard_refunds_read_from_the_charges_total_add_up_to_it(
+    client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    budapest = _stripe_business(owner, "budapest", "HUF", "Europe/Budapest")
+    payment = _paid(client, budapest, fake_stripe, Money(1000, "HUF"))
+    # 500.50 Ft and then 499.50 Ft, refunded in Stripe's dashboard: 1,000 Ft in all.
+    for amount in (50050, 49950):
+        event = fake_stripe.refund_in_dashboard(payment.provider_reference, amount)
+        assert deliver(client, budapest, event).status_code == 200
+    with business_scope(budapest):
+        amounts = list(Refund.objects.order_by("pk").values_list("amount", flat=True))
+    assert amounts == [501, 499]
+
+
+def test_a_peso_fee_is_the_rounded_gross_less_the_rounded_net(
+    client: Client, bogota: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    # 50,007 pesos: the fake's fee is 2.9 % + 30 of 5,000,700 = 145,050 (1,450.50 pesos), the
+    # net 4,855,650 (48,556.50). Rounded alone the fee would be 1,451; the payout's line has
+    # 50,007 − 48,557 = 1,450, and so does the payment.
+    payment = _paid(client, bogota, fake_stripe, Money(50007, "COP"))
+    assert payment.fee_amount == 1450
+
+
+def test_a_refund_stripe_cannot_state_fails_with_the_reason_and_sends_nothing(
+    client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    kuwait = _stripe_business(owner, "kuwait", "KWD", "Asia/Kuwait")
+    payment = _paid(client, kuwait, fake_stripe, Money(5120, "KWD"))
+    with business_scope(kuwait):
+        refund = refund_create(payment=payment, amount=Money(1125, "KWD"), reason="", actor=owner)
+    assert (refund.state, refund.failure_reason) == (
+        RefundState.FAILED,
+        "Stripe takes KWD amounts in steps of 0.010: KWD1.125 cannot be charged through Stripe.",
+    )
+    assert [r.path for r in fake_stripe.requests if r.path == "/v1/refunds"] == []
+
+
+def test_listed_dashboard_refunds_share_the_rounded_running_total(
+    client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    """Older API versions list the charge's refunds in charge.refunded: each is recorded as its
+    share of the rounded running total, oldest first."""
+    budapest = _stripe_business(owner, "budapest", "HUF", "Europe/Budapest")
+    payment = _paid(client, budapest, fake_stripe, Money(1000, "HUF"))
+    for amount in (50050, 49950):
+        event = fake_stripe.refund_in_dashboard(payment.provider_reference, amount)
+    refunds = sorted(fake_stripe.refunds.values(), key=lambda r: r["amount"], reverse=True)
+    for position, refund in enumerate(refunds):
+        refund["created"] += position  # 500.50 Ft first, then 499.50 Ft
+    charge = {**event["data"]["object"], "refunds": {"object": "list", "data": refunds}}
+    listed = fake_stripe.event("charge.refunded", charge)
+    assert deliver(client, budapest, listed).status_code == 200
+    with business_scope(budapest):
+        amounts = sorted(Refund.objects.values_list("provider_reference", "amount"))
+    assert amounts == sorted([(refunds[0]["id"], 501), (refunds[1]["id"], 499)])

@@ -107,7 +107,10 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
     value = parse_decimal(text, decimal_mark=decimal_mark, precision=finest)
     if value.scaleb(finest) != value.scaleb(finest).to_integral_value():
         raise CellError(f"“{text}” has more decimals than {currency} allows ({finest})")
-    return int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:  # more digits than any amount has
+        raise CellError(f"“{text}” is not an amount") from None
 
 
 def parse_count(text: str) -> int:

@@ -310,17 +310,26 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
         return "duplicate"
     currency = str(charge.get("currency") or "").upper()
     listed = (charge.get("refunds") or {}).get("data") or []
-    for item in listed:
-        if not isinstance(item, dict) or item.get("status") != "succeeded":
-            continue
+    succeeded = sorted(
+        (i for i in listed if isinstance(i, dict) and i.get("status") == "succeeded"),
+        key=lambda i: (int(i.get("created") or 0), str(i.get("id") or "")),
+    )
+    # Each refund's share of the rounded running total, oldest first: where Stripe counts
+    # finer than Tillbook (500.50 + 499.50 forints), the shares add up to the rounded whole
+    # instead of one unit more.
+    running = 0
+    for item in succeeded:
+        before = tillbook_amount(running, currency)
+        running += int(item.get("amount") or 0)
+        share = tillbook_amount(running, currency) - before
         reference = str(item.get("id") or "")
         ours = _our_refund(payment, reference, item.get("metadata") or {})
         if ours is not None:
             refund_settle(refund=ours, succeeded=True, provider_reference=reference)
-        elif reference:
+        elif reference and share > 0:  # a fraction of a unit waits for the next refund
             refund_record_external(
                 payment=payment,
-                amount=Money(tillbook_amount(int(item.get("amount") or 0), currency), currency),
+                amount=Money(share, currency),
                 provider_reference=reference,
                 raw=item,
             )

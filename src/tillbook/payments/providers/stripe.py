@@ -320,8 +320,12 @@ class StripeProvider(PaymentProvider):
 
     def refund(self, *, refund: Refund) -> RefundOutcome:
         payment = refund.payment
+        try:
+            amount = stripe_amount(refund.amount, refund.currency)
+        except InvalidInput as error:  # nothing was sent: the refund fails with the reason
+            return RefundOutcome(succeeded=False, failure_reason=error.message[:300])
         params: dict[str, Any] = {
-            "amount": stripe_amount(refund.amount, refund.currency),
+            "amount": amount,
             "metadata": {"tillbook_refund": str(refund.pk), "tillbook_payment": str(payment.pk)},
         }
         if payment.provider_reference.startswith("ch_"):
@@ -367,6 +371,10 @@ def _fee(transaction: dict[str, Any], currency: str) -> Money | None:
     if transaction_currency != currency or transaction.get("fee") is None:
         return None
     try:
-        return Money(tillbook_amount(int(transaction["fee"]), transaction_currency), currency)
-    except (InvalidAmount, TypeError, ValueError):
+        amount, fee = int(transaction["amount"]), int(transaction["fee"])
+        net = int(transaction.get("net", amount - fee))
+        # As a payout's lines have it: the rounded gross less the rounded net.
+        fee = tillbook_amount(amount, currency) - tillbook_amount(net, currency)
+        return Money(fee, currency)
+    except (InvalidAmount, KeyError, TypeError, ValueError):
         return None
