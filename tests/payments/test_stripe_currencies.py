@@ -115,23 +115,9 @@ def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
     owner: User,
     purpose: RecordingPurpose,
 ) -> None:
-    with business_scope(bogota):
-        request = payment_request_create(
-            business=bogota, purpose="test", title="Taller", amount=Money(50000, "COP")
-        )
-        payment = payment_start(
-            request=request,
-            provider="stripe",
-            return_url=f"https://shop.example.test/pay/{request.token}/done/",
-            customer_email="ana@example.com",
-        ).payment
+    payment = _paid(client, bogota, fake_stripe, Money(50000, "COP"))
     (session,) = fake_stripe.sessions.values()
     assert (session["currency"], session["amount_total"]) == ("cop", 5000000)
-
-    events = fake_stripe.pay(payment.checkout_reference)
-    assert deliver(client, bogota, events["checkout.session.completed"]).status_code == 200
-    with business_scope(bogota):
-        payment = Payment.objects.get(pk=payment.pk)
     # The fake's fee: 2.9 % + 30 of 5,000,000 = 145,030, i.e. 1,450.30 pesos.
     assert (payment.state, payment.amount, payment.fee_amount) == (
         PaymentState.SUCCEEDED,
