@@ -246,26 +246,40 @@ def _refunds_adopt(
     Stripe's dashboard is recorded as "<charge>:<refunded so far>" (payments.webhooks). Its
     `re_…` line would otherwise land as a second refund of the same money.
     """
-    for record, item in zip(records, transactions, strict=True):
-        if record.movement is not Movement.REFUND or not record.payment_reference:
+    wanted = [
+        (record, str(_source(item).get("charge") or ""))
+        for record, item in zip(records, transactions, strict=True)
+        if record.movement is Movement.REFUND and record.payment_reference
+    ]
+    if not wanted:
+        return
+    # Two queries for the whole payout: its refunds' payments, and every refund of those.
+    payments = dict(
+        Payment.objects.filter(
+            business=business,
+            provider="stripe",
+            provider_reference__in={record.payment_reference for record, _ in wanted},
+        ).values_list("provider_reference", "pk")
+    )
+    refunds: dict[int, list[Refund]] = {}
+    for refund in Refund.objects.filter(
+        business=business, payment_id__in=payments.values()
+    ).order_by("pk"):
+        refunds.setdefault(refund.payment_id, []).append(refund)
+    for record, charge in wanted:
+        known = refunds.get(payments.get(record.payment_reference, 0), [])
+        if not charge or any(r.provider_reference == record.refund_reference for r in known):
             continue
-        payment = Payment.objects.filter(
-            business=business, provider="stripe", provider_reference=record.payment_reference
-        ).first()
-        if payment is None:
-            continue
-        refunds = Refund.objects.filter(business=business, payment=payment)
-        if refunds.filter(provider_reference=record.refund_reference).exists():
-            continue
-        charge = str(_source(item).get("charge") or "")
-        summary = (
-            refunds.filter(
-                state=RefundState.SUCCEEDED,
-                amount=-record.gross,
-                provider_reference__startswith=f"{charge}:",
-            )
-            .order_by("pk")
-            .first()
+        summary = next(
+            (
+                r
+                for r in known
+                if r.state == RefundState.SUCCEEDED
+                and r.amount == -record.gross
+                and r.provider_reference.startswith(f"{charge}:")
+            ),
+            None,
         )
-        if charge and summary is not None:
-            refunds.filter(pk=summary.pk).update(provider_reference=record.refund_reference)
+        if summary is not None:
+            summary.provider_reference = record.refund_reference  # not adopted twice
+            Refund.objects.filter(pk=summary.pk).update(provider_reference=record.refund_reference)
