@@ -62,6 +62,10 @@ def fake_stripe(settings: Any) -> Iterator[FakeStripe]:
 @pytest.fixture
 def stripe_business(business: Business, fake_stripe: FakeStripe) -> Business:
     """The business with Stripe switched on, pointing at the fake server."""
+    return stripe_switched_on(business)
+
+
+def stripe_switched_on(business: Business) -> Business:
     with business_scope(business):
         provider_account_save(
             business=business,

@@ -15,13 +15,13 @@ from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.core.services import business_create
-from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
-from tillbook.payments.provider_accounts import provider_account_save
+from tillbook.payments.models import PaymentState, Refund, RefundState
 from tillbook.payments.providers.stripe import stripe_amount, tillbook_amount
-from tillbook.payments.services import payment_request_create, payment_start, refund_create
+from tillbook.payments.services import refund_create
 
 from ..fakes.stripe_server import FakeStripe
-from .fixtures import STRIPE_SECRET_KEY, WEBHOOK_SECRET, RecordingPurpose, deliver
+from .fixtures import RecordingPurpose, deliver, stripe_switched_on
+from .test_stripe_refunds import paid_stripe_payment
 
 
 @pytest.mark.parametrize(
@@ -75,37 +75,12 @@ def _stripe_business(owner: User, slug: str, currency: str, zone: str) -> Busine
         business = business_create(
             slug=slug, name=slug.title(), currency=currency, timezone_name=zone, owner=owner
         )
-    with business_scope(business):
-        provider_account_save(
-            business=business,
-            provider="stripe",
-            actor=None,
-            is_enabled=True,
-            credentials={"secret_key": STRIPE_SECRET_KEY, "webhook_secret": WEBHOOK_SECRET},
-        )
-    return business
+    return stripe_switched_on(business)
 
 
 @pytest.fixture
 def bogota(owner: User, fake_stripe: FakeStripe) -> Business:
     return _stripe_business(owner, "bogota", "COP", "America/Bogota")
-
-
-def _paid(client: Client, business: Business, fake: FakeStripe, price: Money) -> Payment:
-    with business_scope(business):
-        request = payment_request_create(
-            business=business, purpose="test", title="Taller", amount=price
-        )
-        payment = payment_start(
-            request=request,
-            provider="stripe",
-            return_url=f"https://shop.example.test/pay/{request.token}/done/",
-            customer_email="ana@example.com",
-        ).payment
-    events = fake.pay(payment.checkout_reference)
-    assert deliver(client, business, events["checkout.session.completed"]).status_code == 200
-    with business_scope(business):
-        return Payment.objects.get(pk=payment.pk)
 
 
 def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
@@ -115,7 +90,7 @@ def test_a_peso_checkout_charges_refunds_and_records_fees_in_pesos(
     owner: User,
     purpose: RecordingPurpose,
 ) -> None:
-    payment = _paid(client, bogota, fake_stripe, Money(50000, "COP"))
+    payment = paid_stripe_payment(client, bogota, fake_stripe, Money(50000, "COP"))
     (session,) = fake_stripe.sessions.values()
     assert (session["currency"], session["amount_total"]) == ("cop", 5000000)
     # The fake's fee: 2.9 % + 30 of 5,000,000 = 145,030, i.e. 1,450.30 pesos.
@@ -143,7 +118,7 @@ def test_dashboard_refunds_read_from_the_charges_total_add_up_to_it(
     client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
 ) -> None:
     budapest = _stripe_business(owner, "budapest", "HUF", "Europe/Budapest")
-    payment = _paid(client, budapest, fake_stripe, Money(1000, "HUF"))
+    payment = paid_stripe_payment(client, budapest, fake_stripe, Money(1000, "HUF"))
     # 500.50 Ft and then 499.50 Ft, refunded in Stripe's dashboard: 1,000 Ft in all.
     for amount in (50050, 49950):
         event = fake_stripe.refund_in_dashboard(payment.provider_reference, amount)
@@ -159,7 +134,7 @@ def test_a_peso_fee_is_the_rounded_gross_less_the_rounded_net(
     # 50,007 pesos: the fake's fee is 2.9 % + 30 of 5,000,700 = 145,050 (1,450.50 pesos), the
     # net 4,855,650 (48,556.50). Rounded alone the fee would be 1,451; the payout's line has
     # 50,007 − 48,557 = 1,450, and so does the payment.
-    payment = _paid(client, bogota, fake_stripe, Money(50007, "COP"))
+    payment = paid_stripe_payment(client, bogota, fake_stripe, Money(50007, "COP"))
     assert payment.fee_amount == 1450
 
 
@@ -167,7 +142,7 @@ def test_a_refund_stripe_cannot_state_fails_with_the_reason_and_sends_nothing(
     client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
 ) -> None:
     kuwait = _stripe_business(owner, "kuwait", "KWD", "Asia/Kuwait")
-    payment = _paid(client, kuwait, fake_stripe, Money(5120, "KWD"))
+    payment = paid_stripe_payment(client, kuwait, fake_stripe, Money(5120, "KWD"))
     with business_scope(kuwait):
         refund = refund_create(payment=payment, amount=Money(1125, "KWD"), reason="", actor=owner)
     assert (refund.state, refund.failure_reason) == (
@@ -183,7 +158,7 @@ def test_listed_dashboard_refunds_share_the_rounded_running_total(
     """Older API versions list the charge's refunds in charge.refunded: each is recorded as its
     share of the rounded running total, oldest first."""
     budapest = _stripe_business(owner, "budapest", "HUF", "Europe/Budapest")
-    payment = _paid(client, budapest, fake_stripe, Money(1000, "HUF"))
+    payment = paid_stripe_payment(client, budapest, fake_stripe, Money(1000, "HUF"))
     for amount in (50050, 49950):
         event = fake_stripe.refund_in_dashboard(payment.provider_reference, amount)
     refunds = sorted(fake_stripe.refunds.values(), key=lambda r: r["amount"], reverse=True)

@@ -23,8 +23,10 @@ from .fixtures import STRIPE_SECRET_KEY, RecordingPurpose, deliver
 from .test_stripe_webhooks import stripe_payment
 
 
-def paid_stripe_payment(client: Client, business: Business, fake: FakeStripe) -> Payment:
-    payment = stripe_payment(business)
+def paid_stripe_payment(
+    client: Client, business: Business, fake: FakeStripe, amount: Money | None = None
+) -> Payment:
+    payment = stripe_payment(business, amount=amount)
     events = fake.pay(payment.checkout_reference)
     assert deliver(client, business, events["checkout.session.completed"]).status_code == 200
     with business_scope(business):

@@ -31,11 +31,18 @@ from .fixtures import WEBHOOK_SECRET, RecordingPurpose, deliver
 
 
 def stripe_payment(
-    business: Business, *, purpose: str = "test", email: str = "ann@example.com"
+    business: Business,
+    *,
+    purpose: str = "test",
+    email: str = "ann@example.com",
+    amount: Money | None = None,
 ) -> Payment:
     with business_scope(business):
         request = payment_request_create(
-            business=business, purpose=purpose, title="Workshop ticket", amount=Money(5000, "USD")
+            business=business,
+            purpose=purpose,
+            title="Workshop ticket",
+            amount=amount or Money(5000, "USD"),
         )
         return payment_start(
             request=request,
