@@ -93,7 +93,6 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
     decimals than the processors use is a damaged file.
     """
     precision = currency_precision(currency)
-    finest = max(precision, processor_precision(currency))
     if decimal_mark == "." and (plain := _PLAIN_AMOUNT.fullmatch(text)):
         # The common case (Stripe writes "-80.00"), read without Decimal: a million-row file
         # has three amounts per row.
@@ -104,6 +103,7 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
             return -whole_minor if sign else whole_minor
     if is_empty(text):
         return 0
+    finest = max(precision, processor_precision(currency))
     value = parse_decimal(text, decimal_mark=decimal_mark, precision=finest)
     if value.scaleb(finest) != value.scaleb(finest).to_integral_value():
         raise CellError(f"“{text}” has more decimals than {currency} allows ({finest})")
