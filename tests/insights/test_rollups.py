@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -214,3 +215,46 @@ def test_days_are_cut_in_the_business_zone_on_both_sides_of_a_clock_change(
     rollups_refresh(business=scoped)
     orders = dict(DailyLedger.objects.filter(business=scoped).values_list("day", "orders"))
     assert orders == {date(2026, 3, 28): 1, date(2026, 3, 29): 2, date(2026, 3, 30): 1}
+
+
+def test_a_fee_learnt_after_the_rollups_read_the_payment_reaches_the_day(
+    scoped: Business, django_capture_on_commit_callbacks: Any
+) -> None:
+    from tillbook.core.money import Money
+    from tillbook.insights.models import DailyLedger
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.services import payment_confirm
+
+    # The card succeeded before Stripe had its balance transaction: no fee yet.
+    paid = pay(scoped, "jo@example.com", datetime(2026, 9, 3, 15, tzinfo=UTC))
+    rollups_refresh(business=scoped)
+    assert list(DailyLedger.objects.values_list("day", "gross", "fees")) == [
+        (date(2026, 9, 3), 1000, 0)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not payment_confirm(payment=paid, fee=Money(59, "USD")).newly_succeeded
+    rollups_refresh(business=scoped)
+    assert list(DailyLedger.objects.values_list("day", "gross", "fees")) == [
+        (date(2026, 9, 3), 1000, 59)
+    ]
+
+
+def test_a_failed_payment_that_succeeds_after_all_reaches_the_rollups(
+    scoped: Business, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db.models import Sum
+
+    from tillbook.insights.models import DailyLedger
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.services import payment_confirm
+
+    pay(scoped, "gus@example.com", datetime(2026, 9, 6, 12, tzinfo=UTC))
+    late = pay(scoped, "fay@example.com", datetime(2026, 9, 5, tzinfo=UTC), PaymentState.FAILED)
+    rollups_refresh(business=scoped)  # the watermark passes the failed payment
+    assert DailyLedger.objects.aggregate(gross=Sum("gross"))["gross"] == 1000
+    assert set(firsts()) == {"gus@example.com"}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert payment_confirm(payment=late).newly_succeeded  # a late capture
+    rollups_refresh(business=scoped)
+    assert DailyLedger.objects.aggregate(gross=Sum("gross"))["gross"] == 2000
+    assert set(firsts()) == {"gus@example.com", "fay@example.com"}

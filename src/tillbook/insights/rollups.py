@@ -4,6 +4,12 @@ Payments are read by id above a watermark. A payment that is still created or pe
 read may succeed later, so the watermark never passes the oldest unfinished payment: it is
 read again next time, and counted once it has succeeded. A customer's first payment can only
 move earlier (history imported after newer sales), so the upsert keeps the earliest time.
+
+The watermark only moves up to ids every one of which is settled: the highest ids are read
+while no live insert of the business is in flight (payments/ledger_lock.py), and the rows
+below them are read after the watermarks' lock, which imports hold until they commit
+(rollups_hold). A payment that changes what it counts after it was read (a fee learnt later, a
+late success) lowers the watermarks to read it again (rollups_reread).
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from tillbook.insights.models import (
     PayoutContents,
     RollupWatermark,
 )
+from tillbook.payments.ledger_lock import ledger_inserts_settled
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
+    LedgerRow,
     Payment,
     PaymentState,
     Refund,
@@ -42,6 +50,7 @@ _Piece = tuple[datetime, datetime, Any]
 def customer_firsts_refresh(*, business: Business) -> int:
     """Bring CustomerFirstPayment and CustomerDay up to date; returns how many payments were
     read."""
+    (top,) = _settled_tops(business, FIRSTS, [Payment])
     with transaction.atomic():
         mark, _ = RollupWatermark.objects.get_or_create(business=business, name=FIRSTS)
         # Lock the watermark so two refreshes (a sweep and an import) do not both move it.
@@ -50,12 +59,10 @@ def customer_firsts_refresh(*, business: Business) -> int:
             CustomerDay.objects.filter(business=business).delete()
             mark.last_payment_id, mark.zone = 0, business.timezone
         since = mark.last_payment_id
-        fresh = Payment.objects.filter(business=business, pk__gt=since)
-        top = fresh.aggregate(top=Max("pk"))["top"]
-        if top is None:
+        window = Payment.objects.filter(business=business, pk__gt=since, pk__lte=top)
+        if top <= since:
             mark.save()
             return 0
-        window = fresh.filter(pk__lte=top)
         paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
             customer_email=""
         )
@@ -152,25 +159,54 @@ def previous_days_sql(table: str, vendor: str, where: str) -> str:
 DAILY = "daily_ledger"
 
 
+def _settled_tops(business: Business, name: str, models: Sequence[type[LedgerRow]]) -> list[int]:
+    """The highest id of each of `models`' rows of `business`, read when none of its live
+    inserts is in flight, so that every row up to it is committed or rolled back (imports
+    excepted: the caller waits for them at the watermark).
+
+    Read above the watermark `name` as it stands (unlocked: only a hint for the index; below
+    it, everything was settled by an earlier refresh), so a business with few recent rows does
+    not scan back through everyone else's.
+    """
+    hint = RollupWatermark.objects.filter(business=business, name=name).values_list(
+        "last_payment_id", "last_refund_id", "last_line_id"
+    )
+    since: dict[type[LedgerRow], int] = dict(
+        zip((Payment, Refund, BalanceTransaction), hint.first() or (0, 0, 0), strict=True)
+    )
+    tops: list[int] = []
+    with ledger_inserts_settled(business_id=business.pk):
+        for model in models:
+            fresh = model.objects.filter(business=business, pk__gt=since[model])
+            tops.append(fresh.aggregate(top=Max("pk"))["top"] or since[model])
+    return tops
+
+
 def _ids_since(
-    model: type, business: Business, since: int, unfinished_states: Sequence[str]
-) -> tuple[int, int, Any]:
-    """(new watermark, top id, rows above the old one) for one source table."""
-    fresh = model.objects.filter(business=business, pk__gt=since)  # type: ignore[attr-defined]
-    top = fresh.aggregate(top=Max("pk"))["top"]
-    if top is None:
-        return since, since, fresh.none()
-    window = fresh.filter(pk__lte=top)
+    model: type[LedgerRow],
+    business: Business,
+    since: int,
+    top: int,
+    unfinished_states: Sequence[str],
+) -> tuple[int, Any]:
+    """(new watermark, rows above the old one up to `top`) for one source table."""
+    window = model.objects.filter(business=business, pk__gt=since, pk__lte=top)
+    if top <= since:
+        return since, window.none()
     unfinished = None
     if unfinished_states:
-        unfinished = window.filter(state__in=unfinished_states).aggregate(first=Min("pk"))["first"]
-    return (top if unfinished is None else unfinished - 1), top, window
+        pending = window.filter(Q(state__in=unfinished_states))
+        unfinished = pending.aggregate(first=Min("pk"))["first"]
+    return (top if unfinished is None else unfinished - 1), window
 
 
 def daily_ledger_refresh(*, business: Business) -> int:
     """Recompute the DailyLedger days that payments, refunds or balance lines added since the
     last refresh touch. Returns the number of days recomputed."""
     zone = business.zone
+    top_payment, top_refund, top_line = _settled_tops(
+        business, DAILY, [Payment, Refund, BalanceTransaction]
+    )
     with transaction.atomic():
         mark, _ = RollupWatermark.objects.get_or_create(business=business, name=DAILY)
         mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
@@ -179,11 +215,13 @@ def daily_ledger_refresh(*, business: Business) -> int:
             mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
             mark.zone = business.timezone
         pending = [PaymentState.CREATED, PaymentState.PENDING]
-        next_payment, _, payments = _ids_since(Payment, business, mark.last_payment_id, pending)
-        next_refund, _, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, [RefundState.PENDING]
+        next_payment, payments = _ids_since(
+            Payment, business, mark.last_payment_id, top_payment, pending
         )
-        next_line, _, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, [])
+        next_refund, refunds = _ids_since(
+            Refund, business, mark.last_refund_id, top_refund, [RefundState.PENDING]
+        )
+        next_line, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, top_line, [])
         touched: set[date] = set()
         for window, field in (
             (payments.filter(state=PaymentState.SUCCEEDED), "succeeded_at"),
@@ -418,6 +456,20 @@ def rollups_hold(*, business: Business) -> None:
         .filter(business=business, name__in=names)
         .order_by("name")
     )
+
+
+def rollups_reread(*, business: Business, payment_id: int) -> None:
+    """Have the next refresh read a payment again: it changed what it counts after the rollups
+    may have read it (a fee learnt after it succeeded, a failed payment that succeeded after all).
+
+    Call it after that change has committed (`transaction.on_commit`): lowered earlier, the
+    watermark could be moved past the payment again by a refresh that read it unchanged.
+    Reading rows twice is harmless (days are recomputed, first payments only move earlier).
+    """
+    for name in (FIRSTS, DAILY):  # one row at a time, in rollups_hold's order
+        RollupWatermark.objects.filter(
+            business=business, name=name, last_payment_id__gte=payment_id
+        ).update(last_payment_id=payment_id - 1)
 
 
 def rollups_refresh(*, business: Business) -> None:

@@ -4,18 +4,35 @@ says which, and the processor's own id deduplicates."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from tillbook.core.money import Money
 from tillbook.core.scoping import TenantModel
+from tillbook.payments.ledger_lock import ledger_insert_lock
 
 
 class Source(models.TextChoices):
     LIVE = "live", "Tillbook"
     IMPORT = "import", "Imported"
+
+
+class LedgerRow(TenantModel):
+    """A row the rollups read by id (payment, refund, balance line): inserted one at a time, it
+    is written under its business's shared ledger lock (payments/ledger_lock.py)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            ledger_insert_lock(business_id=self.business_id)
+            super().save(*args, **kwargs)
 
 
 class RequestState(models.TextChoices):
@@ -91,7 +108,7 @@ class PaymentState(models.TextChoices):
 # mostly empty links only where they are set. Every index is paid for on each row written.
 
 
-class Payment(TenantModel):
+class Payment(LedgerRow):
     """Money taken (or attempted) through one provider."""
 
     business = models.ForeignKey(
@@ -201,7 +218,7 @@ class RefundState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
-class Refund(TenantModel):
+class Refund(LedgerRow):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.LIVE)
     state = models.CharField(
@@ -283,7 +300,7 @@ class BalanceKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class BalanceTransaction(TenantModel):
+class BalanceTransaction(LedgerRow):
     """One line of a processor's balance: what moved, gross, fee and net, and which payout
     carried it to the bank."""
 
