@@ -560,10 +560,18 @@ class FakeStripe:
             return self.event("payout.reconciliation_completed", payout)
 
     def payout_fails(self, payout_id: str) -> dict[str, Any]:
-        """The bank sends the payout back; returns the payout.failed event."""
+        """The bank sends the payout back; returns the payout.failed event. The money is back
+        in the balance as a `payout_failure` transaction (its source the payout), which a later
+        payout carries out again."""
         with self.lock:
             payout = self.payouts[payout_id]
+            returned = self._balance_transaction(
+                payout["amount"], 0, payout["currency"], "payout_failure", "payout_reversal"
+            )
+            returned["source"] = payout_id
+            returned["description"] = "PAYOUT FAILURE"
             payout["status"] = "failed"
+            payout["failure_balance_transaction"] = returned["id"]
             payout["failure_code"] = "account_closed"
             payout["failure_message"] = "The bank account has been closed."
             return self.event("payout.failed", payout)

@@ -221,3 +221,120 @@ def test_a_peso_balance_history_with_fees_to_the_hundredth_lands_in_whole_pesos(
     # 98.50 rounds to 99 and 1.50 to 2: the fee becomes 100 − 99 = 1.
     assert lines == [("txn_1", 50000, 1450, 48550), ("txn_2", 100, 1, 99)]
     assert payments == [("ch_1", 50000, 1450), ("ch_2", 100, 1)]
+
+
+FAILED_PAYOUT_HEADER = (
+    "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,"
+    "Transfer,Transfer Date (UTC)\n"
+)
+# po_1 carried a workshop and failed (the bank refused it); the money came back to the
+# balance and went out again with po_2, with a later session.
+FIRST_PAYOUT = (
+    "txn_6,payout,po_1,-111.46,0.00,-111.46,usd,2026-09-07 02:00,2026-09-08 00:00,"
+    "STRIPE PAYOUT,,2026-09-08 00:00\n"
+    "txn_5,charge,ch_1,115.00,3.54,111.46,usd,2026-09-01 15:00,2026-09-03 00:00,Workshop,"
+    "po_1,2026-09-08 00:00\n"
+)
+FAILURE_AND_SECOND_PAYOUT = (
+    "txn_9,payout,po_2,-150.00,0.00,-150.00,usd,2026-09-20 02:00,2026-09-21 00:00,"
+    "STRIPE PAYOUT,,2026-09-21 00:00\n"
+    "txn_8,charge,ch_2,40.00,1.46,38.54,usd,2026-09-15 10:00,2026-09-17 00:00,Session,"
+    "po_2,2026-09-21 00:00\n"
+    "txn_7,payout_failure,po_1,111.46,0.00,111.46,usd,2026-09-12 09:00,2026-09-12 00:00,"
+    "PAYOUT FAILURE,po_2,2026-09-21 00:00\n"
+)
+
+
+def _balance_file(rows: str) -> ImportSource:
+    return ImportSource.from_bytes((FAILED_PAYOUT_HEADER + rows).encode(), "balance.csv")
+
+
+def _failed_payout_outcome(business: Business) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    payouts = Payout.objects.order_by("provider_reference")
+    assert list(payouts.values_list("provider_reference", "state", "amount")) == [
+        ("po_1", "failed", 11146),
+        ("po_2", "paid", 15000),
+    ]
+    assert sorted(
+        BalanceTransaction.objects.filter(payout__provider_reference="po_2").values_list(
+            "provider_reference", "kind", "net"
+        )
+    ) == [("txn_7", "reversal", 11146), ("txn_8", "charge", 3854), ("txn_9", "payout", -15000)]
+    # Only the payout that arrived is money in the bank; it carried the returned workshop money.
+    rollups_refresh(business=business)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), business.zone)
+    (stripe,) = payouts_by_processor(business=business, period=september)
+    assert (stripe.provider, stripe.currency, stripe.amount, stripe.count) == (
+        "stripe",
+        "USD",
+        15000,
+        1,
+    )
+    assert stripe.payouts == [
+        {
+            "reference": "po_2",
+            "arrival_date": date(2026, 9, 21),
+            "amount": 15000,
+            "sales": 4000,
+            "refunds": 0,
+            "fees": 146,
+            "other": 11146,
+            "lines": 2,
+        }
+    ]
+
+
+def test_a_failed_payout_in_the_balance_history_never_arrived(
+    run_import: Importer, scoped: Business
+) -> None:
+    # Newest first, as Stripe writes the file: the failure comes before the payout it undoes.
+    run = run_import(_balance_file(FAILURE_AND_SECOND_PAYOUT + FIRST_PAYOUT))
+    assert (run.state, run.imported) == (RunState.DONE, 5)
+    _failed_payout_outcome(scoped)
+
+
+def test_a_payout_failure_imported_after_the_payout_marks_it_failed(
+    run_import: Importer, scoped: Business
+) -> None:
+    first = run_import(_balance_file(FIRST_PAYOUT))
+    assert (first.state, first.imported) == (RunState.DONE, 2)
+    assert list(Payout.objects.values_list("provider_reference", "state", "amount")) == [
+        ("po_1", "paid", 11146)
+    ]
+    second = run_import(_balance_file(FAILURE_AND_SECOND_PAYOUT))
+    assert (second.state, second.imported) == (RunState.DONE, 3)
+    _failed_payout_outcome(scoped)
+    again = run_import(_balance_file(FAILURE_AND_SECOND_PAYOUT + FIRST_PAYOUT))
+    assert (again.imported, again.duplicates) == (0, 5)
+    _failed_payout_outcome(scoped)
+
+
+def test_a_payout_reversal_in_an_itemized_report_marks_the_payout_that_failed(
+    run_import: Importer, scoped: Business
+) -> None:
+    text = (
+        "automatic_payout_id,automatic_payout_effective_at_utc,balance_transaction_id,"
+        "created_utc,available_on_utc,currency,gross,fee,net,reporting_category,source_id,"
+        "description\n"
+        "po_5002,2026-10-09 00:00:00,txn_5010,2026-10-07 08:00:00,2026-10-07 00:00:00,usd,"
+        "291.00,0.00,291.00,payout_reversal,po_5001,PAYOUT FAILURE\n"
+        "po_5002,2026-10-09 00:00:00,txn_5011,2026-10-07 10:00:00,2026-10-09 00:00:00,usd,"
+        "50.00,1.75,48.25,charge,ch_5011,Coaching call\n"
+    )
+    run = run_import(ImportSource.from_bytes(text.encode(), "itemized.csv"))
+    assert (run.state, run.kind, run.imported) == (RunState.DONE, "stripe_itemized", 2)
+    assert sorted(Payout.objects.values_list("provider_reference", "state", "amount")) == [
+        ("po_5001", "failed", 29100),  # known only by what came back
+        ("po_5002", "paid", 29100 + 4825),  # the sum of its lines
+    ]
+    assert sorted(
+        BalanceTransaction.objects.values_list(
+            "provider_reference", "kind", "payout__provider_reference"
+        )
+    ) == [("txn_5010", "reversal", "po_5002"), ("txn_5011", "charge", "po_5002")]

@@ -498,3 +498,49 @@ def test_lines_stripe_has_not_reconciled_yet_arrive_with_reconciliation_complete
         ]
         assert payout_row.amount == 3854
         assert PayoutContents.objects.get(payout=payout_row).sales == 4000
+
+
+def test_a_failed_payouts_money_goes_out_again_as_a_line_of_the_next_payout(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    story: dict[str, Any],
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    capture = django_capture_on_commit_callbacks
+    deliver_and_work(client, stripe_business, story["event"], run_tasks, capture)
+    failed = fake_stripe.payout_fails(story["payout"]["id"])
+    deliver_and_work(client, stripe_business, failed, run_tasks, capture)
+    returned = failed["data"]["object"]["failure_balance_transaction"]
+    session = fake_stripe.charge_elsewhere(4000)
+    again = fake_stripe.pay_out([returned, charge_line(fake_stripe, session["id"])])
+    assert deliver_and_work(
+        client, stripe_business, fake_stripe.event("payout.paid", again), run_tasks, capture
+    ) == ("payout paid; its lines are being read", 1)
+    with business_scope(stripe_business):
+        payouts = Payout.objects.order_by("pk")
+        assert list(payouts.values_list("provider_reference", "state", "amount")) == [
+            (story["payout"]["id"], PayoutState.FAILED, 20985),
+            # The failed payout's 209.85 and 40.00 less 1.46 in fees.
+            (again["id"], PayoutState.PAID, 20985 + 3854),
+        ]
+        second = payouts.get(provider_reference=again["id"])
+        assert sorted(second.lines.values_list("kind", "net")) == [
+            (BalanceKind.CHARGE, 3854),
+            (BalanceKind.PAYOUT, -(20985 + 3854)),
+            (BalanceKind.PAYOUT_REVERSAL, 20985),
+        ]
+        contents = PayoutContents.objects.get(payout=second)
+        assert (contents.sales, contents.fees, contents.other, contents.lines) == (
+            4000,
+            146,
+            20985,
+            2,
+        )
+        arrived = second.arrival_date
+        assert arrived is not None
+        (summary,) = payouts_by_processor(
+            business=stripe_business, period=Period(arrived, arrived, stripe_business.zone)
+        )
+        assert (summary.amount, summary.count) == (20985 + 3854, 1)

@@ -62,10 +62,18 @@ KINDS = {
     Movement.SALE: BalanceKind.CHARGE,
     Movement.REFUND: BalanceKind.REFUND,
     Movement.PAYOUT: BalanceKind.PAYOUT,
+    Movement.PAYOUT_FAILURE: BalanceKind.PAYOUT_REVERSAL,
+    Movement.PAYOUT_CANCEL: BalanceKind.PAYOUT_REVERSAL,
     Movement.FEE: BalanceKind.FEE,
     Movement.ADJUSTMENT: BalanceKind.ADJUSTMENT,
     Movement.TRANSFER: BalanceKind.TRANSFER,
     Movement.OTHER: BalanceKind.OTHER,
+}
+
+
+REVERSED_STATES = {
+    Movement.PAYOUT_FAILURE: PayoutState.FAILED,
+    Movement.PAYOUT_CANCEL: PayoutState.CANCELLED,
 }
 
 
@@ -405,12 +413,16 @@ class _Batch:
 
     def _payouts(self, records: list[LedgerRecord]) -> dict[str, Payout]:
         wanted = {r.payout_reference for r in records if r.payout_reference}
-        if not wanted:
+        # A failure or cancellation line names a payout that never arrived.
+        reversed_ = {r.reversed_payout: r for r in records if r.reversed_payout}
+        if not wanted and not reversed_:
             return {}
         found = {
             payout.provider_reference: payout
             for payout in Payout.objects.filter(
-                business=self.business, provider=self.provider, provider_reference__in=wanted
+                business=self.business,
+                provider=self.provider,
+                provider_reference__in=wanted | set(reversed_),
             )
         }
         explicit = {r.payout_reference: r for r in records if r.movement is Movement.PAYOUT}
@@ -421,28 +433,47 @@ class _Batch:
                 payout.arrival_date = record.available_on
                 payout.raw = record.raw
                 payout.save(update_fields=["amount", "arrival_date", "raw"])
-        currencies = {r.payout_reference: r for r in records if r.payout_reference}
+        named = {r.payout_reference: r for r in records if r.payout_reference}
         created = Payout.objects.bulk_create(
-            Payout(
-                business=self.business,
-                provider=self.provider,
-                provider_reference=reference,
-                source=self.source,
-                state=PayoutState.PAID,
-                currency=currencies[reference].currency,
-                amount=-explicit[reference].gross if reference in explicit else 0,
-                arrival_date=(
-                    explicit[reference].available_on
-                    if reference in explicit
-                    else currencies[reference].available_on
-                ),
-                raw=explicit[reference].raw if reference in explicit else {},
-            )
-            for reference in sorted(wanted - set(found))
+            self._payout_new(reference, explicit.get(reference), reversed_.get(reference), named)
+            for reference in sorted((wanted | set(reversed_)) - set(found))
         )
         found.update((payout.provider_reference, payout) for payout in created)
-        self.counts.payouts |= {payout.pk for payout in found.values()}
+        for reference, record in reversed_.items():
+            payout = found[reference]
+            if payout.state not in (PayoutState.FAILED, PayoutState.CANCELLED):
+                payout.state = REVERSED_STATES[record.movement]
+                payout.save(update_fields=["state"])
+        # A payout only named by its failure keeps the amount that came back: the lines it
+        # carried, if any, are not in this batch to add up.
+        self.counts.payouts |= {found[reference].pk for reference in wanted}
         return found
+
+    def _payout_new(
+        self,
+        reference: str,
+        own_line: LedgerRecord | None,
+        reversal: LedgerRecord | None,
+        named: dict[str, LedgerRecord],
+    ) -> Payout:
+        """A payout first met in this batch: by its own line, its failure, or its lines."""
+        if own_line is not None:
+            amount, arrival, currency = -own_line.gross, own_line.available_on, own_line.currency
+        elif reversal is not None:  # what came back is what went out; it never arrived
+            amount, arrival, currency = reversal.gross, None, reversal.currency
+        else:  # the sum of its lines (payouts_settle)
+            amount, arrival, currency = 0, named[reference].available_on, named[reference].currency
+        return Payout(
+            business=self.business,
+            provider=self.provider,
+            provider_reference=reference,
+            source=self.source,
+            state=PayoutState.PAID,
+            currency=currency,
+            amount=amount,
+            arrival_date=arrival,
+            raw=own_line.raw if own_line is not None else {},
+        )
 
     # Lines -------------------------------------------------------------------------------
 

@@ -14,10 +14,17 @@ class Movement(StrEnum):
     SALE = "sale"
     REFUND = "refund"
     PAYOUT = "payout"
+    # A payout that failed or was cancelled: its money came back to the balance (and goes out
+    # with a later payout); the payout itself never arrived.
+    PAYOUT_FAILURE = "payout_failure"
+    PAYOUT_CANCEL = "payout_cancel"
     FEE = "fee"
     ADJUSTMENT = "adjustment"
     TRANSFER = "transfer"
     OTHER = "other"
+
+
+PAYOUT_REVERSALS = frozenset({Movement.PAYOUT_FAILURE, Movement.PAYOUT_CANCEL})
 
 
 @dataclass(slots=True)
@@ -41,6 +48,7 @@ class LedgerRecord:
     payment_reference: str = ""  # the sale's payment id; for a refund the refunded payment's
     refund_reference: str = ""  # a refund's own id
     payout_reference: str = ""  # the payout this line went out in; a payout's own id
+    reversed_payout: str = ""  # for a payout's failure or cancellation: that payout's id
     available_on: date | None = None
     tip: int = 0
     tax: int = 0

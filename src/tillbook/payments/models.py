@@ -296,6 +296,8 @@ class BalanceKind(models.TextChoices):
     FEE = "fee", "Fee"
     ADJUSTMENT = "adjustment", "Adjustment"
     PAYOUT = "payout", "Payout"
+    # A failed or cancelled payout's money back in the balance (a line of a later payout).
+    PAYOUT_REVERSAL = "reversal", "Payout returned"
     TRANSFER = "transfer", "Transfer"
     OTHER = "other", "Other"
 

@@ -28,7 +28,7 @@ from tillbook.core.models import Business
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.imports.landing import LandingCounts, ledger_land_batch, payouts_settle
 from tillbook.imports.readers.stripe import BALANCE_TYPES
-from tillbook.imports.records import LedgerRecord, Movement
+from tillbook.imports.records import PAYOUT_REVERSALS, LedgerRecord, Movement
 from tillbook.insights.rollups import rollups_hold, rollups_refresh
 from tillbook.payments.models import (
     BalanceKind,
@@ -233,6 +233,8 @@ def _records(
         elif movement is Movement.REFUND:
             record.refund_reference = str(moved.get("id") or record.reference)
             record.payment_reference = payment
+        elif movement in PAYOUT_REVERSALS:
+            record.reversed_payout = str(moved.get("id") or "")  # the payout that failed
         records.append(record)
     return records
 

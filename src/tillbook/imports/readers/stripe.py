@@ -16,7 +16,7 @@ from typing import ClassVar
 from tillbook.core.money import currency_precision, processor_precision
 from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row
 from tillbook.imports.readers import cells
-from tillbook.imports.records import LedgerRecord, Movement, Record, Skipped
+from tillbook.imports.records import PAYOUT_REVERSALS, LedgerRecord, Movement, Record, Skipped
 
 BALANCE_TYPES = {
     "charge": Movement.SALE,
@@ -24,8 +24,8 @@ BALANCE_TYPES = {
     "refund": Movement.REFUND,
     "payment_refund": Movement.REFUND,
     "payout": Movement.PAYOUT,
-    "payout_cancel": Movement.PAYOUT,
-    "payout_failure": Movement.PAYOUT,
+    "payout_cancel": Movement.PAYOUT_CANCEL,
+    "payout_failure": Movement.PAYOUT_FAILURE,
     "stripe_fee": Movement.FEE,
     "application_fee": Movement.FEE,
     "tax_fee": Movement.FEE,
@@ -42,7 +42,7 @@ REPORTING_CATEGORIES = {
     "charge": Movement.SALE,
     "refund": Movement.REFUND,
     "payout": Movement.PAYOUT,
-    "payout_reversal": Movement.PAYOUT,
+    "payout_reversal": Movement.PAYOUT_FAILURE,  # failures and cancellations alike
     "fee": Movement.FEE,
     "network_cost": Movement.FEE,
     "tax": Movement.FEE,
@@ -153,6 +153,10 @@ class StripeBalanceReader(Reader):
             record.available_on = cells.optional_day(row, "transfer_date", context) or (
                 record.available_on
             )
+        elif movement in PAYOUT_REVERSALS:
+            # Source is the payout that failed; Transfer, as for any line, the one that carries
+            # the returned money out again.
+            record.reversed_payout = source
         return record
 
 
@@ -285,4 +289,6 @@ class StripeItemizedReader(Reader):
             record.payment_reference = charge
         elif movement is Movement.PAYOUT:
             record.payout_reference = source or row.get("payout_id") or record.reference
+        elif movement in PAYOUT_REVERSALS:
+            record.reversed_payout = source
         return record
