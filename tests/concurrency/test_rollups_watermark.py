@@ -3,10 +3,12 @@ refreshes its rollups in between: the rollups must still count it.
 
 The rollups read rows above a watermark id. An import holds the watermarks while it writes
 (rollups_hold), so the refresh waits for its commit and then reads its rows. A payment written
-one at a time (staff recording cash) holds its business's shared ledger lock until it commits,
-and the refresh reads the highest ids under the exclusive one (payments/ledger_lock.py). The
+one at a time (staff recording cash) holds its business's shared ledger lock until it commits;
+the refresh reads the highest ids under the exclusive one (payments/ledger_lock.py), and skips
+a round rather than wait in line for it (which would hold up every new checkout). The
 negative controls take the hold or the lock away: the refresh moves the watermark past the
-uncommitted ids, and those payments are missing from the dashboard for good.
+uncommitted ids, and those payments are missing from the dashboard for good; or make the
+refresh queue for the lock: a checkout then waits until its lock timeout.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Sum
 
 from tillbook.core.hooks import installed_pause
@@ -31,6 +33,7 @@ from tillbook.imports.services import import_run_create, import_run_execute
 from tillbook.imports.source import ImportSource
 from tillbook.insights.models import DailyLedger
 from tillbook.insights.rollups import rollups_refresh
+from tillbook.payments import ledger_lock
 from tillbook.payments import models as payment_models
 from tillbook.payments.models import Payment, PaymentState, Source
 from tillbook.payments.services import manual_payment_record, payment_request_create
@@ -74,9 +77,9 @@ def _card_payment(business: Business) -> Payment:
         )
 
 
-def _refresh(business: Business) -> None:
+def _refresh(business: Business) -> bool:
     with business_scope(business):
-        rollups_refresh(business=business)
+        return rollups_refresh(business=business)
 
 
 def _waits_for_a_lock(pid: int) -> bool:
@@ -94,58 +97,76 @@ def _dashboard_gross(business: Business) -> int:
     return int(total["gross"] or 0)
 
 
-def _race(business: Business, pause_at: str, write: Callable[[], T]) -> tuple[T, Payment]:
-    """`write` runs in a thread and pauses at `pause_at` with its rows written and not
-    committed; a card payment commits; a refresh starts and runs until it finishes or waits for
-    a lock; then the writer goes on. Returns what `write` returned and the card payment."""
-    _refresh(business)  # the watermarks exist and sit at the start
-    written, release = threading.Event(), threading.Event()
+class _Paused(Generic[T]):
+    """`write` in a thread and database session of its own, held at a pause point (with its
+    rows written and not committed) until released."""
 
-    def pause() -> None:
-        written.set()
-        assert release.wait(BARRIER_TIMEOUT)
+    def __init__(self, business: Business, write: Callable[[], T]) -> None:
+        self.written, self.released = threading.Event(), threading.Event()
+        self.results: list[T] = []
+        self.thread = threading.Thread(target=self._run, args=(business, write), daemon=True)
 
-    results: list[T] = []
+    def pause(self) -> None:
+        self.written.set()
+        assert self.released.wait(BARRIER_TIMEOUT)
 
-    def writer() -> None:
+    def _run(self, business: Business, write: Callable[[], T]) -> None:
         try:
             with business_scope(business):
-                results.append(write())
+                self.results.append(write())
         finally:
             connection.close()
 
-    pids: list[int] = []
-    started = threading.Event()
 
-    def refresher() -> None:
+class _Refresh:
+    """A refresh of the rollups in a thread and database session of its own."""
+
+    def __init__(self, business: Business) -> None:
+        self.pid = 0
+        self.refreshed: list[bool] = []
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(business,), daemon=True)
+
+    def start(self) -> int:
+        """Start it; returns its session's process id."""
+        self.thread.start()
+        assert self.started.wait(BARRIER_TIMEOUT)
+        return self.pid
+
+    def _run(self, business: Business) -> None:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_backend_pid()")
-                pids.append(cursor.fetchone()[0])
-            started.set()
-            _refresh(business)
+                self.pid = cursor.fetchone()[0]
+            self.started.set()
+            self.refreshed.append(_refresh(business))
         finally:
             connection.close()
 
-    with installed_pause(pause_at, pause):
-        writing = threading.Thread(target=writer, daemon=True)
-        writing.start()
+
+def _race(business: Business, pause_at: str, write: Callable[[], T]) -> tuple[T, Payment, bool]:
+    """`write` runs in a thread and pauses at `pause_at` with its rows written and not
+    committed; a card payment commits; a refresh starts and runs until it finishes or waits for
+    a lock; then the writer goes on. Returns what `write` returned, the card payment, and
+    whether the refresh went ahead (False: it skipped a round)."""
+    _refresh(business)  # the watermarks exist and sit at the start
+    writer, refresh = _Paused(business, write), _Refresh(business)
+    with installed_pause(pause_at, writer.pause):
+        writer.thread.start()
         try:
-            assert written.wait(BARRIER_TIMEOUT)
+            assert writer.written.wait(BARRIER_TIMEOUT)
             card = _card_payment(business)
-            refreshing = threading.Thread(target=refresher, daemon=True)
-            refreshing.start()
-            assert started.wait(BARRIER_TIMEOUT)
-            yield_to(refreshing, pids[0])
+            yield_to(refresh.thread, refresh.start())
         finally:
-            release.set()  # never leave the writer holding its locks
-        writing.join(BARRIER_TIMEOUT)
-    refreshing.join(BARRIER_TIMEOUT)
-    assert not writing.is_alive()
-    assert not refreshing.is_alive()
-    assert len(results) == 1
-    _refresh(business)  # what the first refresh missed, a later one does not find either
-    return results[0], card
+            writer.released.set()  # never leave the writer holding its locks
+        writer.thread.join(BARRIER_TIMEOUT)
+    refresh.thread.join(BARRIER_TIMEOUT)
+    assert not writer.thread.is_alive()
+    assert not refresh.thread.is_alive()
+    assert len(writer.results) == 1
+    assert len(refresh.refreshed) == 1
+    assert _refresh(business)  # what the first refresh missed, a later one does not find
+    return writer.results[0], card, refresh.refreshed[0]
 
 
 def yield_to(refreshing: threading.Thread, pid: int) -> None:
@@ -159,8 +180,8 @@ def yield_to(refreshing: threading.Thread, pid: int) -> None:
 def test_a_refresh_during_an_import_waits_for_it_and_counts_its_payments(
     business: Business,
 ) -> None:
-    run, _ = _race(business, "import.landed", lambda: _import(business))
-    assert (run.state, run.imported) == (RunState.DONE, 2)
+    run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
+    assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     # 100.00 + 50.00 imported, 25.00 at the till.
     assert _dashboard_gross(business) == 10000 + 5000 + 2500
 
@@ -169,8 +190,8 @@ def test_negative_control_without_the_hold_the_import_is_lost(
     business: Business, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(services, "rollups_hold", lambda *, business: None)
-    run, _ = _race(business, "import.landed", lambda: _import(business))
-    assert (run.state, run.imported) == (RunState.DONE, 2)
+    run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
+    assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     # The refresh read the till's payment (a higher id) and moved past the import's.
     assert _dashboard_gross(business) == 2500
     with unscoped():
@@ -180,9 +201,9 @@ def test_negative_control_without_the_hold_the_import_is_lost(
 # Staff record cash for a request while the till takes a card ------------------------------
 
 
-def _cash_race(business: Business, owner: User) -> Payment:
-    """Staff record a cash payment; it is written and not committed (paused in payment_confirm)
-    when the card payment commits with a higher id and the refresh starts."""
+def _cash_recorder(business: Business, owner: User) -> Callable[[], Payment]:
+    """Staff record 40.00 in cash for a payment request (the payment is written, then
+    confirmed: the pause point payment_confirm.locked lies between)."""
     with business_scope(business):
         request = payment_request_create(
             business=business, purpose="test", title="Session", amount=Money(4000, "USD")
@@ -193,16 +214,24 @@ def _cash_race(business: Business, owner: User) -> Payment:
             request=request, amount=Money(4000, "USD"), method="cash", note="", actor=owner
         )
 
-    cash, card = _race(business, "payment_confirm.locked", record)
+    return record
+
+
+def _cash_race(business: Business, owner: User) -> tuple[Payment, bool]:
+    """The cash payment is written and not committed when the card payment commits with a
+    higher id and the refresh starts."""
+    cash, card, refreshed = _race(
+        business, "payment_confirm.locked", _cash_recorder(business, owner)
+    )
     assert cash.pk < card.pk  # the case that needs the lock: the lower id commits last
-    return cash
+    return cash, refreshed
 
 
-def test_a_refresh_waits_for_a_payment_being_written_and_counts_it(
+def test_a_refresh_skips_a_round_rather_than_pass_a_payment_being_written(
     business: Business, owner: User, purpose: RecordingPurpose
 ) -> None:
-    cash = _cash_race(business, owner)
-    assert cash.state == PaymentState.SUCCEEDED
+    cash, refreshed = _cash_race(business, owner)
+    assert (cash.state, refreshed) == (PaymentState.SUCCEEDED, False)
     # 40.00 in cash, 25.00 at the till.
     assert _dashboard_gross(business) == 4000 + 2500
 
@@ -211,9 +240,87 @@ def test_negative_control_without_the_ledger_lock_the_payment_is_lost(
     business: Business, owner: User, purpose: RecordingPurpose, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(payment_models, "ledger_insert_lock", lambda *, business_id: None)
-    cash = _cash_race(business, owner)
-    assert cash.state == PaymentState.SUCCEEDED
+    cash, refreshed = _cash_race(business, owner)
+    assert (cash.state, refreshed) == (PaymentState.SUCCEEDED, True)
     # The refresh read the till's payment (a higher id) and moved past the cash payment's.
     assert _dashboard_gross(business) == 2500
     with unscoped():
         assert Payment.objects.filter(business=business, state=PaymentState.SUCCEEDED).count() == 2
+
+
+# A refresh kept out by a payment being written holds up no checkout --------------------
+
+
+def _checkout_while_a_refresh_is_kept_out(
+    business: Business, owner: User, kept_out: Callable[[int], None]
+) -> Exception | None:
+    """Cash is being recorded (written, not committed) and a refresh wants the exclusive ledger
+    lock; `kept_out(pid)` returns once the refresh session `pid` is kept out. Then a checkout
+    writes a payment, waiting at most two seconds for a lock. Returns its error, if any."""
+    _refresh(business)
+    writer, refresh = _Paused(business, _cash_recorder(business, owner)), _Refresh(business)
+    error: Exception | None = None
+    with installed_pause("payment_confirm.locked", writer.pause):
+        writer.thread.start()
+        try:
+            assert writer.written.wait(BARRIER_TIMEOUT)
+            kept_out(refresh.start())
+            try:
+                with business_scope(business), transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = '2s'")
+                    Payment.objects.create(
+                        business=business,
+                        provider="stripe",
+                        currency="USD",
+                        amount=2500,
+                        provider_reference="pi_checkout",
+                    )
+            except OperationalError as raised:
+                error = raised
+        finally:
+            writer.released.set()
+        writer.thread.join(BARRIER_TIMEOUT)
+        refresh.thread.join(BARRIER_TIMEOUT)
+    assert not writer.thread.is_alive()
+    assert not refresh.thread.is_alive()
+    return error
+
+
+def test_a_refresh_kept_out_by_a_payment_being_written_holds_up_no_checkout(
+    business: Business, owner: User, purpose: RecordingPurpose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_lock, "PATIENCE", BARRIER_TIMEOUT)  # it keeps trying meanwhile
+    busy = threading.Event()
+
+    def kept_out(pid: int) -> None:
+        assert busy.wait(BARRIER_TIMEOUT)
+
+    with installed_pause("ledger_lock.busy", busy.set):
+        error = _checkout_while_a_refresh_is_kept_out(business, owner, kept_out)
+    assert error is None
+    with unscoped():
+        assert Payment.objects.filter(provider_reference="pi_checkout").count() == 1
+
+
+def test_negative_control_a_refresh_queued_for_the_lock_holds_up_checkouts(
+    business: Business, owner: User, purpose: RecordingPurpose, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def queue_for_it(key: list[int], patience: float) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+        return True
+
+    monkeypatch.setattr(ledger_lock, "_try_lock", queue_for_it)
+    error = _checkout_while_a_refresh_is_kept_out(business, owner, _until_waiting)
+    assert isinstance(error, OperationalError)
+    assert "lock timeout" in str(error)
+    with unscoped():
+        assert Payment.objects.filter(provider_reference="pi_checkout").count() == 0
+
+
+def _until_waiting(pid: int) -> None:
+    deadline = time.monotonic() + BARRIER_TIMEOUT
+    while not _waits_for_a_lock(pid):
+        assert time.monotonic() < deadline, "the refresh never queued for the lock"
+        time.sleep(0.01)

@@ -81,6 +81,19 @@ class RollupWatermark(TenantModel):
         return f"{self.name} at payment {self.last_payment_id}"
 
 
+class RollupReread(TenantModel):
+    """A payment a rollup must read again: it changed what it counts after the watermark
+    passed it (a fee learnt later, a late success). Written in the same transaction as the
+    change, so it is never lost; the refresh of rollup `name` lowers its watermark below the
+    payment and deletes the row."""
+
+    name = models.CharField(max_length=50)
+    payment_id = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: read payment {self.payment_id} again"
+
+
 class DailyLedger(TenantModel):
     """One day's money per currency and UTM campaign, in the business's zone.
 

@@ -6,16 +6,19 @@ read again next time, and counted once it has succeeded. A customer's first paym
 move earlier (history imported after newer sales), so the upsert keeps the earliest time.
 
 The watermark only moves up to ids every one of which is settled: the highest ids are read
-while no live insert of the business is in flight (payments/ledger_lock.py), and the rows
-below them are read after the watermarks' lock, which imports hold until they commit
-(rollups_hold). A payment that changes what it counts after it was read (a fee learnt later, a
-late success) lowers the watermarks to read it again (rollups_reread).
+while no live insert of the business is in flight (payments/ledger_lock.py; when writers keep
+that lock busy, the refresh skips a round), and the rows below them are read after the
+watermarks' lock, which imports hold until they commit (rollups_hold). A payment that changes
+what it counts after it was read (a fee learnt later, a late success) leaves a RollupReread row
+that lowers the watermarks below it at the next refresh (rollups_reread).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -30,6 +33,7 @@ from tillbook.insights.models import (
     CustomerFirstPayment,
     DailyLedger,
     PayoutContents,
+    RollupReread,
     RollupWatermark,
 )
 from tillbook.payments.ledger_lock import ledger_inserts_settled
@@ -43,18 +47,80 @@ from tillbook.payments.models import (
     RefundState,
 )
 
+logger = logging.getLogger(__name__)
+
 FIRSTS = "customer_first_payment"
+DAILY = "daily_ledger"
 _Piece = tuple[datetime, datetime, Any]
 
 
-def customer_firsts_refresh(*, business: Business) -> int:
+@dataclass(frozen=True)
+class Tops:
+    """The highest ids of a business's payments, refunds and balance lines, every row up to
+    which is committed or rolled back (imports excepted: a refresh waits for those at the
+    watermark)."""
+
+    payment: int
+    refund: int
+    line: int
+
+
+def settled_tops(*, business: Business) -> Tops | None:
+    """The Tops of `business`, read while none of its live inserts is in flight; None when
+    writers kept it busy (payments/ledger_lock.py): the refresh skips this round.
+
+    Read above the watermarks as they stand (unlocked: only a hint for the index; below them,
+    everything was settled by an earlier refresh), so a business with few recent rows does not
+    scan back through everyone else's.
+    """
+    marks = {
+        name: (payment, refund, line)
+        for name, payment, refund, line in RollupWatermark.objects.filter(
+            business=business, name__in=(FIRSTS, DAILY)
+        ).values_list("name", "last_payment_id", "last_refund_id", "last_line_id")
+    }
+    firsts, daily = marks.get(FIRSTS, (0, 0, 0)), marks.get(DAILY, (0, 0, 0))
+    hints: list[tuple[type[LedgerRow], int]] = [
+        (Payment, min(firsts[0], daily[0])),
+        (Refund, daily[1]),
+        (BalanceTransaction, daily[2]),
+    ]
+    with ledger_inserts_settled(business_id=business.pk) as settled:
+        if not settled:
+            return None
+        tops = [
+            model.objects.filter(business=business, pk__gt=since).aggregate(top=Max("pk"))["top"]
+            or since
+            for model, since in hints
+        ]
+    return Tops(*tops)
+
+
+def _locked_mark(business: Business, name: str) -> tuple[RollupWatermark, int | None]:
+    """The watermark `name`, locked (two refreshes, or a refresh and an import, do not both
+    move it), and the lowest payment it must read again (RollupReread), those rows consumed."""
+    mark, _ = RollupWatermark.objects.get_or_create(business=business, name=name)
+    mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+    rereads = list(
+        RollupReread.objects.filter(business=business, name=name).values_list("pk", "payment_id")
+    )
+    if not rereads:
+        return mark, None
+    RollupReread.objects.filter(pk__in=[pk for pk, _ in rereads]).delete()
+    return mark, min(payment for _, payment in rereads)
+
+
+def customer_firsts_refresh(*, business: Business, tops: Tops | None = None) -> int:
     """Bring CustomerFirstPayment and CustomerDay up to date; returns how many payments were
-    read."""
-    (top,) = _settled_tops(business, FIRSTS, [Payment])
+    read (0 when the refresh had to skip a round)."""
+    tops = tops or settled_tops(business=business)
+    if tops is None:
+        return 0
+    top = tops.payment
     with transaction.atomic():
-        mark, _ = RollupWatermark.objects.get_or_create(business=business, name=FIRSTS)
-        # Lock the watermark so two refreshes (a sweep and an import) do not both move it.
-        mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        mark, reread = _locked_mark(business, FIRSTS)
+        if reread is not None:
+            mark.last_payment_id = min(mark.last_payment_id, reread - 1)
         if mark.zone != business.timezone:  # customer days are cut in the business's zone
             CustomerDay.objects.filter(business=business).delete()
             mark.last_payment_id, mark.zone = 0, business.timezone
@@ -156,32 +222,6 @@ def previous_days_sql(table: str, vendor: str, where: str) -> str:
     )
 
 
-DAILY = "daily_ledger"
-
-
-def _settled_tops(business: Business, name: str, models: Sequence[type[LedgerRow]]) -> list[int]:
-    """The highest id of each of `models`' rows of `business`, read when none of its live
-    inserts is in flight, so that every row up to it is committed or rolled back (imports
-    excepted: the caller waits for them at the watermark).
-
-    Read above the watermark `name` as it stands (unlocked: only a hint for the index; below
-    it, everything was settled by an earlier refresh), so a business with few recent rows does
-    not scan back through everyone else's.
-    """
-    hint = RollupWatermark.objects.filter(business=business, name=name).values_list(
-        "last_payment_id", "last_refund_id", "last_line_id"
-    )
-    since: dict[type[LedgerRow], int] = dict(
-        zip((Payment, Refund, BalanceTransaction), hint.first() or (0, 0, 0), strict=True)
-    )
-    tops: list[int] = []
-    with ledger_inserts_settled(business_id=business.pk):
-        for model in models:
-            fresh = model.objects.filter(business=business, pk__gt=since[model])
-            tops.append(fresh.aggregate(top=Max("pk"))["top"] or since[model])
-    return tops
-
-
 def _ids_since(
     model: type[LedgerRow],
     business: Business,
@@ -200,28 +240,32 @@ def _ids_since(
     return (top if unfinished is None else unfinished - 1), window
 
 
-def daily_ledger_refresh(*, business: Business) -> int:
+def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int:
     """Recompute the DailyLedger days that payments, refunds or balance lines added since the
-    last refresh touch. Returns the number of days recomputed."""
+    last refresh touch. Returns the number of days recomputed (0 when the refresh had to skip
+    a round)."""
     zone = business.zone
-    top_payment, top_refund, top_line = _settled_tops(
-        business, DAILY, [Payment, Refund, BalanceTransaction]
-    )
+    tops = tops or settled_tops(business=business)
+    if tops is None:
+        return 0
     with transaction.atomic():
-        mark, _ = RollupWatermark.objects.get_or_create(business=business, name=DAILY)
-        mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
+        mark, reread = _locked_mark(business, DAILY)
+        if reread is not None:
+            mark.last_payment_id = min(mark.last_payment_id, reread - 1)
         if mark.zone != business.timezone:
             DailyLedger.objects.filter(business=business).delete()
             mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
             mark.zone = business.timezone
         pending = [PaymentState.CREATED, PaymentState.PENDING]
         next_payment, payments = _ids_since(
-            Payment, business, mark.last_payment_id, top_payment, pending
+            Payment, business, mark.last_payment_id, tops.payment, pending
         )
         next_refund, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, top_refund, [RefundState.PENDING]
+            Refund, business, mark.last_refund_id, tops.refund, [RefundState.PENDING]
         )
-        next_line, lines = _ids_since(BalanceTransaction, business, mark.last_line_id, top_line, [])
+        next_line, lines = _ids_since(
+            BalanceTransaction, business, mark.last_line_id, tops.line, []
+        )
         touched: set[date] = set()
         for window, field in (
             (payments.filter(state=PaymentState.SUCCEEDED), "succeeded_at"),
@@ -459,20 +503,24 @@ def rollups_hold(*, business: Business) -> None:
 
 
 def rollups_reread(*, business: Business, payment_id: int) -> None:
-    """Have the next refresh read a payment again: it changed what it counts after the rollups
-    may have read it (a fee learnt after it succeeded, a failed payment that succeeded after all).
-
-    Call it after that change has committed (`transaction.on_commit`): lowered earlier, the
-    watermark could be moved past the payment again by a refresh that read it unchanged.
-    Reading rows twice is harmless (days are recomputed, first payments only move earlier).
-    """
-    for name in (FIRSTS, DAILY):  # one row at a time, in rollups_hold's order
-        RollupWatermark.objects.filter(
-            business=business, name=name, last_payment_id__gte=payment_id
-        ).update(last_payment_id=payment_id - 1)
+    """Have the next refreshes read a payment again: it changed what it counts after the
+    rollups may have read it (a fee learnt after it succeeded, a failed payment that succeeded
+    after all). Call it in the transaction that makes the change: the rows it leaves take no
+    lock anyone waits for, and are seen only once the change is committed. Reading a payment
+    twice is harmless (days are recomputed, first payments only move earlier)."""
+    RollupReread.objects.bulk_create(
+        RollupReread(business=business, name=name, payment_id=payment_id)
+        for name in (FIRSTS, DAILY)
+    )
 
 
-def rollups_refresh(*, business: Business) -> None:
-    """Everything the metrics read, brought up to date (cheap when nothing is new)."""
-    customer_firsts_refresh(business=business)
-    daily_ledger_refresh(business=business)
+def rollups_refresh(*, business: Business) -> bool:
+    """Everything the metrics read, brought up to date (cheap when nothing is new). False
+    when live writes kept the business busy and this round was skipped."""
+    tops = settled_tops(business=business)
+    if tops is None:
+        logger.info("Rollups of %s not refreshed: payments were being written", business.slug)
+        return False
+    customer_firsts_refresh(business=business, tops=tops)
+    daily_ledger_refresh(business=business, tops=tops)
+    return True

@@ -264,13 +264,13 @@ def payment_confirm(
             if fee is not None and locked.fee_amount is None:
                 locked.fee_amount = fee.amount
                 locked.save(update_fields=["fee_amount"])
-                _rollups_reread_on_commit(locked)
+                rollups_reread(business=locked.business, payment_id=locked.pk)
             return Confirmation(payment=locked, newly_succeeded=False)
         if locked.state in (PaymentState.FAILED, PaymentState.CANCELLED):
             # The processor says it succeeded after all (e.g. a late capture): money moved, so
             # it must be recorded, not ignored.
             locked.failure_reason = ""
-            _rollups_reread_on_commit(locked)
+            rollups_reread(business=locked.business, payment_id=locked.pk)
         now = timezone.now()
         locked.state = PaymentState.SUCCEEDED
         locked.succeeded_at = now
@@ -284,11 +284,6 @@ def payment_confirm(
         if request is not None:
             _request_add_payment(request, locked, now)
     return Confirmation(payment=locked, newly_succeeded=True)
-
-
-def _rollups_reread_on_commit(payment: Payment) -> None:
-    """The dashboard's rollups may have read this payment already: read it again."""
-    transaction.on_commit(lambda: rollups_reread(business=payment.business, payment_id=payment.pk))
 
 
 def _request_add_payment(request: PaymentRequest, payment: Payment, now: datetime) -> None:
