@@ -338,3 +338,59 @@ def test_a_payout_reversal_in_an_itemized_report_marks_the_payout_that_failed(
             "provider_reference", "kind", "payout__provider_reference"
         )
     ) == [("txn_5010", "reversal", "po_5002"), ("txn_5011", "charge", "po_5002")]
+
+
+def test_lines_imported_before_their_payout_join_it_when_a_later_file_names_it(
+    run_import: Importer, scoped: Business
+) -> None:
+    """This week's export has the last days' lines without a payout (Stripe had not paid them
+    out yet); next week's overlaps it and names the payout they went out in."""
+    from datetime import date
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.insights.periods import Period
+
+    this_week = (
+        "txn_22,stripe_fee,,-2.00,0.00,-2.00,usd,2026-10-06 00:00,2026-10-06 00:00,Radar fee,,\n"
+        "txn_21,charge,ch_21,100.00,3.20,96.80,usd,2026-10-05 15:00,2026-10-07 00:00,Session,,\n"
+    )
+    first = run_import(_balance_file(this_week))
+    assert (first.state, first.imported, Payout.objects.count()) == (RunState.DONE, 2, 0)
+    next_week = (
+        "txn_24,payout,po_7,-142.45,0.00,-142.45,usd,2026-10-09 02:00,2026-10-10 00:00,"
+        "STRIPE PAYOUT,,2026-10-10 00:00\n"
+        "txn_23,charge,ch_23,50.00,1.75,48.25,usd,2026-10-08 10:00,2026-10-09 00:00,Call,"
+        "po_7,2026-10-10 00:00\n"
+        "txn_22,stripe_fee,,-2.00,0.00,-2.00,usd,2026-10-06 00:00,2026-10-06 00:00,Radar fee,"
+        "po_7,2026-10-10 00:00\n"
+        "txn_21,charge,ch_21,100.00,3.20,96.80,usd,2026-10-05 15:00,2026-10-07 00:00,Session,"
+        "po_7,2026-10-10 00:00\n"
+    )
+    second = run_import(_balance_file(next_week))
+    assert (second.imported, second.duplicates) == (2, 2)
+    payout = Payout.objects.get()
+    assert (payout.provider_reference, payout.state, payout.amount) == ("po_7", "paid", 14245)
+    assert sorted(payout.lines.values_list("provider_reference", "net")) == [
+        ("txn_21", 9680),
+        ("txn_22", -200),
+        ("txn_23", 4825),
+        ("txn_24", -14245),
+    ]
+    october = Period(date(2026, 10, 1), date(2026, 10, 31), scoped.zone)
+    (stripe,) = payouts_by_processor(business=scoped, period=october)
+    assert stripe.payouts == [
+        {
+            "reference": "po_7",
+            "arrival_date": date(2026, 10, 10),
+            "amount": 14245,
+            "sales": 15000,
+            "refunds": 0,
+            "fees": 495,
+            "other": -200,
+            "lines": 3,
+        }
+    ]
+    # The same file again finds everything in place.
+    again = run_import(_balance_file(next_week))
+    assert (again.imported, again.duplicates) == (0, 4)
+    assert payout.lines.count() == 4

@@ -31,6 +31,7 @@ from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
+from tillbook.insights.rollups import payout_contents_recompute
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -207,6 +208,9 @@ class _Batch:
         pause_point("ledger_land.checked")
         new_lines: list[LedgerRecord] = []
         relink: list[LedgerRecord] = []
+        # Known lines this file says went out in a payout: an earlier file may have had them
+        # before the payout was made (Stripe fills Transfer in then).
+        paid_out: list[LedgerRecord] = []
         seen: set[str] = set()
         for record in self.records:
             if not record.is_balance_line:
@@ -219,6 +223,8 @@ class _Batch:
                     and existing.get(record.reference, 0) is None
                 ):
                     relink.append(record)
+                if record.reference in existing and record.payout_reference:
+                    paid_out.append(record)
                 continue
             seen.add(record.reference)
             new_lines.append(record)
@@ -226,9 +232,10 @@ class _Batch:
         payments = self._payments(new_lines, payment_rows, relink)
         refunds = self._refunds([*new_lines, *relink], payments)
         self._summary_refunds(payment_rows, payments)
-        payouts = self._payouts(new_lines)
+        payouts = self._payouts(new_lines, paid_out)
         self._lines(new_lines, payments, refunds, payouts)
         self._relink(relink, payments, refunds)
+        self._paid_out(paid_out, payouts)
 
     def _known(self, model: type[Model], column: str, references: Iterable[str]) -> dict[str, Any]:
         """{processor id: `column`} of the rows of `model` this batch's ids already name.
@@ -411,8 +418,12 @@ class _Batch:
 
     # Payouts -----------------------------------------------------------------------------
 
-    def _payouts(self, records: list[LedgerRecord]) -> dict[str, Payout]:
-        wanted = {r.payout_reference for r in records if r.payout_reference}
+    def _payouts(
+        self, records: list[LedgerRecord], paid_out: list[LedgerRecord]
+    ) -> dict[str, Payout]:
+        """{processor id: Payout} for the payouts the batch's new lines name, or its known
+        lines `paid_out`; created where unknown. Only new lines change a known payout."""
+        wanted = {r.payout_reference for r in [*records, *paid_out] if r.payout_reference}
         # A failure or cancellation line names a payout that never arrived.
         reversed_ = {r.reversed_payout: r for r in records if r.reversed_payout}
         if not wanted and not reversed_:
@@ -433,7 +444,7 @@ class _Batch:
                 payout.arrival_date = record.available_on
                 payout.raw = record.raw
                 payout.save(update_fields=["amount", "arrival_date", "raw"])
-        named = {r.payout_reference: r for r in records if r.payout_reference}
+        named = {r.payout_reference: r for r in [*paid_out, *records] if r.payout_reference}
         created = Payout.objects.bulk_create(
             self._payout_new(reference, explicit.get(reference), reversed_.get(reference), named)
             for reference in sorted((wanted | set(reversed_)) - set(found))
@@ -468,7 +479,7 @@ class _Batch:
             provider=self.provider,
             provider_reference=reference,
             source=self.source,
-            state=PayoutState.PAID,
+            state=PayoutState.PAID if reversal is None else REVERSED_STATES[reversal.movement],
             currency=currency,
             amount=amount,
             arrival_date=arrival,
@@ -513,6 +524,25 @@ class _Batch:
             ),
         )
         self.counts.imported += len(records)
+
+    def _paid_out(self, records: list[LedgerRecord], payouts: dict[str, Payout]) -> None:
+        """Link known lines that had no payout yet to the one this file names (one query per
+        payout), and sum that payout's contents again for the dashboard."""
+        by_payout: dict[str, list[str]] = {}
+        for record in records:
+            by_payout.setdefault(record.payout_reference, []).append(record.reference)
+        linked = []
+        for reference, lines in by_payout.items():
+            payout = payouts[reference]
+            if BalanceTransaction.objects.filter(
+                business=self.business,
+                provider=self.provider,
+                provider_reference__in=lines,
+                payout__isnull=True,
+            ).update(payout=payout):
+                linked.append(payout.pk)
+        if linked:
+            payout_contents_recompute(business=self.business, payout_ids=linked)
 
     def _relink(
         self, records: list[LedgerRecord], payments: dict[str, int], refunds: dict[str, Refund]
