@@ -1,0 +1,81 @@
+"""Mending ledger rows that an earlier Tillbook wrote wrong, from what they kept of the
+processor's own data (each line's `raw`).
+
+Each function takes the app registry, so a data migration can pass its historical models and
+a test the current ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Sum
+
+REVERSAL_TYPES = {"payout_failure": "failed", "payout_cancel": "cancelled"}
+FINAL_STATES = ("failed", "cancelled")
+
+
+def _raw_value(raw: object, *names: str) -> str:
+    """The value of the first of `names` in a kept row (headers as the file wrote them)."""
+    if not isinstance(raw, dict):
+        return ""
+    wanted = set(names)
+    for key, value in raw.items():
+        if str(key).strip().lower() in wanted and isinstance(value, str | int):
+            return str(value).strip()
+    return ""
+
+
+def stripe_payout_reversals_mend(apps: Any) -> int:
+    """Stripe lines of a payout's failure or cancellation used to land as that payout's own
+    line: the failed payout stayed paid (with the amount of whichever of its lines came last,
+    possibly negative), and a balance-history import linked the returned money to it instead
+    of to the payout that carried it out again. Returns how many lines were mended.
+
+    Each such line becomes a "reversal" line of the payout its Transfer (automatic payout id)
+    names, or of the payout it was read with from Stripe's API; the payout in its Source is
+    marked failed or cancelled with the amount that went out. Payouts known only from their
+    lines are summed again, and the dashboard sums their contents again when next shown.
+    """
+    line_model = apps.get_model("payments", "BalanceTransaction")
+    payout_model = apps.get_model("payments", "Payout")
+    contents_model = apps.get_model("insights", "PayoutContents")
+    mended = 0
+    touched: set[int] = set()
+    for line in line_model.objects.filter(provider="stripe", kind="payout").iterator():
+        kind = _raw_value(line.raw, "type").lower()
+        category = _raw_value(line.raw, "reporting_category", "reporting category").lower()
+        if kind in REVERSAL_TYPES:
+            state = REVERSAL_TYPES[kind]
+        elif category == "payout_reversal":
+            state = "failed"
+        else:
+            continue
+        payouts = payout_model.objects.filter(business_id=line.business_id, provider="stripe")
+        failed = payouts.filter(
+            provider_reference=_raw_value(line.raw, "source", "source_id", "source id")
+        ).first()
+        carrier = _raw_value(line.raw, "transfer", "automatic_payout_id", "automatic payout id")
+        before = line.payout_id
+        if carrier:
+            line.payout = payouts.filter(provider_reference=carrier).first()
+        elif failed is not None and line.payout_id == failed.pk:
+            line.payout = None  # not paid out again yet
+        line.kind = "reversal"
+        line.save(update_fields=["kind", "payout"])
+        mended += 1
+        touched |= {pk for pk in (before, line.payout_id) if pk is not None}
+        if failed is not None:
+            own = line_model.objects.filter(payout=failed, kind="payout").first()
+            failed.amount = -own.gross if own is not None else line.gross
+            if failed.state not in FINAL_STATES:
+                failed.state = state
+            failed.save(update_fields=["amount", "state"])
+            touched.add(failed.pk)
+    for payout in payout_model.objects.filter(pk__in=touched).exclude(state__in=FINAL_STATES):
+        lines = line_model.objects.filter(payout=payout)
+        if not lines.filter(kind="payout").exists():  # known only from its lines
+            payout.amount = lines.aggregate(total=Sum("net"))["total"] or 0
+            payout.save(update_fields=["amount"])
+    contents_model.objects.filter(payout_id__in=touched).delete()
+    return mended
