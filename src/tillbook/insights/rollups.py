@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 FIRSTS = "customer_first_payment"
 DAILY = "daily_ledger"
+# Payments that may still succeed: a watermark never passes the oldest of them.
+UNFINISHED_PAYMENTS = (PaymentState.CREATED, PaymentState.PENDING)
 _Piece = tuple[datetime, datetime, Any]
 
 
@@ -96,18 +98,20 @@ def settled_tops(*, business: Business) -> Tops | None:
     return Tops(*tops)
 
 
-def _locked_mark(business: Business, name: str) -> tuple[RollupWatermark, int | None]:
+def _locked_mark(business: Business, name: str) -> RollupWatermark:
     """The watermark `name`, locked (two refreshes, or a refresh and an import, do not both
-    move it), and the lowest payment it must read again (RollupReread), those rows consumed."""
+    move it), and lowered below the payments it must read again (RollupReread rows, which
+    it consumes)."""
     mark, _ = RollupWatermark.objects.get_or_create(business=business, name=name)
     mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
     rereads = list(
         RollupReread.objects.filter(business=business, name=name).values_list("pk", "payment_id")
     )
-    if not rereads:
-        return mark, None
-    RollupReread.objects.filter(pk__in=[pk for pk, _ in rereads]).delete()
-    return mark, min(payment for _, payment in rereads)
+    if rereads:
+        RollupReread.objects.filter(pk__in=[pk for pk, _ in rereads]).delete()
+        lowest = min(payment for _, payment in rereads)
+        mark.last_payment_id = min(mark.last_payment_id, lowest - 1)
+    return mark
 
 
 def customer_firsts_refresh(*, business: Business, tops: Tops | None = None) -> int:
@@ -116,28 +120,22 @@ def customer_firsts_refresh(*, business: Business, tops: Tops | None = None) -> 
     tops = tops or settled_tops(business=business)
     if tops is None:
         return 0
-    top = tops.payment
     with transaction.atomic():
-        mark, reread = _locked_mark(business, FIRSTS)
-        if reread is not None:
-            mark.last_payment_id = min(mark.last_payment_id, reread - 1)
+        mark = _locked_mark(business, FIRSTS)
         if mark.zone != business.timezone:  # customer days are cut in the business's zone
             CustomerDay.objects.filter(business=business).delete()
             mark.last_payment_id, mark.zone = 0, business.timezone
-        since = mark.last_payment_id
-        window = Payment.objects.filter(business=business, pk__gt=since, pk__lte=top)
-        if top <= since:
+        if tops.payment <= mark.last_payment_id:
             mark.save()
             return 0
+        mark.last_payment_id, window = _ids_since(
+            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
+        )
         paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
             customer_email=""
         )
         customers = _firsts_upsert(business, paid)
         _days_insert(business, paid, customers)
-        unfinished = window.filter(
-            state__in=[PaymentState.CREATED, PaymentState.PENDING]
-        ).aggregate(first=Min("pk"))["first"]
-        mark.last_payment_id = top if unfinished is None else unfinished - 1
         mark.save(update_fields=["last_payment_id", "zone"])
         return window.count()
 
@@ -249,16 +247,13 @@ def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int
     if tops is None:
         return 0
     with transaction.atomic():
-        mark, reread = _locked_mark(business, DAILY)
-        if reread is not None:
-            mark.last_payment_id = min(mark.last_payment_id, reread - 1)
+        mark = _locked_mark(business, DAILY)
         if mark.zone != business.timezone:
             DailyLedger.objects.filter(business=business).delete()
             mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
             mark.zone = business.timezone
-        pending = [PaymentState.CREATED, PaymentState.PENDING]
         next_payment, payments = _ids_since(
-            Payment, business, mark.last_payment_id, tops.payment, pending
+            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
         )
         next_refund, refunds = _ids_since(
             Refund, business, mark.last_refund_id, tops.refund, [RefundState.PENDING]
