@@ -158,6 +158,51 @@ def test_paypal_refund_points_to_its_payment_and_other_currencies_stay_apart(
     ]
 
 
+def test_a_paypal_withdrawal_reversed_by_the_bank_never_arrived(
+    run_import: Importer, scoped: Business
+) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    header = (
+        '"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+        '"Transaction ID","Reference Txn ID","Balance Impact"\n'
+    )
+    reversal = (
+        '"10/02/2026","09:00:00","PDT","","Reversal of General Account Withdrawal",'
+        '"Completed","USD","1,000.00","0.00","1,000.00","5RV00000AA1111111",'
+        '"3QR99999ST0000000","Credit"\n'
+    )
+    withdrawals = (
+        '"10/01/2026","07:00:00","PDT","","General Withdrawal","Completed","USD","-1,000.00",'
+        '"0.00","-1,000.00","3QR99999ST0000000","","Debit"\n'
+        '"09/20/2026","07:00:00","PDT","","General Withdrawal","Completed","USD","-250.00",'
+        '"0.00","-250.00","3QR99999ST0000001","","Debit"\n'
+    )
+
+    def source(rows: str) -> ImportSource:
+        return ImportSource.from_bytes((header + rows).encode(), "activity.csv")
+
+    first = run_import(source(withdrawals))
+    assert (first.state, first.imported) == (RunState.DONE, 2)
+    second = run_import(source(reversal + withdrawals))  # newest first, as PayPal writes it
+    assert (second.state, second.imported, second.duplicates) == (RunState.DONE, 1, 2)
+    assert sorted(Payout.objects.values_list("provider_reference", "state", "amount")) == [
+        ("3QR99999ST0000000", "failed", 100000),
+        ("3QR99999ST0000001", "paid", 25000),
+    ]
+    line = BalanceTransaction.objects.get(provider_reference="5RV00000AA1111111")
+    assert (line.kind, line.net, line.payout_id) == ("reversal", 100000, None)
+    rollups_refresh(business=scoped)
+    (paypal,) = payouts_by_processor(
+        business=scoped, period=Period(date(2026, 9, 1), date(2026, 10, 31), scoped.zone)
+    )
+    assert (paypal.provider, paypal.amount, paypal.count) == ("paypal", 25000, 1)
+
+
 def test_a_file_with_any_problem_writes_nothing(run_import: Importer, scoped: Business) -> None:
     from tillbook.imports.source import ImportSource
 

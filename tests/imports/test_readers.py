@@ -168,6 +168,37 @@ def test_paypal_counts_completed_sales_and_not_conversions_holds_or_pending() ->
     assert records[0].customer_email == "gail@example.com"
 
 
+PAYPAL_HEADER = (
+    '"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+    '"Transaction ID","Reference Txn ID","Balance Impact"\n'
+)
+
+
+def test_paypal_withdrawal_that_came_back_is_not_a_payout_of_its_own() -> None:
+    text = PAYPAL_HEADER + (
+        '"10/14/2026","09:00:00","PDT","","Reversal of General Account Withdrawal","Completed",'
+        '"USD","1,000.00","0.00","1,000.00","5RV00000AA1111111","3QR99999ST0000000","Credit"\n'
+        '"10/15/2026","09:00:00","PDT","","Cancellation of General Withdrawal","Completed",'
+        '"USD","40.00","0.00","40.00","5RV00000BB2222222","3QR99999ST0000002","Credit"\n'
+        '"10/16/2026","09:00:00","PDT","","Reversal of General Account Withdrawal","Completed",'
+        '"USD","25.00","0.00","25.00","5RV00000CC3333333","","Credit"\n'
+        '"10/13/2026","07:00:00","PDT","","General Withdrawal","Completed","USD","-1,000.00",'
+        '"0.00","-1,000.00","3QR99999ST0000000","","Debit"\n'
+    )
+    _, records = read_all(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert [
+        (r.movement, r.reference, r.gross, r.payout_reference, r.reversed_payout)
+        for r in records
+        if isinstance(r, LedgerRecord)
+    ] == [
+        (Movement.PAYOUT_FAILURE, "5RV00000AA1111111", 100000, "", "3QR99999ST0000000"),
+        (Movement.PAYOUT_CANCEL, "5RV00000BB2222222", 4000, "", "3QR99999ST0000002"),
+        # Money back without the withdrawal it reverses: a balance line, no payout guessed.
+        (Movement.OTHER, "5RV00000CC3333333", 2500, "", ""),
+        (Movement.PAYOUT, "3QR99999ST0000000", -100000, "3QR99999ST0000000", ""),
+    ]
+
+
 def test_paypal_german_file_with_decimal_commas_and_dotted_dates() -> None:
     check, records = read_all("paypal_activity_de.csv", currency="EUR")
     assert check.skipped == {"status “Ausstehend” (only completed rows count)": 1}

@@ -4,6 +4,11 @@ Every value is quoted; users choose their columns, so many files are subsets. Fe
 negative. German files write `Abgeschlossen`, `-24,90` and `dd.mm.yyyy`. A refund points to
 its payment through `Reference Txn ID`. Only completed rows count, and currency conversions,
 holds and their releases move money between balances without being sales.
+
+A withdrawal takes money out of the balance. A withdrawal row that puts money back (a
+"Reversal of General Account Withdrawal": the bank returned it, or it was cancelled) is never a
+payout of its own: where its `Reference Txn ID` names the withdrawal, that payout is marked as
+never arrived; without one it stays a balance line, and no payout is guessed at.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ CONVERSION_WORDS = ("currency conversion", "währungsumrechnung")
 HOLD_WORDS = ("hold", "release", "einbehalt", "freigabe", "authorization", "autorisierung")
 REFUND_WORDS = ("refund", "rückzahlung", "rückerstattung", "erstattung")
 PAYOUT_WORDS = ("withdrawal", "withdraw", "abbuchung", "auszahlung")
+CANCEL_WORDS = ("cancel", "storn")  # a cancelled withdrawal, else one that failed or came back
 TRANSFER_WORDS = ("deposit", "transfer", "einzahlung", "überweisung", "gutschrift")
 PAYMENT_WORDS = ("payment", "zahlung")
 
@@ -109,9 +115,14 @@ class PaypalActivityReader(Reader):
             record.refund_reference = reference
             record.payment_reference = row.get("reference_id")
         elif any(word in lowered for word in PAYOUT_WORDS):
-            record.movement = Movement.PAYOUT
-            record.payout_reference = reference
-            record.available_on = when.date()
+            if gross < 0:
+                record.movement = Movement.PAYOUT
+                record.payout_reference = reference
+                record.available_on = when.date()
+            elif withdrawal := row.get("reference_id"):
+                cancelled = any(word in lowered for word in CANCEL_WORDS)
+                record.movement = Movement.PAYOUT_CANCEL if cancelled else Movement.PAYOUT_FAILURE
+                record.reversed_payout = withdrawal
         elif any(word in lowered for word in TRANSFER_WORDS):
             record.movement = Movement.TRANSFER
         elif any(word in lowered for word in PAYMENT_WORDS) and gross > 0:
