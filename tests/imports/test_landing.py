@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import connection
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
@@ -435,7 +437,10 @@ def test_lines_imported_before_their_payout_join_it_when_a_later_file_names_it(
             "lines": 3,
         }
     ]
-    # The same file again finds everything in place.
-    again = run_import(_balance_file(next_week))
+    # The same file again finds everything in place, and writes no line: they are linked.
+    with CaptureQueriesContext(connection) as queries:
+        again = run_import(_balance_file(next_week))
     assert (again.imported, again.duplicates) == (0, 4)
     assert payout.lines.count() == 4
+    table = BalanceTransaction._meta.db_table
+    assert [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}"')] == []

@@ -197,9 +197,10 @@ class _Batch:
         self.source = source
 
     def land(self) -> None:
+        # {line id: (refund pk, payout pk)} of the lines already in the ledger.
         existing = self._known(
             BalanceTransaction,
-            "refund_id",
+            "refund_id, payout_id",
             (r.reference for r in self.records if r.is_balance_line),
         )
         # Between finding which lines are known and writing the new ones: two writers of the
@@ -217,13 +218,14 @@ class _Batch:
                 continue
             if record.reference in existing or record.reference in seen:
                 self.counts.duplicates += 1
+                refund_id, payout_id = existing.get(record.reference, (0, 0))
                 if (
                     record.movement is Movement.REFUND
                     and record.payment_reference
-                    and existing.get(record.reference, 0) is None
+                    and refund_id is None
                 ):
                     relink.append(record)
-                if record.reference in existing and record.payout_reference:
+                if payout_id is None and record.payout_reference:
                     paid_out.append(record)
                 continue
             seen.add(record.reference)
@@ -238,7 +240,8 @@ class _Batch:
         self._paid_out(paid_out, payouts)
 
     def _known(self, model: type[Model], column: str, references: Iterable[str]) -> dict[str, Any]:
-        """{processor id: `column`} of the rows of `model` this batch's ids already name.
+        """{processor id: `column`} of the rows of `model` this batch's ids already name; for
+        two columns ("a_id, b_id") the value is the pair.
 
         Raw SQL: with thousands of ids per batch, Django's preparation of each value of an
         `__in` lookup cost more than the query itself. Payment's unique index is partial
@@ -255,7 +258,8 @@ class _Batch:
         where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference}"
         if model is Payment:
             where = f"NOT ({reference} = '') AND {where}"
-        select = f"SELECT {reference}, {quote(column)} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
+        columns = ", ".join(quote(name.strip()) for name in column.split(","))
+        select = f"SELECT {reference}, {columns} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
         with connection.cursor() as cursor:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
@@ -268,7 +272,10 @@ class _Batch:
                     cursor.execute(
                         f"{select} IN ({marks})", [self.business.pk, self.provider, *chunk]
                     )
-                found.update(cursor.fetchall())
+                if "," in column:
+                    found.update((row[0], row[1:]) for row in cursor.fetchall())
+                else:
+                    found.update(cursor.fetchall())
         return found
 
     # Payments ----------------------------------------------------------------------------
