@@ -258,6 +258,37 @@ def test_google_ads_summary_without_any_dates_is_refused() -> None:
         read_all(ImportSource.from_bytes(body.encode()))
 
 
+def test_campaigns_whose_names_begin_with_total_are_not_total_rows() -> None:
+    google = (
+        "Campaign report\n"
+        '"1 September 2026 - 30 September 2026"\n'
+        "Campaign status,Campaign,Campaign type,Impr.,Clicks,CTR,Currency code,Avg. CPC,Cost,"
+        "Conversions,Cost / conv.,Conv. rate\n"
+        'Enabled,Total Wellness Promo,Search,"9,197","2,140",23.27%,USD,0.14,300.00,12.00,25.00,'
+        "0.56%\n"
+        "Enabled,Totally Fit,Search,812,95,11.70%,USD,0.21,20.02,--,--,--\n"
+        'Total: Account,--,--,"10,009","2,235",22.33%,USD,0.14,320.02,12.00,26.67,0.54%\n'
+        'Total,--,--,"10,009","2,235",22.33%,USD,0.14,320.02,12.00,26.67,0.54%\n'
+    )
+    check, records = read_all(ImportSource.from_bytes(google.encode(), "campaigns.csv"))
+    assert check.skipped == {"total row": 2}
+    sept = (date(2026, 9, 1), date(2026, 9, 30))
+    assert ads(records) == [
+        ("Total Wellness Promo", "", *sept, "USD", 30000, 2140),
+        ("Totally Fit", "", *sept, "USD", 2002, 95),
+    ]
+    microsoft = (
+        '"Report Name: Campaign performance"\n'
+        "TimePeriod,CampaignName,CampaignId,Impressions,Clicks,Spend,Conversions,Revenue\n"
+        "2026-09-01,Totally Fit - Search,123,100,10,5.00,1,0\n"
+        "Total,,,100,10,5.00,1,0\n"
+    )
+    check, records = read_all(ImportSource.from_bytes(microsoft.encode(), "report.csv"))
+    assert check.skipped == {"total row": 1}
+    day = date(2026, 9, 1)
+    assert ads(records) == [("Totally Fit - Search", "", day, day, "USD", 500, 10)]
+
+
 def test_microsoft_report_metadata_footer_and_incomplete_data_flag() -> None:
     check, records = read_all("microsoft_ads.csv")
     assert check.skipped == {"copyright footer": 1}

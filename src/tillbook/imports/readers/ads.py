@@ -26,5 +26,10 @@ def window(text: str, context: ReadContext, line: int = 0) -> tuple[date, date] 
     return first, last
 
 
+_TOTAL = re.compile(r"^(total|totals|gesamt|gesamtsumme|summe)\s*(:.*)?$")
+
+
 def is_total(*values: str) -> bool:
-    return any(value.strip().lower().startswith(("total", "gesamt")) for value in values)
+    """A platform's total row ("Total: Account", "Gesamt: Konto", a bare "Total"), not a
+    campaign whose name begins with the word ("Total Wellness Promo", "Totally Fit")."""
+    return any(_TOTAL.match(value.strip().lower()) for value in values)
