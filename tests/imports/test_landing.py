@@ -105,6 +105,59 @@ def test_the_payments_export_meets_the_balance_history_in_one_payment(
     assert Refund.objects.count() == 2
 
 
+def test_the_dashboard_follows_a_charge_refunded_more_and_then_refund_by_refund(
+    run_import: Importer, scoped: Business
+) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    header = (
+        "id,Description,Created (UTC),Amount,Amount Refunded,Currency,Converted Amount,"
+        "Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Customer Email,"
+        "Captured\n"
+    )
+
+    def export(refunded: str) -> ImportSource:
+        row = (
+            f"ch_9,Retreat,2026-09-04 17:20,200.00,{refunded},usd,200.00,{refunded},6.10,0.00,"
+            "usd,Live,Partially refunded,eve@example.com,true\n"
+        )
+        return ImportSource.from_bytes((header + row).encode(), "payments.csv")
+
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+
+    def refunds() -> tuple[int, int]:
+        rollups_refresh(business=scoped)
+        stored = Refund.objects.aggregate(total=Sum("amount"))["total"]
+        return stored, sales_totals(business=scoped, period=september)["USD"].refunds
+
+    assert run_import(export("50.00")).state == RunState.DONE
+    assert refunds() == (5000, 5000)
+    again = run_import(export("50.00"))  # the same export changes nothing
+    assert (again.imported, again.duplicates, refunds()) == (0, 1, (5000, 5000))
+    assert run_import(export("120.00")).state == RunState.DONE  # refunded more since
+    assert refunds() == (12000, 12000)
+    # The itemized report names the two refunds; they replace the export's summary.
+    itemized = (
+        "balance_transaction_id,created_utc,available_on_utc,currency,gross,fee,net,"
+        "reporting_category,source_id,charge_id,description\n"
+        "txn_91,2026-09-10 08:00:00,2026-09-10 00:00:00,usd,-50.00,0.00,-50.00,refund,re_91,"
+        "ch_9,Refund\n"
+        "txn_92,2026-09-12 08:00:00,2026-09-12 00:00:00,usd,-70.00,0.00,-70.00,refund,re_92,"
+        "ch_9,Refund\n"
+    )
+    run = run_import(ImportSource.from_bytes(itemized.encode(), "itemized.csv"))
+    assert (run.state, run.imported) == (RunState.DONE, 2)
+    assert sorted(Refund.objects.values_list("provider_reference", "amount")) == [
+        ("re_91", 5000),
+        ("re_92", 7000),
+    ]
+    assert refunds() == (12000, 12000)
+
+
 def test_itemized_report_links_refunds_and_derives_its_payout(
     run_import: Importer, scoped: Business
 ) -> None:

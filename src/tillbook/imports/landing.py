@@ -31,7 +31,7 @@ from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
-from tillbook.insights.rollups import payout_contents_recompute
+from tillbook.insights.rollups import payout_contents_recompute, rollups_reread
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -380,7 +380,8 @@ class _Batch:
             for ref, r in missing.items()
         )
         found.update((refund.provider_reference, refund) for refund in created)
-        # Real refunds replace the payments export's summary of them.
+        # Real refunds replace the payments export's summary of them. (The dashboard sums the
+        # payment's day again: the new refunds touch it.)
         Refund.objects.filter(
             business=self.business,
             payment_id__in=[payments[r.payment_reference] for r in linked],
@@ -392,36 +393,44 @@ class _Batch:
         refunded = {r.payment_reference: r for r in rows if r.refunded}
         if not refunded:
             return
-        targets = [payments[ref] for ref in refunded]
-        with_refunds = {
-            (payment_id, reference)
-            for payment_id, reference in Refund.objects.filter(
-                business=self.business, payment_id__in=targets
-            ).values_list("payment_id", "provider_reference")
-        }
+        targets = {payments[ref]: summary_refund_reference(ref) for ref in refunded}
+        others: set[int] = set()  # payments whose real refunds are known
+        summaries: dict[int, int] = {}  # {payment pk: amount of its summary refund}
+        for payment_id, reference, amount in Refund.objects.filter(
+            business=self.business, payment_id__in=targets
+        ).values_list("payment_id", "provider_reference", "amount"):
+            if reference == targets[payment_id]:
+                summaries[payment_id] = amount
+            else:
+                others.add(payment_id)
         for reference, record in refunded.items():
             payment = payments[reference]
-            summary = summary_refund_reference(reference)
-            others = {ref for pid, ref in with_refunds if pid == payment and ref != summary}
-            if others:
+            if payment in others:
                 continue  # the real refunds are known; the summary would count them twice
+            if summaries.get(payment) == record.refunded:
+                continue  # this export says what the last one said
             Refund.objects.update_or_create(
                 business=self.business,
                 payment_id=payment,
-                provider_reference=summary,
+                provider_reference=targets[payment],
                 defaults={
                     "source": Source.IMPORT,
                     "state": RefundState.SUCCEEDED,
                     "currency": record.currency,
                     "amount": record.refunded,
                     "reason": "Refunded (from the payments export)",
-                    "idempotency_key": f"import:{self.business.pk}:{self.provider}:{summary}"[:255],
+                    "idempotency_key": f"import:{self.business.pk}:{self.provider}:"
+                    f"{targets[payment]}"[:255],
                     "raw": record.raw,
                     # The export does not say when; the charge's time is the best known.
                     "created_at": record.occurred_at,
                     "succeeded_at": record.occurred_at,
                 },
             )
+            if payment in summaries:
+                # A later export says more (or less) was refunded: the refund row is below the
+                # rollups' watermarks, so the dashboard must sum its payment's day again.
+                rollups_reread(business=self.business, payment_id=payment)
 
     # Payouts -----------------------------------------------------------------------------
 
