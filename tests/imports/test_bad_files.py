@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import itertools
 import tracemalloc
+import zipfile
 from collections.abc import Iterator
 
 import pytest
 
 from tillbook.imports.problems import ImportFileInvalid
 from tillbook.imports.reading import file_pass
-from tillbook.imports.source import ImportSource
+from tillbook.imports.source import DAMAGED_ZIP, ImportSource
 
 from .helpers import CHICAGO, FIXTURES, read_all
 
@@ -93,6 +94,26 @@ def test_utf16_files_from_excel_are_read() -> None:
     text = (FIXTURES / "paypal_subset.csv").read_text().replace(",", "\t")
     check, records = read_all(ImportSource.from_bytes(text.encode("utf-16")))
     assert (check.kind, len(records)) == ("paypal_activity", 2)
+
+
+def test_a_damaged_or_incomplete_zip_is_reported_not_a_crash() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("Campaign_Performance.csv", (FIXTURES / "microsoft_ads.csv").read_bytes())
+    whole = buffer.getvalue()
+    flipped = whole[:60] + bytes(b ^ 0xFF for b in whole[60:120]) + whole[120:]
+    for damaged in (whole[: len(whole) // 2], flipped):
+        assert problems_of(ImportSource.from_bytes(damaged, "report.zip")) == [DAMAGED_ZIP]
+
+
+def test_lines_ended_by_a_carriage_return_alone_are_read() -> None:
+    # Excel for Mac's "CSV (Macintosh)"; a quoted value may still hold a line break.
+    text = (FIXTURES / "paypal_subset.csv").read_text()
+    check, records = read_all(ImportSource.from_bytes(text.replace("\n", "\r").encode()))
+    expected_check, expected = read_all(ImportSource.from_bytes(text.encode()))
+    assert check == expected_check
+    assert records == expected
+    assert len(records) == 2
 
 
 class _GeneratedStripeExport(io.RawIOBase):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
@@ -272,6 +273,23 @@ def test_a_file_with_any_problem_writes_nothing(run_import: Importer, scoped: Bu
     after = database_fingerprint()
     assert after.pop("imports.importrun") != before.pop("imports.importrun")
     assert after == before
+
+
+def test_an_unexpected_error_leaves_the_run_failed_not_in_progress(
+    run_import: Importer, scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.imports import services
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "ledger_land_batch", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_import("stripe_balance.csv")
+    run = ImportRun.objects.get()
+    assert (run.state, run.message, run.imported) == (RunState.FAILED, services.STOPPED, 0)
+    assert run.finished_at is not None
+    assert (Payment.objects.count(), BalanceTransaction.objects.count()) == (0, 0)
 
 
 def test_a_dry_run_counts_and_writes_nothing_but_its_run(

@@ -9,6 +9,7 @@ simply run again, since landing is deduplicated by the processors' own ids.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -44,6 +45,8 @@ from tillbook.imports.source import ImportSource
 from tillbook.imports.spool import RecordSpool
 from tillbook.insights.rollups import rollups_hold, rollups_refresh
 
+logger = logging.getLogger(__name__)
+
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
 BATCHES_PER_COMMIT = 10
 STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
@@ -52,6 +55,13 @@ UNLINKED_REFUNDS = (
     "{count} refund(s) could not be linked to their payment because the file does not name it "
     "(Stripe's balance history does not). They count as refunds; import Stripe's itemized "
     "balance report for the same dates to link them."
+)
+
+
+STOPPED = (
+    "The import stopped because of an unexpected error. Rows imported before it stopped are "
+    "kept; importing the file again adds only what is missing. If it stops again, tell the "
+    "person who runs Tillbook."
 )
 
 
@@ -140,7 +150,21 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
         _save(run, "rows_read")
 
     with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
-        return _execute(run, source, spool, progress)
+        try:
+            return _execute(run, source, spool, progress)
+        except Exception:
+            _stopped(run)
+            raise
+
+
+def _stopped(run: ImportRun) -> None:
+    """An unexpected error: the run must not look as if it were still going."""
+    run.state, run.finished_at, run.message = RunState.FAILED, timezone.now(), STOPPED
+    try:
+        with transaction.atomic():
+            _save(run, "state", "finished_at", "message")
+    except DatabaseError:  # the error was the database's; the log keeps the first one
+        logger.exception("Import run %s could not be marked as stopped", run.pk)
 
 
 def _execute(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import codecs
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,12 @@ class ImportSource:
         return cls(name, lambda: io.BytesIO(data))
 
 
+DAMAGED_ZIP = (
+    "the zip file is damaged or incomplete (perhaps the download was interrupted); "
+    "download it again"
+)
+
+
 @contextmanager
 def _binary(source: ImportSource) -> Iterator[IO[bytes]]:
     stream = source.opener()
@@ -47,15 +54,18 @@ def _binary(source: ImportSource) -> Iterator[IO[bytes]]:
         head = stream.read(4)
         if head == _ZIP_MAGIC:
             stream.close()
-            with zipfile.ZipFile(source.opener()) as archive:
-                members = [i for i in archive.infolist() if not i.is_dir()]
-                csvs = [i for i in members if i.filename.lower().endswith((".csv", ".tsv"))]
-                if len(csvs) != 1:
-                    raise ImportFileInvalid(
-                        [FileProblem(0, "the zip file must hold exactly one .csv file")]
-                    )
-                with archive.open(csvs[0]) as member:
-                    yield member
+            try:
+                with zipfile.ZipFile(source.opener()) as archive:
+                    members = [i for i in archive.infolist() if not i.is_dir()]
+                    csvs = [i for i in members if i.filename.lower().endswith((".csv", ".tsv"))]
+                    if len(csvs) != 1:
+                        raise ImportFileInvalid(
+                            [FileProblem(0, "the zip file must hold exactly one .csv file")]
+                        )
+                    with archive.open(csvs[0]) as member:
+                        yield member  # a damaged member fails while it is being read
+            except (zipfile.BadZipFile, zlib.error, EOFError):
+                raise ImportFileInvalid([FileProblem(0, DAMAGED_ZIP)]) from None
             return
         yield io.BufferedReader(_Rewound(head, stream), 1 << 16)
     finally:
@@ -73,14 +83,13 @@ class _Rewound(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+        # The head and what follows it in one read, so a peek sees a whole first block.
+        size = min(len(buffer), len(self._head))
+        buffer[:size] = self._head[:size]
+        self._head = self._head[size:]
+        data = self._rest.read(len(buffer) - size) if size < len(buffer) else b""
+        buffer[size : size + len(data)] = data
+        return size + len(data)
 
 
 @contextmanager
@@ -93,6 +102,10 @@ def text_lines(source: ImportSource) -> Iterator[Iterator[str]]:
         head = buffered.peek(4)[:4]
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             yield _utf16_lines(buffered)
+            return
+        sample = buffered.peek(1 << 16)
+        if b"\r" in sample and b"\n" not in sample:  # Excel for Mac's "CSV (Macintosh)"
+            yield _utf8_lines(_cr_lines(buffered))
         else:
             yield _utf8_lines(buffered)
 
@@ -107,9 +120,20 @@ def _utf16_lines(stream: IO[bytes]) -> Iterator[str]:
         ) from None
 
 
-def _utf8_lines(stream: IO[bytes]) -> Iterator[str]:
+def _cr_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """Lines ended by a carriage return alone, each with its ending."""
+    pending = b""
+    while chunk := stream.read(1 << 16):
+        *lines, pending = (pending + chunk).split(b"\r")
+        for line in lines:
+            yield line + b"\r"
+    if pending:
+        yield pending
+
+
+def _utf8_lines(lines: Iterable[bytes]) -> Iterator[str]:
     # Decoding line by line puts a byte that is not UTF-8 on its line in the error report.
-    for number, line in enumerate(stream, start=1):
+    for number, line in enumerate(lines, start=1):
         try:
             yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
