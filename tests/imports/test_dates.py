@@ -74,3 +74,18 @@ def test_times_carry_the_zone_the_file_names() -> None:
     assert zone_named("+05:30") == timezone(timedelta(hours=5, minutes=30))
     with pytest.raises(CellError, match="“Mars Standard” is not a time zone"):
         zone_named("Mars Standard")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["GMT+24", "+25:00", "-12:75", "America", "Europe/", "A" * 300, "Etc/../../x", "nul\x00zone"],
+)
+def test_a_zone_that_cannot_be_is_a_problem_on_its_row_not_a_crash(name: str) -> None:
+    with pytest.raises(CellError, match="is not a time zone Tillbook knows"):
+        zone_named(name)
+
+
+def test_an_offset_beyond_any_zone_in_a_time_is_a_problem_on_its_row() -> None:
+    with pytest.raises(CellError, match="“\\+24:00” is not a time zone"):
+        parse_datetime("2026-09-01 15:04:05+24:00", 2, DateReader(), UTC)
+    assert zone_named("+14:00") == timezone(timedelta(hours=14))

@@ -135,14 +135,19 @@ def zone_named(name: str) -> tzinfo:
     hours = ZONE_ABBREVIATIONS.get(text.upper())
     if hours is not None:
         return timezone(timedelta(hours=hours), text.upper())
+    unknown = CellError(f"“{text[:40]}” is not a time zone Tillbook knows")
     offset = _OFFSET.match(text.upper())
     if offset:
         sign = -1 if offset[1] == "-" else 1
-        return timezone(sign * timedelta(hours=int(offset[2]), minutes=int(offset[3] or 0)))
+        hours, minutes = int(offset[2]), int(offset[3] or 0)
+        if hours > 14 or minutes > 59:  # no place on Earth is further from UTC
+            raise unknown
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         return zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise CellError(f"“{name}” is not a time zone Tillbook knows") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the zone database ("America") or a name too long for a file.
+        raise unknown from None
 
 
 def _year(text: str) -> int:
