@@ -114,6 +114,29 @@ def test_stripe_net_that_is_not_amount_less_fee_is_an_error_on_its_line() -> Non
     ]
 
 
+def test_stripe_reports_chosen_without_a_fee_column_take_it_from_amount_and_net() -> None:
+    balance = (
+        "id,Type,Source,Amount,Net,Currency,Created (UTC),Available On (UTC),Description\n"
+        "txn_1001,charge,ch_1001,120.00,116.22,usd,2026-09-01 15:04,2026-09-03 00:00,Session\n"
+        "txn_1003,refund,re_3001,-80.00,-80.00,usd,2026-09-05 10:00,2026-09-05 00:00,Refund\n"
+    )
+    check, records = read_all(ImportSource.from_bytes(balance.encode(), "balance.csv"))
+    assert check.kind == "stripe_balance"
+    assert ledger(records) == [
+        (Movement.SALE, "txn_1001", "ch_1001", "USD", 12000, 378, 11622),
+        (Movement.REFUND, "txn_1003", "", "USD", -8000, 0, -8000),
+    ]
+    itemized = (
+        "balance_transaction_id,created_utc,available_on_utc,currency,gross,net,"
+        "reporting_category,source_id,description\n"
+        "txn_5001,2026-10-01 14:00:00,2026-10-03 00:00:00,usd,300.00,291.00,charge,ch_5001,"
+        "Team workshop\n"
+    )
+    check, records = read_all(ImportSource.from_bytes(itemized.encode(), "itemized.csv"))
+    assert check.kind == "stripe_itemized"
+    assert ledger(records) == [(Movement.SALE, "txn_5001", "ch_5001", "USD", 30000, 900, 29100)]
+
+
 # Square ------------------------------------------------------------------------------------
 
 

@@ -122,9 +122,13 @@ class StripeBalanceReader(Reader):
             return Skipped(row.line, f"status “{row.get('status')}” (not in the balance)")
         currency = cells.currency(row, "currency")
         gross = cells.minor(row, "amount", currency, context)
-        fee = cells.minor(row, "fee", currency, context)
-        net = cells.minor(row, "net", currency, context) if get("net") else gross - fee
-        fee = _checked_fee(gross, fee, net, currency, "Net")
+        if get("fee") or not get("net"):
+            fee = cells.minor(row, "fee", currency, context)
+            net = cells.minor(row, "net", currency, context) if get("net") else gross - fee
+            fee = _checked_fee(gross, fee, net, currency, "Net")
+        else:  # a report without the Fee column: the fee is what lies between
+            net = cells.minor(row, "net", currency, context)
+            fee = gross - net
         movement = BALANCE_TYPES.get(kind, Movement.OTHER)
         source = get("source", "")
         record = LedgerRecord(
@@ -258,9 +262,11 @@ class StripeItemizedReader(Reader):
     def read(self, row: Row, context: ReadContext) -> Record | Skipped:
         currency = cells.currency(row, "currency")
         gross = cells.minor(row, "gross", currency, context)
-        fee = cells.minor(row, "fee", currency, context)
         net = cells.minor(row, "net", currency, context)
-        fee = _checked_fee(gross, fee, net, currency, "net")
+        if row.get("fee"):
+            fee = _checked_fee(gross, cells.minor(row, "fee", currency, context), net, currency, "net")
+        else:  # a report without the fee column: the fee is what lies between
+            fee = gross - net
         category = cells.required(row, "category").lower()
         movement = REPORTING_CATEGORIES.get(category, Movement.ADJUSTMENT)
         source = row.get("source_id")
