@@ -358,6 +358,36 @@ def test_meta_campaign_export_skips_the_account_total_and_distrusts_excel_ids() 
     assert [r.conversions for r in records] == [Decimal(7), Decimal(2)]
 
 
+def test_day_first_ad_reports_read_their_ranges_day_first() -> None:
+    meta = (
+        "Reporting starts,Reporting ends,Campaign name,Results,Impressions,Amount spent (GBP),"
+        "Link clicks\n"
+        "10/09/2026,20/09/2026,Autumn Promo,3,1200,45.10,40\n"
+        "21/09/2026,30/09/2026,Autumn Promo,2,900,30.00,25\n"
+    )
+    check, records = read_all(ImportSource.from_bytes(meta.encode(), "meta.csv"), currency="GBP")
+    assert check.date_order is DateOrder.DAY_FIRST
+    assert ads(records) == [
+        ("Autumn Promo", "", date(2026, 9, 10), date(2026, 9, 20), "GBP", 4510, 40),
+        ("Autumn Promo", "", date(2026, 9, 21), date(2026, 9, 30), "GBP", 3000, 25),
+    ]
+    microsoft = (
+        '"Report Name: Campaign performance summary"\n'
+        '"Report Time: 10/09/2026 - 20/09/2026"\n'
+        '"CampaignName","CampaignId","Impressions","Clicks","Spend","Conversions","CurrencyCode"\n'
+        '"Autumn Promo","804123","500","40","35.20","1","GBP"\n'
+    )
+    check, records = read_all(ImportSource.from_bytes(microsoft.encode(), "ms.csv"))
+    assert check.date_order is DateOrder.DAY_FIRST
+    assert ads(records) == [
+        ("Autumn Promo", "", date(2026, 9, 10), date(2026, 9, 20), "GBP", 3520, 40)
+    ]
+    # A range that runs backwards in both orders is still refused.
+    backwards = meta.replace("10/09/2026,20/09/2026", "20/09/2026,10/09/2026")
+    with pytest.raises(ImportFileInvalid, match="Line 2: Reporting ends: is before"):
+        read_all(ImportSource.from_bytes(backwards.encode(), "meta.csv"), currency="GBP")
+
+
 def test_meta_german_ad_set_export_with_currency_in_the_column_name() -> None:
     _, records = read_all("meta_ads_adset_de.csv", currency="USD")
     day1, day2 = date(2026, 9, 1), date(2026, 9, 2)

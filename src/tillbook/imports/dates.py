@@ -210,6 +210,35 @@ class DateReader:
             return self._named(match[3], match[1], match[2], value)
         raise CellError(f"“{value}” is not a date")
 
+    def span(self, start: str, end: str, first: date, last: date, line: int) -> tuple[date, date]:
+        """The dates of a range ("Reporting starts" to "Reporting ends"), given `first` and
+        `last` as `parse` read them.
+
+        While the file's order is not known, `parse` reads a date that fits both orders
+        month-first: "10/09/2026 - 20/09/2026" would end before it starts. A range that runs
+        forward in one order only is read in that order, and proves it for the file.
+        """
+        if self.order is not None:
+            return first, last
+        readings: dict[DateOrder, tuple[date, date]] = {}
+        for order in (DateOrder.MONTH_FIRST, DateOrder.DAY_FIRST):
+            reader = DateReader(order=order)
+            try:
+                readings[order] = (reader.parse(start, line), reader.parse(end, line))
+            except CellError:
+                continue  # a date that does not fit this order
+        forward = {order: pair for order, pair in readings.items() if pair[0] <= pair[1]}
+        if not forward:  # backwards whichever way it is read: the caller says so now
+            return next(iter(readings.values()), (first, last))
+        if len(forward) == 2:
+            return first, last
+        ((order, pair),) = forward.items()
+        if order is DateOrder.DAY_FIRST:
+            self.proves_day_first = self.proves_day_first or line
+        else:
+            self.proves_month_first = self.proves_month_first or line
+        return pair
+
     def _named(self, year: str, month_name: str, day: str, text: str) -> date:
         month = MONTHS.get(month_name.lower())
         if month is None:

@@ -21,6 +21,7 @@ def window(text: str, context: ReadContext, line: int = 0) -> tuple[date, date] 
         last = context.dates.parse(match[2], line)
     except CellError:
         return None
+    first, last = context.dates.span(match[1], match[2], first, last, line)
     if last < first:
         raise CellError(f"the date range “{text}” ends before it starts")
     return first, last

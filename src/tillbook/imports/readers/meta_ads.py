@@ -87,6 +87,7 @@ class MetaAdsReader(Reader):
         currency = row.header.captured["spend"]["currency"].upper()
         first = cells.day(row, "starts", context)
         last = cells.day(row, "ends", context)
+        first, last = context.dates.span(row.get("starts"), row.get("ends"), first, last, row.line)
         if last < first:
             raise cells.ColumnError("Reporting ends", "is before Reporting starts")
         campaign_id, trusted = parse_id(row.get("campaign_id"))

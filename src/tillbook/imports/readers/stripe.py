@@ -264,7 +264,8 @@ class StripeItemizedReader(Reader):
         gross = cells.minor(row, "gross", currency, context)
         net = cells.minor(row, "net", currency, context)
         if row.get("fee"):
-            fee = _checked_fee(gross, cells.minor(row, "fee", currency, context), net, currency, "net")
+            fee = cells.minor(row, "fee", currency, context)
+            fee = _checked_fee(gross, fee, net, currency, "net")
         else:  # a report without the fee column: the fee is what lies between
             fee = gross - net
         category = cells.required(row, "category").lower()
