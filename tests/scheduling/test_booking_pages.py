@@ -252,3 +252,46 @@ def test_a_reschedule_link_used_twice_is_refused_with_410_and_changes_nothing(
     assert "This link was already used to reschedule" in again.content.decode()
     assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
     assert client.get(emailed + "reschedule/").status_code == 410
+
+
+def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
+    client: Client, service: Service, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.models import Payment, PaymentState
+    from tillbook.payments.sandbox import sandbox_succeed
+    from tillbook.payments.services import payment_start
+
+    business = service.business
+    # The ad's link opens the booking page; the visitor looks around, then books.
+    landing = client.get(service_url(service), {"utm_campaign": "spring-promo"})
+    assert landing.status_code == 200
+    assert client.get(f"/{business.slug}/book/").status_code == 200
+    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
+    details = client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    assert details.status_code == 302
+    booking = Booking.objects.get()
+    assert (booking.utm_campaign, booking.state) == ("spring-promo", BookingState.AWAITING_PAYMENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/r"
+        )
+        sandbox_succeed(started.payment)
+    paid = Payment.objects.get(state=PaymentState.SUCCEEDED)
+    assert rollups_refresh(business=business)
+    day = paid.succeeded_at.astimezone(business.zone).date()
+    found = attributed_by_utm(business=business, period=Period(day, day, business.zone))
+    assert list(found) == ["spring-promo"]
+    assert (found["spring-promo"].revenue, found["spring-promo"].orders) == (
+        12000 - paid.fee_amount,
+        1,
+    )
+
+
+def test_a_booking_without_a_campaign_counts_for_none(
+    client: Client, service: Service, next_week: date
+) -> None:
+    hold(client, service, start=berlin(next_week, 10).isoformat())
+    assert Booking.objects.get().utm_campaign == ""

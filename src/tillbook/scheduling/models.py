@@ -287,6 +287,9 @@ class Booking(TenantModel):
     location_kind = models.CharField(max_length=10, choices=LocationKind.choices)
     location_text = models.CharField(max_length=300, blank=True)
     customer_timezone = models.CharField(max_length=64, default="UTC")
+    # The UTM campaign of the visit that led to the booking (kept when it is made), so its
+    # payment counts for that campaign on the dashboard.
+    utm_campaign = models.CharField(max_length=200, blank=True)
     answers = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
     hold_expires_at = models.DateTimeField(null=True, blank=True)

@@ -158,10 +158,12 @@ def booking_hold(
     now: datetime | None = None,
     as_staff: bool = False,
     actor_label: str = "",
+    utm_campaign: str = "",
 ) -> HeldBooking:
     """Hold a slot for a few minutes while the customer gives their details and pays.
 
-    `staff` None means "anyone": the least-booked person free at that time.
+    `staff` None means "anyone": the least-booked person free at that time. `utm_campaign` is
+    the campaign of the visit that led here (the storefront's attribution).
     """
     now = now or timezone.now()
     if start.tzinfo is None:
@@ -246,6 +248,7 @@ def booking_hold(
             location_kind=service.location_kind,
             location_text=service.location_detail if service.location_kind != "customer" else "",
             customer_timezone=customer_timezone,
+            utm_campaign=utm_campaign.strip()[:200],
             hold_expires_at=now + timedelta(minutes=HOLD_MINUTES),
             created_at=now,
         )

@@ -48,6 +48,7 @@ from tillbook.scheduling.services import (
     booking_hold,
     booking_submit_details,
 )
+from tillbook.storefront.attribution import attribution_read, attribution_track
 
 # available_timezones() walks the tzdata folder on every call (~30 ms): read it once.
 ZONES = sorted(zoneinfo.available_timezones())
@@ -101,9 +102,11 @@ def booking_home(request: HttpRequest, business_slug: str) -> HttpResponse:
     business = _business(business_slug)
     with business_scope(business):
         services = list(active_services(business=business))
-        return render(
+        response = render(
             request, "storefront/booking/home.html", {"business": business, "services": services}
         )
+        attribution_track(request, response, business)
+        return response
 
 
 def _service(business: Business, slug: str) -> Service:
@@ -177,7 +180,9 @@ def _service_page(
 def booking_service(request: HttpRequest, business_slug: str, service_slug: str) -> HttpResponse:
     business = _business(business_slug)
     with business_scope(business):
-        return _service_page(request, business, _service(business, service_slug))
+        response = _service_page(request, business, _service(business, service_slug))
+        attribution_track(request, response, business)
+        return response
 
 
 def _start_of(text: str) -> datetime | None:
@@ -228,6 +233,9 @@ def booking_hold_view(request: HttpRequest, business_slug: str, service_slug: st
                 staff=staff,
                 seats=seats,
                 customer_timezone=zone_name,
+                utm_campaign=attribution_read(request, business)
+                .get("latest", {})
+                .get("utm_campaign", ""),
             )
         except TillbookError as problem:
             return _service_page(
