@@ -14,6 +14,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
@@ -183,3 +184,58 @@ def test_the_readable_table_shows_a_large_total_in_another_currency(september: B
     assert "Also in EUR (not in the totals above): gross sales €40,000,000,000,000.00" in (
         out.getvalue()
     )
+
+
+def test_ad_spend_billed_in_another_currency_is_shown_apart_never_added(
+    september: Business, owner_client: Client
+) -> None:
+    from decimal import Decimal
+
+    from tillbook.marketing.models import AdSpendDay
+
+    with business_scope(september):
+        euro = AdCampaign(business=september, platform="meta", name="Retreat EU", external_id="9")
+        euro.save()
+        AdSpendDay(
+            business=september,
+            campaign=euro,
+            day=date(2026, 9, 3),
+            currency="EUR",
+            spend=25000,
+            clicks=500,
+            impressions=12000,
+            conversions=Decimal(7),
+        ).save()
+    before = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert before["ad_spend_other_currencies"] == [
+        {
+            "platform": "meta",
+            "campaign": "Retreat EU",
+            "currency": "EUR",
+            "spend": "250.00",
+            "clicks": 500,
+            "impressions": 12000,
+            "conversions": "7.00",
+        }
+    ]
+    # The USD figures are those of the hand-computed test: nothing of the euros is in them.
+    assert (before["ad_spend"], before["ad_clicks"]) == ("620.02", 2645)
+    assert "Retreat EU" not in [c["campaign"] for c in before["by_campaign"]]
+    out = io.StringIO()
+    call_command(
+        "metrics", "--business", "acme", "--from", "2026-09-01", "--to", "2026-09-30", stdout=out
+    )
+    assert (
+        "Also spent in EUR (not in the totals above): meta: Retreat EU 250.00 EUR, 500 clicks"
+        in out.getvalue()
+    )
+    september_range = {"from": "2026-09-01", "to": "2026-09-30"}
+    page = owner_client.get("/manage/acme/", september_range)
+    assert (
+        "Also spent in EUR (kept apart, not in the spend or ROAS above): "
+        '<span class="tag">meta</span> Retreat EU, €250.00, 500 clicks.'
+    ) in page.content.decode()
+    export = owner_client.get("/manage/acme/insights/export/campaigns.csv", september_range)
+    assert export.status_code == 200
+    lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[-1] == ("meta,Retreat EU,EUR,250.00,500,12000,7.00,,,,,")

@@ -97,22 +97,16 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     return dict(found)
 
 
-def campaign_results(*, business: Business, period: Period) -> list[CampaignResult]:
-    """Every campaign with spend or attributed revenue in the period, biggest spend first."""
-    results: dict[int, CampaignResult] = {}
-    for row in (
-        AdSpendDay.objects.filter(business=business, day__gte=period.first, day__lte=period.last)
-        .values("campaign", "campaign__platform", "campaign__name", "currency")
-        .annotate(
-            spend=Sum("spend"),
-            clicks=Sum("clicks"),
-            impressions=Sum("impressions"),
-            conversions=Sum("conversions"),
-        )
-    ):
-        if row["currency"] != business.currency:
-            continue  # spend in another currency is never mixed into ROAS
-        results[row["campaign"]] = CampaignResult(
+def _spend(business: Business, period: Period, *, own_currency: bool) -> list[CampaignResult]:
+    """Spend, clicks, impressions and conversions per campaign and currency in the period:
+    those in the business's currency, or (own_currency=False) those in any other."""
+    days = AdSpendDay.objects.filter(business=business, day__gte=period.first, day__lte=period.last)
+    if own_currency:
+        days = days.filter(currency=business.currency)
+    else:
+        days = days.exclude(currency=business.currency)
+    return [
+        CampaignResult(
             platform=row["campaign__platform"],
             campaign=row["campaign__name"],
             campaign_id=row["campaign"],
@@ -122,6 +116,31 @@ def campaign_results(*, business: Business, period: Period) -> list[CampaignResu
             impressions=row["impressions"],
             conversions=Decimal(row["conversions"]).quantize(Decimal("0.01")),
         )
+        for row in days.values("campaign", "campaign__platform", "campaign__name", "currency")
+        .annotate(
+            spend=Sum("spend"),
+            clicks=Sum("clicks"),
+            impressions=Sum("impressions"),
+            conversions=Sum("conversions"),
+        )
+        .order_by("currency", "-spend", "campaign__name")
+    ]
+
+
+def spend_apart(*, business: Business, period: Period) -> list[CampaignResult]:
+    """Campaigns billed in another currency than the business's: shown apart, never added into
+    its ad spend or ROAS (no exchange rate is guessed)."""
+    return _spend(business, period, own_currency=False)
+
+
+def campaign_results(*, business: Business, period: Period) -> list[CampaignResult]:
+    """Every campaign with spend or attributed revenue in the period, biggest spend first.
+    Spend in another currency is never mixed into ROAS: see `spend_apart`."""
+    results = {
+        result.campaign_id: result
+        for result in _spend(business, period, own_currency=True)
+        if result.campaign_id is not None
+    }
     attributed = attributed_by_utm(business=business, period=period)
     if attributed:
         target = _utm_targets(business, set(attributed))

@@ -19,6 +19,7 @@ from tillbook.insights.campaigns import (
     campaign_results,
     channel_results,
     ratio,
+    spend_apart,
     unattributed_utms,
 )
 from tillbook.insights.customers import (
@@ -46,6 +47,7 @@ class PeriodMetrics:
     customers: CustomerCounts
     campaigns: list[CampaignResult]
     bookings: BookingMetrics
+    spend_apart: list[CampaignResult]  # campaigns billed in another currency
 
     @property
     def payout_total(self) -> int:
@@ -84,6 +86,7 @@ def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
         customers=customers_new_and_returning(business=business, period=period),
         campaigns=campaign_results(business=business, period=period),
         bookings=booking_metrics(business=business, period=period),
+        spend_apart=spend_apart(business=business, period=period),
     )
 
 
@@ -171,6 +174,18 @@ def period_json(metrics: PeriodMetrics) -> dict[str, Any]:
         "other_currencies": {
             code: _totals_json(totals) for code, totals in metrics.other_currencies.items()
         },
+        "ad_spend_other_currencies": [
+            {
+                "platform": r.platform,
+                "campaign": r.campaign,
+                "currency": r.currency,
+                "spend": _money(r.spend, r.currency),
+                "clicks": r.clicks,
+                "impressions": r.impressions,
+                "conversions": f"{r.conversions:.2f}",
+            }
+            for r in metrics.spend_apart
+        ],
         "bookings": metrics.bookings.as_json(),
     }
 

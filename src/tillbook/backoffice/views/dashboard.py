@@ -3,6 +3,7 @@ payouts with what they carried, and what the ad campaigns brought in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from tillbook.insights.campaigns import (
     CampaignResult,
     campaign_results,
     channel_results,
+    spend_apart,
     unattributed_utms,
 )
 from tillbook.insights.customers import lifetime_value_by_cohort
@@ -124,6 +126,7 @@ def dashboard_context(request: HttpRequest, business: Business) -> dict[str, Any
         "payouts": payout_display(business, metrics.current.payouts),
         "payout_totals": payout_totals_display(business, metrics.current.payouts),
         "campaigns": campaign_display(business, metrics.current.campaigns),
+        "spend_apart": spend_apart_display(business, metrics.current.spend_apart),
         "open_amount": _money(business, metrics.open_requests.amount),
         "other_currencies": other_currency_display(business, metrics),
         "upcoming": upcoming_bookings(business=business),
@@ -200,6 +203,19 @@ def campaign_display(business: Business, results: list[CampaignResult]) -> list[
     ]
 
 
+def spend_apart_display(business: Business, results: list[CampaignResult]) -> list[dict[str, Any]]:
+    return [
+        {
+            "platform": r.platform,
+            "campaign": r.campaign,
+            "currency": r.currency,
+            "spend_text": Money(r.spend, r.currency).format(business.locale),
+            "clicks": r.clicks,
+        }
+        for r in results
+    ]
+
+
 def other_currency_display(business: Business, metrics: Metrics) -> list[dict[str, Any]]:
     return [
         {
@@ -248,7 +264,9 @@ def _payout_rows(business: Business, period: Period) -> Rows:
     return rows
 
 
-def _campaign_rows(business: Business, results: list[CampaignResult]) -> Rows:
+def _campaign_rows(
+    business: Business, results: list[CampaignResult], apart: Sequence[CampaignResult] = ()
+) -> Rows:
     header: list[object] = ["platform", "campaign", "currency", "spend", "clicks", "impressions"]
     rows: Rows = [
         [*header, "conversions", "attributed_revenue", "orders", "new_customers", "roas", "cac"]
@@ -263,6 +281,10 @@ def _campaign_rows(business: Business, results: list[CampaignResult]) -> Rows:
                 "" if r.cac is None else _m(business, r.cac),
             ]
         )
+    for r in apart:  # in their own currency; no revenue or ROAS is set against them
+        spend = Money(r.spend, r.currency).major_string()
+        rows.append([r.platform, r.campaign, r.currency, spend, r.clicks, r.impressions])
+        rows[-1] += [r.conversions, "", "", "", "", ""]
     return rows
 
 
@@ -295,7 +317,11 @@ def export_rows(table: str, request: HttpRequest, business: Business) -> Rows:
     if table == "payouts":
         return _payout_rows(business, period)
     if table == "campaigns":
-        return _campaign_rows(business, campaign_results(business=business, period=period))
+        return _campaign_rows(
+            business,
+            campaign_results(business=business, period=period),
+            spend_apart(business=business, period=period),
+        )
     if table == "channels":
         results = campaign_results(business=business, period=period)
         return _campaign_rows(business, channel_results(results))

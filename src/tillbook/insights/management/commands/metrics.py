@@ -84,6 +84,11 @@ class Command(BaseCommand):
                     f"{name:34}{row['spend']:>11}{row['clicks']:>8}"
                     f"{row['attributed_revenue']:>11}{row['roas'] or '–':>7}"  # None: no spend
                 )
+        for row in data["ad_spend_other_currencies"]:
+            write(
+                f"Also spent in {row['currency']} (not in the totals above): {row['platform']}: "
+                f"{row['campaign']} {row['spend']} {row['currency']}, {row['clicks']} clicks"
+            )
         for code, totals in data["other_currencies"].items():
             # A ledger's total is not input: built from minor units, so no input limit applies.
             minor = int(Decimal(totals["gross_sales"]).scaleb(currency_precision(code)))
