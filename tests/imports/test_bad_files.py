@@ -70,6 +70,15 @@ def test_a_truncated_file_is_reported_on_its_last_line() -> None:
     assert problems_of(ImportSource.from_bytes(short)) == [
         "Line 4: the row has 5 values where the header has 17 columns; the file may be truncated"
     ]
+    # Cut right after a row's first value: the rest of the row is empty, not a total row.
+    text = (FIXTURES / "meta_ads_campaign.csv").read_text()
+    cut = text[: text.index('"2026-09-01","2026-09-30","Workshop') + len('"2026-09-01",')]
+    assert problems_of(ImportSource.from_bytes(cut.encode())) == [
+        "Line 4: the row has 2 values where the header has 13 columns; the file may be truncated"
+    ]
+    # The same short row with its line break is read as before (Meta's account total row).
+    check, _ = read_all(ImportSource.from_bytes((cut + "\n").encode()))
+    assert check.skipped == {"account total row": 2}
 
 
 def test_every_bad_row_is_listed_with_its_line() -> None:

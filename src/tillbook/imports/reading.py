@@ -155,9 +155,28 @@ def file_pass(
         yield current, _records(current, itertools.chain(head, lines), keep_raw=keep_raw)
 
 
+class _Lines:
+    """The file's lines, remembering whether the last one read ended with a line break (only
+    the file's final line can lack one: a file cut off in a download ends mid-row)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self._last = "\n"
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            self._last = line
+            yield line
+
+    @property
+    def ended(self) -> bool:
+        return self._last.endswith(("\n", "\r"))
+
+
 def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator[Record]:
     table, context = current.table, current.context
-    reader = csv.reader(lines, _dialect(table.separator))
+    tracked = _Lines(lines)
+    reader = csv.reader(tracked, _dialect(table.separator))
     width = len(table.header.headers)
     try:
         table.reader.start(context)
@@ -184,7 +203,11 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
         if not "".join(values).strip():  # a blank row
             continue
         current.rows_read += 1
-        if len(values) < width and any(value.strip() for value in values[1:]):
+        # A short row is damage when it has values past its first (a footer or note has one
+        # cell), or when it is the file's unfinished last line: "2026-09-01", and no more.
+        if len(values) < width and (
+            any(value.strip() for value in values[1:]) or (len(values) > 1 and not tracked.ended)
+        ):
             current.problem(
                 start,
                 f"the row has {len(values)} values where the header has {width} columns; "
