@@ -89,3 +89,30 @@ def test_an_offset_beyond_any_zone_in_a_time_is_a_problem_on_its_row() -> None:
     with pytest.raises(CellError, match="“\\+24:00” is not a time zone"):
         parse_datetime("2026-09-01 15:04:05+24:00", 2, DateReader(), UTC)
     assert zone_named("+14:00") == timezone(timedelta(hours=14))
+
+
+@pytest.mark.parametrize(
+    ("name", "zone"),
+    [
+        ("Adelaide", "Australia/Adelaide"),
+        ("Canberra", "Australia/Melbourne"),
+        ("Hobart", "Australia/Hobart"),
+        ("Darwin", "Australia/Darwin"),
+        ("Saskatchewan", "America/Regina"),
+        ("Newfoundland", "America/St_Johns"),
+        ("Indiana (East)", "America/Indiana/Indianapolis"),
+        ("Mexico City", "America/Mexico_City"),
+        ("Osaka", "Asia/Tokyo"),
+        ("Wellington", "Pacific/Auckland"),
+        ("Nuku'alofa", "Pacific/Tongatapu"),
+    ],
+)
+def test_squares_zone_names_are_the_zones_rails_means(name: str, zone: str) -> None:
+    assert zone_named(name) == ZoneInfo(zone)
+
+
+def test_every_named_zone_is_in_the_zone_database() -> None:
+    from tillbook.imports.dates import NAMED_ZONES
+
+    assert len(NAMED_ZONES) == 152
+    assert all(ZoneInfo(zone) for zone in NAMED_ZONES.values())
