@@ -31,6 +31,9 @@ from tillbook.imports.cells import (
         ("EUR 1.234,56", "EUR", ".", 123456),  # both marks: the rightmost is the decimal one
         ("£0.88", "GBP", ".", 88),
         ("500", "JPY", ".", 500),
+        ("1'234.50", "CHF", ".", 123450),  # Swiss grouping
+        ("1,23,456.78", "INR", ".", 12345678),  # lakh grouping
+        ("1.234.567,89", "EUR", ",", 123456789),
         ("", "USD", ".", 0),
         ("--", "USD", ".", 0),
     ],
@@ -39,7 +42,11 @@ def test_amounts_become_exact_minor_units(text: str, currency: str, mark: str, m
     assert parse_minor(text, currency, decimal_mark=mark) == minor
 
 
-@pytest.mark.parametrize("text", ["12abc", "1e5", "$$1", "1.2.3,4,5x", "--5"])
+@pytest.mark.parametrize(
+    "text",
+    # The last ones: marks that group no thousands are a typo, not 2,002.00 or 12,345.60.
+    ["12abc", "1e5", "$$1", "1.2.3,4,5x", "--5", "20..02", "1,234,56", "1.2,34", "12'34.50"],
+)
 def test_text_that_is_not_an_amount_is_refused(text: str) -> None:
     with pytest.raises(CellError, match="is not a number"):
         parse_minor(text, "USD")

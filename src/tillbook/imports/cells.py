@@ -40,6 +40,8 @@ def _normalise_number(text: str, *, decimal_mark: str, precision: int | None) ->
     The decimal mark is the file's (a German PayPal file writes decimal commas). Where a cell
     has both marks, the rightmost is the decimal one whatever the file says.
     """
+    if "'" in text:  # Swiss grouping: 1'234.50
+        _check_groups(text.rpartition(".")[0] if "." in text else text)
     body = text.replace("'", "")
     has_dot, has_comma = "." in body, "," in body
     if has_dot and has_comma:
@@ -57,9 +59,25 @@ def _normalise_number(text: str, *, decimal_mark: str, precision: int | None) ->
         decimal = ""
     if decimal:
         whole, _, fraction = body.rpartition(decimal)
+        _check_groups(whole)
         whole = whole.replace(".", "").replace(",", "")
         return f"{whole}.{fraction}"
+    _check_groups(body)
     return body.replace(".", "").replace(",", "")
+
+
+def _check_groups(whole: str) -> None:
+    """Refuse a whole part whose marks do not group thousands ("20..02", "1,234,56", "1.2,3"),
+    rather than read it as some other number. Lakh grouping (1,23,456) is a real format."""
+    if "." not in whole and "," not in whole and "'" not in whole:
+        return  # nearly every amount: nothing grouped
+    parts = re.split(r"[.,']", whole)
+    marks = set(re.findall(r"[.,']", whole))
+    sizes = [len(part) for part in parts]
+    thousands = 1 <= sizes[0] <= 3 and all(size == 3 for size in sizes[1:])
+    lakhs = 1 <= sizes[0] <= 2 and all(size == 2 for size in sizes[1:-1]) and sizes[-1] == 3
+    if len(marks) != 1 or not (thousands or lakhs):
+        raise InvalidOperation
 
 
 def parse_decimal(text: str, *, decimal_mark: str = ".", precision: int | None = None) -> Decimal:
