@@ -137,6 +137,27 @@ def test_stripe_reports_chosen_without_a_fee_column_take_it_from_amount_and_net(
     assert ledger(records) == [(Movement.SALE, "txn_5001", "ch_5001", "USD", 30000, 900, 29100)]
 
 
+def test_stripe_itemized_times_are_read_in_the_zone_their_column_names() -> None:
+    both = (
+        "balance_transaction_id,created,created_utc,available_on,available_on_utc,currency,"
+        "gross,fee,net,reporting_category\n"
+        "txn_5001,2026-10-01 21:30:00,2026-10-02 02:30:00,2026-10-02,2026-10-03,usd,300.00,"
+        "9.00,291.00,charge\n"
+    )
+    _, (record,) = read_all(ImportSource.from_bytes(both.encode(), "itemized.csv"))
+    assert (record.occurred_at, record.available_on) == (
+        datetime(2026, 10, 2, 2, 30, tzinfo=UTC),
+        date(2026, 10, 3),
+    )
+    # Only the local column: the report's zone, taken to be the business's (Chicago here).
+    local = (
+        "balance_transaction_id,created,currency,gross,fee,net,reporting_category\n"
+        "txn_5001,2026-10-01 21:30:00,usd,300.00,9.00,291.00,charge\n"
+    )
+    _, (record,) = read_all(ImportSource.from_bytes(local.encode(), "itemized.csv"))
+    assert record.occurred_at == datetime(2026, 10, 2, 2, 30, tzinfo=UTC)
+
+
 # Square ------------------------------------------------------------------------------------
 
 

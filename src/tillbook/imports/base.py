@@ -125,11 +125,17 @@ class Reader:
         normalised = [normalise_header(cell) for cell in cells]
         index: dict[str, int] = {}
         captured: dict[str, dict[str, str]] = {}
+        first_at: dict[str, int] = {}
+        for position, text in enumerate(normalised):
+            first_at.setdefault(text, position)
         for column in self.columns:
+            # The first alias the file has wins, wherever it stands: a report with both
+            # "created" (local time) and "created_utc" is read by the one listed first.
+            alias = next((alias for alias in column.aliases if alias in first_at), None)
+            if alias is not None:
+                index[column.name] = first_at[alias]
+                continue
             for position, text in enumerate(normalised):
-                if text in column.aliases:
-                    index[column.name] = position
-                    break
                 if column.pattern and (found := re.fullmatch(column.pattern, text)):
                     index[column.name] = position
                     captured[column.name] = found.groupdict()

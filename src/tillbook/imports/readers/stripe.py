@@ -10,11 +10,11 @@ to its charge and `automatic_payout_id` a line to its payout.
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, tzinfo
 from typing import ClassVar
 
 from tillbook.core.money import currency_precision, processor_precision
-from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row
+from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row, normalise_header
 from tillbook.imports.readers import cells
 from tillbook.imports.records import PAYOUT_REVERSALS, LedgerRecord, Movement, Record, Skipped
 
@@ -259,6 +259,16 @@ class StripeItemizedReader(Reader):
     def extra_columns(self, normalised: list[str], cells_: list[str]) -> dict[str, int]:
         return _metadata_columns(cells_, _PAYMENT_METADATA)
 
+    created_zone: tzinfo = UTC
+
+    def start(self, context: ReadContext) -> None:
+        # "created_utc" is UTC; a report whose columns have only "created" gives times in the
+        # time zone it was run in, which Stripe's dashboard takes from the account's settings:
+        # the business's own zone is the best known.
+        header = context.header
+        created = normalise_header(header.headers[header.index["created"]])
+        self.created_zone = UTC if created.endswith("utc") else context.zone
+
     def read(self, row: Row, context: ReadContext) -> Record | Skipped:
         currency = cells.currency(row, "currency")
         gross = cells.minor(row, "gross", currency, context)
@@ -281,7 +291,7 @@ class StripeItemizedReader(Reader):
             gross=gross,
             fee=fee,
             net=net,
-            occurred_at=cells.moment(row, "created", context, UTC),
+            occurred_at=cells.moment(row, "created", context, self.created_zone),
             available_on=cells.optional_day(row, "available_on", context),
             payout_reference=row.get("payout_id"),
             customer_email=row.get("customer_email"),
