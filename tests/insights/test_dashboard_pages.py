@@ -34,7 +34,7 @@ def test_the_dashboard_shows_the_period_against_the_previous_one(
     assert '<tr><td>Stripe</td><td class="num">1</td><td class="num">$111.60</td>' in page
     assert "Fall Launch – Search" in page
     assert "4.43×" in page
-    assert "compared with Aug 2 – Aug 31, 2026" in page
+    assert "compared with Aug 1 – Aug 31, 2026" in page
 
 
 def test_a_range_that_ends_before_it_starts_is_explained(owner_client: Client) -> None:

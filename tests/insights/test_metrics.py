@@ -111,7 +111,7 @@ def test_september_metrics_match_the_hand_computed_figures(september: Business) 
             "average_order_value": "90.00",
         }
     }
-    assert data["previous"]["from"] == "2026-08-02"
+    assert data["previous"]["from"] == "2026-08-01"  # September against August
     assert data["previous"]["to"] == "2026-08-31"
     assert (data["previous"]["gross_sales"], data["previous"]["roas"]) == ("0.00", None)
     assert data["open_payment_requests"] == {

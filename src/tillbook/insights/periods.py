@@ -41,10 +41,24 @@ class Period:
         return datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=self.zone)
 
     def previous(self) -> Period:
-        """The same number of days just before: 1–30 September → 2–31 August."""
+        """The period to compare with. Whole calendar months compare with as many whole months
+        just before (September → August, March 2024 → February 2024 with its 29 days, a
+        quarter → the quarter before); any other range with the same number of days just
+        before it (8–14 September → 1–7 September)."""
+        months = self._whole_months()
+        if months:
+            last = self.first - timedelta(days=1)
+            year, month = divmod(self.first.year * 12 + self.first.month - 1 - months, 12)
+            return Period(date(year, month + 1, 1), last, self.zone)
         return Period(
             self.first - timedelta(days=self.days), self.first - timedelta(days=1), self.zone
         )
+
+    def _whole_months(self) -> int:
+        """How many calendar months the period is, when it is whole months; else 0."""
+        if self.first.day != 1 or (self.last + timedelta(days=1)).day != 1:
+            return 0
+        return (self.last.year - self.first.year) * 12 + self.last.month - self.first.month + 1
 
     def each_day(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range(self.days)]
@@ -62,9 +76,15 @@ PRESETS = {
 
 
 def period_preset(name: str, *, today: date, zone: ZoneInfo) -> Period:
-    if name in ("7d", "30d", "90d", "365d"):
+    if name in ("7d", "30d", "90d"):
         days = int(name[:-1])
         return Period(today - timedelta(days=days - 1), today, zone)
+    if name == "365d":  # a year back to tomorrow's date: 16 March 2023 to 15 March 2024
+        try:
+            year_ago = today.replace(year=today.year - 1)
+        except ValueError:  # 29 February: a year before is 28 February
+            year_ago = today.replace(year=today.year - 1, day=28)
+        return Period(year_ago + timedelta(days=1), today, zone)
     if name == "mtd":
         return Period(today.replace(day=1), today, zone)
     if name == "last_month":
