@@ -295,3 +295,39 @@ def test_a_booking_without_a_campaign_counts_for_none(
 ) -> None:
     hold(client, service, start=berlin(next_week, 10).isoformat())
     assert Booking.objects.get().utm_campaign == ""
+
+
+def test_a_pay_later_booking_from_an_ad_counts_when_its_payment_link_is_paid(
+    client: Client, make_service, owner, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    from tillbook.core.money import Money
+    from tillbook.insights.campaigns import attributed_by_utm
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.models import Payment, PaymentState
+    from tillbook.payments.sandbox import sandbox_succeed
+    from tillbook.payments.services import payment_start
+    from tillbook.scheduling.staff_actions import booking_request_payment
+
+    service = make_service("Intro call", payment_mode="later")
+    business = service.business
+    assert client.get(service_url(service), {"utm_campaign": "spring-promo"}).status_code == 200
+    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    booking = Booking.objects.get()
+    assert (booking.utm_campaign, booking.state) == ("spring-promo", BookingState.CONFIRMED)
+    # Staff send the session's payment link afterwards; it is a request of its own.
+    request = booking_request_payment(
+        booking=booking, amount=Money(12000, "USD"), reason="Session", actor=owner
+    )
+    assert request.pk != booking.payment_request_id
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(request=request, provider="sandbox", return_url="https://x.test/r")
+        sandbox_succeed(started.payment)
+    paid = Payment.objects.get(state=PaymentState.SUCCEEDED)
+    assert paid.metadata["utm_campaign"] == "spring-promo"
+    assert rollups_refresh(business=business)
+    day = paid.succeeded_at.astimezone(business.zone).date()
+    found = attributed_by_utm(business=business, period=Period(day, day, business.zone))
+    assert list(found) == ["spring-promo"]
+    assert found["spring-promo"].revenue == 12000 - paid.fee_amount

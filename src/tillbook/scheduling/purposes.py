@@ -10,11 +10,29 @@ if TYPE_CHECKING:
     from tillbook.payments.models import Payment, PaymentRequest
 
 
+def _attribute(request: PaymentRequest, payment: Payment) -> None:
+    """A booking's payment counts for the campaign that brought the booking: the dashboard
+    reads a payment's campaign from `utm_campaign` in its metadata (insights.attribution)."""
+    from tillbook.scheduling.models import Booking
+
+    utm = (
+        Booking.objects.filter(business=request.business, pk=int(request.purpose_id))
+        .values_list("utm_campaign", flat=True)
+        .first()
+    )
+    if utm and not payment.metadata.get("utm_campaign"):
+        payment.metadata = {**payment.metadata, "utm_campaign": utm}
+        payment.save(update_fields=["metadata"])
+
+
 class BookingPurpose(PaymentPurpose):
     """The payment that confirms a booking: in full or a deposit."""
 
     name = "booking"
     label = "Booking"
+
+    def on_payment(self, *, request: PaymentRequest, payment: Payment) -> None:
+        _attribute(request, payment)
 
     def on_paid(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.scheduling.models import Booking
@@ -32,6 +50,9 @@ class BookingChargePurpose(PaymentPurpose):
 
     name = "booking_charge"
     label = "Booking balance or fee"
+
+    def on_payment(self, *, request: PaymentRequest, payment: Payment) -> None:
+        _attribute(request, payment)
 
     def on_paid(self, *, request: PaymentRequest, payment: Payment) -> None:
         from tillbook.scheduling.models import Booking
