@@ -76,9 +76,14 @@ def test_a_truncated_file_is_reported_on_its_last_line() -> None:
     assert problems_of(ImportSource.from_bytes(cut.encode())) == [
         "Line 4: the row has 2 values where the header has 13 columns; the file may be truncated"
     ]
-    # The same short row with its line break is read as before (Meta's account total row).
-    check, _ = read_all(ImportSource.from_bytes((cut + "\n").encode()))
-    assert check.skipped == {"account total row": 2}
+    # Cut inside or right after the first value, with or without a line break: no campaign
+    # and no amount is no total row either.
+    start = text.index('"2026-09-01","2026-09-30","Workshop')
+    for end in ('"2026-09-01"', '"2026-09-01"\n', "2026-09", '"2026-09-01",\n'):
+        damaged = text[:start] + end
+        assert problems_of(ImportSource.from_bytes(damaged.encode())) == [
+            "Line 4: Campaign name: is empty, and so is the amount spent: the file may be truncated"
+        ]
 
 
 def test_every_bad_row_is_listed_with_its_line() -> None:
@@ -123,6 +128,12 @@ def test_lines_ended_by_a_carriage_return_alone_are_read() -> None:
     assert check == expected_check
     assert records == expected
     assert len(records) == 2
+    # A line break inside a quoted value, written as LF, stays inside its value.
+    inside = text.replace("\n", "\r").replace('"Subscription Payment"', '"Subscription\nPayment"')
+    assert inside != text.replace("\n", "\r")
+    _, records = read_all(ImportSource.from_bytes(inside.encode()))
+    assert len(records) == 2
+    assert "Subscription\nPayment" in [r.description for r in records]
 
 
 class _GeneratedStripeExport(io.RawIOBase):

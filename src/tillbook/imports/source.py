@@ -104,7 +104,8 @@ def text_lines(source: ImportSource) -> Iterator[Iterator[str]]:
             yield _utf16_lines(buffered)
             return
         sample = buffered.peek(1 << 16)
-        if b"\r" in sample and b"\n" not in sample:  # Excel for Mac's "CSV (Macintosh)"
+        # Excel for Mac's "CSV (Macintosh)" ends rows with CR alone (a cell may still hold LF).
+        if b"\r\n" not in sample and sample.count(b"\r") > sample.count(b"\n"):
             yield _utf8_lines(_cr_lines(buffered))
         else:
             yield _utf8_lines(buffered)

@@ -82,6 +82,11 @@ class MetaAdsReader(Reader):
     def read(self, row: Row, context: ReadContext) -> Record | Skipped:
         name = row.get("campaign")
         if not name:
+            if not row.get("spend"):  # neither a campaign nor a total: the row was cut short
+                raise cells.ColumnError(
+                    "Campaign name",
+                    "is empty, and so is the amount spent: the file may be truncated",
+                )
             # Ads Manager puts the account's total first, with no campaign name.
             return Skipped(row.line, "account total row")
         currency = row.header.captured["spend"]["currency"].upper()
