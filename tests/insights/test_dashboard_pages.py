@@ -117,3 +117,25 @@ def test_the_owner_maps_a_utm_campaign_and_the_report_follows(
     after = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
     assert "Every UTM campaign with sales belongs to an ad campaign." in after
     assert "4.43×" in after
+
+
+def test_spend_only_in_another_currency_is_listed_without_the_empty_state(
+    owner_client: Client, business: Business
+) -> None:
+    from datetime import date
+
+    from tillbook.core.scoping import business_scope
+    from tillbook.marketing.models import AdCampaign, AdSpendDay
+
+    with business_scope(business):
+        euro = AdCampaign(business=business, platform="meta", name="Retreat EU", external_id="9")
+        euro.save()
+        AdSpendDay(
+            business=business, campaign=euro, day=date(2026, 9, 3), currency="EUR", spend=25000
+        ).save()
+    page = owner_client.get(f"/manage/acme/?{RANGE}").content.decode()
+    assert "Retreat EU, €250.00, 0 clicks." in page
+    assert "No ad spend in this range." not in page
+    report = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
+    assert report.count("Retreat EU, €250.00") == 1  # under the campaigns, not the channels
+    assert "No ad spend in this range." not in report

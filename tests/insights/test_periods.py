@@ -25,6 +25,8 @@ def span(period: Period) -> tuple[date, date]:
         ("ytd", date(2024, 3, 15), date(2024, 1, 1), date(2024, 3, 15)),
         ("365d", date(2024, 3, 15), date(2023, 3, 16), date(2024, 3, 15)),
         ("365d", date(2024, 2, 29), date(2023, 3, 1), date(2024, 2, 29)),
+        ("365d", date(2025, 2, 28), date(2024, 3, 1), date(2025, 2, 28)),
+        ("365d", date(2024, 2, 28), date(2023, 3, 1), date(2024, 2, 28)),
     ],
 )
 def test_presets(name: str, today: date, first: date, last: date) -> None:

@@ -79,12 +79,13 @@ def period_preset(name: str, *, today: date, zone: ZoneInfo) -> Period:
     if name in ("7d", "30d", "90d"):
         days = int(name[:-1])
         return Period(today - timedelta(days=days - 1), today, zone)
-    if name == "365d":  # a year back to tomorrow's date: 16 March 2023 to 15 March 2024
+    if name == "365d":  # from tomorrow's date a year back: 16 March 2023 to 15 March 2024
+        tomorrow = today + timedelta(days=1)
         try:
-            year_ago = today.replace(year=today.year - 1)
-        except ValueError:  # 29 February: a year before is 28 February
-            year_ago = today.replace(year=today.year - 1, day=28)
-        return Period(year_ago + timedelta(days=1), today, zone)
+            first = tomorrow.replace(year=tomorrow.year - 1)
+        except ValueError:  # 29 February has no date a year back: start on 1 March
+            first = date(tomorrow.year - 1, 3, 1)
+        return Period(first, today, zone)
     if name == "mtd":
         return Period(today.replace(day=1), today, zone)
     if name == "last_month":
