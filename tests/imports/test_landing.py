@@ -159,6 +159,49 @@ def test_the_dashboard_follows_a_charge_refunded_more_and_then_refund_by_refund(
     assert refunds() == (12000, 12000)
 
 
+@pytest.mark.parametrize("balance_first", [False, True], ids=["payments-first", "balance-first"])
+def test_a_charge_paid_in_euros_on_a_dollar_account_counts_the_same_in_either_order(
+    run_import: Importer, scoped: Business, balance_first: bool
+) -> None:
+    from datetime import date
+
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    payments = ImportSource.from_bytes(
+        (
+            b"id,Description,Created (UTC),Amount,Amount Refunded,Currency,Converted Amount,"
+            b"Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Captured\n"
+            b"ch_77,Retreat,2026-09-04 17:20,100.00,0.00,eur,108.00,0.00,3.43,0.00,usd,Live,"
+            b"Paid,true\n"
+        ),
+        "payments.csv",
+    )
+    balance = ImportSource.from_bytes(
+        (
+            b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),"
+            b"Description,Customer Facing Amount,Customer Facing Currency\n"
+            b"txn_77,charge,ch_77,108.00,3.43,104.57,usd,2026-09-04 17:20,2026-09-06 00:00,"
+            b"Retreat,100.00,eur\n"
+        ),
+        "balance.csv",
+    )
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+
+    def outcome() -> dict[str, tuple[int, int, int]]:
+        rollups_refresh(business=scoped)
+        totals = sales_totals(business=scoped, period=september)
+        return {code: (t.gross, t.fees, t.net) for code, t in sorted(totals.items())}
+
+    # The sale is the customer's 100 euros; the 3.43 dollar fee is the dollar balance's cost.
+    for source in (balance, payments) if balance_first else (payments, balance):
+        assert run_import(source).state == RunState.DONE
+    payment = Payment.objects.get()
+    assert (payment.currency, payment.amount, payment.fee_amount or 0) == ("EUR", 10000, 0)
+    assert outcome() == {"EUR": (10000, 0, 10000), "USD": (0, 343, -343)}
+
+
 def test_itemized_report_links_refunds_and_derives_its_payout(
     run_import: Importer, scoped: Business
 ) -> None:

@@ -103,6 +103,8 @@ class StripeBalanceReader(Reader):
         Column("created", ("created (utc)", "created"), required=True),
         Column("available_on", ("available on (utc)", "available on")),
         Column("description", ("description",)),
+        Column("customer_amount", ("customer facing amount",)),
+        Column("customer_currency", ("customer facing currency",)),
         Column("transfer", ("transfer",)),
         Column("transfer_date", ("transfer date (utc)", "transfer date")),
         Column("status", ("status",)),
@@ -149,6 +151,13 @@ class StripeBalanceReader(Reader):
         )
         if movement is Movement.SALE:
             record.payment_reference = source or record.reference
+            paid_in = get("customer_currency", "").upper()
+            if paid_in and paid_in != currency and get("customer_amount"):
+                # Paid in another currency: the sale is what the payments export says it is.
+                record.sale_currency = cells.currency(row, "customer_currency")
+                record.sale_gross = cells.minor(
+                    row, "customer_amount", record.sale_currency, context
+                )
         elif movement is Movement.REFUND:
             # The balance export names the refund (re_…) but not the charge it refunds.
             record.refund_reference = source or record.reference
