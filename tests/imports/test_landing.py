@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun, RunState
+from tillbook.imports.problems import ImportFileInvalid
 from tillbook.imports.services import UNLINKED_REFUNDS
 from tillbook.imports.source import ImportSource
 from tillbook.payments.models import (
@@ -170,36 +171,42 @@ def test_a_charge_paid_in_euros_on_a_dollar_account_counts_the_same_in_either_or
     from tillbook.insights.rollups import rollups_refresh
 
     payments = ImportSource.from_bytes(
-        (
-            b"id,Description,Created (UTC),Amount,Amount Refunded,Currency,Converted Amount,"
-            b"Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Captured\n"
-            b"ch_77,Retreat,2026-09-04 17:20,100.00,0.00,eur,108.00,0.00,3.43,0.00,usd,Live,"
-            b"Paid,true\n"
-        ),
+        b"id,Description,Created (UTC),Amount,Amount Refunded,Currency,Converted Amount,"
+        b"Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Captured\n"
+        b"ch_77,Retreat,2026-09-04 17:20,100.00,50.00,eur,108.00,54.00,3.43,0.00,usd,Live,"
+        b"Partially refunded,true\n",
         "payments.csv",
     )
     balance = ImportSource.from_bytes(
-        (
-            b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),"
-            b"Description,Customer Facing Amount,Customer Facing Currency\n"
-            b"txn_77,charge,ch_77,108.00,3.43,104.57,usd,2026-09-04 17:20,2026-09-06 00:00,"
-            b"Retreat,100.00,eur\n"
-        ),
+        b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),"
+        b"Description,Customer Facing Amount,Customer Facing Currency\n"
+        b"txn_77,charge,ch_77,108.00,3.43,104.57,usd,2026-09-04 17:20,2026-09-06 00:00,"
+        b"Retreat,100.00,eur\n",
         "balance.csv",
     )
-    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
-
-    def outcome() -> dict[str, tuple[int, int, int]]:
-        rollups_refresh(business=scoped)
-        totals = sales_totals(business=scoped, period=september)
-        return {code: (t.gross, t.fees, t.net) for code, t in sorted(totals.items())}
-
-    # The sale is the customer's 100 euros; the 3.43 dollar fee is the dollar balance's cost.
     for source in (balance, payments) if balance_first else (payments, balance):
         assert run_import(source).state == RunState.DONE
+    # The sale is what reached the dollar balance, its fee and its refund in dollars too.
     payment = Payment.objects.get()
-    assert (payment.currency, payment.amount, payment.fee_amount or 0) == ("EUR", 10000, 0)
-    assert outcome() == {"EUR": (10000, 0, 10000), "USD": (0, 343, -343)}
+    assert (payment.currency, payment.amount, payment.fee_amount) == ("USD", 10800, 343)
+    assert list(Refund.objects.values_list("currency", "amount")) == [("USD", 5400)]
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    totals = sales_totals(business=scoped, period=september)
+    assert {code: (t.gross, t.fees, t.refunds) for code, t in totals.items()} == {
+        "USD": (10800, 343, 5400)
+    }
+
+
+def test_a_converted_charge_without_its_converted_amount_is_refused() -> None:
+    from .helpers import read_all
+
+    text = (
+        b"id,Created (UTC),Amount,Amount Refunded,Currency,Fee,Converted Currency,Status\n"
+        b"ch_77,2026-09-04 17:20,100.00,0.00,eur,3.43,usd,Paid\n"
+    )
+    with pytest.raises(ImportFileInvalid, match="Line 2: Converted Amount: is empty, but the"):
+        read_all(ImportSource.from_bytes(text, "payments.csv"))
 
 
 def test_itemized_report_links_refunds_and_derives_its_payout(

@@ -311,13 +311,11 @@ class _Batch:
                 self.provider,
                 Source.IMPORT,
                 PaymentState.SUCCEEDED,
-                *(
-                    # Paid in another currency: the sale in it, its fee (in the balance's
-                    # currency) on the balance line only (insights.rollups counts it there).
-                    (r.sale_currency, r.sale_gross, 0, 0, None)
-                    if r.sale_currency
-                    else (r.currency, r.gross - r.tip, r.tip, r.tax, r.fee)
-                ),
+                r.currency,
+                r.gross - r.tip,
+                r.tip,
+                r.tax,
+                r.fee,
                 reference,
                 "",
                 "",

@@ -50,11 +50,6 @@ class LedgerRecord:
     payout_reference: str = ""  # the payout this line went out in; a payout's own id
     reversed_payout: str = ""  # for a payout's failure or cancellation: that payout's id
     available_on: date | None = None
-    # A charge the customer paid in another currency than the balance's (a EUR card on a USD
-    # account): what they paid, in their currency. The sale is that; the line's gross and fee
-    # are what the balance got and paid, in its own currency.
-    sale_currency: str = ""
-    sale_gross: int = 0
     tip: int = 0
     tax: int = 0
     # The payments export only says how much of a charge was refunded, not by which refunds,

@@ -111,8 +111,7 @@ class DailyLedger(TenantModel):
     fees = models.BigIntegerField(default=0)  # processor fees on those payments
     orders = models.IntegerField(default=0)
     refunds = models.BigIntegerField(default=0)  # succeeded refunds made that day
-    # Fee lines (Radar, account fees), and fees on charges paid in another currency.
-    fee_lines = models.BigIntegerField(default=0)
+    fee_lines = models.BigIntegerField(default=0)  # fee lines' cost (Radar, account fees)
     returned_fees = models.BigIntegerField(default=0)  # fees given back with refunds (≤ 0)
     unlinked_refunds = models.BigIntegerField(default=0)  # refund lines with no Refund row
     # Refunds (made any day) of the payments made this day: what attribution subtracts.

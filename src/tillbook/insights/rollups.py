@@ -469,23 +469,6 @@ def _recompute(business: Business, first: date, last: date) -> int:
             target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
             target.fee_lines -= found["fee_lines"]  # so are fee lines
             target.returned_fees += found["returned"]  # negative: fees given back lower the cost
-    # A charge paid in another currency than the balance's (a EUR card on a USD account): the
-    # payment is the sale in euros with no fee; the fee was taken in dollars, on its line.
-    for low, high, day in _day_pieces("occurred_at", zone, start, end):
-        for found in (
-            BalanceTransaction.objects.filter(
-                business=business,
-                occurred_at__gte=low,
-                occurred_at__lt=high,
-                kind=BalanceKind.CHARGE,
-                payment__isnull=False,
-            )
-            .exclude(payment__currency=F("currency"))
-            .annotate(day=day)
-            .values("day", "currency")
-            .annotate(fees=Sum("fee"))
-        ):
-            row(found["day"], found["currency"], "").fee_lines += found["fees"]
     DailyLedger.objects.filter(business=business, day__gte=first, day__lte=last).delete()
     DailyLedger.objects.bulk_create(rows.values(), batch_size=2000)
     return (last - first).days + 1

@@ -103,8 +103,6 @@ class StripeBalanceReader(Reader):
         Column("created", ("created (utc)", "created"), required=True),
         Column("available_on", ("available on (utc)", "available on")),
         Column("description", ("description",)),
-        Column("customer_amount", ("customer facing amount",)),
-        Column("customer_currency", ("customer facing currency",)),
         Column("transfer", ("transfer",)),
         Column("transfer_date", ("transfer date (utc)", "transfer date")),
         Column("status", ("status",)),
@@ -151,13 +149,6 @@ class StripeBalanceReader(Reader):
         )
         if movement is Movement.SALE:
             record.payment_reference = source or record.reference
-            paid_in = get("customer_currency", "").upper()
-            if paid_in and paid_in != currency and get("customer_amount"):
-                # Paid in another currency: the sale is what the payments export says it is.
-                record.sale_currency = cells.currency(row, "customer_currency")
-                record.sale_gross = cells.minor(
-                    row, "customer_amount", record.sale_currency, context
-                )
         elif movement is Movement.REFUND:
             # The balance export names the refund (re_…) but not the charge it refunds.
             record.refund_reference = source or record.reference
@@ -184,6 +175,8 @@ class StripePaymentsReader(Reader):
         Column("amount_refunded", ("amount refunded",), required=True),
         Column("currency", ("currency",), required=True),
         Column("captured", ("captured",)),
+        Column("converted_amount", ("converted amount",)),
+        Column("converted_refunded", ("converted amount refunded",)),
         Column("converted_currency", ("converted currency",)),
         Column("fee", ("fee",)),
         Column("tax", ("tax",)),
@@ -206,18 +199,30 @@ class StripePaymentsReader(Reader):
             return Skipped(row.line, "not captured (an authorisation, not a sale)")
         currency = cells.currency(row, "currency")
         gross = cells.minor(row, "amount", currency, context)
+        refunded = cells.minor(row, "amount_refunded", currency, context)
+        tax = cells.minor(row, "tax", currency, context)
         converted = row.get("converted_currency").upper()
-        fee = 0
-        if row.get("fee"):
-            if converted and converted != currency:
-                # The fee is in the account's currency, not the charge's: it cannot be taken
-                # off this amount. The balance history has it in the right currency.
-                context.warnings.append(
-                    "Fees of charges in another currency than the account's are not imported "
-                    "from the payments export; import the balance history for them."
+        if converted and converted != currency:
+            # Paid in another currency than the account's (a EUR card on a USD account): the
+            # sale is what reached the balance, as the balance history has it (its fee and its
+            # refunds are in that currency too); the customer's own amount stays in the row.
+            if not row.get("converted_amount"):
+                raise ColumnError(
+                    "Converted Amount",
+                    f"is empty, but the charge was converted to {converted}; export the "
+                    "payments with the Converted Amount column",
                 )
-            else:
-                fee = cells.minor(row, "fee", currency, context)
+            currency = cells.currency(row, "converted_currency")
+            gross = cells.minor(row, "converted_amount", currency, context)
+            if refunded and not row.get("converted_refunded"):
+                raise ColumnError(
+                    "Converted Amount Refunded",
+                    f"is empty, but the charge was refunded in {converted}; export the "
+                    "payments with the Converted Amount Refunded column",
+                )
+            refunded = cells.minor(row, "converted_refunded", currency, context)
+            tax = 0  # stated in the customer's currency only
+        fee = cells.minor(row, "fee", currency, context)  # Stripe states it in the balance's
         reference = cells.required(row, "id")
         return LedgerRecord(
             line=row.line,
@@ -229,11 +234,11 @@ class StripePaymentsReader(Reader):
             gross=gross,
             fee=fee,
             net=gross - fee,
-            tax=cells.minor(row, "tax", currency, context),
+            tax=tax,
             occurred_at=cells.moment(row, "created", context, UTC),
             customer_email=row.get("customer_email"),
             description=row.get("description"),
-            refunded=cells.minor(row, "amount_refunded", currency, context),
+            refunded=refunded,
             is_balance_line=False,
             metadata=_metadata(row),
             raw=row.raw(),
