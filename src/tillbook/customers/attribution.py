@@ -69,6 +69,11 @@ def attribution_clean(raw: Any) -> dict[str, dict[str, str]]:
     return result
 
 
+def latest_touch(attribution: dict[str, Any]) -> dict[str, str]:
+    """The touch a purchase is credited to: the latest source of the visit, else the first."""
+    return attribution.get("latest") or attribution.get("first") or {}
+
+
 def customer_attribution_record(*, customer: Customer, attribution: dict[str, Any]) -> None:
     """Copy a purchase's attribution onto the customer: the first touch only once, the latest
     touch every time."""

@@ -200,7 +200,7 @@ class _Batch:
         # {line id: (refund pk, payout pk)} of the lines already in the ledger.
         existing = self._known(
             BalanceTransaction,
-            "refund_id, payout_id",
+            ("refund_id", "payout_id"),
             (r.reference for r in self.records if r.is_balance_line),
         )
         # Between finding which lines are known and writing the new ones: two writers of the
@@ -239,9 +239,11 @@ class _Batch:
         self._relink(relink, payments, refunds)
         self._paid_out(paid_out, payouts)
 
-    def _known(self, model: type[Model], column: str, references: Iterable[str]) -> dict[str, Any]:
-        """{processor id: `column`} of the rows of `model` this batch's ids already name; for
-        two columns ("a_id, b_id") the value is the pair.
+    def _known(
+        self, model: type[Model], columns: tuple[str, ...], references: Iterable[str]
+    ) -> dict[str, Any]:
+        """{processor id: value of `columns`} of the rows of `model` this batch's ids already
+        name: the value itself for one column, a tuple for more.
 
         Raw SQL: with thousands of ids per batch, Django's preparation of each value of an
         `__in` lookup cost more than the query itself. Payment's unique index is partial
@@ -258,8 +260,8 @@ class _Batch:
         where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference}"
         if model is Payment:
             where = f"NOT ({reference} = '') AND {where}"
-        columns = ", ".join(quote(name.strip()) for name in column.split(","))
-        select = f"SELECT {reference}, {columns} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
+        selected = ", ".join(quote(name) for name in columns)
+        select = f"SELECT {reference}, {selected} FROM {table} WHERE {where}"  # noqa: S608 - names from model metadata
         with connection.cursor() as cursor:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
@@ -272,7 +274,7 @@ class _Batch:
                     cursor.execute(
                         f"{select} IN ({marks})", [self.business.pk, self.provider, *chunk]
                     )
-                if "," in column:
+                if len(columns) > 1:
                     found.update((row[0], row[1:]) for row in cursor.fetchall())
                 else:
                     found.update(cursor.fetchall())
@@ -288,7 +290,7 @@ class _Batch:
     ) -> dict[str, int]:
         """{payment id at the processor: Payment pk} for every payment the batch names."""
         found: dict[str, int] = self._known(
-            Payment, "id", (r.payment_reference for r in [*lines, *payment_rows, *relink])
+            Payment, ("id",), (r.payment_reference for r in [*lines, *payment_rows, *relink])
         )
         for row in payment_rows:
             if row.payment_reference in found:
@@ -335,7 +337,7 @@ class _Batch:
         if ids is None:
             insert_rows(Payment, PAYMENT_FIELDS, rows)
             # insert_rows returns no ids; one query fetches the new payments' back by reference.
-            found.update(self._known(Payment, "id", sales))
+            found.update(self._known(Payment, ("id",), sales))
         else:
             numbered = ((id_, *row) for id_, row in zip(ids, rows, strict=True))
             insert_rows(Payment, ("id", *PAYMENT_FIELDS), numbered)
@@ -403,34 +405,44 @@ class _Batch:
                 summaries[payment_id] = amount
             else:
                 others.add(payment_id)
+        created: list[Refund] = []
         for reference, record in refunded.items():
             payment = payments[reference]
             if payment in others:
                 continue  # the real refunds are known; the summary would count them twice
             if summaries.get(payment) == record.refunded:
                 continue  # this export says what the last one said
-            Refund.objects.update_or_create(
-                business=self.business,
-                payment_id=payment,
-                provider_reference=targets[payment],
-                defaults={
-                    "source": Source.IMPORT,
-                    "state": RefundState.SUCCEEDED,
-                    "currency": record.currency,
-                    "amount": record.refunded,
-                    "reason": "Refunded (from the payments export)",
-                    "idempotency_key": f"import:{self.business.pk}:{self.provider}:"
-                    f"{targets[payment]}"[:255],
-                    "raw": record.raw,
-                    # The export does not say when; the charge's time is the best known.
-                    "created_at": record.occurred_at,
-                    "succeeded_at": record.occurred_at,
-                },
-            )
-            if payment in summaries:
-                # A later export says more (or less) was refunded: the refund row is below the
-                # rollups' watermarks, so the dashboard must sum its payment's day again.
-                rollups_reread(business=self.business, payment_id=payment)
+            values = {
+                "source": Source.IMPORT,
+                "state": RefundState.SUCCEEDED,
+                "currency": record.currency,
+                "amount": record.refunded,
+                "reason": "Refunded (from the payments export)",
+                "idempotency_key": f"import:{self.business.pk}:{self.provider}:{targets[payment]}"[
+                    :255
+                ],
+                "raw": record.raw,
+                # The export does not say when; the charge's time is the best known.
+                "created_at": record.occurred_at,
+                "succeeded_at": record.occurred_at,
+            }
+            if payment not in summaries:
+                created.append(
+                    Refund(
+                        business=self.business,
+                        payment_id=payment,
+                        provider_reference=targets[payment],
+                        **values,
+                    )
+                )
+                continue
+            # A later export says more (or less) was refunded. The refund row is below the
+            # rollups' watermarks, so the dashboard must sum its payment's day again.
+            Refund.objects.filter(
+                business=self.business, payment_id=payment, provider_reference=targets[payment]
+            ).update(**values)
+            rollups_reread(business=self.business, payment_id=payment)
+        Refund.objects.bulk_create(created)  # the import holds the rollups' watermarks
 
     # Payouts -----------------------------------------------------------------------------
 

@@ -18,7 +18,11 @@ from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.core.tokens import new_secret
-from tillbook.customers.attribution import attribution_clean, customer_attribution_record
+from tillbook.customers.attribution import (
+    attribution_clean,
+    customer_attribution_record,
+    latest_touch,
+)
 from tillbook.customers.models import ConsentSource, Customer
 from tillbook.customers.services import customer_create
 from tillbook.customers.validation import FieldProblem, normalize_email
@@ -258,7 +262,7 @@ def _order_write(
     source: str,
     now: datetime,
 ) -> Order:
-    latest = attribution.get("latest") or attribution.get("first") or {}
+    latest = latest_touch(attribution)
     order = Order(
         business=business,
         number=_next_number(business),

@@ -281,10 +281,13 @@ def _campaign_rows(
                 "" if r.cac is None else _m(business, r.cac),
             ]
         )
-    for r in apart:  # in their own currency; no revenue or ROAS is set against them
-        spend = Money(r.spend, r.currency).major_string()
-        rows.append([r.platform, r.campaign, r.currency, spend, r.clicks, r.impressions])
-        rows[-1] += [r.conversions, "", "", "", "", ""]
+    rows.extend(  # in their own currency; no revenue or ROAS is set against them
+        [
+            *(r.platform, r.campaign, r.currency, Money(r.spend, r.currency).major_string()),
+            *(r.clicks, r.impressions, r.conversions, "", "", "", "", ""),
+        ]
+        for r in apart
+    )
     return rows
 
 

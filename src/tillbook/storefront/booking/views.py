@@ -33,6 +33,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.core.selectors import business_by_slug
+from tillbook.customers.attribution import latest_touch
 from tillbook.payments.models import Payment
 from tillbook.payments.providers import enabled_providers
 from tillbook.payments.services import payment_start
@@ -233,9 +234,9 @@ def booking_hold_view(request: HttpRequest, business_slug: str, service_slug: st
                 staff=staff,
                 seats=seats,
                 customer_timezone=zone_name,
-                utm_campaign=attribution_read(request, business)
-                .get("latest", {})
-                .get("utm_campaign", ""),
+                utm_campaign=latest_touch(attribution_read(request, business)).get(
+                    "utm_campaign", ""
+                ),
             )
         except TillbookError as problem:
             return _service_page(
