@@ -266,7 +266,9 @@ def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
 
     business = service.business
     # The ad's link opens the booking page; the visitor looks around, then books.
-    landing = client.get(service_url(service), {"utm_campaign": "spring-promo"})
+    landing = client.get(
+        service_url(service), {"utm_source": "google", "utm_campaign": "spring-promo"}
+    )
     assert landing.status_code == 200
     assert client.get(f"/{business.slug}/book/").status_code == 200
     location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
@@ -274,6 +276,14 @@ def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
     assert details.status_code == 302
     booking = Booking.objects.get()
     assert (booking.utm_campaign, booking.state) == ("spring-promo", BookingState.AWAITING_PAYMENT)
+    # The new customer came from the ad, as an order's customer would have.
+    customer = booking.customer
+    assert (
+        customer.acquisition_source,
+        customer.acquisition_campaign,
+        customer.first_touch["utm_campaign"],
+        customer.latest_touch["utm_campaign"],
+    ) == ("google", "spring-promo", "spring-promo", "spring-promo")
     with django_capture_on_commit_callbacks(execute=True):
         started = payment_start(
             request=booking.payment_request, provider="sandbox", return_url="https://x.test/r"
@@ -293,8 +303,42 @@ def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
 def test_a_booking_without_a_campaign_counts_for_none(
     client: Client, service: Service, next_week: date
 ) -> None:
-    hold(client, service, start=berlin(next_week, 10).isoformat())
-    assert Booking.objects.get().utm_campaign == ""
+    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    booking = Booking.objects.get()
+    assert booking.utm_campaign == ""
+    customer = booking.customer
+    assert (customer.acquisition_source, customer.acquisition_campaign) == ("", "")
+    assert (customer.first_touch, customer.latest_touch) == ({}, {})
+
+
+def test_a_returning_customer_keeps_where_they_first_came_from_when_booking_after_an_ad(
+    client: Client, service: Service, next_week: date
+) -> None:
+    from tillbook.customers.models import Customer
+
+    business = service.business
+    newsletter = {"utm_source": "newsletter", "utm_campaign": "may", "at": "2026-05-01T09:00:00Z"}
+    Customer.objects.create(
+        business=business,
+        email="ann@example.com",
+        name="Ann",
+        first_touch=newsletter,
+        latest_touch=newsletter,
+        acquisition_source="newsletter",
+        acquisition_campaign="may",
+    )
+    client.get(service_url(service), {"utm_source": "meta", "utm_campaign": "spring-promo"})
+    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "Ann@Example.com"})
+    customer = Customer.objects.get()
+    assert Booking.objects.get().customer == customer
+    assert (customer.acquisition_source, customer.acquisition_campaign) == ("newsletter", "may")
+    assert customer.first_touch == newsletter
+    assert (customer.latest_touch["utm_source"], customer.latest_touch["utm_campaign"]) == (
+        "meta",
+        "spring-promo",
+    )
 
 
 def test_a_pay_later_booking_from_an_ad_counts_when_its_payment_link_is_paid(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, IntegrityError, transaction
@@ -23,6 +24,7 @@ from tillbook.core.hooks import pause_point
 from tillbook.core.money import Money
 from tillbook.core.tokens import hash_secret, new_secret
 from tillbook.core.validation import validate_timezone
+from tillbook.customers.attribution import customer_attribution_record
 from tillbook.customers.models import ConsentSource, Customer
 from tillbook.customers.services import customer_create
 from tillbook.scheduling import notifications
@@ -491,10 +493,18 @@ def _location(booking: Booking, details: CustomerDetails) -> str:
 
 
 def booking_submit_details(
-    *, booking: Booking, details: CustomerDetails, now: datetime | None = None
+    *,
+    booking: Booking,
+    details: CustomerDetails,
+    attribution: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Booking:
     """The customer's details and answers. Pay-later (or free) bookings are confirmed now;
-    the rest wait for payment with a little more time on the clock."""
+    the rest wait for payment with a little more time on the clock.
+
+    `attribution` is the visit's (the storefront's first and latest touch): the customer keeps
+    where they first came from, as an order's customer does.
+    """
     from tillbook.payments.services import payment_request_create
 
     now = now or timezone.now()
@@ -509,6 +519,8 @@ def booking_submit_details(
         location = _location(locked, details)
         answers = _answers(locked, details.answers or {})
         customer = customer_for_details(locked.business_id, details, locked)
+        if attribution:
+            customer_attribution_record(customer=customer, attribution=attribution)
         locked.customer = customer
         locked.answers = answers
         locked.location_text = location

@@ -344,7 +344,9 @@ def booking_details(request: HttpRequest, business_slug: str, secret: str) -> Ht
             )
             if not details.name.strip():
                 raise InvalidInput("Please give your name.", field_errors={"name": ["Required."]})
-            booking_submit_details(booking=booking, details=details)
+            booking_submit_details(
+                booking=booking, details=details, attribution=attribution_read(request, business)
+            )
         except TillbookError as problem:
             booking.refresh_from_db()
             return _manage_page(
