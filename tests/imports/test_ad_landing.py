@@ -25,7 +25,7 @@ def test_a_summary_is_spread_over_its_window_to_the_cent(
     run_import: Importer, scoped: Business
 ) -> None:
     run = run_import("google_ads_campaign.csv")
-    assert (run.imported, run.skipped) == (90, {"total row": 2})
+    assert (run.rows_read, run.imported, run.skipped) == (5, 3, {"total row": 2})
     assert spend_of("Brand") == {"days": 30, "spend": 2002, "clicks": 95, "conv": Decimal(0)}
     brand = AdSpendDay.objects.filter(campaign__name="Brand").order_by("day")
     # 20.02 over 30 days: 22 days of 0.67 and 8 of 0.66, the extra cents going first.
@@ -40,7 +40,7 @@ def test_the_same_days_imported_again_replace_rather_than_add(
 ) -> None:
     run_import("google_ads_campaign.csv")
     again = run_import("google_ads_campaign.csv")
-    assert (again.imported, again.duplicates) == (0, 90)
+    assert (again.imported, again.duplicates) == (0, 3)
     daily = run_import("google_ads_daily.csv")
     assert (daily.imported, daily.duplicates) == (3, 0)
     # Three days now hold the daily figures; the other 27 keep their share of the summary.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from tillbook.imports import landing, services, spool
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.reading import file_check
 from tillbook.imports.source import ImportSource
+from tillbook.marketing.models import AdSpendDay
 from tillbook.payments.models import BalanceTransaction, Payment, Payout, Refund
 
 from ..access import database_fingerprint
@@ -105,6 +107,40 @@ def test_duplicates_across_batches_and_overlapping_files_add_nothing(
         ("ch_2", 2000),
         ("ch_3", 3000),
         ("ch_5", 5000),
+    ]
+
+
+GOOGLE_BY_DEVICE = (
+    "Campaign report\n"
+    '"September 1, 2026 - September 2, 2026"\n'
+    "Day,Device,Campaign,Campaign ID,Impr.,Clicks,Currency code,Cost,Conversions\n"
+    "2026-09-01,Computers,Fall Launch,201,100,10,USD,10.00,1.00\n"
+    "2026-09-02,Computers,Fall Launch,201,50,5,USD,5.00,0.00\n"
+    "2026-09-01,Mobile phones,Fall Launch,201,200,20,USD,20.00,1.50\n"
+    "2026-09-02,Tablets,Fall Launch,201,40,4,USD,4.00,0.50\n"
+    "2026-09-01,Tablets,Fall Launch,201,30,3,USD,3.00,0.00\n"
+)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_ad_rows_of_one_campaign_day_add_up_across_batches(
+    run_import: Importer, scoped: Business
+) -> None:
+    # Batches of two rows: 1 September is in the first, second and third batch.
+    run = run_import(source(GOOGLE_BY_DEVICE))
+    assert (run.state, run.rows_read, run.imported, run.duplicates) == (RunState.DONE, 5, 5, 0)
+    days = AdSpendDay.objects.order_by("day")
+    assert [(d.day, d.spend, d.clicks, d.impressions, d.conversions) for d in days] == [
+        (date(2026, 9, 1), 3300, 33, 330, Decimal("2.50")),
+        (date(2026, 9, 2), 900, 9, 90, Decimal("0.50")),
+    ]
+    # The same file again: the same two days. Both days span batches here, and a batch cannot
+    # tell a day's first part from a revision, so every row counts as imported again.
+    again = run_import(source(GOOGLE_BY_DEVICE))
+    assert (again.imported, again.duplicates) == (5, 0)
+    assert [(d.day, d.spend, d.clicks) for d in AdSpendDay.objects.order_by("day")] == [
+        (date(2026, 9, 1), 3300, 33),
+        (date(2026, 9, 2), 900, 9),
     ]
 
 

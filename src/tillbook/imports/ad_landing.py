@@ -89,12 +89,17 @@ def _campaign(business: Business, record: AdRecord, cache: dict) -> AdCampaign:
 def ad_land_batch(
     *, business: Business, records: Iterable[AdRecord], run_id: int | None, cache: dict
 ) -> AdCounts:
+    """Land one batch of a run's records. Counts are of records (the file's rows): one is a
+    duplicate when every campaign-day it adds to was already there with the same figures."""
     counts = AdCounts()
     rows: dict[tuple[int, str, date], AdSpendDay] = {}
+    keys_of: list[set[tuple[int, str, date]]] = []  # the campaign-days each record adds to
     for record in records:
         campaign = _campaign(business, record, cache)
+        keys = set()
         for day, spend, clicks, impressions, conversions in ad_days(record):
-            key = (campaign.pk, record.ad_group, day)
+            key = (campaign.pk, record.ad_group[:300], day)
+            keys.add(key)
             row = rows.get(key)
             if row is not None:  # two rows of one file for the same day add up
                 row.spend += spend
@@ -115,6 +120,7 @@ def ad_land_batch(
                 import_run_id=run_id,
                 raw=record.raw,
             )
+        keys_of.append(keys)
     if not rows:
         return counts
     days = [day for _, _, day in rows]
@@ -126,22 +132,31 @@ def ad_land_batch(
     # Levels present in the file per campaign-day: True for campaign rows, False for ad sets.
     levels = {(campaign_id, day, ad_group == "") for campaign_id, ad_group, day in rows}
     replaced = []
+    unchanged = set()
     for old in candidates:
         key = (old.campaign_id, old.ad_group, old.day)
         if key in rows:
             new = rows[key]
-            same = (old.spend, old.clicks, old.impressions, old.conversions, old.currency) == (
+            if run_id is not None and old.import_run_id == run_id:
+                # An earlier batch of this file had rows of the same campaign-day (a report by
+                # device or network): they add up, as they do within a batch.
+                new.spend += old.spend
+                new.clicks += old.clicks
+                new.impressions += old.impressions
+                new.conversions += old.conversions
+            elif (old.spend, old.clicks, old.impressions, old.conversions, old.currency) == (
                 new.spend,
                 new.clicks,
                 new.impressions,
                 new.conversions,
                 new.currency,
-            )
-            counts.duplicates += same
+            ):
+                unchanged.add(key)
             replaced.append(old.pk)
         elif (old.campaign_id, old.day, old.ad_group != "") in levels:
             replaced.append(old.pk)  # the other level of a campaign-day this file covers
-    counts.imported = len(rows) - counts.duplicates
+    counts.duplicates = sum(1 for keys in keys_of if keys <= unchanged)
+    counts.imported = len(keys_of) - counts.duplicates
     AdSpendDay.objects.filter(business=business, pk__in=replaced).delete()
     AdSpendDay.objects.bulk_create(rows.values())
     return counts
