@@ -90,6 +90,7 @@ MATRIX: dict[str, Route] = {
     "insights_report": Route(),
     "dashboard_export": Route(),
     "import_list": Route(("GET", "POST")),
+    "import_export": Route(),
     "import_detail": Route(),
     "import_progress": Route(member_get=302),  # without htmx it sends to the import's page
     "campaign_mappings": Route(("GET", "POST"), {"utm_campaign": "intruder", "campaign": "1"}),
@@ -334,6 +335,7 @@ def test_an_unknown_business_address_is_404(owner_client: Client) -> None:
 
 MANAGER_PAGES = {
     "import_list",
+    "import_export",
     "import_detail",
     "import_progress",
     "campaign_mappings",

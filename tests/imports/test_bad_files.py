@@ -102,6 +102,13 @@ def test_bytes_that_are_not_utf8_are_reported_on_their_line() -> None:
     assert problems_of(ImportSource.from_bytes(data)) == [
         "Line 3: the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”."
     ]
+    with pytest.raises(ImportFileInvalid) as refused:
+        read_all(ImportSource.from_bytes(data))
+    # One full stop: the problem's own sentence ends the way it was written.
+    assert refused.value.message == (
+        "Line 3: the file is not UTF-8 text. In Excel, save it as “CSV UTF-8”. "
+        "Nothing was imported."
+    )
 
 
 def test_utf16_files_from_excel_are_read() -> None:

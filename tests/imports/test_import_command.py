@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -58,7 +59,8 @@ def test_a_refused_file_exits_non_zero_with_each_line(business: Business, tmp_pa
     ):
         call_command("import", str(broken), "--business", "acme", stderr=err, stdout=io.StringIO())
     assert err.getvalue() == (
-        "Line 2: Amount: “12O.00” is not a number\nLine 5: Currency: “XX” is not a currency code\n"
+        "Line 2: Amount: “12O.00” is not a number.\n"
+        "Line 5: Currency: “XX” is not a currency code.\n"
     )
     with business_scope(business):
         assert Payment.objects.count() == 0
@@ -80,3 +82,62 @@ def test_unknown_business_and_kind_are_refused(business: Business) -> None:
         run(str(FIXTURES / "paypal_activity.csv"), "--business", "nope")
     with pytest.raises(CommandError, match="There is no “ebay” kind"):
         run(str(FIXTURES / "paypal_activity.csv"), "--business", "acme", "--kind", "ebay")
+
+
+def test_a_single_problem_is_said_once_and_whole(business: Business, tmp_path) -> None:
+    # Thirty unknown columns: the one problem lists them all and what Tillbook reads, well
+    # past the 500 characters a run's summary keeps.
+    wide = tmp_path / "wide.csv"
+    columns = [f"Column number {n}" for n in range(30)]
+    wide.write_text(",".join(columns) + "\n" + ",".join("x" * 30) + "\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("import", str(wide), "--business", "acme", stderr=err, stdout=io.StringIO())
+    said = str(refused.value)
+    assert said.startswith("wide.csv: ")
+    assert said.endswith(". Nothing was imported.")
+    assert "Column number 29" in said
+    assert len(said) > 600
+    assert said.count("Nothing was imported") == 1
+    assert err.getvalue() == ""
+
+
+def test_a_file_that_cannot_be_read_is_refused_before_a_run_starts(
+    business: Business, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked.csv"
+    locked.write_text("id\n")
+    opened = Path.open
+
+    def refuse(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return opened(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(CommandError, match=r"locked\.csv cannot be read: Permission denied\.$"):
+        run(str(locked), "--business", "acme")
+    with business_scope(business):
+        assert ImportRun.objects.count() == 0
+
+
+def test_an_excel_workbook_gets_told_how_to_save_a_csv(business: Business, tmp_path) -> None:
+    import zipfile
+
+    workbook = tmp_path / "sales.xlsx"
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    old_excel = tmp_path / "sales.xls"
+    old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    for path in (workbook, old_excel):
+        with pytest.raises(CommandError) as refused:
+            run(str(path), "--business", "acme")
+        assert str(refused.value) == (
+            f"{path.name}: This is an Excel workbook, not a CSV file; open it in Excel, choose "
+            "File › Save As › “CSV UTF-8 (Comma delimited)” and import the .csv file. "
+            "Nothing was imported."
+        )
+    with business_scope(business):
+        assert Payment.objects.count() == 0

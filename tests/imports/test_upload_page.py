@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -95,3 +98,168 @@ def test_staff_cannot_import(
     before = database_fingerprint()
     assert client.post(URL, {"file": upload("paypal_activity.csv")}).status_code == 403
     assert database_fingerprint() == before
+
+
+def _upload_and_run(
+    client: Client, business: Business, run_tasks: Callable[[], int], capture: Any, file: Any
+) -> ImportRun:
+    with capture(execute=True):
+        client.post(URL, {"file": file})
+    run_tasks()
+    with business_scope(business):
+        return ImportRun.objects.get()
+
+
+def test_the_result_names_the_kind_and_the_upload_is_not_kept(
+    owner_client: Client,
+    business: Business,
+    run_tasks: Callable[[], int],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(URL, {"file": upload("paypal_activity.csv")})
+    with business_scope(business):
+        run = ImportRun.objects.get()
+    stored = Path(run.stored_path)
+    assert stored.is_file()
+    run_tasks()
+    page = owner_client.get(f"{URL}{run.pk}/").content.decode()
+    assert "<dt>Kind</dt><dd>PayPal activity download</dd>" in page
+    assert not stored.exists()
+    assert not stored.parent.exists()  # nor the folder it came in
+
+
+def test_an_unexpected_error_stops_the_run_and_the_upload_is_still_removed(
+    owner_client: Client,
+    business: Business,
+    run_tasks: Callable[[], int],
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: Any,
+) -> None:
+    from tillbook.imports import services
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(services, "file_check", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(URL, {"file": upload("paypal_activity.csv")})
+    with business_scope(business):
+        run = ImportRun.objects.get()
+    stored = Path(run.stored_path)
+    with pytest.raises(OSError, match="Input/output error"):
+        run_tasks()  # the worker logs it; the run says what happened
+    with business_scope(business):
+        run.refresh_from_db()
+        assert Payment.objects.count() == 0
+    assert (run.state, run.message) == (RunState.FAILED, services.STOPPED)
+    assert not stored.exists()
+    assert not stored.parent.exists()
+
+
+def test_an_interrupted_import_is_marked_as_such(
+    business: Business, run_import: Callable[..., ImportRun], monkeypatch: Any
+) -> None:
+    from tillbook.imports import services
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(services, "_land", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_import("paypal_activity.csv")
+    with business_scope(business):
+        run = ImportRun.objects.get()
+    assert (run.state, run.message, run.is_finished) == (
+        RunState.FAILED,
+        services.INTERRUPTED,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [
+        (RunState.QUEUED, "It has not started: the worker that carries out imports is not"),
+        (RunState.IMPORTING, "It stopped part-way, probably because its worker was stopped."),
+    ],
+)
+def test_a_run_that_stopped_moving_says_so_instead_of_spinning(
+    owner_client: Client, business: Business, state: RunState, says: str
+) -> None:
+    from django.utils import timezone
+
+    with business_scope(business):
+        run = ImportRun.objects.create(business=business, file_name="big.csv", state=state)
+    progress = f"{URL}{run.pk}/progress/"
+    fresh = owner_client.get(progress, HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in fresh
+    assert "has not moved" not in fresh
+    with business_scope(business):
+        ImportRun.objects.filter(pk=run.pk).update(
+            updated_at=timezone.now() - timedelta(minutes=16)
+        )
+    stalled = owner_client.get(progress, HTTP_HX_REQUEST="true").content.decode()
+    assert "This import has not moved for 16\xa0minutes." in stalled
+    assert says in stalled
+    assert 'hx-trigger="every 10s"' in stalled  # a worker that comes back is still noticed
+
+
+def test_a_single_long_problem_is_shown_whole(
+    owner_client: Client,
+    business: Business,
+    run_tasks: Callable[[], int],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    columns = [f"Column number {n}" for n in range(30)]
+    text = ",".join(columns) + "\n" + ",".join("x" * 30) + "\n"
+    run = _upload_and_run(
+        owner_client,
+        business,
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        upload("wide.csv", text.encode()),
+    )
+    assert (run.state, run.problem_total, len(run.message)) == (RunState.FAILED, 1, 500)
+    page = owner_client.get(f"{URL}{run.pk}/").content.decode()
+    assert "Column number 29" in page
+    assert page.count("Nothing was imported.") == 1
+
+
+def test_the_history_downloads_as_csv_with_this_business_runs_only(
+    owner_client: Client,
+    business: Business,
+    run_tasks: Callable[[], int],
+    django_capture_on_commit_callbacks: Any,
+    make_business: Any,
+) -> None:
+    from django.utils import timezone
+
+    other = make_business("other")
+    with business_scope(other):
+        ImportRun.objects.create(business=other, file_name="theirs.csv")
+    run = _upload_and_run(
+        owner_client,
+        business,
+        run_tasks,
+        django_capture_on_commit_callbacks,
+        upload("paypal_activity.csv"),
+    )
+    assert "Download CSV" in owner_client.get(URL).content.decode()
+    response = owner_client.get(f"{URL}export.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(response.streaming_content).decode()
+    started = timezone.localtime(run.created_at, business.zone).isoformat(timespec="seconds")
+    assert body == (
+        "\ufeffstarted,file,kind,check_only,state,rows_read,imported,already_known,skipped,"
+        "problems,result,by\r\n"
+        f"{started},paypal_activity.csv,PayPal activity download,no,Done,9,5,0,4,0,"
+        f'"Imported 5 of 9 rows; 0 already known, 4 skipped.",{run.created_by.display_name}\r\n'
+    )
+
+
+def test_an_empty_history_offers_no_download(owner_client: Client, business: Business) -> None:
+    page = owner_client.get(URL).content.decode()
+    assert "Nothing imported yet." in page
+    assert "Download CSV" not in page

@@ -111,6 +111,7 @@ business_patterns = [
     path("insights/", insights.insights_home, name="insights"),
     path("insights/export/<slug:table>.csv", dashboard.dashboard_export, name="dashboard_export"),
     path("insights/imports/", imports.import_list, name="import_list"),
+    path("insights/imports/export.csv", imports.import_export, name="import_export"),
     path("insights/imports/<int:run_id>/", imports.import_detail, name="import_detail"),
     path(
         "insights/imports/<int:run_id>/progress/", imports.import_progress, name="import_progress"

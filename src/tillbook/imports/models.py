@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from django.db import models
 from django.utils import timezone
 
 from tillbook.core.scoping import TenantModel
+from tillbook.imports.problems import problem_sentence
 
 
 class RunState(models.TextChoices):
@@ -16,6 +18,12 @@ class RunState(models.TextChoices):
     IMPORTING = "importing", "Importing"
     DONE = "done", "Done"
     FAILED = "failed", "Not imported"
+
+
+# A run that has not moved for this long has stopped: its worker died or is not running.
+# (A check saves its progress every few thousand rows and landing every 50,000 rows, each a
+# matter of seconds.)
+STALLED_AFTER = timedelta(minutes=15)
 
 
 class ImportRun(TenantModel):
@@ -42,6 +50,7 @@ class ImportRun(TenantModel):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)  # the run's last sign of life
 
     class Meta:
         ordering: ClassVar = ["-created_at", "-id"]
@@ -53,6 +62,23 @@ class ImportRun(TenantModel):
     @property
     def is_finished(self) -> bool:
         return self.state in (RunState.DONE, RunState.FAILED)
+
+    @property
+    def is_stalled(self) -> bool:
+        """Unfinished and unchanged for STALLED_AFTER: no worker is carrying it out."""
+        return not self.is_finished and timezone.now() - self.updated_at > STALLED_AFTER
+
+    @property
+    def kind_label(self) -> str:
+        """ "Stripe balance history" for "stripe_balance"; "" while not known."""
+        from tillbook.imports.base import readers  # the readers import the records, not models
+
+        reader = readers().get(self.kind)
+        return reader.label if reader is not None else self.kind
+
+    @property
+    def problem_sentences(self) -> list[str]:
+        return [problem_sentence(line, message) for line, message in self.problems]
 
     @property
     def percent(self) -> int:

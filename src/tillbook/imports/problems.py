@@ -18,6 +18,16 @@ class FileProblem:
         return f"Line {self.line}: {self.message}" if self.line else self.message
 
 
+def problem_sentence(line: int, message: str) -> str:
+    """A problem as a sentence: "Line 7: …." or "The file …." (one full stop, not two)."""
+    text = message.rstrip()
+    if not text.endswith((".", "?", "!")):
+        text += "."
+    if line:
+        return f"Line {line}: {text}"
+    return text[:1].upper() + text[1:]
+
+
 class ImportFileInvalid(InvalidInput):
     """The file cannot be imported; `problems` lists the first ones, `total` counts them all."""
 
@@ -25,11 +35,11 @@ class ImportFileInvalid(InvalidInput):
         self.problems = problems[:MAX_REPORTED_PROBLEMS]
         self.total = len(problems) if total is None else total
         if self.total == 1:
-            message = f"{self.problems[0]}. Nothing was imported."
+            first = self.problems[0]
+            message = f"{problem_sentence(first.line, first.message)} Nothing was imported."
         else:
             message = (
                 f"The file has {self.total} problems; nothing was imported. "
                 "Fix them and import it again."
             )
-        message = message[0].upper() + message[1:]
         super().__init__(message)

@@ -63,6 +63,10 @@ STOPPED = (
     "kept; importing the file again adds only what is missing. If it stops again, tell the "
     "person who runs Tillbook."
 )
+INTERRUPTED = (
+    "The import was interrupted before it finished. Rows imported before it stopped are kept; "
+    "importing the file again adds only what is missing."
+)
 
 
 def import_kinds() -> list[tuple[str, str]]:
@@ -124,6 +128,19 @@ def import_run_create(
     return run
 
 
+def import_upload_discard(stored_path: str) -> None:
+    """Remove an uploaded file and its folder once its run is finished (its rows now live in
+    the ledger with their raw values; the file holds customer data Tillbook need not keep)."""
+    if not stored_path:
+        return
+    path = Path(stored_path)
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()  # the upload's own folder (import_upload_store); only when empty
+    except OSError:
+        logger.warning("Could not remove the folder of import upload %s", stored_path)
+
+
 def import_upload_store(*, business: Business, name: str, stream: IO[bytes]) -> str:
     """Keep an uploaded file where the worker can read it; returns its path."""
     folder = Path(settings.DATA_DIR) / "imports" / str(business.pk) / uuid.uuid4().hex
@@ -136,7 +153,8 @@ def import_upload_store(*, business: Business, name: str, stream: IO[bytes]) -> 
 
 
 def _save(run: ImportRun, *fields: str) -> None:
-    run.save(update_fields=list(fields))
+    run.updated_at = timezone.now()
+    run.save(update_fields=[*fields, "updated_at"])
 
 
 def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
@@ -152,14 +170,15 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
     with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
         try:
             return _execute(run, source, spool, progress)
-        except Exception:
-            _stopped(run)
+        except BaseException as error:
+            # Ctrl-C on the command line or a worker told to stop included.
+            _stopped(run, STOPPED if isinstance(error, Exception) else INTERRUPTED)
             raise
 
 
-def _stopped(run: ImportRun) -> None:
-    """An unexpected error: the run must not look as if it were still going."""
-    run.state, run.finished_at, run.message = RunState.FAILED, timezone.now(), STOPPED
+def _stopped(run: ImportRun, message: str) -> None:
+    """The run ended without finishing: it must not look as if it were still going."""
+    run.state, run.finished_at, run.message = RunState.FAILED, timezone.now(), message
     try:
         with transaction.atomic():
             _save(run, "state", "finished_at", "message")

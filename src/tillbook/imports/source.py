@@ -22,6 +22,11 @@ from typing import IO
 from tillbook.imports.problems import FileProblem, ImportFileInvalid
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # Excel 97–2003 (.xls)
+EXCEL_WORKBOOK = (
+    "this is an Excel workbook, not a CSV file; open it in Excel, choose File › Save As › "
+    "“CSV UTF-8 (Comma delimited)” and import the .csv file"
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,8 @@ def _binary(source: ImportSource) -> Iterator[IO[bytes]]:
             try:
                 with zipfile.ZipFile(source.opener()) as archive:
                     members = [i for i in archive.infolist() if not i.is_dir()]
+                    if any(i.filename == "xl/workbook.xml" for i in members):  # .xlsx is a zip
+                        raise ImportFileInvalid([FileProblem(0, EXCEL_WORKBOOK)])
                     csvs = [i for i in members if i.filename.lower().endswith((".csv", ".tsv"))]
                     if len(csvs) != 1:
                         raise ImportFileInvalid(
@@ -67,6 +74,8 @@ def _binary(source: ImportSource) -> Iterator[IO[bytes]]:
             except (zipfile.BadZipFile, zlib.error, EOFError):
                 raise ImportFileInvalid([FileProblem(0, DAMAGED_ZIP)]) from None
             return
+        if head == _OLE_MAGIC:
+            raise ImportFileInvalid([FileProblem(0, EXCEL_WORKBOOK)])
         yield io.BufferedReader(_Rewound(head, stream), 1 << 16)
     finally:
         stream.close()

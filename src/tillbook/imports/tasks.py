@@ -6,7 +6,7 @@ from django_tasks import task
 
 from tillbook.core.scoping import business_scope, unscoped
 from tillbook.imports.models import ImportRun
-from tillbook.imports.services import import_run_execute
+from tillbook.imports.services import import_run_execute, import_upload_discard
 from tillbook.imports.source import ImportSource
 
 
@@ -19,9 +19,12 @@ def import_run_task(run_id: int) -> str:
     if run is None or run.is_finished:
         return "nothing to do"
     path = Path(run.stored_path)
-    with business_scope(run.business):
-        source = ImportSource(run.file_name, lambda: path.open("rb"))
-        run = import_run_execute(run=run, source=source)
-    # The upload is not kept: its rows now live in the ledger with their raw values.
-    path.unlink(missing_ok=True)
+    try:
+        with business_scope(run.business):
+            source = ImportSource(run.file_name, lambda: path.open("rb"))
+            run = import_run_execute(run=run, source=source)
+    finally:
+        # Done, refused or stopped by an error, the run is finished and will not be run again
+        # (a stopped one is imported again from a new upload): the upload is not kept.
+        import_upload_discard(run.stored_path)
     return run.state

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django import forms
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from tillbook.backoffice.access import business_of, business_view, page, user_of
-from tillbook.backoffice.views.helpers import apply_error, paginate
+from tillbook.backoffice.views.helpers import apply_error, csv_response, paginate
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.imports.models import ImportRun
@@ -81,6 +84,37 @@ def import_list(request: HttpRequest) -> HttpResponse:
         status=status,
         section="insights",
     )
+
+
+@business_view(Role.MANAGER)
+def import_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The import history as CSV, newest first: what each file brought in."""
+    business = business_of(request)
+
+    def rows() -> Iterator[list[object]]:
+        yield [
+            "started", "file", "kind", "check_only", "state", "rows_read", "imported",
+            "already_known", "skipped", "problems", "result", "by",
+        ]  # fmt: skip
+        runs = ImportRun.objects.filter(business=business).select_related("created_by")
+        for run in runs.iterator(chunk_size=500):
+            yield [
+                timezone.localtime(run.created_at, business.zone).isoformat(timespec="seconds"),
+                run.file_name,
+                run.kind_label,
+                "yes" if run.is_dry_run else "no",
+                run.get_state_display(),
+                run.rows_read,
+                run.imported,
+                run.duplicates,
+                run.skipped_total,
+                run.problem_total,
+                run.message,
+                run.created_by.display_name if run.created_by else "command line",
+            ]
+
+    stamp = timezone.localdate(timezone=business.zone).isoformat()
+    return csv_response(f"imports-{business.slug}-{stamp}.csv", business=business, rows=rows)
 
 
 def _run_or_404(request: HttpRequest, run_id: int) -> ImportRun:

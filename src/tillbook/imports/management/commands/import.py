@@ -35,6 +35,10 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"{path} is not a file.")
+        try:
+            path.open("rb").close()
+        except OSError as error:
+            raise CommandError(f"{path} cannot be read: {error.strerror}.") from None
         with unscoped():
             business = Business.objects.filter(slug=options["business"]).first()
             if business is None:
@@ -55,14 +59,19 @@ class Command(BaseCommand):
                 )
             except TillbookError as error:
                 raise CommandError(error.message) from None
-            run = import_run_execute(run=run, source=ImportSource.from_path(path))
+            try:
+                run = import_run_execute(run=run, source=ImportSource.from_path(path))
+            except OSError as error:  # the disk, not the file's content; the run says stopped
+                raise CommandError(f"{path} could not be read: {error.strerror}.") from None
         self._report(run)
 
     def _report(self, run: ImportRun) -> None:
         if run.state == RunState.FAILED:
-            for line, message in run.problems:
-                prefix = f"Line {line}: " if line else ""
-                self.stderr.write(f"{prefix}{message}")
+            sentences = run.problem_sentences
+            if run.problem_total == 1 and sentences:  # the whole of it, uncut, said once
+                raise CommandError(f"{run.file_name}: {sentences[0]} Nothing was imported.")
+            for sentence in sentences:
+                self.stderr.write(sentence)
             if run.problem_total > len(run.problems):
                 self.stderr.write(f"…and {run.problem_total - len(run.problems)} more.")
             raise CommandError(f"{run.file_name}: {run.message}")
