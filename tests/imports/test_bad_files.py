@@ -86,6 +86,16 @@ def test_a_truncated_file_is_reported_on_its_last_line() -> None:
         ]
 
 
+def test_a_value_too_long_for_any_export_is_not_called_truncation() -> None:
+    lines = (FIXTURES / "stripe_balance.csv").read_text().splitlines()
+    huge = lines[2].replace("usd", "usd" + "x" * 200_000, 1)
+    data = "\n".join([*lines[:2], huge, *lines[3:]]) + "\n"
+    assert problems_of(ImportSource.from_bytes(data.encode())) == [
+        "Line 3: a value is longer than 131,072 characters, which no export Tillbook reads has; "
+        "the file is damaged or is not an export"
+    ]
+
+
 def test_every_bad_row_is_listed_with_its_line() -> None:
     text = (FIXTURES / "stripe_balance.csv").read_text()
     text = text.replace("120.00,3.78", "12O.00,3.78").replace(",usd,2026-09-06", ",xyz,2026-09-06")

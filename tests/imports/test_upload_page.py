@@ -82,7 +82,7 @@ def test_a_file_over_the_size_limit_is_refused_before_anything_is_stored(
     settings.TILLBOOK_MAX_UPLOAD_BYTES = 100
     before = database_fingerprint()
     response = owner_client.post(URL, {"file": upload("paypal_activity.csv")})
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "The file is larger than 0 MB. Import it with the command line" in (
         response.content.decode()
     )
@@ -263,3 +263,21 @@ def test_an_empty_history_offers_no_download(owner_client: Client, business: Bus
     page = owner_client.get(URL).content.decode()
     assert "Nothing imported yet." in page
     assert "Download CSV" not in page
+
+
+def test_an_upload_refused_when_its_run_is_created_leaves_no_file_behind(
+    owner_client: Client, business: Business, settings: Any, monkeypatch: Any
+) -> None:
+    from tillbook.backoffice.views import imports
+    from tillbook.core.errors import InvalidInput
+
+    def refuse(**kwargs: object) -> None:
+        raise InvalidInput("Imports are paused.")
+
+    monkeypatch.setattr(imports, "import_run_create", refuse)
+    before = database_fingerprint()
+    response = owner_client.post(URL, {"file": upload("paypal_activity.csv")})
+    assert response.status_code == 400
+    assert "Imports are paused." in response.content.decode()
+    assert [p for p in (Path(settings.DATA_DIR) / "imports").rglob("*") if p.is_file()] == []
+    assert database_fingerprint() == before

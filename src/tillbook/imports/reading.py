@@ -173,6 +173,17 @@ class _Lines:
         return self._last.endswith(("\n", "\r"))
 
 
+def _damage(error: csv.Error) -> str:
+    """What the csv module's refusal means for the person who exported the file."""
+    text = str(error)
+    if "field larger than field limit" in text:
+        return (
+            f"a value is longer than {csv.field_size_limit():,} characters, which no export "
+            "Tillbook reads has; the file is damaged or is not an export"
+        )
+    return "the file ends inside a quoted value: it looks truncated or damaged; download it again"
+
+
 def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator[Record]:
     table, context = current.table, current.context
     tracked = _Lines(lines)
@@ -192,12 +203,8 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
             values = next(reader)
         except StopIteration:
             break
-        except csv.Error:
-            current.problem(
-                start,
-                "the file ends inside a quoted value: it looks truncated or damaged; "
-                "download it again",
-            )
+        except csv.Error as error:
+            current.problem(start, _damage(error))
             break
         line = reader.line_num
         if not "".join(values).strip():  # a blank row

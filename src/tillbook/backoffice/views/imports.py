@@ -16,7 +16,12 @@ from tillbook.backoffice.views.helpers import apply_error, csv_response, paginat
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.imports.models import ImportRun
-from tillbook.imports.services import import_kinds, import_run_create, import_upload_store
+from tillbook.imports.services import (
+    import_kinds,
+    import_run_create,
+    import_upload_discard,
+    import_upload_store,
+)
 
 
 class ImportForm(forms.Form):
@@ -59,9 +64,10 @@ def import_list(request: HttpRequest) -> HttpResponse:
                     f"The file is larger than {max_mb} MB. Import it with the command line: "
                     "tillbook import FILE --business " + business.slug,
                 )
+                status = 413
             else:
+                path = import_upload_store(business=business, name=upload.name, stream=upload)
                 try:
-                    path = import_upload_store(business=business, name=upload.name, stream=upload)
                     run = import_run_create(
                         business=business,
                         actor=user_of(request),
@@ -72,6 +78,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
                         stored_path=path,
                     )
                 except TillbookError as error:
+                    import_upload_discard(path)  # no run will read it
                     apply_error(form, error)
                     status = error.status_code
                 else:
