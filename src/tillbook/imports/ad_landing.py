@@ -9,17 +9,48 @@ level removes the other for those days.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db import connection
+
+from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.imports.records import AdRecord
 from tillbook.marketing.models import AdCampaign, AdSpendDay
 
 MAX_SPREAD_DAYS = 3660
+# The first half of the advisory lock key of a business's ad landings (the ledger's is
+# payments/ledger_lock.py's, one below); the second half is the business.
+_LOCK_SPACE = 1_414_284_621
+_BUSINESS_KEYS = 2**31
+
+
+@contextmanager
+def ad_landing_lock(*, business_id: int) -> Iterator[None]:
+    """One ad report of a business lands at a time.
+
+    Two imports of one report (the same file uploaded twice, a worker and the command line)
+    would both find a campaign or a campaign-day missing and both insert it: the second would
+    fail on the unique index. On PostgreSQL the second waits for the first's whole landing, not
+    one commit: rows of one campaign-day a few batches apart add up only within a run. SQLite
+    has one writer at a time.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    key = [_LOCK_SPACE, business_id % _BUSINESS_KEYS]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
 
 @dataclass
@@ -123,6 +154,7 @@ def ad_land_batch(
         keys_of.append(keys)
     if not rows:
         return counts
+    pause_point("ad_land.checked")  # campaigns found or made; their days not yet read
     days = [day for _, _, day in rows]
     candidates = AdSpendDay.objects.filter(
         business=business,

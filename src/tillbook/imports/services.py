@@ -13,6 +13,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO
@@ -26,7 +27,7 @@ from tillbook.core.errors import InvalidInput
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business, User
 from tillbook.core.tasks import enqueue_on_commit
-from tillbook.imports.ad_landing import AdCounts, ad_land_batch
+from tillbook.imports.ad_landing import AdCounts, ad_land_batch, ad_landing_lock
 from tillbook.imports.base import readers
 from tillbook.imports.dates import DateOrder
 from tillbook.imports.landing import (
@@ -259,7 +260,8 @@ def _land_records(
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
     analysed = STATISTICS_FROM // 2
-    with large_page_cache():
+    one_at_a_time = nullcontext() if ledger else ad_landing_lock(business_id=run.business_id)
+    with large_page_cache(), one_at_a_time:
         pending = batches(records)  # type: ignore[arg-type]  # records of one family
         for batch in pending:
             # Several batches per commit: SQLite writes every index page a transaction touched
