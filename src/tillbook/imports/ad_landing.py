@@ -9,8 +9,7 @@ level removes the other for those days.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -30,27 +29,23 @@ _LOCK_SPACE = 1_414_284_621
 _BUSINESS_KEYS = 2**31
 
 
-@contextmanager
-def ad_landing_lock(*, business_id: int) -> Iterator[None]:
-    """One ad report of a business lands at a time.
+def ad_landing_lock(*, business_id: int) -> None:
+    """One ad report of a business lands at a time: hold its lock until the transaction ends.
 
     Two imports of one report (the same file uploaded twice, a worker and the command line)
-    would both find a campaign or a campaign-day missing and both insert it: the second would
-    fail on the unique index. On PostgreSQL the second waits for the first's whole landing, not
-    one commit: rows of one campaign-day a few batches apart add up only within a run. SQLite
-    has one writer at a time.
+    would both find a campaign-day missing and both insert it: the second would fail on the
+    unique index. On PostgreSQL the second waits at each commit for the first's (a report
+    lands in commits of 50,000 rows: it waits for the whole of any ordinary report). SQLite has
+    one writer at a time.
     """
     if connection.vendor != "postgresql":
-        yield
         return
-    key = [_LOCK_SPACE, business_id % _BUSINESS_KEYS]
+    if not connection.in_atomic_block:
+        raise RuntimeError("ad_landing_lock must run inside transaction.atomic().")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s, %s)", key)
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_SPACE, business_id % _BUSINESS_KEYS]
+        )
 
 
 @dataclass

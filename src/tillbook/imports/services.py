@@ -13,7 +13,6 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO
@@ -260,8 +259,7 @@ def _land_records(
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
     analysed = STATISTICS_FROM // 2
-    one_at_a_time = nullcontext() if ledger else ad_landing_lock(business_id=run.business_id)
-    with large_page_cache(), one_at_a_time:
+    with large_page_cache():
         pending = batches(records)  # type: ignore[arg-type]  # records of one family
         for batch in pending:
             # Several batches per commit: SQLite writes every index page a transaction touched
@@ -270,6 +268,8 @@ def _land_records(
             with transaction.atomic():
                 if ledger and not run.is_dry_run:  # a dry run's rows are never committed
                     rollups_hold(business=run.business)
+                if not ledger:
+                    ad_landing_lock(business_id=run.business_id)
                 for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
                     _land_batch(run, each, total, cache)
                     run.rows_done += len(each)
