@@ -156,7 +156,10 @@ def test_expired_or_paid_requests_take_no_payment(
 def test_manual_partial_payments_complete_the_request(
     scoped: Business, owner: User, purpose: RecordingPurpose
 ) -> None:
-    request = make_request(scoped)
+    from tillbook.customers.models import Customer
+
+    ann = Customer.objects.create(business=scoped, email="ann@example.com", name="Ann")
+    request = make_request(scoped, customer=ann)
     manual_payment_record(
         request=request, amount=usd(2000), method="cash", note="deposit", actor=owner
     )
@@ -174,6 +177,10 @@ def test_manual_partial_payments_complete_the_request(
     assert purpose.paid == [(request.pk, last.pk)]
     assert len(purpose.payments) == 2
     assert AuditEntry.objects.filter(action="payment.manual").count() == 2
+    # Counted for its customer (new and returning, cohorts) like a card payment is.
+    assert sorted(Payment.objects.values_list("pk", "customer_email")) == [
+        (pk, "ann@example.com") for pk in sorted(purpose.payments)
+    ]
 
 
 def test_refunds_partial_then_full_never_more_than_paid(

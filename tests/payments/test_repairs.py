@@ -14,7 +14,7 @@ from django.db.migrations.loader import MigrationLoader
 from tillbook.core.models import Business
 from tillbook.insights.models import PayoutContents
 from tillbook.payments.models import BalanceTransaction, Payout
-from tillbook.payments.repairs import stripe_payout_reversals_mend
+from tillbook.payments.repairs import manual_payment_emails_mend, stripe_payout_reversals_mend
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def registry(request: pytest.FixtureRequest) -> Any:
     if request.param == "current":
         return apps
     loader = MigrationLoader(connection)
-    return loader.project_state(("payments", "0004_mend_stripe_payout_reversals")).apps
+    return loader.project_state(("payments", "0005_mend_manual_payment_emails")).apps
 
 
 def test_payout_failures_landed_as_payout_lines_are_mended(scoped: Business, registry: Any) -> None:
@@ -115,3 +115,43 @@ def test_payout_failures_landed_as_payout_lines_are_mended(scoped: Business, reg
     assert PayoutContents.objects.filter(payout=po_2).count() == 0
     # Mended once: a second run finds nothing.
     assert stripe_payout_reversals_mend(registry) == 0
+
+
+def test_cash_payments_recorded_without_their_customers_email_are_given_it(
+    scoped: Business, registry: Any
+) -> None:
+    from tillbook.customers.models import Customer
+    from tillbook.insights.models import RollupReread
+    from tillbook.payments.models import Payment
+
+    ann = Customer.objects.create(business=scoped, email="Ann@Example.com", name="Ann")
+
+    def payment(provider: str, customer: Customer | None, email: str) -> Payment:
+        return Payment.objects.create(
+            business=scoped,
+            provider=provider,
+            state="succeeded",
+            currency="USD",
+            amount=5000,
+            customer=customer,
+            customer_email=email,
+            created_at=WHEN,
+            succeeded_at=WHEN,
+        )
+
+    cash = payment("manual", ann, "")  # as manual_payment_record wrote them
+    card = payment("stripe", ann, "ann@example.com")
+    walk_in = payment("manual", None, "")  # no customer: nothing to give it
+
+    assert manual_payment_emails_mend(registry) == 1
+
+    assert sorted(Payment.objects.values_list("pk", "customer_email")) == [
+        (cash.pk, "Ann@Example.com"),
+        (card.pk, "ann@example.com"),
+        (walk_in.pk, ""),
+    ]
+    assert sorted(RollupReread.objects.values_list("name", "payment_id")) == [
+        ("customer_first_payment", cash.pk),
+        ("daily_ledger", cash.pk),
+    ]
+    assert manual_payment_emails_mend(registry) == 0

@@ -79,3 +79,22 @@ def stripe_payout_reversals_mend(apps: Any) -> int:
             payout.save(update_fields=["amount"])
     contents_model.objects.filter(payout_id__in=touched).delete()
     return mended
+
+
+def manual_payment_emails_mend(apps: Any) -> int:
+    """Money recorded by staff (cash, bank transfer) used to keep its customer but not their
+    email, which is how the customer figures know a payer: such payments counted in no
+    customer's lifetime value, first purchase or acquisition cost. Gives each its customer's
+    email and has the dashboard's rollups read it again. Returns how many were mended."""
+    payment_model = apps.get_model("payments", "Payment")
+    reread_model = apps.get_model("insights", "RollupReread")
+    mended = 0
+    blank = payment_model.objects.filter(customer_email="", customer__isnull=False)
+    for payment in blank.select_related("customer").iterator(chunk_size=500):
+        payment_model.objects.filter(pk=payment.pk).update(customer_email=payment.customer.email)
+        reread_model.objects.bulk_create(
+            reread_model(business_id=payment.business_id, name=name, payment_id=payment.pk)
+            for name in ("customer_first_payment", "daily_ledger")  # insights.rollups' names
+        )
+        mended += 1
+    return mended

@@ -339,6 +339,8 @@ def manual_payment_record(
             method=(method or "cash")[:40],
             description=note[:300],
             customer=locked.customer,
+            # The customer figures (new and returning, cohorts, CAC) know payers by email.
+            customer_email=locked.customer.email if locked.customer else "",
             recorded_by=actor,
         )
         payment.save()
