@@ -56,7 +56,9 @@ class CampaignResult:
 
     @property
     def cac(self) -> int | None:
-        return self.spend // self.new_customers if self.new_customers else None
+        """Spend per new customer; none without spend in the business's currency (as ROAS):
+        a campaign paid for in another currency did not bring customers for nothing."""
+        return self.spend // self.new_customers if self.spend and self.new_customers else None
 
 
 @dataclass
