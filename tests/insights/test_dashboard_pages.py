@@ -38,8 +38,37 @@ def test_the_dashboard_shows_the_period_against_the_previous_one(
 
 
 def test_a_range_that_ends_before_it_starts_is_explained(owner_client: Client) -> None:
-    page = owner_client.get("/manage/acme/?from=2026-09-30&to=2026-09-01").content.decode()
-    assert "The range ends (2026-09-01) before it starts (2026-09-30)." in page
+    response = owner_client.get("/manage/acme/?from=2026-09-30&to=2026-09-01")
+    assert response.status_code == 400
+    assert "The range ends (2026-09-01) before it starts (2026-09-30)." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("from=9999-12-01&to=9999-12-31", "Pick dates from 1970 to 2099; 9999-12-01 is outside."),
+        ("from=0001-01-01&to=0001-01-31", "Pick dates from 1970 to 2099; 0001-01-01 is outside."),
+        ("from=2026-09-30&to=2026-09-01", "The range ends (2026-09-01) before it starts"),
+        ("from=2026-09-01", "Enter both dates as YYYY-MM-DD."),
+        ("from=20260901&to=20260930", "Enter both dates as YYYY-MM-DD."),
+        ("from=2010-01-01&to=2026-01-01", "Pick a range of at most 1830 days."),
+    ],
+)
+def test_a_refused_range_is_400_on_every_page_and_download(
+    owner_client: Client, query: str, says: str
+) -> None:
+    for report in ("", "insights/sales/", "insights/marketing/", "insights/customers/"):
+        response = owner_client.get(f"/manage/acme/{report}?{query}")
+        assert (response.status_code, report) == (400, report)
+        assert says in response.content.decode()
+    for table in ("revenue", "campaigns", "channels", "unattributed", "cohorts"):
+        download = owner_client.get(f"/manage/acme/insights/export/{table}.csv?{query}")
+        # Never the default range's rows under the name of the one asked for.
+        assert (download.status_code, download["Content-Type"]) == (
+            400,
+            "text/plain; charset=utf-8",
+        )
+        assert says in download.content.decode()
 
 
 @pytest.mark.parametrize(

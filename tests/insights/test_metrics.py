@@ -14,6 +14,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 
 from tillbook.core.models import Business
@@ -239,3 +240,30 @@ def test_ad_spend_billed_in_another_currency_is_shown_apart_never_added(
     assert export.status_code == 200
     lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[-1] == ("meta,Retreat EU,EUR,250.00,500,12000,7.00,,,,,")
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "says"),
+    [
+        ("20260901", "2026-09-30", "'20260901' is not a date; use YYYY-MM-DD."),
+        ("2026-09-01", "9999-12-31", "Pick dates from 1970 to 2099; 9999-12-31 is outside."),
+    ],
+)
+def test_metrics_refuses_dates_it_cannot_mean(
+    september: Business, first: str, last: str, says: str
+) -> None:
+    with pytest.raises(CommandError) as refused:
+        call_command("metrics", "--business", "acme", "--from", first, "--to", last)
+    assert str(refused.value) == says
+
+
+def test_acquisition_cost_needs_spend_in_the_business_currency() -> None:
+    from tillbook.insights.campaigns import CampaignResult
+
+    def result(spend: int, new_customers: int) -> CampaignResult:
+        return CampaignResult("meta", "Retreat", 1, "USD", spend=spend, new_customers=new_customers)
+
+    # Paid for in euros only (shown apart): no figure, as for ROAS; not "free customers".
+    assert (result(0, 2).cac, result(0, 2).roas) == (None, None)
+    assert result(9000, 0).cac is None
+    assert result(9000, 4).cac == 2250

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -9,6 +10,11 @@ from zoneinfo import ZoneInfo
 from tillbook.core.errors import InvalidInput
 
 MAX_DAYS = 366 * 5
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The dates an owner may ask for: wide enough for any business's history, narrow enough that
+# a period, the one before it and their days stay well inside what dates can hold.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2099, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,24 @@ class Period:
 
     def each_day(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range(self.days)]
+
+
+def iso_day(text: str) -> date:
+    """YYYY-MM-DD and nothing else (Python also reads 20260901 and 2026-W35-2 as dates)."""
+    if not _ISO_DAY.fullmatch(text):
+        raise ValueError(f"{text!r} is not a YYYY-MM-DD date")
+    return date.fromisoformat(text)
+
+
+def period_between(first: date, last: date, zone: ZoneInfo) -> Period:
+    """A period asked for by a person (the range picker, `tillbook metrics`)."""
+    for day, name in ((first, "from"), (last, "to")):
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise InvalidInput(
+                f"Pick dates from {FIRST_DAY.year} to {LAST_DAY.year}; {day} is outside.",
+                field_errors={name: [f"Between {FIRST_DAY.year} and {LAST_DAY.year}."]},
+            )
+    return Period(first, last, zone)
 
 
 PRESETS = {

@@ -14,7 +14,7 @@ from django.utils import timezone
 from tillbook.backoffice.access import business_of, business_view, page
 from tillbook.backoffice.charts import Series, legend, line_chart
 from tillbook.backoffice.views.helpers import csv_response
-from tillbook.backoffice.views.ranges import selected_range
+from tillbook.backoffice.views.ranges import RangeChoice, selected_range
 from tillbook.catalog.models import OfferingKind
 from tillbook.core.models import Business
 from tillbook.core.money import Money
@@ -232,7 +232,18 @@ def other_currency_display(business: Business, metrics: Metrics) -> list[dict[st
 def dashboard(request: HttpRequest) -> HttpResponse:
     business = business_of(request)
     context = dashboard_context(request, business)
-    return page(request, "backoffice/dashboard.html", context, section="dashboard")
+    return page(
+        request,
+        "backoffice/dashboard.html",
+        context,
+        section="dashboard",
+        status=range_status(context["range"]),
+    )
+
+
+def range_status(choice: RangeChoice) -> int:
+    """400 when the dates asked for were refused (the page shows why, and the default range)."""
+    return 400 if choice.error else 200
 
 
 def _m(business: Business, amount: int) -> str:
@@ -313,8 +324,7 @@ def _offering_rows(business: Business, period: Period) -> Rows:
     return rows
 
 
-def export_rows(table: str, request: HttpRequest, business: Business) -> Rows:
-    period = selected_range(request, business).period
+def export_rows(table: str, period: Period, business: Business) -> Rows:
     if table == "revenue":
         return _revenue_rows(business, period)
     if table == "payouts":
@@ -345,7 +355,10 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
     business = business_of(request)
     if table not in EXPORTS:
         raise Http404("No such table.")
-    rows = export_rows(table, request, business)
+    choice = selected_range(request, business)
+    if choice.error:  # never another range's rows under the name of the one asked for
+        return HttpResponse(choice.error, status=400, content_type="text/plain; charset=utf-8")
+    rows = export_rows(table, choice.period, business)
     stamp = timezone.localdate().isoformat()
     return csv_response(
         f"{table}-{business.slug}-{stamp}.csv", business=business, rows=lambda: rows

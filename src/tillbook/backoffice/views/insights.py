@@ -16,6 +16,7 @@ from tillbook.backoffice.views.dashboard import (
     campaign_display,
     dashboard_context,
     payout_display,
+    range_status,
 )
 from tillbook.backoffice.views.helpers import apply_error
 from tillbook.core.errors import TillbookError
@@ -85,7 +86,13 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
             }
             for c in lifetime_value_by_cohort(business=business)
         ]
-    return page(request, "backoffice/insights/report.html", context, section="insights")
+    return page(
+        request,
+        "backoffice/insights/report.html",
+        context,
+        section="insights",
+        status=range_status(context["range"]),
+    )
 
 
 class MappingForm(forms.Form):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from urllib.parse import urlencode
 
 from django.http import HttpRequest
@@ -11,7 +10,7 @@ from django.utils import timezone
 
 from tillbook.core.errors import InvalidInput
 from tillbook.core.models import Business
-from tillbook.insights.periods import PRESETS, Period, period_preset
+from tillbook.insights.periods import PRESETS, Period, iso_day, period_between, period_preset
 
 DEFAULT_PRESET = "30d"
 
@@ -41,9 +40,7 @@ def selected_range(request: HttpRequest, business: Business) -> RangeChoice:
     first, last = request.GET.get("from", ""), request.GET.get("to", "")
     if first or last:
         try:
-            return RangeChoice(
-                Period(date.fromisoformat(first), date.fromisoformat(last), zone), ""
-            )
+            return RangeChoice(period_between(iso_day(first), iso_day(last), zone), "")
         except ValueError:
             error = "Enter both dates as YYYY-MM-DD."
         except InvalidInput as invalid:

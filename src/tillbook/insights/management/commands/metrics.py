@@ -13,14 +13,14 @@ from tillbook.core.errors import TillbookError
 from tillbook.core.models import Business
 from tillbook.core.money import Money, currency_precision
 from tillbook.core.scoping import business_scope, unscoped
-from tillbook.insights.periods import Period
+from tillbook.insights.periods import iso_day, period_between
 from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import business_metrics, metrics_json
 
 
 def _day(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return iso_day(value)
     except ValueError:
         raise CommandError(f"{value!r} is not a date; use YYYY-MM-DD.") from None
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if business is None:
             raise CommandError(f"No business with the address {options['business']!r}.")
         try:
-            period = Period(_day(options["first"]), _day(options["last"]), business.zone)
+            period = period_between(_day(options["first"]), _day(options["last"]), business.zone)
         except TillbookError as error:
             raise CommandError(error.message) from None
         with business_scope(business):
