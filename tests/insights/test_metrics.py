@@ -267,3 +267,47 @@ def test_acquisition_cost_needs_spend_in_the_business_currency() -> None:
     assert (result(0, 2).cac, result(0, 2).roas) == (None, None)
     assert result(9000, 0).cac is None
     assert result(9000, 4).cac == 2250
+
+
+def test_lifetime_value_is_what_customers_paid_less_what_was_refunded(scoped: Business) -> None:
+    from datetime import UTC, datetime
+
+    from tillbook.insights.customers import lifetime_value_by_cohort
+    from tillbook.payments.models import Refund
+
+    def paid(email: str, amount: int, day: int, currency: str = "USD", tip: int = 0) -> Payment:
+        moment = datetime(2026, 9, day, 15, tzinfo=UTC)
+        return Payment.objects.create(
+            business=scoped,
+            provider="sandbox",
+            state="succeeded",
+            currency=currency,
+            amount=amount,
+            tip_amount=tip,
+            customer_email=email,
+            created_at=moment,
+            succeeded_at=moment,
+        )
+
+    def refund(payment: Payment, amount: int, state: str = "succeeded") -> None:
+        Refund.objects.create(
+            business=scoped,
+            payment=payment,
+            state=state,
+            currency=payment.currency,
+            amount=amount,
+            idempotency_key=f"test-{payment.pk}-{amount}-{state}",
+        )
+
+    first = paid("ann@example.com", 10000, 2, tip=500)
+    paid("ANN@example.com", 5000, 20)
+    paid("bo@example.com", 4000, 25)
+    paid("eu@example.com", 9000, 3, currency="EUR")  # another currency: not in these figures
+    refund(first, 1000)
+    refund(first, 2000)
+    refund(first, 700, state="failed")  # money that never went back
+    cohorts = lifetime_value_by_cohort(business=scoped)
+    # Ann: 100.00 + 5.00 tip + 50.00 less 30.00 refunded; Bo: 40.00.
+    assert [(c.month, c.customers, c.orders, c.revenue, c.lifetime_value) for c in cohorts] == [
+        (date(2026, 9, 1), 2, 3, 12500 + 4000, 8250)
+    ]

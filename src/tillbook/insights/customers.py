@@ -11,14 +11,31 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, Min, Q, Sum
-from django.db.models.functions import Lower, TruncMonth
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Lower, TruncMonth
 from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.insights.models import CustomerDay, CustomerFirstPayment
 from tillbook.insights.periods import Period
-from tillbook.payments.models import Payment, PaymentRequest, PaymentState, RequestState
+from tillbook.payments.models import (
+    Payment,
+    PaymentRequest,
+    PaymentState,
+    Refund,
+    RefundState,
+    RequestState,
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,15 @@ class Cohort:
 
 def lifetime_value_by_cohort(*, business: Business, until: date | None = None) -> list[Cohort]:
     """Per month of first purchase (business zone): customers, their orders and their revenue
-    to date in the business's currency. Repeat purchases count, whatever was bought."""
+    to date in the business's currency, less what was refunded to them (processor fees are a
+    cost of the business, not less value from the customer). Repeat purchases count, whatever
+    was bought."""
+    refunded = (
+        Refund.objects.filter(payment=OuterRef("pk"), state=RefundState.SUCCEEDED)
+        .values("payment")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
     per_customer = (
         Payment.objects.filter(
             business=business, state=PaymentState.SUCCEEDED, currency=business.currency
@@ -73,7 +98,10 @@ def lifetime_value_by_cohort(*, business: Business, until: date | None = None) -
         .annotate(
             first=Min("succeeded_at"),
             orders=Count("id"),
-            revenue=Sum(F("amount") + F("tip_amount")),
+            revenue=Sum(
+                F("amount") + F("tip_amount") - Coalesce(Subquery(refunded), Value(0)),
+                output_field=BigIntegerField(),
+            ),
         )
         .annotate(cohort=TruncMonth("first", tzinfo=business.zone))
         .values("cohort", "orders", "revenue")
