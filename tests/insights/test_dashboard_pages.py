@@ -125,6 +125,14 @@ def test_every_report_opens(owner_client: Client, september: Business, report: s
     assert response.status_code == 200
 
 
+def test_an_empty_marketing_report_says_so_once(owner_client: Client) -> None:
+    page = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
+    assert page.count("No ad spend in this range.") == 1
+    assert "No channels yet: they sum the campaigns above." in page
+    assert "No sales with a UTM campaign in this range." in page
+    assert "Every UTM campaign with sales belongs to an ad campaign." not in page
+
+
 def test_the_owner_maps_a_utm_campaign_and_the_report_follows(
     owner_client: Client,
     run_import: Callable[..., ImportRun],

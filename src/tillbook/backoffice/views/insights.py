@@ -71,6 +71,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         context["payouts"] = payout_display(business, metrics.current.payouts)
     elif report == "marketing":
         context["channels"] = campaign_display(business, channel_results(metrics.current.campaigns))
+        context["utm_sales"] = any(c.orders for c in metrics.current.campaigns)
         context["unattributed"] = [
             (utm, fmt(value.revenue), value.orders)
             for utm, value in sorted(unattributed_utms(business=business, period=period).items())
