@@ -95,9 +95,9 @@ def test_september_metrics_match_the_hand_computed_figures(september: Business) 
         ("google", "Brand", "20.02", 95, "0.00", "0.00"),
         ("google", "Old Display", "0.00", 0, "0.00", None),
     ]
-    assert [(c["platform"], c["spend"], c["roas"]) for c in data["by_channel"]] == [
-        ("google", "320.02", "4.15"),
-        ("meta", "300.00", "0.00"),
+    assert [(c["platform"], c["campaign"], c["spend"], c["roas"]) for c in data["by_channel"]] == [
+        ("google", "Google Ads", "320.02", "4.15"),
+        ("meta", "Meta Ads", "300.00", "0.00"),
     ]
     # The EUR sale is kept in EUR and never added into the USD totals.
     assert data["other_currencies"] == {

@@ -22,7 +22,7 @@ from django.db.models import Count, F, Q, Sum
 from tillbook.core.models import Business
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
-from tillbook.marketing.models import AdCampaign, AdSpendDay, CampaignMapping
+from tillbook.marketing.models import AdCampaign, AdPlatform, AdSpendDay, CampaignMapping
 
 UTM_KEY = "utm_campaign"
 
@@ -191,12 +191,18 @@ def unattributed_utms(*, business: Business, period: Period) -> dict[str, Attrib
 
 
 def channel_results(results: list[CampaignResult]) -> list[CampaignResult]:
-    """The campaigns summed per platform (a channel)."""
+    """The campaigns summed per platform (a channel), each named as the platform calls itself."""
+    names = dict(AdPlatform.choices)
     channels: dict[str, CampaignResult] = {}
     for result in results:
         channel = channels.setdefault(
             result.platform,
-            CampaignResult(result.platform, result.platform, None, result.currency),
+            CampaignResult(
+                result.platform,
+                names.get(result.platform, result.platform),
+                None,
+                result.currency,
+            ),
         )
         channel.spend += result.spend
         channel.clicks += result.clicks
