@@ -43,6 +43,20 @@ def test_a_range_that_ends_before_it_starts_is_explained(owner_client: Client) -
     assert "The range ends (2026-09-01) before it starts (2026-09-30)." in response.content.decode()
 
 
+def test_the_picker_without_javascript_follows_what_was_changed(owner_client: Client) -> None:
+    # The form sends the preset, the dates and the range it showed, whatever was touched.
+    shown = "shown=2026-09-01/2026-09-30"
+    page = owner_client.get(f"/manage/acme/?{RANGE}").content.decode()
+    assert '<input type="hidden" name="shown" value="2026-09-01/2026-09-30">' in page
+    preset = owner_client.get(f"/manage/acme/?range=7d&{RANGE}&{shown}").content.decode()
+    assert '<option value="7d" selected>Last 7 days</option>' in preset
+    dates = owner_client.get(
+        f"/manage/acme/?range=30d&from=2026-09-01&to=2026-09-15&{shown}"
+    ).content.decode()
+    assert "compared with Aug 17 – Aug 31, 2026" in dates
+    assert '<option value="30d" selected>' not in dates
+
+
 @pytest.mark.parametrize(
     ("query", "says"),
     [

@@ -38,7 +38,11 @@ def selected_range(request: HttpRequest, business: Business) -> RangeChoice:
     zone = business.zone
     today = timezone.localtime(timezone.now(), zone).date()
     first, last = request.GET.get("from", ""), request.GET.get("to", "")
-    if first or last:
+    preset = request.GET.get("range", "")
+    # The picker sends its preset and its dates together (without JavaScript nothing turns the
+    # dates off when a preset is picked): dates left as they were shown mean the preset.
+    untouched = f"{first}/{last}" == request.GET.get("shown")
+    if (first or last) and not (preset in PRESETS and untouched):
         try:
             return RangeChoice(period_between(iso_day(first), iso_day(last), zone), "")
         except ValueError:
@@ -48,7 +52,6 @@ def selected_range(request: HttpRequest, business: Business) -> RangeChoice:
         return RangeChoice(
             period_preset(DEFAULT_PRESET, today=today, zone=zone), DEFAULT_PRESET, error
         )
-    preset = request.GET.get("range", DEFAULT_PRESET)
     if preset not in PRESETS:
         preset = DEFAULT_PRESET
     return RangeChoice(period_preset(preset, today=today, zone=zone), preset)
