@@ -70,7 +70,7 @@ class ImportRun(TenantModel):
 
     @property
     def kind_label(self) -> str:
-        """ "Stripe balance history" for "stripe_balance"; "" while not known."""
+        """The kind as the owner reads it (the reader's label); "" while not known."""
         from tillbook.imports.base import readers  # the readers import the records, not models
 
         reader = readers().get(self.kind)

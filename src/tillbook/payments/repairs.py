@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 
 REVERSAL_TYPES = {"payout_failure": "failed", "payout_cancel": "cancelled"}
 FINAL_STATES = ("failed", "cancelled")
@@ -87,14 +87,21 @@ def manual_payment_emails_mend(apps: Any) -> int:
     customer's lifetime value, first purchase or acquisition cost. Gives each its customer's
     email and has the dashboard's rollups read it again. Returns how many were mended."""
     payment_model = apps.get_model("payments", "Payment")
+    customer_model = apps.get_model("customers", "Customer")
     reread_model = apps.get_model("insights", "RollupReread")
-    mended = 0
     blank = payment_model.objects.filter(customer_email="", customer__isnull=False)
-    for payment in blank.select_related("customer").iterator(chunk_size=500):
-        payment_model.objects.filter(pk=payment.pk).update(customer_email=payment.customer.email)
-        reread_model.objects.bulk_create(
-            reread_model(business_id=payment.business_id, name=name, payment_id=payment.pk)
-            for name in ("customer_first_payment", "daily_ledger")  # insights.rollups' names
+    mended = list(blank.values_list("pk", "business_id"))
+    blank.update(
+        customer_email=Subquery(
+            customer_model.objects.filter(pk=OuterRef("customer_id")).values("email")[:1]
         )
-        mended += 1
-    return mended
+    )
+    reread_model.objects.bulk_create(
+        (
+            reread_model(business_id=business_id, name=name, payment_id=payment_id)
+            for payment_id, business_id in mended
+            for name in ("customer_first_payment", "daily_ledger")  # insights.rollups' names
+        ),
+        batch_size=1000,
+    )
+    return len(mended)

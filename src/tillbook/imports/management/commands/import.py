@@ -75,9 +75,8 @@ class Command(BaseCommand):
             if run.problem_total > len(run.problems):
                 self.stderr.write(f"…and {run.problem_total - len(run.problems)} more.")
             raise CommandError(f"{run.file_name}: {run.message}")
-        label = dict(import_kinds()).get(run.kind, run.kind)
         out = self.stdout
-        out.write(f"{run.file_name}: {label}")
+        out.write(f"{run.file_name}: {run.kind_label}")
         out.write(f"Rows read:  {run.rows_read}")
         out.write(f"Imported:   {run.imported}")
         out.write(f"Duplicates: {run.duplicates}")
