@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.management import call_command
 from django.test import Client
 
 from tillbook.core.models import Business
-from tillbook.insights.bookings import booking_metrics, upcoming_bookings
+from tillbook.core.money import Money
+from tillbook.insights.bookings import booking_metrics, bookings_by_service, upcoming_bookings
 from tillbook.insights.periods import Period
 from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
 from tillbook.scheduling.services import booking_hold
@@ -65,3 +68,50 @@ def test_a_week_of_bookings_against_the_coachs_hours(
     assert "Coaching call with Carla Coach" in page
     report = owner_client.get(f"/manage/acme/insights/bookings/?from={first}&to={last}")
     assert "1 of 2 past bookings" in report.content.decode()
+
+
+def test_the_bookings_report_lists_each_service_and_downloads_as_csv(
+    owner_client: Client,
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+    service: Service,  # noqa: F811
+    make_service: Callable[..., Service],  # noqa: F811
+) -> None:
+    strategy = make_service("Strategy session", durations=[(90, Money(20000, "USD"))])
+    intro = make_service("Intro chat", durations=[(15, Money(0, "USD"))])
+    monday = monday_in(2)
+    book(service, coach, berlin(monday + timedelta(days=1), 10), 60, BookingState.COMPLETED)
+    book(service, coach, berlin(monday + timedelta(days=2), 10), 60, BookingState.NO_SHOW)
+    book(service, coach, berlin(monday + timedelta(days=3), 10), 30, BookingState.CONFIRMED)
+    late = book(service, coach, berlin(monday + timedelta(days=4), 10), 60, BookingState.CANCELLED)
+    Booking.objects.filter(pk=late.pk).update(cancellation_fee=3000)
+    book(strategy, coach, berlin(monday + timedelta(days=1), 14), 90, BookingState.COMPLETED)
+    book(intro, coach, berlin(monday + timedelta(days=2), 14), 15, BookingState.HELD)  # not kept
+    week = Period(monday, monday + timedelta(days=6), scoped.zone)
+    found = bookings_by_service(business=scoped, period=week)
+    assert [
+        (s.name, s.bookings, s.completed, s.no_shows, s.no_show_rate, s.cancelled, s.revenue)
+        for s in found
+    ] == [
+        # 120.00 + 120.00 + 70.00 kept, and the 30.00 late-cancellation fee.
+        ("Coaching call", 3, 1, 1, Decimal("50.0"), 1, 34000),
+        ("Strategy session", 1, 1, 0, Decimal("0.0"), 0, 20000),
+    ]
+    query = f"from={week.first.isoformat()}&to={week.last.isoformat()}"
+    page = owner_client.get(f"/manage/acme/insights/bookings/?{query}").content.decode()
+    assert (
+        '<tr><td>Strategy session</td><td class="num">1</td><td class="num">1</td>'
+        '<td class="num">0</td><td class="num">0.0%</td><td class="num">0</td>'
+        '<td class="num">$200.00</td></tr>'
+    ) in page
+    assert "Intro chat" not in page
+    export = owner_client.get(f"/manage/acme/insights/export/bookings.csv?{query}")
+    lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines == [
+        "service,bookings,completed,no_shows,no_show_rate_percent,cancelled,currency,revenue",
+        "Coaching call,3,1,1,50.0,1,USD,340.00",
+        "Strategy session,1,1,0,0.0,0,USD,200.00",
+    ]
+    earlier = f"from={(week.first - timedelta(days=7)).isoformat()}&to={week.first.isoformat()}"
+    empty = owner_client.get(f"/manage/acme/insights/bookings/?{earlier}").content.decode()
+    assert "No bookings start in this range." in empty

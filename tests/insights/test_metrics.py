@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from django.core.management import call_command
@@ -269,25 +269,32 @@ def test_acquisition_cost_needs_spend_in_the_business_currency() -> None:
     assert result(9000, 4).cac == 2250
 
 
+def paid_at(
+    business: Business, email: str, amount: int, moment: datetime, currency: str, tip: int = 0
+) -> Payment:
+    """A succeeded payment of `email` at `moment`, as a checkout leaves it."""
+    return Payment.objects.create(
+        business=business,
+        provider="sandbox",
+        state="succeeded",
+        currency=currency,
+        amount=amount,
+        tip_amount=tip,
+        customer_email=email,
+        created_at=moment,
+        succeeded_at=moment,
+    )
+
+
 def test_lifetime_value_is_what_customers_paid_less_what_was_refunded(scoped: Business) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from tillbook.insights.customers import lifetime_value_by_cohort
     from tillbook.payments.models import Refund
 
     def paid(email: str, amount: int, day: int, currency: str = "USD", tip: int = 0) -> Payment:
         moment = datetime(2026, 9, day, 15, tzinfo=UTC)
-        return Payment.objects.create(
-            business=scoped,
-            provider="sandbox",
-            state="succeeded",
-            currency=currency,
-            amount=amount,
-            tip_amount=tip,
-            customer_email=email,
-            created_at=moment,
-            succeeded_at=moment,
-        )
+        return paid_at(scoped, email, amount, moment, currency=currency, tip=tip)
 
     def refund(payment: Payment, amount: int, state: str = "succeeded") -> None:
         Refund.objects.create(
@@ -302,12 +309,55 @@ def test_lifetime_value_is_what_customers_paid_less_what_was_refunded(scoped: Bu
     first = paid("ann@example.com", 10000, 2, tip=500)
     paid("ANN@example.com", 5000, 20)
     paid("bo@example.com", 4000, 25)
-    paid("eu@example.com", 9000, 3, currency="EUR")  # another currency: not in these figures
+    paid("eu@example.com", 9000, 3, currency="EUR")  # another currency: a row of its own
     refund(first, 1000)
     refund(first, 2000)
     refund(first, 700, state="failed")  # money that never went back
     cohorts = lifetime_value_by_cohort(business=scoped)
     # Ann: 100.00 + 5.00 tip + 50.00 less 30.00 refunded; Bo: 40.00.
-    assert [(c.month, c.customers, c.orders, c.revenue, c.lifetime_value) for c in cohorts] == [
-        (date(2026, 9, 1), 2, 3, 12500 + 4000, 8250)
+    assert [
+        (c.month, c.currency, c.customers, c.orders, c.revenue, c.lifetime_value) for c in cohorts
+    ] == [
+        (date(2026, 9, 1), "USD", 2, 3, 12500 + 4000, 8250),
+        (date(2026, 9, 1), "EUR", 1, 1, 9000, 9000),
+    ]
+
+
+def test_a_customer_joins_the_cohort_of_their_first_payment_in_any_currency(
+    scoped: Business, owner_client: Client
+) -> None:
+    """The month "new customers" counts a customer in is the month of their cohort, whatever
+    currency they first paid in; each currency's money stays in its own row."""
+    from datetime import UTC
+
+    from tillbook.insights.customers import customers_new_and_returning, lifetime_value_by_cohort
+    from tillbook.insights.periods import period_between
+    from tillbook.insights.rollups import rollups_refresh
+
+    def paid(email: str, amount: int, moment: datetime, currency: str = "USD") -> None:
+        paid_at(scoped, email, amount, moment, currency=currency)
+
+    # Eve first pays in euros on 31 August in Chicago (1 September in UTC), then in dollars.
+    paid("eve@example.com", 8000, datetime(2026, 9, 1, 3, tzinfo=UTC), currency="EUR")
+    paid("Eve@example.com", 6000, datetime(2026, 10, 5, 15, tzinfo=UTC))
+    paid("eve@example.com", 4000, datetime(2026, 11, 2, 15, tzinfo=UTC))
+    paid("max@example.com", 3000, datetime(2026, 9, 10, 15, tzinfo=UTC))
+    rollups_refresh(business=scoped)
+    august = period_between(date(2026, 8, 1), date(2026, 8, 31), scoped.zone)
+    assert customers_new_and_returning(business=scoped, period=august).new == 1
+    cohorts = lifetime_value_by_cohort(business=scoped)
+    assert [(c.month, c.currency, c.customers, c.orders, c.revenue) for c in cohorts] == [
+        (date(2026, 8, 1), "USD", 1, 2, 10000),  # Eve's dollars, in her August cohort
+        (date(2026, 9, 1), "USD", 1, 1, 3000),
+        (date(2026, 8, 1), "EUR", 1, 1, 8000),
+    ]
+    page = owner_client.get("/manage/acme/insights/customers/").content.decode()
+    assert "Also paid in EUR (kept apart): €80.00 from 1 customer of August 2026." in page
+    export = owner_client.get("/manage/acme/insights/export/cohorts.csv")
+    lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines == [
+        "cohort_month,currency,customers,orders,revenue,lifetime_value",
+        "2026-08,USD,1,2,100.00,100.00",
+        "2026-09,USD,1,1,30.00,30.00",
+        "2026-08,EUR,1,1,80.00,80.00",
     ]

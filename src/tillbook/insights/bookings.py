@@ -139,6 +139,51 @@ def service_sales(*, business: Business, period: Period) -> tuple[ServiceSales, 
     return _service_sales(_sums(business, period), business)
 
 
+@dataclass(frozen=True)
+class ServiceBookings:
+    """One service's bookings in a period: the counts over every booking, the revenue in the
+    business's currency (kept bookings' price and late-cancellation fees, as top offerings)."""
+
+    name: str
+    bookings: int  # kept: confirmed, completed or no-show
+    completed: int
+    no_shows: int
+    cancelled: int
+    revenue: int
+
+    @property
+    def no_show_rate(self) -> Decimal | None:
+        return _percent(self.no_shows, self.completed + self.no_shows)
+
+
+def bookings_by_service(*, business: Business, period: Period) -> list[ServiceBookings]:
+    """Every service with a booking starting in the period, most booked first."""
+    totals: dict[int, dict[str, int]] = {}
+    for row in _sums(business, period):
+        total = totals.setdefault(
+            row.service_id,
+            {"bookings": 0, "completed": 0, "no_shows": 0, "cancelled": 0, "revenue": 0},
+        )
+        counted = row.currency == business.currency
+        if row.state in KEPT:
+            total["bookings"] += row.count
+            total["revenue"] += row.price if counted else 0
+        if row.state == BookingState.COMPLETED:
+            total["completed"] += row.count
+        elif row.state == BookingState.NO_SHOW:
+            total["no_shows"] += row.count
+        elif row.state == BookingState.CANCELLED:
+            total["cancelled"] += row.count
+            total["revenue"] += row.cancellation_fees if counted else 0
+    names = dict(Service.objects.filter(pk__in=totals).values_list("pk", "name"))
+    found = [
+        ServiceBookings(names[pk], **total)
+        for pk, total in totals.items()
+        if total["bookings"] or total["cancelled"]  # not only held or expired ones
+    ]
+    return sorted(found, key=lambda s: (-s.bookings, -s.cancelled, s.name))
+
+
 def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
     sums = _sums(business, period)
 

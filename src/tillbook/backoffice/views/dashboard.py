@@ -18,7 +18,7 @@ from tillbook.backoffice.views.ranges import RangeChoice, selected_range
 from tillbook.catalog.models import OfferingKind
 from tillbook.core.models import Business
 from tillbook.core.money import Money
-from tillbook.insights.bookings import upcoming_bookings
+from tillbook.insights.bookings import bookings_by_service, upcoming_bookings
 from tillbook.insights.campaigns import (
     CampaignResult,
     campaign_results,
@@ -312,8 +312,18 @@ def _unattributed_rows(business: Business, period: Period) -> Rows:
 def _cohort_rows(business: Business) -> Rows:
     rows: Rows = [["cohort_month", "currency", "customers", "orders", "revenue", "lifetime_value"]]
     for c in lifetime_value_by_cohort(business=business):
-        money = [_m(business, c.revenue), _m(business, c.lifetime_value)]
-        rows.append([c.month.strftime("%Y-%m"), business.currency, c.customers, c.orders, *money])
+        money = [Money(value, c.currency).major_string() for value in (c.revenue, c.lifetime_value)]
+        rows.append([c.month.strftime("%Y-%m"), c.currency, c.customers, c.orders, *money])
+    return rows
+
+
+def _booking_rows(business: Business, period: Period) -> Rows:
+    header = "service bookings completed no_shows no_show_rate_percent cancelled currency revenue"
+    rows: Rows = [list(header.split())]
+    for s in bookings_by_service(business=business, period=period):
+        rate = "" if s.no_show_rate is None else str(s.no_show_rate)
+        counts = [s.bookings, s.completed, s.no_shows, rate, s.cancelled]
+        rows.append([s.name, *counts, business.currency, _m(business, s.revenue)])
     return rows
 
 
@@ -344,10 +354,15 @@ def export_rows(table: str, period: Period, business: Business) -> Rows:
         return _cohort_rows(business)
     if table == "offerings":
         return _offering_rows(business, period)
+    if table == "bookings":
+        return _booking_rows(business, period)
     raise Http404("No such table.")
 
 
-EXPORTS = ("revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts", "offerings")
+EXPORTS = (
+    *("revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts", "offerings"),
+    "bookings",
+)
 
 
 @business_view()

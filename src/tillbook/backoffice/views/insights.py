@@ -22,6 +22,7 @@ from tillbook.backoffice.views.helpers import apply_error
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.core.money import Money
+from tillbook.insights.bookings import bookings_by_service
 from tillbook.insights.campaigns import channel_results, unattributed_utms
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import revenue_by_day
@@ -77,6 +78,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
             for utm, value in sorted(unattributed_utms(business=business, period=period).items())
         ]
     elif report == "customers":
+        cohorts = lifetime_value_by_cohort(business=business)
         context["cohorts"] = [
             {
                 "month": c.month,
@@ -85,7 +87,31 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
                 "revenue": fmt(c.revenue),
                 "ltv": fmt(c.lifetime_value),
             }
-            for c in lifetime_value_by_cohort(business=business)
+            for c in cohorts
+            if c.currency == money
+        ]
+        context["cohorts_apart"] = [
+            {
+                "month": c.month,
+                "currency": c.currency,
+                "customers": c.customers,
+                "revenue": Money(c.revenue, c.currency).format(business.locale),
+            }
+            for c in cohorts
+            if c.currency != money
+        ]
+    elif report == "bookings":
+        context["services"] = [
+            {
+                "name": s.name,
+                "bookings": s.bookings,
+                "completed": s.completed,
+                "no_shows": s.no_shows,
+                "no_show_rate": s.no_show_rate,
+                "cancelled": s.cancelled,
+                "revenue": fmt(s.revenue),
+            }
+            for s in bookings_by_service(business=business, period=period)
         ]
     return page(
         request,
