@@ -24,7 +24,7 @@ BOOKING_FIELDS = (
     "blocking_end", "session_key", "seats", "duration_minutes", "currency", "price", "deposit",
     "payment_mode", "cancel_window_hours", "late_cancel_fee_percent", "reminder_offsets",
     "location_kind", "location_text", "customer_timezone", "answers", "notes", "sequence",
-    "paid_without_time", "created_at", "cancel_reason", "cancellation_fee",
+    "paid_without_time", "created_at", "cancel_reason", "cancellation_fee", "utm_campaign",
 )  # fmt: skip
 
 
@@ -61,7 +61,7 @@ def load_bookings(business: Business, files: BookingFiles) -> None:
                 (business.pk, uid if postgres else uid.replace("-", ""), services[service],
                  staff_ids[member], state, _moment(start), _moment(end), _moment(start),
                  _moment(end), key, 1, int(minutes), business.currency, int(price), 0, "full",
-                 24, 100, "[]", "video", "", "UTC", "[]", "", 0, False, now, "", 0)
+                 24, 100, "[]", "video", "", "UTC", "[]", "", 0, False, now, "", 0, "")
                 for _, uid, service, member, state, start, end, key, minutes, price
                 in read_rows(files.bookings)
             ),

@@ -54,6 +54,7 @@ from tillbook.customers.models import Customer
 from tillbook.imports.landing import payouts_settle
 from tillbook.imports.services import import_run_create, import_run_execute
 from tillbook.imports.source import ImportSource
+from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import revenue_by_day
 from tillbook.insights.offerings import top_offerings
 from tillbook.insights.periods import Period
@@ -249,6 +250,36 @@ def _same_figures(business: Business, db: duckdb.DuckDBPyConnection, period: Per
             raise RuntimeError(f"Tillbook and DuckDB disagree for {current}: {ours} {theirs}")
 
 
+# Lifetime value by cohort (the customers report): each customer's month of first payment in
+# any currency, then per currency what they paid less succeeded refunds.
+DUCKDB_COHORTS = """
+    SELECT date_trunc('month', first_any AT TIME ZONE 'America/Chicago')::date, currency,
+           COUNT(*), SUM(orders), SUM(revenue)
+    FROM (SELECT currency, orders, revenue, MIN(first_paid) OVER (PARTITION BY email) AS first_any
+          FROM (SELECT lower(p.customer_email) AS email, p.currency,
+                       MIN(p.succeeded_at) AS first_paid, COUNT(*) AS orders,
+                       SUM(p.amount + p.tip_amount - COALESCE(r.refunded, 0)) AS revenue
+                FROM payments p LEFT JOIN (SELECT payment_id, SUM(amount) AS refunded
+                                           FROM refunds GROUP BY 1) r ON r.payment_id = p.id
+                GROUP BY 1, 2))
+    GROUP BY 1, 2"""
+
+
+def _same_cohorts(business: Business, db: duckdb.DuckDBPyConnection) -> None:
+    with business_scope(business):
+        ours = lifetime_value_by_cohort(business=business)
+    mine = sorted((c.month, c.currency, c.customers, c.orders, c.revenue) for c in ours)
+    theirs = sorted(tuple(int(v) if i > 1 else v for i, v in enumerate(row))
+                    for row in db.execute(DUCKDB_COHORTS).fetchall())  # fmt: skip
+    if mine != theirs:
+        raise RuntimeError(f"Tillbook and DuckDB disagree on cohorts: {mine[:3]} {theirs[:3]}")
+
+
+def _tillbook_cohorts(business: Business) -> None:
+    with business_scope(business):
+        lifetime_value_by_cohort(business=business)
+
+
 def _tillbook_dashboard(business: Business, period: Period) -> None:
     with business_scope(business):
         metrics = business_metrics(business=business, period=period)
@@ -303,6 +334,20 @@ def insights_dashboard(context: Context) -> list[Row]:
                     f"(loaded in {load_seconds:.0f}s); DuckDB over the same rows",
                 )
             )
+    _same_cohorts(business, db)
+    ours = [seconds(partial(_tillbook_cohorts, business)) for _ in range(context.iterations)]
+    theirs = [seconds(lambda: db.execute(DUCKDB_COHORTS).fetchall()) for _ in ours]
+    for stat in (50, 95):
+        rows.append(
+            Row.compare(
+                f"insights.cohorts.p{stat}",
+                figure=percentile(ours, stat) * 1000,
+                baseline=percentile(theirs, stat) * 1000,
+                unit="ms",
+                higher_is_better=False,
+                note="lifetime value by monthly cohort, all time; DuckDB over the same rows",
+            )
+        )
     return rows
 
 
