@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pstats
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from bench.registry import Context, Row
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# TILLBOOK_BENCH_RESULTS moves them (the test that runs every benchmark small keeps its own).
+RESULTS_DIR = Path(os.environ.get("TILLBOOK_BENCH_RESULTS") or Path(__file__).parent / "results")
 HEADERS = ("benchmark", "Tillbook", "baseline", "unit", "ratio", "note")
 RATIO_LEGEND = "ratio: times the baseline's cost Tillbook pays (1.0x = as fast, above = slower)"
 
