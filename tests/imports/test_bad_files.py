@@ -107,6 +107,15 @@ def test_every_bad_row_is_listed_with_its_line() -> None:
     ]
 
 
+def test_amounts_and_counts_larger_than_any_are_refused_on_their_line() -> None:
+    """Read whole, they would pass the check and fail on the database's overflow after it."""
+    text = (FIXTURES / "stripe_balance.csv").read_text()
+    text = text.replace("120.00,3.78,116.22", "12345678901234567890.00,3.78,116.22")
+    assert problems_of(ImportSource.from_bytes(text.encode())) == [
+        "Line 2: Amount: “12345678901234567890.00” is too large to be an amount or a count"
+    ]
+
+
 def test_bytes_that_are_not_utf8_are_reported_on_their_line() -> None:
     data = (FIXTURES / "paypal_subset.csv").read_bytes().replace(b"Subscription", b"Abonnement\xe9")
     assert problems_of(ImportSource.from_bytes(data)) == [

@@ -34,6 +34,11 @@ from tillbook.imports.cells import (
         ("1'234.50", "CHF", ".", 123450),  # Swiss grouping
         ("1,23,456.78", "INR", ".", 12345678),  # lakh grouping
         ("1.234.567,89", "EUR", ",", 123456789),
+        # Three decimals (dinars): the file's own mark decides, as for any currency.
+        ("10.500", "KWD", ".", 10500),
+        ("1,234", "KWD", ".", 1234000),  # grouping in a dot file
+        ("1.234", "KWD", ",", 1234000),  # grouping in a comma file
+        ("1.234,500", "KWD", ",", 1234500),
         ("", "USD", ".", 0),
         ("--", "USD", ".", 0),
     ],
@@ -89,6 +94,16 @@ def test_finer_than_the_processors_state_is_still_refused() -> None:
 )
 def test_counts_read_grouping_in_any_locale(text: str, count: int) -> None:
     assert parse_count(text) == count
+
+
+def test_amounts_and_counts_beyond_any_real_one_are_refused() -> None:
+    assert parse_minor("10000000000000.00", "USD") == 10**15  # the largest amount kept
+    with pytest.raises(CellError, match=r"“10000000000000\.01” is too large to be an amount"):
+        parse_minor("10000000000000.01", "USD")
+    with pytest.raises(CellError, match="too large"):
+        parse_minor("-1.234.567.890.123.456,00", "EUR", decimal_mark=",")
+    with pytest.raises(CellError, match="“99999999999999999999” is too large"):
+        parse_count("99999999999999999999")
 
 
 def test_percentages_and_fractional_conversions() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from tillbook.core.money import currency_precision, processor_precision
+from tillbook.core.money import Money, currency_precision, processor_precision
 
 
 class CellError(ValueError):
@@ -34,7 +34,7 @@ def is_empty(text: str) -> bool:
     return text.strip() in _EMPTY
 
 
-def _normalise_number(text: str, *, decimal_mark: str, precision: int | None) -> str:
+def _normalise_number(text: str, *, decimal_mark: str) -> str:
     """Turn "1.234,56" or "$1,234.50" into "1234.56" / "1234.50".
 
     The decimal mark is the file's (a German PayPal file writes decimal commas). Where a cell
@@ -51,9 +51,7 @@ def _normalise_number(text: str, *, decimal_mark: str, precision: int | None) ->
         tail = body.rpartition(mark)[2]
         # "1,234" in a dot file and "1.234" in a comma file group thousands; the file's own
         # mark followed by three digits is a decimal mark (12.345 USD is then refused).
-        grouping = body.count(mark) > 1 or (
-            len(tail) == 3 and mark != decimal_mark and precision != 3
-        )
+        grouping = body.count(mark) > 1 or (len(tail) == 3 and mark != decimal_mark)
         decimal = "" if grouping else mark
     else:
         decimal = ""
@@ -80,7 +78,7 @@ def _check_groups(whole: str) -> None:
         raise InvalidOperation
 
 
-def parse_decimal(text: str, *, decimal_mark: str = ".", precision: int | None = None) -> Decimal:
+def parse_decimal(text: str, *, decimal_mark: str = ".") -> Decimal:
     raw = text.strip()
     negative = False
     if raw.startswith("(") and raw.endswith(")"):  # accounting negatives: ($0.95)
@@ -94,7 +92,7 @@ def parse_decimal(text: str, *, decimal_mark: str = ".", precision: int | None =
     negative ^= "-" in signs
     number = re.sub(r"[\s\u00a0\u202f]", "", match["number"])
     try:
-        value = Decimal(_normalise_number(number, decimal_mark=decimal_mark, precision=precision))
+        value = Decimal(_normalise_number(number, decimal_mark=decimal_mark))
     except InvalidOperation:
         raise CellError(f"“{text}” is not a number") from None
     return -value if negative else value
@@ -118,17 +116,28 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
         fraction = fraction or ""
         if len(fraction) <= precision:
             whole_minor = int(whole + fraction.ljust(precision, "0"))
+            if whole_minor > Money.MAX_MINOR_UNITS:  # inline: three amounts a row
+                _bounded(whole_minor, text)
             return -whole_minor if sign else whole_minor
     if is_empty(text):
         return 0
     finest = max(precision, processor_precision(currency))
-    value = parse_decimal(text, decimal_mark=decimal_mark, precision=finest)
+    value = parse_decimal(text, decimal_mark=decimal_mark)
     if value.scaleb(finest) != value.scaleb(finest).to_integral_value():
         raise CellError(f"“{text}” has more decimals than {currency} allows ({finest})")
     try:
-        return int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        minor = int(value.scaleb(precision).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     except InvalidOperation:  # more digits than any amount has
         raise CellError(f"“{text}” is not an amount") from None
+    return _bounded(minor, text)
+
+
+def _bounded(number: int, text: str) -> int:
+    """Refuse what no amount or count is (the ledger's columns hold 9.2 × 10**18; sums over
+    them must fit too), rather than fail on the database's overflow after reading the file."""
+    if abs(number) > Money.MAX_MINOR_UNITS:
+        raise CellError(f"“{text}” is too large to be an amount or a count")
+    return number
 
 
 def parse_count(text: str) -> int:
@@ -138,7 +147,7 @@ def parse_count(text: str) -> int:
     value = parse_decimal(text.replace(",", "").replace(".", "") if _grouped(text) else text)
     if value != value.to_integral_value():
         raise CellError(f"“{text}” is not a whole number")
-    return int(value)
+    return _bounded(int(value), text)
 
 
 def _grouped(text: str) -> bool:
