@@ -565,3 +565,90 @@ def test_lines_imported_before_their_payout_join_it_when_a_later_file_names_it(
     assert payout.lines.count() == 4
     table = BalanceTransaction._meta.db_table
     assert [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}"')] == []
+
+
+ITEMIZED_HEADER = (
+    "automatic_payout_id,automatic_payout_effective_at_utc,balance_transaction_id,created_utc,"
+    "available_on_utc,currency,gross,fee,net,reporting_category,source_id,description,"
+    "customer_email,payment_intent_id\n"
+)
+
+
+def itemized(*rows: str) -> ImportSource:
+    return ImportSource.from_bytes((ITEMIZED_HEADER + "".join(rows)).encode(), "itemized.csv")
+
+
+def test_a_charge_is_one_payment_whether_a_report_names_it_by_charge_or_payment_intent(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The payout reconciliation report names a sale by its charge (source_id) and its
+    PaymentIntent; the payments export by its charge; Tillbook's checkouts by the intent."""
+    from datetime import UTC, date, datetime
+
+    live = Payment.objects.create(  # a checkout Tillbook took: known by its PaymentIntent
+        business=scoped,
+        provider="stripe",
+        state=PaymentState.SUCCEEDED,
+        currency="USD",
+        amount=15000,
+        provider_reference="pi_5002",
+        customer_email="gus@example.com",
+        created_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
+        succeeded_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
+    )
+    run = run_import(
+        itemized(
+            "po_5001,2026-10-06 00:00:00,txn_5001,2026-10-01 14:00:00,2026-10-03 00:00:00,usd,"
+            "300.00,9.00,291.00,charge,ch_5001,Team workshop,fay@example.com,pi_5001\n",
+            "po_5001,2026-10-06 00:00:00,txn_5002,2026-10-02 09:00:00,2026-10-04 00:00:00,usd,"
+            "150.00,4.65,145.35,charge,ch_5002,Coaching call,gus@example.com,pi_5002\n",
+            # No charge_id column: the refund names its payment by the intent alone.
+            "po_5001,2026-10-06 00:00:00,txn_5003,2026-10-03 10:00:00,2026-10-03 00:00:00,usd,"
+            "-100.00,0.00,-100.00,refund,re_5001,Partial refund,fay@example.com,pi_5001\n",
+        )
+    )
+    assert (run.state, run.warnings) == (RunState.DONE, [])
+    assert sorted(Payment.objects.values_list("provider_reference", "amount")) == [
+        ("ch_5001", 30000),
+        ("pi_5002", 15000),  # the checkout's own payment, not a second sale
+    ]
+    lines = dict(BalanceTransaction.objects.values_list("provider_reference", "payment_id"))
+    assert lines["txn_5002"] == live.pk
+    assert list(
+        Refund.objects.values_list("provider_reference", "payment__provider_reference")
+    ) == [("re_5001", "ch_5001")]
+    # The payout arrived when the report says it took effect, not when a line was available.
+    assert list(Payout.objects.values_list("provider_reference", "arrival_date", "amount")) == [
+        ("po_5001", date(2026, 10, 6), 29100 + 14535 - 10000)
+    ]
+    # The payments export of the same charges, one with its PaymentIntent: nothing new.
+    payments = ImportSource.from_bytes(
+        b"id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status,PaymentIntent ID\n"
+        b"ch_5001,2026-10-01 14:00,300.00,100.00,usd,9.00,Partially refunded,pi_5001\n"
+        b"ch_5002,2026-10-02 09:00,150.00,0.00,usd,4.65,Paid,pi_5002\n",
+        "payments.csv",
+    )
+    again = run_import(payments)
+    assert (again.state, again.imported, again.duplicates) == (RunState.DONE, 0, 2)
+    assert Payment.objects.count() == 2
+    assert list(Refund.objects.values_list("provider_reference", "amount")) == [("re_5001", 10000)]
+
+
+def test_a_payments_export_first_then_the_reconciliation_report_adds_no_second_sale(
+    run_import: Importer, scoped: Business
+) -> None:
+    payments = ImportSource.from_bytes(
+        b"id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status\n"
+        b"ch_5001,2026-10-01 14:00,300.00,0.00,usd,9.00,Paid\n",
+        "payments.csv",
+    )
+    assert run_import(payments).imported == 1
+    run = run_import(
+        itemized(
+            "po_5001,2026-10-06 00:00:00,txn_5001,2026-10-01 14:00:00,2026-10-03 00:00:00,usd,"
+            "300.00,9.00,291.00,charge,ch_5001,Team workshop,fay@example.com,pi_5001\n"
+        )
+    )
+    assert run.state == RunState.DONE
+    assert list(Payment.objects.values_list("provider_reference", "amount")) == [("ch_5001", 30000)]
+    assert BalanceTransaction.objects.get().payment.provider_reference == "ch_5001"

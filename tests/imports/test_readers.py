@@ -101,6 +101,9 @@ def test_stripe_payout_reconciliation_links_refunds_to_charges_and_lines_to_payo
         (Movement.FEE, "txn_5004", "", "USD", -150, 0, -150),
     ]
     assert {r.payout_reference for r in records} == {"po_5001"}
+    assert {r.payout_date for r in records} == {date(2026, 10, 6)}
+    # Each charge's PaymentIntent too: Tillbook's own checkouts know a payment by it.
+    assert [r.payment_alias for r in records] == ["pi_5001", "pi_5002", "pi_5001", ""]
     assert records[2].refund_reference == "re_5001"
     assert records[0].metadata == {"utm_campaign": "fall-launch"}
 

@@ -289,9 +289,17 @@ class _Batch:
         relink: list[LedgerRecord],
     ) -> dict[str, int]:
         """{payment id at the processor: Payment pk} for every payment the batch names."""
-        found: dict[str, int] = self._known(
-            Payment, ("id",), (r.payment_reference for r in [*lines, *payment_rows, *relink])
-        )
+        named = [*lines, *payment_rows, *relink]
+        found: dict[str, int] = self._known(Payment, ("id",), (r.payment_reference for r in named))
+        # A payment stored under its other id (a checkout's PaymentIntent; a report that named
+        # the charge by it) is the same payment, not a new sale.
+        aliases = {
+            r.payment_alias: r.payment_reference
+            for r in named
+            if r.payment_alias and r.payment_reference and r.payment_reference not in found
+        }
+        for alias, pk in self._known(Payment, ("id",), aliases).items():
+            found[aliases[alias]] = pk
         for row in payment_rows:
             if row.payment_reference in found:
                 self.counts.duplicates += 1
@@ -342,6 +350,10 @@ class _Batch:
             numbered = ((id_, *row) for id_, row in zip(ids, rows, strict=True))
             insert_rows(Payment, ("id", *PAYMENT_FIELDS), numbered)
             found.update(zip(sales, ids, strict=True))
+        # A refund this batch names only by the other id of a payment it also names.
+        for record in named:
+            if record.payment_alias and record.payment_reference in found:
+                found.setdefault(record.payment_alias, found[record.payment_reference])
         return found
 
     # Refunds -----------------------------------------------------------------------------
@@ -501,7 +513,8 @@ class _Batch:
         elif reversal is not None:  # what came back is what went out; it never arrived
             amount, arrival, currency = reversal.gross, None, reversal.currency
         else:  # the sum of its lines (payouts_settle)
-            amount, arrival, currency = 0, named[reference].available_on, named[reference].currency
+            line = named[reference]
+            amount, arrival, currency = 0, line.payout_date or line.available_on, line.currency
         return Payout(
             business=self.business,
             provider=self.provider,

@@ -46,10 +46,16 @@ class LedgerRecord:
     net: int
     occurred_at: datetime
     payment_reference: str = ""  # the sale's payment id; for a refund the refunded payment's
+    # Another id the processor gives the same payment (a Stripe charge's PaymentIntent, which
+    # is how Tillbook's own checkouts know it): a payment stored under it is this one.
+    payment_alias: str = ""
     refund_reference: str = ""  # a refund's own id
     payout_reference: str = ""  # the payout this line went out in; a payout's own id
     reversed_payout: str = ""  # for a payout's failure or cancellation: that payout's id
     available_on: date | None = None
+    # The day the payout that carries this line arrived, where the row says (Stripe's payout
+    # reconciliation report); a payout met only through its lines takes it as its arrival.
+    payout_date: date | None = None
     tip: int = 0
     tax: int = 0
     # The payments export only says how much of a charge was refunded, not by which refunds,

@@ -183,6 +183,7 @@ class StripePaymentsReader(Reader):
         Column("status", ("status",), required=True),
         Column("customer_email", ("customer email",)),
         Column("description", ("description",)),
+        Column("payment_intent_id", ("paymentintent id", "payment intent id")),
     )
     SALE_STATUSES: ClassVar[frozenset[str]] = frozenset(
         {"paid", "succeeded", "refunded", "partially refunded", "partially_refunded"}
@@ -230,6 +231,9 @@ class StripePaymentsReader(Reader):
             movement=Movement.SALE,
             reference=reference,
             payment_reference=reference,
+            payment_alias=row.get("payment_intent_id")
+            if row.get("payment_intent_id") != reference
+            else "",
             currency=currency,
             gross=gross,
             fee=fee,
@@ -295,7 +299,7 @@ class StripeItemizedReader(Reader):
         category = cells.required(row, "category").lower()
         movement = REPORTING_CATEGORIES.get(category, Movement.ADJUSTMENT)
         source = row.get("source_id")
-        charge = row.get("charge_id") or row.get("payment_intent_id")
+        intent = row.get("payment_intent_id")
         record = LedgerRecord(
             line=row.line,
             provider="stripe",
@@ -308,18 +312,28 @@ class StripeItemizedReader(Reader):
             occurred_at=cells.moment(row, "created", context, self.created_zone),
             available_on=cells.optional_day(row, "available_on", context),
             payout_reference=row.get("payout_id"),
+            payout_date=cells.optional_day(row, "payout_date", context),
             customer_email=row.get("customer_email"),
             description=row.get("description"),
             metadata=_metadata(row),
             raw=row.raw(),
         )
+        # A payment is known by its charge (ch_…, py_…), as the balance history and payments
+        # exports name it; its PaymentIntent (pi_…, how Tillbook's checkouts know it) too.
         if movement is Movement.SALE:
-            record.payment_reference = charge or source or record.reference
+            charge = row.get("charge_id") or source or intent
+            record.payment_reference = charge or record.reference
         elif movement is Movement.REFUND:
             record.refund_reference = source or record.reference
-            record.payment_reference = charge
+            charge = record.payment_reference = row.get("charge_id") or intent
         elif movement is Movement.PAYOUT:
+            charge = ""
             record.payout_reference = source or row.get("payout_id") or record.reference
         elif movement in PAYOUT_REVERSALS:
+            charge = ""
             record.reversed_payout = source
+        else:
+            charge = ""
+        if charge and intent and intent != charge:
+            record.payment_alias = intent
         return record
