@@ -85,6 +85,16 @@ def test_a_zone_that_cannot_be_is_a_problem_on_its_row_not_a_crash(name: str) ->
         zone_named(name)
 
 
+def test_a_time_that_names_utc_in_words_is_utc_and_a_bad_one_is_quoted_as_written() -> None:
+    chicago = ZoneInfo("America/Chicago")
+    for text in ("2026-09-01 14:03:22 UTC", "9/1/2026 14:03:22 GMT", "2026-09-01T14:03:22 utc"):
+        assert parse_datetime(text, 1, DateReader(), chicago) == datetime(
+            2026, 9, 1, 14, 3, 22, tzinfo=UTC
+        )
+    with pytest.raises(CellError, match="“14:03:22 TST”"):  # its T was taken for ISO's
+        parse_datetime("2026-09-01 14:03:22 TST", 1, DateReader(), chicago)
+
+
 def test_an_offset_beyond_any_zone_in_a_time_is_a_problem_on_its_row() -> None:
     with pytest.raises(CellError, match="“\\+24:00” is not a time zone"):
         parse_datetime("2026-09-01 15:04:05+24:00", 2, DateReader(), UTC)

@@ -423,8 +423,10 @@ def parse_datetime(text: str, line: int, dates: DateReader, zone: tzinfo) -> dat
             pass
         else:
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
-    iso = value.replace("T", " ").rstrip("Z")
+    iso = re.sub(r"(?<=\d)T(?=\d)", " ", value).rstrip("Z")  # the T of ISO, not of "UTC"
     own_zone: tzinfo | None = UTC if value.endswith("Z") else None
+    if named := re.search(r"\s+(?:UTC|GMT)$", iso, re.IGNORECASE):  # "… 14:03:22 UTC"
+        own_zone, iso = UTC, iso[: named.start()]
     offset = re.search(r"\s*([+-]\d{2}:?\d{2})$", iso)
     if offset and ":" in iso[: offset.start()]:
         own_zone = zone_named(offset[1])
