@@ -1,12 +1,15 @@
 """Square: the transactions CSV from Square Dashboard → Transactions → Export.
 
-Money is written with the currency symbol (`$1,234.50`, `-$0.95`) and no currency column, so
-the business's currency is assumed. Fees are negative. A row is a payment or a refund
+Money is written with the currency symbol (`$1,234.50`, `-$0.95`) and no currency column: the
+symbol says the currency where it can (£, €, ¥), and `$` is the business's currency when that
+is a dollar Square settles in. Fees are negative. A row is a payment or a refund
 (`Event Type`); the date's order follows the seller's locale and is learned from the file.
 Older exports (41 columns) lack some columns; every column here is found by name.
 """
 
 from __future__ import annotations
+
+import re
 
 from tillbook.imports.base import Column, ReadContext, Reader, Row
 from tillbook.imports.cells import CellError
@@ -16,6 +19,38 @@ from tillbook.imports.readers.cells import ColumnError
 from tillbook.imports.records import LedgerRecord, Movement, Record, Skipped
 
 COMPLETE = frozenset({"complete", "completed", ""})
+# The symbols Square writes for the currencies it settles in (the US, Canada, Australia, Japan,
+# the UK and the euro countries). "$" alone cannot say which dollars.
+SYMBOLS = {
+    "$": ("USD", "CAD", "AUD"),
+    "US$": ("USD",),
+    "CA$": ("CAD",),
+    "AU$": ("AUD",),
+    "¥": ("JPY",),
+    "£": ("GBP",),
+    "€": ("EUR",),
+}
+_NOT_SYMBOL = re.compile(r"[\d\s.,'()+\-\u00a0\u202f]")
+
+
+def written_currency(text: str, business_currency: str) -> str:
+    """The currency an amount such as "€12.00" is in: the business's where the symbol fits
+    it (or there is none), otherwise the one currency the symbol names."""
+    symbol = _NOT_SYMBOL.sub("", text)
+    if not symbol:
+        return business_currency
+    if re.fullmatch(r"[A-Z]{3}", symbol):  # "EUR 12.00"
+        return symbol
+    known = SYMBOLS.get(symbol)
+    if known is None or business_currency in known:
+        return business_currency  # an unknown mark is the amount's reader's to refuse
+    if len(known) == 1:
+        return known[0]
+    raise ColumnError(
+        "Total Collected",
+        f"“{text}” is in dollars, but your business counts in {business_currency}: "
+        "Tillbook cannot tell which dollars these are",
+    )
 
 
 class SquareTransactionsReader(Reader):
@@ -46,7 +81,7 @@ class SquareTransactionsReader(Reader):
         status = row.get("status")
         if status.lower() not in COMPLETE:
             return Skipped(row.line, f"status “{status}” (not a completed transaction)")
-        currency = context.currency
+        currency = written_currency(row.get("total"), context.currency)
         total = cells.minor(row, "total", currency, context)
         fee = -cells.minor(row, "fees", currency, context)  # Square writes fees negative
         net = cells.minor(row, "net_total", currency, context) if row.has("net_total") else None
