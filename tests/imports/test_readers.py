@@ -439,6 +439,27 @@ def test_meta_german_ad_set_export_with_currency_in_the_column_name() -> None:
     assert records[0].impressions == 2340
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Début des rapports,Fin des rapports,Nom de la campagne,Identifiant de la campagne,"
+        "Montant dépensé (EUR),Impressions,Clics sur un lien",
+        "Inicio del informe,Fin del informe,Nombre de la campaña,Identificador de la campaña,"
+        "Importe gastado (EUR),Impresiones,Clics en el enlace",
+    ],
+    ids=["french", "spanish"],
+)
+def test_meta_french_and_spanish_exports_keep_the_campaign_id(header: str) -> None:
+    text = f'{header}\n2026-09-01,2026-09-01,Rentrée,120208881234560001,"12,50",900,31\n'
+    _, (record,) = read_all(ImportSource.from_bytes(text.encode(), "meta.csv"), currency="EUR")
+    assert (record.campaign_name, record.campaign_id, record.spend, record.clicks) == (
+        "Rentrée",
+        "120208881234560001",
+        1250,
+        31,
+    )
+
+
 # Kind detection ----------------------------------------------------------------------------
 
 

@@ -54,7 +54,17 @@ class MetaAdsReader(Reader):
             ),
             required=True,
         ),
-        Column("campaign_id", ("campaign id", "kampagnen-id", "id de la campagne")),
+        Column(
+            "campaign_id",
+            (
+                "campaign id",
+                "kampagnen-id",
+                "id de la campagne",
+                "identifiant de la campagne",
+                "identificador de la campaña",
+                "id. de la campaña",
+            ),
+        ),
         Column(
             "ad_set",
             (
