@@ -13,17 +13,11 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    BigIntegerField,
     Count,
-    F,
     Min,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from tillbook.core.models import Business
@@ -86,41 +80,39 @@ def lifetime_value_by_cohort(*, business: Business, until: date | None = None) -
     orders and their revenue to date, less what was refunded to them (processor fees are a
     cost of the business, not less value from the customer). Repeat purchases count, whatever
     was bought. Currencies are never added together: the business's own comes first."""
-    refunded = (
-        Refund.objects.filter(payment=OuterRef("pk"), state=RefundState.SUCCEEDED)
-        .values("payment")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    per_customer = (
-        Payment.objects.filter(
-            business=business, state=PaymentState.SUCCEEDED, succeeded_at__isnull=False
-        )
-        .exclude(customer_email="")
-        .values("currency", email=Lower("customer_email"))
-        .annotate(
-            first_paid=Min("succeeded_at"),
-            orders=Count("id"),
-            revenue=Sum(
-                F("amount") + F("tip_amount") - Coalesce(Subquery(refunded), Value(0)),
-                output_field=BigIntegerField(),
-            ),
-        )
-        .values("email", "currency", "first_paid", "orders", "revenue")
-    )
-    inner, params = per_customer.query.sql_with_params()
+    quote = connection.ops.quote_name
+    payments, refunds = quote(Payment._meta.db_table), quote(Refund._meta.db_table)
     # The customer's first payment in any currency (as CustomerFirstPayment keeps it) dates
-    # every currency's row; then one GROUP BY in the database: 200k customers stay there.
+    # every currency's row. Refunds are summed per payment once and joined (a subquery per
+    # payment cost seconds at a million payments); then one GROUP BY in the database: 200k
+    # customers stay there.
     operations: Any = connection.ops  # the stubs still give the pre-4.2 signature
     month, month_params = operations.datetime_trunc_sql("month", "first_any", (), business.timezone)
     sql = (
         f"SELECT {month}, currency, COUNT(*), SUM(orders), SUM(revenue) FROM ("  # noqa: S608
         "SELECT currency, orders, revenue, "
-        "MIN(first_paid) OVER (PARTITION BY email) AS first_any "
-        f"FROM ({inner}) per_currency) per_customer GROUP BY 1, 2"
+        "MIN(first_paid) OVER (PARTITION BY email) AS first_any FROM ("
+        "SELECT LOWER(p.customer_email) AS email, p.currency AS currency, "
+        "MIN(p.succeeded_at) AS first_paid, COUNT(*) AS orders, "
+        "SUM(p.amount + p.tip_amount - COALESCE(r.refunded, 0)) AS revenue "
+        f"FROM {payments} p LEFT JOIN ("
+        f"SELECT payment_id, SUM(amount) AS refunded FROM {refunds} "
+        "WHERE business_id = %s AND state = %s GROUP BY payment_id"
+        ") r ON r.payment_id = p.id "
+        "WHERE p.business_id = %s AND p.state = %s AND p.succeeded_at IS NOT NULL "
+        "AND NOT (p.customer_email = '') "
+        "GROUP BY LOWER(p.customer_email), p.currency"
+        ") per_currency) per_customer GROUP BY 1, 2"
+    )
+    params = (
+        *month_params,
+        business.pk,
+        RefundState.SUCCEEDED.value,
+        business.pk,
+        PaymentState.SUCCEEDED.value,
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*month_params, *params))
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     cohorts = []
     for month_start, currency, customers, orders, revenue in rows:
