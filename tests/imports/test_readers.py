@@ -194,6 +194,40 @@ def test_square_amounts_are_in_the_currency_their_symbol_names() -> None:
     )
 
 
+SQUARE_HEADER = (
+    "Date,Time,Time Zone,Gross Sales,Tax,Tip,Total Collected,Fees,Net Total,Transaction ID,"
+    "Payment ID,Description,Event Type,Transaction Status\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("total", "says"),
+    [
+        ("NZ$5.00", "“NZ$5.00” is in a currency Square does not settle in"),
+        ("₹5.00", "“₹5.00” is in a currency Square does not settle in"),
+        ("ABC 5.00", "“ABC” is not a currency code"),
+    ],
+)
+def test_square_amounts_in_a_currency_it_cannot_be_are_refused(total: str, says: str) -> None:
+    row = f"2026-09-01,10:00:00,,{total},0.00,0.00,{total},0.00,{total},tx_1,pay_1,Class,Payment,\n"
+    with pytest.raises(ImportFileInvalid) as refused:
+        read_all(ImportSource.from_bytes((SQUARE_HEADER + row).encode(), "square.csv"))
+    (problem,) = refused.value.problems
+    assert str(problem).startswith(f"Line 2: Total Collected: {says}")
+
+
+def test_square_rows_that_are_not_payments_are_skipped_before_their_currency_is_read() -> None:
+    rows = (
+        "2026-09-01,10:00:00,,$0.00,$0.00,$0.00,$50.00,$0.00,$50.00,tx_1,,Deposit,Payout,\n"
+        "2026-09-01,11:00:00,,€20.00,€0.00,€0.00,€20.00,-€0.50,€19.50,tx_2,pay_2,Class,Payment,\n"
+    )
+    check, records = read_all(
+        ImportSource.from_bytes((SQUARE_HEADER + rows).encode(), "square.csv"), currency="EUR"
+    )
+    assert check.skipped == {"event type “Payout” (not a payment)": 1}
+    assert ledger(records) == [(Movement.SALE, "pay_2", "pay_2", "EUR", 2000, 50, 1950)]
+
+
 def test_square_day_first_dates_are_learned_from_a_day_above_twelve() -> None:
     check, records = read_all("square_transactions_day_first.csv", currency="GBP")
     assert check.date_order is DateOrder.DAY_FIRST

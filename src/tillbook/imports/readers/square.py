@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
+from tillbook.core.money import is_known_currency
 from tillbook.imports.base import Column, ReadContext, Reader, Row
-from tillbook.imports.cells import CellError
+from tillbook.imports.cells import CellError, is_empty
 from tillbook.imports.dates import parse_datetime, zone_named
 from tillbook.imports.readers import cells
 from tillbook.imports.readers.cells import ColumnError
@@ -37,13 +38,23 @@ def written_currency(text: str, business_currency: str) -> str:
     """The currency an amount such as "€12.00" is in: the business's where the symbol fits
     it (or there is none), otherwise the one currency the symbol names."""
     symbol = _NOT_SYMBOL.sub("", text)
-    if not symbol:
+    if not symbol or is_empty(text):
         return business_currency
     if re.fullmatch(r"[A-Z]{3}", symbol):  # "EUR 12.00"
+        if not is_known_currency(symbol):
+            raise ColumnError("Total Collected", f"“{symbol}” is not a currency code")
         return symbol
     known = SYMBOLS.get(symbol)
-    if known is None or business_currency in known:
-        return business_currency  # an unknown mark is the amount's reader's to refuse
+    if known is None:
+        if not re.search(r"\d", text):
+            return business_currency  # not an amount at all: its reader says so
+        raise ColumnError(
+            "Total Collected",
+            f"“{text}” is in a currency Square does not settle in; "
+            "export the file again from the Square account it belongs to",
+        )
+    if business_currency in known:
+        return business_currency
     if len(known) == 1:
         return known[0]
     raise ColumnError(
@@ -81,6 +92,9 @@ class SquareTransactionsReader(Reader):
         status = row.get("status")
         if status.lower() not in COMPLETE:
             return Skipped(row.line, f"status “{status}” (not a completed transaction)")
+        event_type = row.get("event_type")
+        if event_type and event_type.lower() not in ("payment", "refund"):
+            return Skipped(row.line, f"event type “{event_type}” (not a payment)")
         currency = written_currency(row.get("total"), context.currency)
         total = cells.minor(row, "total", currency, context)
         fee = -cells.minor(row, "fees", currency, context)  # Square writes fees negative
@@ -125,6 +139,4 @@ class SquareTransactionsReader(Reader):
             record.reference = f"{transaction}:refund:{payment}"
             record.refund_reference = record.reference
             record.tip = record.tax = 0
-        elif event != "payment":
-            return Skipped(row.line, f"event type “{row.get('event_type')}” (not a payment)")
         return record
