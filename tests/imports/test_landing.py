@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 import pytest
 from django.db import connection
@@ -567,6 +568,23 @@ def test_lines_imported_before_their_payout_join_it_when_a_later_file_names_it(
     assert [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}"')] == []
 
 
+def checkout(
+    business: Business, intent: str, amount: int, moment: datetime, **more: object
+) -> Payment:
+    """A payment Tillbook's Stripe checkout took: stored under its PaymentIntent."""
+    return Payment.objects.create(
+        business=business,
+        provider="stripe",
+        state=PaymentState.SUCCEEDED,
+        currency="USD",
+        amount=amount,
+        provider_reference=intent,
+        created_at=moment,
+        succeeded_at=moment,
+        **more,
+    )
+
+
 ITEMIZED_HEADER = (
     "automatic_payout_id,automatic_payout_effective_at_utc,balance_transaction_id,created_utc,"
     "available_on_utc,currency,gross,fee,net,reporting_category,source_id,description,"
@@ -583,19 +601,10 @@ def test_a_charge_is_one_payment_whether_a_report_names_it_by_charge_or_payment_
 ) -> None:
     """The payout reconciliation report names a sale by its charge (source_id) and its
     PaymentIntent; the payments export by its charge; Tillbook's checkouts by the intent."""
-    from datetime import UTC, date, datetime
+    from datetime import UTC, date
 
-    live = Payment.objects.create(  # a checkout Tillbook took: known by its PaymentIntent
-        business=scoped,
-        provider="stripe",
-        state=PaymentState.SUCCEEDED,
-        currency="USD",
-        amount=15000,
-        provider_reference="pi_5002",
-        customer_email="gus@example.com",
-        created_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
-        succeeded_at=datetime(2026, 10, 2, 9, tzinfo=UTC),
-    )
+    moment = datetime(2026, 10, 2, 9, tzinfo=UTC)
+    live = checkout(scoped, "pi_5002", 15000, moment, customer_email="gus@example.com")
     run = run_import(
         itemized(
             "po_5001,2026-10-06 00:00:00,txn_5001,2026-10-01 14:00:00,2026-10-03 00:00:00,usd,"
@@ -652,3 +661,88 @@ def test_a_payments_export_first_then_the_reconciliation_report_adds_no_second_s
     assert run.state == RunState.DONE
     assert list(Payment.objects.values_list("provider_reference", "amount")) == [("ch_5001", 30000)]
     assert BalanceTransaction.objects.get().payment.provider_reference == "ch_5001"
+
+
+def test_a_balance_history_names_a_checkouts_sale_by_its_charge_and_adds_no_second_payment(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Tillbook's Stripe checkout stores the PaymentIntent and the charge beside it; the
+    balance history, before the payout that carries the charge is read, names it by charge."""
+    from datetime import UTC
+
+    moment = datetime(2026, 9, 1, 20, 4, tzinfo=UTC)
+    live = checkout(scoped, "pi_1001", 12000, moment, fee_amount=378, other_reference="ch_1001")
+    balance = ImportSource.from_bytes(
+        b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description\n"
+        b"txn_1001,charge,ch_1001,120.00,3.78,116.22,usd,2026-09-01 20:04,2026-09-03 00:00,"
+        b"Leadership session\n"
+        b"txn_1002,charge,ch_1002,80.00,2.62,77.38,usd,2026-09-02 09:30,2026-09-04 00:00,"
+        b"Workshop ticket\n",
+        "balance.csv",
+    )
+    assert run_import(balance).state == RunState.DONE
+    assert sorted(Payment.objects.values_list("provider_reference", "amount")) == [
+        ("ch_1002", 8000),
+        ("pi_1001", 12000),
+    ]
+    assert BalanceTransaction.objects.get(provider_reference="txn_1001").payment_id == live.pk
+
+
+SALE_5001 = (
+    "po_5001,2026-10-06 00:00:00,txn_5001,2026-10-01 14:00:00,2026-10-03 00:00:00,usd,"
+    "300.00,9.00,291.00,charge,ch_5001,Team workshop,fay@example.com,pi_5001\n"
+)
+REFUND_5001 = (  # names its payment by the PaymentIntent alone
+    "po_5001,2026-10-06 00:00:00,txn_5003,2026-10-03 10:00:00,2026-10-03 00:00:00,usd,"
+    "-100.00,0.00,-100.00,refund,re_5001,Partial refund,fay@example.com,pi_5001\n"
+)
+PAYMENTS_5001 = (
+    b"id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status,PaymentIntent ID\n"
+    b"ch_5001,2026-10-01 14:00,300.00,100.00,usd,9.00,Partially refunded,pi_5001\n"
+)
+
+
+@pytest.mark.parametrize("checkout_first", [False, True], ids=["imported", "checkout-first"])
+def test_a_refund_named_by_the_intent_replaces_the_exports_summary_of_it(
+    run_import: Importer, scoped: Business, checkout_first: bool
+) -> None:
+    """The payments export says 100.00 was refunded; the reconciliation report then names
+    the refund itself: 100.00 in all, not 200.00, whichever id each file used."""
+    from datetime import UTC
+
+    if checkout_first:
+        moment = datetime(2026, 10, 1, 14, tzinfo=UTC)
+        checkout(scoped, "pi_5001", 30000, moment)
+    assert run_import(ImportSource.from_bytes(PAYMENTS_5001, "payments.csv")).state == "done"
+    assert list(Refund.objects.values_list("provider_reference", "amount")) == [
+        ("ch_5001:refunded", 10000)
+    ]
+    assert run_import(itemized(SALE_5001, REFUND_5001)).warnings == []
+    (payment,) = Payment.objects.all()
+    stored = "pi_5001" if checkout_first else "ch_5001"
+    # The checkout's payment learnt the charge its files name it by; the import, the intent.
+    other = "ch_5001" if checkout_first else "pi_5001"
+    assert (payment.provider_reference, payment.other_reference) == (stored, other)
+    assert list(Refund.objects.values_list("provider_reference", "amount", "payment")) == [
+        ("re_5001", 10000, payment.pk)
+    ]
+
+
+@pytest.mark.parametrize("apart", ["files", "batches"])
+def test_a_refund_named_by_the_intent_finds_a_charge_stored_earlier(
+    run_import: Importer, scoped: Business, apart: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The charge was stored under its charge id in an earlier file, or an earlier batch of
+    the same file; the refund names the PaymentIntent only."""
+    if apart == "files":
+        run_import(itemized(SALE_5001))
+        run = run_import(itemized(REFUND_5001))
+    else:
+        import tillbook.imports.landing as landing
+
+        monkeypatch.setattr(landing, "BATCH", 1)
+        run = run_import(itemized(SALE_5001, REFUND_5001))
+    assert (run.state, run.warnings) == (RunState.DONE, [])
+    assert list(
+        Refund.objects.values_list("provider_reference", "payment__provider_reference")
+    ) == [("re_5001", "ch_5001")]

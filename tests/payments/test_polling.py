@@ -43,6 +43,9 @@ def test_a_paid_session_whose_webhook_never_came_is_confirmed_once(
         report = pending_poll()
     assert report == {"confirmed": 1, "failed": 0, "pending": 1, "errors": 0}
     assert state_of(paid)[:2] == ("succeeded", 175)
+    # Its charge, which Stripe's exports name the sale by, is kept beside the intent.
+    assert paid.other_reference == fake_stripe.intents[paid.provider_reference]["latest_charge"]
+    assert paid.other_reference.startswith("ch_")
     assert state_of(unpaid)[0] == "pending"
     assert state_of(recent)[0] == "pending"  # younger than 10 minutes: not asked yet
     with unscoped():

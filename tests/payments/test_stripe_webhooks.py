@@ -97,6 +97,8 @@ def test_session_completed_confirms_once_with_the_fee_from_the_balance_transacti
     intent_id = completed["data"]["object"]["payment_intent"]
     # 2.9 % of 50.00 = 1.45, + 0.30: read from Stripe, not computed here.
     assert state_of(payment) == ("succeeded", 175, intent_id, "visa ••••4242")
+    charge_id = fake_stripe.intents[intent_id]["latest_charge"]
+    assert (charge_id[:3], payment.other_reference) == ("ch_", charge_id)
     assert [r.path for r in fake_stripe.requests if r.method == "GET"] == [
         f"/v1/payment_intents/{intent_id}",
         f"/v1/balance_transactions/{fake_stripe.charges[fake_stripe.intents[intent_id]['latest_charge']]['balance_transaction']}",

@@ -51,8 +51,8 @@ LOOKUP_CHUNK = 5000  # ids per lookup query (SQLite allows 32766 parameters per 
 # million-row balance export would otherwise spend most of its time in bulk_create.
 PAYMENT_FIELDS = (
     "business", "provider", "source", "state", "currency", "amount", "tip_amount",
-    "tax_amount", "fee_amount", "provider_reference", "checkout_reference", "method",
-    "customer", "customer_email", "description", "metadata", "raw", "failure_reason",
+    "tax_amount", "fee_amount", "provider_reference", "checkout_reference", "other_reference",
+    "method", "customer", "customer_email", "description", "metadata", "raw", "failure_reason",
     "created_at", "succeeded_at",
 )  # fmt: skip
 LINE_FIELDS = (
@@ -78,9 +78,12 @@ REVERSED_STATES = {
 }
 
 
+SUMMARY_SUFFIX = ":refunded"  # no processor's own refund id ends so
+
+
 def summary_refund_reference(payment_reference: str) -> str:
     """The payments export's single refund per charge (it knows the total, not the refunds)."""
-    return f"{payment_reference}:refunded"
+    return f"{payment_reference}{SUMMARY_SUFFIX}"
 
 
 @dataclass
@@ -240,10 +243,15 @@ class _Batch:
         self._paid_out(paid_out, payouts)
 
     def _known(
-        self, model: type[Model], columns: tuple[str, ...], references: Iterable[str]
+        self,
+        model: type[Model],
+        columns: tuple[str, ...],
+        references: Iterable[str],
+        *,
+        by: str = "provider_reference",
     ) -> dict[str, Any]:
         """{processor id: value of `columns`} of the rows of `model` this batch's ids already
-        name: the value itself for one column, a tuple for more.
+        name (in the column `by`): the value itself for one column, a tuple for more.
 
         Raw SQL: with thousands of ids per batch, Django's preparation of each value of an
         `__in` lookup cost more than the query itself. Payment's unique index is partial
@@ -256,7 +264,7 @@ class _Batch:
             return found
         quote = connection.ops.quote_name
         table = quote(model._meta.db_table)
-        reference = quote("provider_reference")
+        reference = quote(by)
         where = f"{quote('business_id')} = %s AND {quote('provider')} = %s AND {reference}"
         if model is Payment:
             where = f"NOT ({reference} = '') AND {where}"
@@ -298,8 +306,15 @@ class _Batch:
             for r in named
             if r.payment_alias and r.payment_reference and r.payment_reference not in found
         }
-        for alias, pk in self._known(Payment, ("id",), aliases).items():
+        by_alias = self._known(Payment, ("id",), aliases)
+        for alias, pk in by_alias.items():
             found[aliases[alias]] = pk
+        if by_alias:  # a checkout's payment learns the charge its files name it by
+            for alias, pk in by_alias.items():
+                Payment.objects.filter(pk=pk, other_reference="").update(
+                    other_reference=aliases[alias][:255]
+                )
+        self._by_other_reference(named, found)
         for row in payment_rows:
             if row.payment_reference in found:
                 self.counts.duplicates += 1
@@ -328,6 +343,7 @@ class _Batch:
                 r.fee,
                 reference,
                 "",
+                r.payment_alias[:255],  # the PaymentIntent of a charge, where the file says
                 "",
                 customers.get(r.customer_email.lower()),
                 r.customer_email[:254],
@@ -355,6 +371,14 @@ class _Batch:
             if record.payment_alias and record.payment_reference in found:
                 found.setdefault(record.payment_alias, found[record.payment_reference])
         return found
+
+    def _by_other_reference(self, named: list[LedgerRecord], found: dict[str, int]) -> None:
+        """Payments stored under one id and named here by their other: a Stripe checkout's
+        sale (stored under its PaymentIntent) named by its charge, or an imported charge
+        named by its PaymentIntent (a refund in a later batch or file). Adds them to `found`
+        (a lookup in a partial index that holds only payments with a second id)."""
+        wanted = (r.payment_reference for r in named if r.payment_reference not in found)
+        found.update(self._known(Payment, ("id",), wanted, by="other_reference"))
 
     # Refunds -----------------------------------------------------------------------------
 
@@ -394,12 +418,13 @@ class _Batch:
             for ref, r in missing.items()
         )
         found.update((refund.provider_reference, refund) for refund in created)
-        # Real refunds replace the payments export's summary of them. (The dashboard sums the
-        # payment's day again: the new refunds touch it.)
+        # Real refunds replace the payments export's summary of them, whichever of the
+        # payment's ids the export named it by. (The dashboard sums the payment's day again:
+        # the new refunds touch it.)
         Refund.objects.filter(
             business=self.business,
             payment_id__in=[payments[r.payment_reference] for r in linked],
-            provider_reference__in=[summary_refund_reference(r.payment_reference) for r in linked],
+            provider_reference__endswith=SUMMARY_SUFFIX,
         ).delete()
         return found
 

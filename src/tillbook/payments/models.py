@@ -137,6 +137,11 @@ class Payment(LedgerRow):
     provider_reference = models.CharField(max_length=255, blank=True)
     # The processor's id for the checkout the buyer was sent to (Stripe Checkout Session…).
     checkout_reference = models.CharField(max_length=255, blank=True)
+    # Another id the processor gives the same payment: a Stripe checkout's charge (ch_…),
+    # an imported charge's PaymentIntent (pi_…). Stripe's files name a payment by either, so
+    # imports look it up by both. The database default keeps bulk inserts that name their
+    # columns (benchmarks, repairs) as they are.
+    other_reference = models.CharField(max_length=255, blank=True, default="", db_default="")
     method = models.CharField(max_length=40, blank=True)
     customer = models.ForeignKey(
         "customers.Customer",
@@ -189,6 +194,11 @@ class Payment(LedgerRow):
                 fields=["recorded_by"],
                 condition=models.Q(recorded_by__isnull=False),
                 name="payment_recorded_by_idx",
+            ),
+            models.Index(
+                fields=["business", "provider", "other_reference"],
+                condition=~models.Q(other_reference=""),
+                name="payment_other_idx",
             ),
         ]
 

@@ -99,6 +99,7 @@ def payment_poll(*, payment: Payment, report: PollReport | None = None) -> str:
             provider_reference=outcome.provider_reference,
             fee=outcome.fee,
             method=outcome.method,
+            other_reference=outcome.other_reference,
         )
         if confirmation.newly_succeeded:
             report.confirmed.append(payment.pk)

@@ -234,6 +234,7 @@ def payment_confirm(
     fee: Money | None = None,
     method: str = "",
     event: dict[str, Any] | None = None,
+    other_reference: str = "",
 ) -> Confirmation:
     """Mark a payment succeeded, exactly once, whoever arrives first.
 
@@ -265,6 +266,9 @@ def payment_confirm(
                 locked.fee_amount = fee.amount
                 locked.save(update_fields=["fee_amount"])
                 rollups_reread(business=locked.business, payment_id=locked.pk)
+            if other_reference and not locked.other_reference:
+                locked.other_reference = other_reference
+                locked.save(update_fields=["other_reference"])
             return Confirmation(payment=locked, newly_succeeded=False)
         if locked.state in (PaymentState.FAILED, PaymentState.CANCELLED):
             # The processor says it succeeded after all (e.g. a late capture): money moved, so
@@ -280,6 +284,8 @@ def payment_confirm(
             locked.fee_amount = fee.amount
         if method:
             locked.method = method
+        if other_reference:
+            locked.other_reference = other_reference
         locked.save()
         if request is not None:
             _request_add_payment(request, locked, now)

@@ -226,6 +226,7 @@ def _confirm(business: Business, event: dict[str, Any], payment: Payment, intent
         fee=details.fee,
         method=details.method,
         event=stored,
+        other_reference=details.charge_id,
     )
     return "confirmed" if confirmation.newly_succeeded else "already confirmed"
 

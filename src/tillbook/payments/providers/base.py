@@ -37,6 +37,7 @@ class PollOutcome:
     fee: Money | None = None
     method: str = ""
     failure_reason: str = ""
+    other_reference: str = ""  # another id of the payment (Stripe: its charge)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class ChargeDetails:
     fee: Money | None
     method: str
     failure_reason: str = ""
+    charge_id: str = ""  # the intent's latest charge: how Stripe's exports name the sale
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -248,6 +249,7 @@ class StripeProvider(PaymentProvider):
         charge = intent.get("latest_charge")
         fee: Money | None = None
         method = ""
+        charge_id = str(charge.get("id") or "") if isinstance(charge, dict) else str(charge or "")
         if isinstance(charge, dict):
             details = charge.get("payment_method_details") or {}
             card = details.get("card") or {}
@@ -267,6 +269,7 @@ class StripeProvider(PaymentProvider):
             fee=fee,
             method=method,
             failure_reason=str(error.get("message") or ""),
+            charge_id=charge_id[:255],
         )
 
     def checkout_session(self, session_id: str) -> dict[str, Any]:
@@ -293,6 +296,7 @@ class StripeProvider(PaymentProvider):
                 provider_reference=details.payment_intent_id,
                 fee=details.fee,
                 method=details.method,
+                other_reference=details.charge_id,
             )
         if details.status == "canceled":
             return PollOutcome(state="failed", failure_reason="The payment was cancelled.")
