@@ -306,14 +306,10 @@ class _Batch:
             for r in named
             if r.payment_alias and r.payment_reference and r.payment_reference not in found
         }
-        by_alias = self._known(Payment, ("id",), aliases)
-        for alias, pk in by_alias.items():
+        for alias, (pk, other) in self._known(Payment, ("id", "other_reference"), aliases).items():
             found[aliases[alias]] = pk
-        if by_alias:  # a checkout's payment learns the charge its files name it by
-            for alias, pk in by_alias.items():
-                Payment.objects.filter(pk=pk, other_reference="").update(
-                    other_reference=aliases[alias][:255]
-                )
+            if not other:  # a checkout's payment learns the charge its files name it by (once)
+                Payment.objects.filter(pk=pk).update(other_reference=aliases[alias][:255])
         self._by_other_reference(named, found)
         for row in payment_rows:
             if row.payment_reference in found:
