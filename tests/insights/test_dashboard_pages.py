@@ -191,3 +191,30 @@ def test_spend_only_in_another_currency_is_listed_without_the_empty_state(
     report = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
     assert report.count("Retreat EU, €250.00") == 1  # under the campaigns, not the channels
     assert "No ad spend in this range." not in report
+
+
+def test_a_csv_download_has_the_payments_made_since_the_page_was_drawn(
+    owner_client: Client,
+    september: Business,  # noqa: F811
+) -> None:
+    from datetime import UTC, datetime
+
+    from tillbook.core.scoping import business_scope
+    from tillbook.payments.models import Payment
+
+    owner_client.get(f"/manage/acme/?{RANGE}")  # the page brings the figures up to date
+    with business_scope(september):
+        moment = datetime(2026, 9, 1, 18, tzinfo=UTC)
+        Payment.objects.create(
+            business=september,
+            provider="sandbox",
+            state="succeeded",
+            currency="USD",
+            amount=5000,
+            fee_amount=0,
+            created_at=moment,
+            succeeded_at=moment,
+        )
+    response = owner_client.get(f"/manage/acme/insights/export/revenue.csv?{RANGE}")
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[1] == "2026-09-01,USD,170.00,0.00,3.78,166.22"  # 120.00 imported + 50.00 now

@@ -373,6 +373,7 @@ def dashboard_export(request: HttpRequest, table: str) -> HttpResponseBase:
     choice = selected_range(request, business)
     if choice.error:  # never another range's rows under the name of the one asked for
         return HttpResponse(choice.error, status=400, content_type="text/plain; charset=utf-8")
+    rollups_refresh(business=business)  # the same figures as the page it was downloaded from
     rows = export_rows(table, choice.period, business)
     stamp = timezone.localdate().isoformat()
     return csv_response(
