@@ -14,7 +14,7 @@ from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
-from tillbook.imports.services import UNLINKED_REFUNDS
+from tillbook.imports.services import REFUNDS_TWICE, UNLINKED_REFUNDS
 from tillbook.imports.source import ImportSource
 from tillbook.payments.models import (
     BalanceTransaction,
@@ -104,6 +104,9 @@ def test_the_payments_export_meets_the_balance_history_in_one_payment(
     refunds = sorted(Refund.objects.values_list("payment__provider_reference", "amount"))
     assert refunds == [("ch_1002", 8000), ("ch_1008", 5000)]
     assert Payment.objects.get(provider_reference="ch_1008").tax_amount == 1600
+    # The balance history's refund re_3001 names no payment; the export's 80.00 refunded on
+    # ch_1002 is very likely the same refund. Neither file can say so: the owner is told.
+    assert run.warnings == [REFUNDS_TWICE.format(count=1)]
     assert run_import("stripe_payments.csv").imported == 0
     assert Refund.objects.count() == 2
 
@@ -746,3 +749,47 @@ def test_a_refund_named_by_the_intent_finds_a_charge_stored_earlier(
     assert list(
         Refund.objects.values_list("provider_reference", "payment__provider_reference")
     ) == [("re_5001", "ch_5001")]
+
+
+def test_the_balance_history_finds_a_checkouts_refund_by_its_id_and_fills_an_unknown_fee(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Two checkouts: one whose fee Stripe had not settled when it was confirmed, one refunded
+    through Tillbook. The balance history names the charge with its fee, and the refund by its
+    own id only: the fee is learnt, and the refund counts once."""
+    from datetime import UTC, date
+
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    first = checkout(scoped, "pi_1001", 12000, datetime(2026, 9, 1, 15, 4, tzinfo=UTC))
+    Payment.objects.filter(pk=first.pk).update(other_reference="ch_1001")  # fee not known
+    second = checkout(
+        scoped,
+        "pi_1002",
+        8000,
+        datetime(2026, 9, 2, 9, 30, 12, tzinfo=UTC),
+        fee_amount=262,
+        other_reference="ch_1002",
+    )
+    refund = Refund.objects.create(
+        business=scoped,
+        payment=second,
+        state="succeeded",
+        currency="USD",
+        amount=8000,
+        idempotency_key="tillbook-refund-1",
+        provider_reference="re_3001",
+        succeeded_at=datetime(2026, 9, 5, 10, tzinfo=UTC),
+    )
+    run = run_import("stripe_balance.csv")
+    assert (run.state, run.warnings) == (RunState.DONE, [])  # no refund left unlinked
+    line = BalanceTransaction.objects.get(provider_reference="txn_1003")
+    assert (line.refund_id, line.payment_id) == (refund.pk, second.pk)
+    assert Payment.objects.get(pk=first.pk).fee_amount == 378
+    rollups_refresh(business=scoped)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    totals = sales_totals(business=scoped, period=september)["USD"]
+    # 120.00 + 80.00 + the 1,250.00 payment; fees 3.78 + 2.62 + 36.55 and the 2.00 Radar fee.
+    assert (totals.gross, totals.refunds, totals.fees) == (145000, 8000, 4495)

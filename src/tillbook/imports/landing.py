@@ -311,6 +311,7 @@ class _Batch:
             if not other:  # a checkout's payment learns the charge its files name it by (once)
                 Payment.objects.filter(pk=pk).update(other_reference=aliases[alias][:255])
         self._by_other_reference(named, found)
+        self._fees_learnt(lines, found)
         for row in payment_rows:
             if row.payment_reference in found:
                 self.counts.duplicates += 1
@@ -368,6 +369,25 @@ class _Batch:
                 found.setdefault(record.payment_alias, found[record.payment_reference])
         return found
 
+    def _fees_learnt(self, lines: list[LedgerRecord], found: dict[str, int]) -> None:
+        """A known payment whose fee was not known (a checkout whose fee Stripe had not
+        settled yet) takes it from its charge's line, in the same currency: the dashboard's
+        fees then agree with the payout that carried it."""
+        charged = {
+            found[r.payment_reference]: r
+            for r in lines
+            if r.movement is Movement.SALE and r.payment_reference in found
+        }
+        if not charged:
+            return
+        for pk, currency in Payment.objects.filter(
+            pk__in=list(charged), fee_amount__isnull=True
+        ).values_list("pk", "currency"):
+            line = charged[pk]
+            if line.currency == currency:
+                Payment.objects.filter(pk=pk, fee_amount__isnull=True).update(fee_amount=line.fee)
+                rollups_reread(business=self.business, payment_id=pk)
+
     def _by_other_reference(self, named: list[LedgerRecord], found: dict[str, int]) -> None:
         """Payments stored under one id and named here by their other: a Stripe checkout's
         sale (stored under its PaymentIntent) named by its charge, or an imported charge
@@ -380,6 +400,7 @@ class _Batch:
 
     def _refunds(self, records: list[LedgerRecord], payments: dict[str, int]) -> dict[str, Refund]:
         wanted = [r for r in records if r.movement is Movement.REFUND]
+        self._refunds_known_by_id(wanted, payments)
         linked = [r for r in wanted if r.payment_reference in payments]
         self.counts.unlinked_refunds += len(wanted) - len(linked)
         if not linked:
@@ -423,6 +444,27 @@ class _Batch:
             provider_reference__endswith=SUMMARY_SUFFIX,
         ).delete()
         return found
+
+    def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
+        """A refund line that does not name its payment (Stripe's balance history) belongs to
+        the refund already known by the refund's own id (made through Tillbook, or named by
+        another file): it takes that refund's payment, so it is not counted a second time."""
+        loose = {r.refund_reference for r in wanted if r.payment_reference not in payments}
+        loose.discard("")
+        if not loose:
+            return
+        known = dict(
+            Refund.objects.filter(
+                business=self.business,
+                payment__provider=self.provider,
+                provider_reference__in=loose,
+            ).values_list("provider_reference", "payment_id")
+        )
+        for record in wanted:
+            payment_id = known.get(record.refund_reference)
+            if payment_id is not None and record.payment_reference not in payments:
+                record.payment_reference = f"payment #{payment_id}"  # the refund names it
+                payments[record.payment_reference] = payment_id
 
     def _summary_refunds(self, rows: list[LedgerRecord], payments: dict[str, int]) -> None:
         refunded = {r.payment_reference: r for r in rows if r.refunded}

@@ -30,6 +30,7 @@ from tillbook.imports.ad_landing import AdCounts, ad_land_batch, ad_landing_lock
 from tillbook.imports.base import readers
 from tillbook.imports.dates import DateOrder
 from tillbook.imports.landing import (
+    SUMMARY_SUFFIX,
     LandingCounts,
     batches,
     large_page_cache,
@@ -44,6 +45,7 @@ from tillbook.imports.records import AdRecord, LedgerRecord, Record
 from tillbook.imports.source import ImportSource
 from tillbook.imports.spool import RecordSpool
 from tillbook.insights.rollups import rollups_hold, rollups_refresh
+from tillbook.payments.models import BalanceKind, BalanceTransaction, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,11 @@ logger = logging.getLogger(__name__)
 BATCHES_PER_COMMIT = 10
 STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
 
+REFUNDS_TWICE = (
+    "Stripe's balance history has {count} refund(s) not linked to their payment, and Stripe's "
+    "payments export says how much of each payment was refunded: until they are linked, those "
+    "refunds may count twice. Import Stripe's itemized balance report for the same dates."
+)
 UNLINKED_REFUNDS = (
     "{count} refund(s) could not be linked to their payment because the file does not name it "
     "(Stripe's balance history does not). They count as refunds; import Stripe's itemized "
@@ -216,13 +223,17 @@ def _execute(
     if run.is_dry_run:
         with transaction.atomic():
             counts = _land(run, source, check, spool)
+            twice = refunds_counted_twice(business) if check.kind.startswith("stripe") else 0
             transaction.set_rollback(True)  # a dry run counts what would happen, then forgets
     else:
         counts = _land(run, source, check, spool)
+        twice = refunds_counted_twice(business) if check.kind.startswith("stripe") else 0
         rollups_refresh(business=business)
     run.imported, run.duplicates = counts.imported, counts.duplicates
     if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
         run.warnings = [*run.warnings, UNLINKED_REFUNDS.format(count=counts.unlinked_refunds)]
+    if twice:
+        run.warnings = [*run.warnings, REFUNDS_TWICE.format(count=twice)]
     run.state, run.finished_at = RunState.DONE, timezone.now()
     run.rows_done = run.rows_total
     run.message = _summary(run)
@@ -293,6 +304,20 @@ def _land_batch(
         counts = ad_land_batch(business=business, records=ads, run_id=run.pk, cache=cache)
         total.imported += counts.imported
         total.duplicates += counts.duplicates
+
+
+def refunds_counted_twice(business: Business) -> int:
+    """Stripe refund lines no payment claims, when the payments export's refunded totals are
+    in the ledger too: neither can tell which of the other it is, so both count. How many."""
+    if not Refund.objects.filter(
+        business=business,
+        payment__provider="stripe",
+        provider_reference__endswith=SUMMARY_SUFFIX,
+    ).exists():
+        return 0
+    return BalanceTransaction.objects.filter(
+        business=business, provider="stripe", kind=BalanceKind.REFUND, refund__isnull=True
+    ).count()
 
 
 def _summary(run: ImportRun) -> str:
