@@ -48,6 +48,8 @@ class BookingMetrics:
     offered_minutes: int
     # The same bookings per service (top offerings), in the business's currency.
     by_service: tuple[ServiceSales, ...] = ()
+    # And per service with their outcomes (the bookings report).
+    services: tuple[ServiceBookings, ...] = ()
 
     @property
     def no_show_rate(self) -> Decimal | None:
@@ -116,27 +118,55 @@ def _sums(business: Business, period: Period) -> list[_Sums]:
     return [_Sums(*row) for row in rows]
 
 
-def _service_sales(sums: list[_Sums], business: Business) -> tuple[ServiceSales, ...]:
-    totals: dict[int, list[int]] = {}
+@dataclass
+class _ServiceTotals:
+    """One service's share of the period's sums. Revenue, and what it sold, in the business's
+    currency: kept bookings' price and late-cancellation fees."""
+
+    bookings: int = 0  # kept, in any currency
+    completed: int = 0
+    no_shows: int = 0
+    cancelled: int = 0
+    sold: int = 0  # kept, in the business's currency
+    revenue: int = 0
+
+
+def _per_service(
+    sums: list[_Sums], business: Business
+) -> tuple[dict[int, _ServiceTotals], dict[int, str]]:
+    """Each service's totals, and the services' names (one query)."""
+    totals: dict[int, _ServiceTotals] = {}
     for row in sums:
-        if row.currency != business.currency:
-            continue
-        total = totals.setdefault(row.service_id, [0, 0])
+        total = totals.setdefault(row.service_id, _ServiceTotals())
+        counted = row.currency == business.currency
         if row.state in KEPT:
-            total[0] += row.count
-            total[1] += row.price
+            total.bookings += row.count
+            if counted:
+                total.sold += row.count
+                total.revenue += row.price
+        if row.state == BookingState.COMPLETED:
+            total.completed += row.count
+        elif row.state == BookingState.NO_SHOW:
+            total.no_shows += row.count
         elif row.state == BookingState.CANCELLED:
-            total[1] += row.cancellation_fees
+            total.cancelled += row.count
+            total.revenue += row.cancellation_fees if counted else 0
     names = dict(Service.objects.filter(pk__in=totals).values_list("pk", "name"))
+    return totals, names
+
+
+def _service_sales(
+    totals: dict[int, _ServiceTotals], names: dict[int, str]
+) -> tuple[ServiceSales, ...]:
     return tuple(
-        ServiceSales(service_id, names[service_id], count, revenue)
-        for service_id, (count, revenue) in totals.items()
-        if count or revenue
+        ServiceSales(pk, names[pk], total.sold, total.revenue)
+        for pk, total in totals.items()
+        if total.sold or total.revenue
     )
 
 
 def service_sales(*, business: Business, period: Period) -> tuple[ServiceSales, ...]:
-    return _service_sales(_sums(business, period), business)
+    return _service_sales(*_per_service(_sums(business, period), business))
 
 
 @dataclass(frozen=True)
@@ -156,36 +186,27 @@ class ServiceBookings:
         return _percent(self.no_shows, self.completed + self.no_shows)
 
 
-def bookings_by_service(*, business: Business, period: Period) -> list[ServiceBookings]:
-    """Every service with a booking starting in the period, most booked first."""
-    totals: dict[int, dict[str, int]] = {}
-    for row in _sums(business, period):
-        total = totals.setdefault(
-            row.service_id,
-            {"bookings": 0, "completed": 0, "no_shows": 0, "cancelled": 0, "revenue": 0},
-        )
-        counted = row.currency == business.currency
-        if row.state in KEPT:
-            total["bookings"] += row.count
-            total["revenue"] += row.price if counted else 0
-        if row.state == BookingState.COMPLETED:
-            total["completed"] += row.count
-        elif row.state == BookingState.NO_SHOW:
-            total["no_shows"] += row.count
-        elif row.state == BookingState.CANCELLED:
-            total["cancelled"] += row.count
-            total["revenue"] += row.cancellation_fees if counted else 0
-    names = dict(Service.objects.filter(pk__in=totals).values_list("pk", "name"))
+def _service_bookings(
+    totals: dict[int, _ServiceTotals], names: dict[int, str]
+) -> tuple[ServiceBookings, ...]:
+    """Every service with a booking kept or cancelled (not only held or expired ones), most
+    booked first."""
     found = [
-        ServiceBookings(names[pk], **total)
-        for pk, total in totals.items()
-        if total["bookings"] or total["cancelled"]  # not only held or expired ones
+        ServiceBookings(names[pk], t.bookings, t.completed, t.no_shows, t.cancelled, t.revenue)
+        for pk, t in totals.items()
+        if t.bookings or t.cancelled
     ]
-    return sorted(found, key=lambda s: (-s.bookings, -s.cancelled, s.name))
+    return tuple(sorted(found, key=lambda s: (-s.bookings, -s.cancelled, s.name)))
+
+
+def bookings_by_service(*, business: Business, period: Period) -> tuple[ServiceBookings, ...]:
+    """Every service with a booking starting in the period, most booked first."""
+    return _service_bookings(*_per_service(_sums(business, period), business))
 
 
 def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
     sums = _sums(business, period)
+    totals, names = _per_service(sums, business)
 
     def count(*states: str) -> int:
         return sum(row.count for row in sums if row.state in states)
@@ -219,7 +240,8 @@ def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
         cancelled=count(BookingState.CANCELLED),
         booked_minutes=kept_minutes - seats + longest,
         offered_minutes=offered_minutes(business=business, period=period),
-        by_service=_service_sales(sums, business),
+        by_service=_service_sales(totals, names),
+        services=_service_bookings(totals, names),
     )
 
 

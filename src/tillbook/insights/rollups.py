@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 FIRSTS = "customer_first_payment"
 DAILY = "daily_ledger"
+READ_AGAIN = (FIRSTS, DAILY)  # the rollups that read payments, so read a changed one again
 # Payments that may still succeed: a watermark never passes the oldest of them.
 UNFINISHED_PAYMENTS = (PaymentState.CREATED, PaymentState.PENDING)
 _Piece = tuple[datetime, datetime, Any]
@@ -504,8 +505,7 @@ def rollups_reread(*, business: Business, payment_id: int) -> None:
     lock anyone waits for, and are seen only once the change is committed. Reading a payment
     twice is harmless (days are recomputed, first payments only move earlier)."""
     RollupReread.objects.bulk_create(
-        RollupReread(business=business, name=name, payment_id=payment_id)
-        for name in (FIRSTS, DAILY)
+        RollupReread(business=business, name=name, payment_id=payment_id) for name in READ_AGAIN
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.db.models import OuterRef, Subquery, Sum
 
+from tillbook.insights.rollups import READ_AGAIN
+
 REVERSAL_TYPES = {"payout_failure": "failed", "payout_cancel": "cancelled"}
 FINAL_STATES = ("failed", "cancelled")
 
@@ -100,7 +102,7 @@ def manual_payment_emails_mend(apps: Any) -> int:
         (
             reread_model(business_id=business_id, name=name, payment_id=payment_id)
             for payment_id, business_id in mended
-            for name in ("customer_first_payment", "daily_ledger")  # insights.rollups' names
+            for name in READ_AGAIN
         ),
         batch_size=1000,
     )

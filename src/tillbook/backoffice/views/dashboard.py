@@ -318,8 +318,10 @@ def _cohort_rows(business: Business) -> Rows:
 
 
 def _booking_rows(business: Business, period: Period) -> Rows:
-    header = "service bookings completed no_shows no_show_rate_percent cancelled currency revenue"
-    rows: Rows = [list(header.split())]
+    rows: Rows = [
+        ["service", "bookings", "completed", "no_shows", "no_show_rate_percent", "cancelled",
+         "currency", "revenue"]
+    ]  # fmt: skip
     for s in bookings_by_service(business=business, period=period):
         rate = "" if s.no_show_rate is None else str(s.no_show_rate)
         counts = [s.bookings, s.completed, s.no_shows, rate, s.cancelled]
@@ -360,9 +362,9 @@ def export_rows(table: str, period: Period, business: Business) -> Rows:
 
 
 EXPORTS = (
-    *("revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts", "offerings"),
+    "revenue", "payouts", "campaigns", "channels", "unattributed", "cohorts", "offerings",
     "bookings",
-)
+)  # fmt: skip
 
 
 @business_view()

@@ -22,7 +22,6 @@ from tillbook.backoffice.views.helpers import apply_error
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.core.money import Money
-from tillbook.insights.bookings import bookings_by_service
 from tillbook.insights.campaigns import channel_results, unattributed_utms
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import revenue_by_day
@@ -111,7 +110,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
                 "cancelled": s.cancelled,
                 "revenue": fmt(s.revenue),
             }
-            for s in bookings_by_service(business=business, period=period)
+            for s in metrics.current.bookings.services  # read with the period's bookings
         ]
     return page(
         request,
