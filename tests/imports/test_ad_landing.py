@@ -83,3 +83,72 @@ def test_ad_set_rows_replace_the_campaign_row_of_the_same_day(
         (date(2026, 9, 1), "Männer 30-45", "EUR", 780),
         (date(2026, 9, 2), "Frauen 30-45", "EUR", 1200),
     ]
+
+
+GOOGLE_DAILY_HEAD = (
+    'Campaign report\n"September 1, 2026 - September 2, 2026"\n'
+    "Day,Campaign,Campaign ID,Impr.,Clicks,Currency code,Cost\n"
+)
+
+
+def _campaigns() -> list[tuple[str, str, int]]:
+    """(id, name, spend) of every campaign."""
+    return sorted(
+        AdCampaign.objects.annotate(spend=Sum("days__spend")).values_list(
+            "external_id", "name", "spend"
+        )
+    )
+
+
+def test_two_campaigns_that_swap_names_keep_their_ids_and_spend(
+    run_import: Importer, scoped: Business
+) -> None:
+    """A rename to a name another campaign held (here: two campaigns swapping names) crashed
+    the import on the name's uniqueness; campaigns known by an id are matched by it alone."""
+    from tillbook.imports.source import ImportSource
+
+    first = GOOGLE_DAILY_HEAD + "2026-09-01,A,1,10,1,USD,1.00\n2026-09-01,B,2,10,1,USD,2.00\n"
+    second = GOOGLE_DAILY_HEAD + "2026-09-02,B,1,10,1,USD,3.00\n2026-09-02,A,2,10,1,USD,4.00\n"
+    assert run_import(ImportSource.from_bytes(first.encode(), "g1.csv")).state == "done"
+    run = run_import(ImportSource.from_bytes(second.encode(), "g2.csv"))
+    assert (run.state, run.imported) == ("done", 2)
+    assert _campaigns() == [("1", "B", 100 + 300), ("2", "A", 200 + 400)]
+
+
+def test_a_new_campaign_given_a_renamed_campaigns_old_name_is_a_campaign_of_its_own(
+    run_import: Importer, scoped: Business
+) -> None:
+    """August: campaign 201 is "Spring". September: 201 is renamed "Spring 2025" and a new
+    campaign 203 is called "Spring". 203's spend went to 201 (matched by name)."""
+    from tillbook.imports.source import ImportSource
+
+    august = GOOGLE_DAILY_HEAD + "2026-08-01,Spring,201,10,1,USD,50.00\n"
+    september = (
+        GOOGLE_DAILY_HEAD
+        + "2026-09-01,Spring,203,10,1,USD,70.00\n2026-09-01,Spring 2025,201,10,1,USD,10.00\n"
+    )
+    run_import(ImportSource.from_bytes(august.encode(), "aug.csv"))
+    run_import(ImportSource.from_bytes(september.encode(), "sep.csv"))
+    assert _campaigns() == [("201", "Spring 2025", 5000 + 1000), ("203", "Spring", 7000)]
+
+
+def test_a_campaign_first_known_by_name_takes_its_id_when_a_file_gives_it(
+    run_import: Importer, scoped: Business
+) -> None:
+    from tillbook.imports.ad_landing import ad_land_batch
+    from tillbook.imports.records import AdRecord
+
+    def record(campaign_id: str, spend: int, day: date) -> AdRecord:
+        return AdRecord(
+            line=1, platform="meta", campaign_name="Retreat", campaign_id=campaign_id,
+            ad_group="", first_day=day, last_day=day, currency="USD", spend=spend, clicks=0,
+            impressions=0, conversions=Decimal(0),
+        )  # fmt: skip
+
+    ad_land_batch(
+        business=scoped, records=[record("", 500, date(2026, 9, 1))], run_id=None, cache={}
+    )
+    ad_land_batch(
+        business=scoped, records=[record("238", 700, date(2026, 9, 2))], run_id=None, cache={}
+    )
+    assert _campaigns() == [("238", "Retreat", 1200)]

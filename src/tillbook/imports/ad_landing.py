@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models.functions import Length
 
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
@@ -84,14 +85,17 @@ def _campaign(business: Business, record: AdRecord, cache: dict) -> AdCampaign:
     if campaign is not None:
         return campaign
     found = None
+    same_platform = AdCampaign.objects.filter(business=business, platform=record.platform)
     if record.campaign_id:
-        found = AdCampaign.objects.filter(
-            business=business, platform=record.platform, external_id=record.campaign_id
-        ).first()
+        found = same_platform.filter(external_id=record.campaign_id).first()
     if found is None:
-        found = AdCampaign.objects.filter(
-            business=business, platform=record.platform, name=record.campaign_name
-        ).first()
+        # By name: a campaign known by another id is another campaign that had (or has) the
+        # same name; one known by no id yet is this one, from a file that gave no ids. With
+        # no id in the record, a campaign with no id is the likeliest, then the newest.
+        named = same_platform.filter(name=record.campaign_name)
+        if record.campaign_id:
+            named = named.filter(external_id="")
+        found = named.order_by(Length("external_id"), "-pk").first()
     if found is None:
         found = AdCampaign(
             business=business,

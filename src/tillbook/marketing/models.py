@@ -20,7 +20,9 @@ class AdPlatform(models.TextChoices):
 
 class AdCampaign(TenantModel):
     """A campaign as an ad platform names it. Matched by the platform's id when the file has a
-    trustworthy one, else by name (Meta ids often arrive mangled by Excel)."""
+    trustworthy one, else by name (Meta ids often arrive mangled by Excel). Names are unique
+    only among campaigns known by no id: platforms let two campaigns share a name (Meta), and
+    a renamed campaign's old name may be given to a new one."""
 
     platform = models.CharField(max_length=12, choices=AdPlatform.choices)
     external_id = models.CharField(max_length=100, blank=True)
@@ -31,7 +33,9 @@ class AdCampaign(TenantModel):
         ordering: ClassVar = ["platform", "name"]
         constraints: ClassVar = [
             models.UniqueConstraint(
-                fields=["business", "platform", "name"], name="adcampaign_name_unique"
+                fields=["business", "platform", "name"],
+                condition=models.Q(external_id=""),
+                name="adcampaign_name_unique",
             ),
             models.UniqueConstraint(
                 fields=["business", "platform", "external_id"],
