@@ -111,7 +111,7 @@ def test_a_refused_range_is_400_on_every_page_and_download(
                 "google,Fall Launch – Search,USD,300.00,2140,9197,12.00,1329.67,2,0,4.43,",
             ],
         ),
-        ("unattributed", ["utm_campaign,currency,attributed_revenue,orders"]),
+        ("unattributed", ["utm_campaign,currency,attributed_revenue,orders,names_several"]),
         (
             "cohorts",
             [

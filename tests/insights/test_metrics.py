@@ -217,6 +217,8 @@ def test_ad_spend_billed_in_another_currency_is_shown_apart_never_added(
             "clicks": 500,
             "impressions": 12000,
             "conversions": "7.00",
+            "attributed_revenue": "0.00",  # no sale came from it
+            "orders": 0,
         }
     ]
     # The USD figures are those of the hand-computed test: nothing of the euros is in them.
@@ -239,7 +241,7 @@ def test_ad_spend_billed_in_another_currency_is_shown_apart_never_added(
     export = owner_client.get("/manage/acme/insights/export/campaigns.csv", september_range)
     assert export.status_code == 200
     lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
-    assert lines[-1] == ("meta,Retreat EU,EUR,250.00,500,12000,7.00,,,,,")
+    assert lines[-1] == "meta,Retreat EU,EUR,250.00,500,12000,7.00,0.00,0,0,,"
 
 
 @pytest.mark.parametrize(

@@ -34,14 +34,16 @@ def utm_from(params: Mapping[str, str]) -> dict[str, str]:
     """The UTM parameters present in a query string (exact, case-sensitive names)."""
     found = {}
     for key in UTM_KEYS:
-        value = params.get(key)
+        value = _clean(params.get(key) or "", MAX_VALUE)
         if value:
-            found[key] = _clean(value, MAX_VALUE)
+            found[key] = value
     return found
 
 
 def _clean(value: Any, limit: int) -> str:
-    return "".join(ch for ch in str(value) if ch.isprintable())[:limit]
+    """Printable characters only, without the spaces around them (`utm_campaign=spring%20`
+    is the campaign "spring": a trailing space could never be told apart, nor mapped)."""
+    return "".join(ch for ch in str(value) if ch.isprintable()).strip()[:limit]
 
 
 def touch_clean(raw: Any) -> dict[str, str]:
@@ -51,7 +53,7 @@ def touch_clean(raw: Any) -> dict[str, str]:
     touch = {}
     for key in TOUCH_KEYS:
         value = raw.get(key)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value.strip():
             limit = MAX_URL if key in ("landing", "referrer") else MAX_VALUE
             touch[key] = _clean(value, limit)
     return touch

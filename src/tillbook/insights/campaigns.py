@@ -49,16 +49,23 @@ class CampaignResult:
     attributed_revenue: int = 0
     orders: int = 0
     new_customers: int = 0
+    # Spend in `currency`, another than the business's, in which its revenue is counted.
+    billed_apart: bool = False
 
     @property
     def roas(self) -> Decimal | None:
+        if self.billed_apart:  # no exchange rate is guessed
+            return None
         return ratio(self.attributed_revenue, self.spend)
 
     @property
     def cac(self) -> int | None:
-        """Spend per new customer; none without spend in the business's currency (as ROAS):
-        a campaign paid for in another currency did not bring customers for nothing."""
-        return self.spend // self.new_customers if self.spend and self.new_customers else None
+        """Spend per new customer, to the nearest minor unit; none without spend in the
+        business's currency (as ROAS): a campaign paid for in another currency did not bring
+        customers for nothing."""
+        if self.billed_apart or not self.spend or not self.new_customers:
+            return None
+        return int((Decimal(self.spend) / self.new_customers).quantize(Decimal(1), ROUND_HALF_EVEN))
 
 
 @dataclass
@@ -66,6 +73,7 @@ class Attribution:
     revenue: int = 0
     orders: int = 0
     new_customers: int = 0
+    names_several: bool = False  # the UTM value names several campaigns: it must be mapped
 
 
 def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attribution]:
@@ -83,8 +91,12 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
         .annotate(revenue=Sum(F("gross") - F("fees") - F("refunds_of_sales")), orders=Sum("orders"))
         .order_by()
     ):
-        found[row["utm_campaign"]].revenue += row["revenue"]
-        found[row["utm_campaign"]].orders += row["orders"]
+        # Sales recorded before UTM values were trimmed where they are captured fold in.
+        utm = row["utm_campaign"].strip()
+        if not utm:
+            continue
+        found[utm].revenue += row["revenue"]
+        found[utm].orders += row["orders"]
     # A campaign acquired the customers whose first payment ever came through it.
     for row in (
         CustomerFirstPayment.objects.filter(
@@ -95,7 +107,8 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
         .annotate(customers=Count("id"))
         .order_by()
     ):
-        found[row["first_utm"]].new_customers += row["customers"]
+        if row["first_utm"].strip():
+            found[row["first_utm"].strip()].new_customers += row["customers"]
     return dict(found)
 
 
@@ -117,6 +130,7 @@ def _spend(business: Business, period: Period, *, own_currency: bool) -> list[Ca
             clicks=row["clicks"],
             impressions=row["impressions"],
             conversions=Decimal(row["conversions"]).quantize(Decimal("0.01")),
+            billed_apart=not own_currency,
         )
         for row in days.values("campaign", "campaign__platform", "campaign__name", "currency")
         .annotate(
@@ -129,42 +143,81 @@ def _spend(business: Business, period: Period, *, own_currency: bool) -> list[Ca
     ]
 
 
-def spend_apart(*, business: Business, period: Period) -> list[CampaignResult]:
-    """Campaigns billed in another currency than the business's: shown apart, never added into
-    its ad spend or ROAS (no exchange rate is guessed)."""
-    return _spend(business, period, own_currency=False)
+def _attributed_campaigns(
+    business: Business, period: Period
+) -> dict[int, tuple[AdCampaign, Attribution]]:
+    """The period's attributed revenue, orders and new customers per ad campaign."""
+    attributed = attributed_by_utm(business=business, period=period)
+    targets = _utm_targets(business, set(attributed)).found if attributed else {}
+    found: dict[int, tuple[AdCampaign, Attribution]] = {}
+    for utm, value in attributed.items():
+        campaign = targets.get(utm)
+        if campaign is None:
+            continue
+        total = found.setdefault(campaign.pk, (campaign, Attribution()))[1]
+        total.revenue += value.revenue
+        total.orders += value.orders
+        total.new_customers += value.new_customers
+    return found
 
 
 def campaign_results(*, business: Business, period: Period) -> list[CampaignResult]:
-    """Every campaign with spend or attributed revenue in the period, biggest spend first.
-    Spend in another currency is never mixed into ROAS: see `spend_apart`."""
+    """Every campaign with spend in the business's currency or attributed revenue in the
+    period, biggest spend first (see `campaigns_with_apart`)."""
+    return campaigns_with_apart(business=business, period=period)[0]
+
+
+def spend_apart(*, business: Business, period: Period) -> list[CampaignResult]:
+    """Campaigns billed in another currency than the business's (see `campaigns_with_apart`)."""
+    return campaigns_with_apart(business=business, period=period)[1]
+
+
+def campaigns_with_apart(
+    *, business: Business, period: Period
+) -> tuple[list[CampaignResult], list[CampaignResult]]:
+    """The campaigns of the period, and apart from them those billed in another currency than
+    the business's.
+
+    The first list holds every campaign with spend in the business's currency or attributed
+    revenue, biggest spend first. The second holds spend in other currencies, never added into
+    the business's ad spend or ROAS (no exchange rate is guessed). A campaign billed only in
+    another currency in the period is in the second list alone, its revenue with it (in the
+    business's currency, on its first row, with no ROAS or CAC): its sales never enter a
+    ROAS or a CAC against spend it did not cost."""
     results = {
         result.campaign_id: result
         for result in _spend(business, period, own_currency=True)
         if result.campaign_id is not None
     }
-    attributed = attributed_by_utm(business=business, period=period)
-    if attributed:
-        target = _utm_targets(business, set(attributed))
-        for utm, value in attributed.items():
-            campaign = target.get(utm)
-            if campaign is None:
-                continue
-            result = results.get(campaign.pk)
-            if result is None:
-                result = results[campaign.pk] = CampaignResult(
-                    platform=campaign.platform,
-                    campaign=campaign.name,
-                    campaign_id=campaign.pk,
-                    currency=business.currency,
-                )
-            result.attributed_revenue += value.revenue
-            result.orders += value.orders
-            result.new_customers += value.new_customers
-    return sorted(results.values(), key=lambda r: (-r.spend, -r.attributed_revenue, r.campaign))
+    apart = _spend(business, period, own_currency=False)
+    billed_apart = {result.campaign_id: result for result in reversed(apart)}  # the first row
+    for pk, (campaign, value) in _attributed_campaigns(business, period).items():
+        result = results.get(pk) or billed_apart.get(pk)
+        if result is None:
+            result = results[pk] = CampaignResult(
+                platform=campaign.platform,
+                campaign=campaign.name,
+                campaign_id=campaign.pk,
+                currency=business.currency,
+            )
+        result.attributed_revenue += value.revenue
+        result.orders += value.orders
+        result.new_customers += value.new_customers
+    ranked = sorted(results.values(), key=lambda r: (-r.spend, -r.attributed_revenue, r.campaign))
+    return ranked, apart
 
 
-def _utm_targets(business: Business, utms: set[str]) -> dict[str, AdCampaign]:
+@dataclass
+class Targets:
+    found: dict[str, AdCampaign]
+    ambiguous: set[str]  # UTM values that name more than one campaign and are not mapped
+
+
+def _utm_targets(business: Business, utms: set[str]) -> Targets:
+    """The campaign each UTM value belongs to: the owner's mapping, else the one campaign whose
+    name or id it equals. One that equals several (the same name on two platforms, as
+    Microsoft's import from Google Ads copies them; one campaign's name and another's id) is
+    nobody's until the owner maps it: guessing would give one all the revenue."""
     mapped = {
         mapping.utm_campaign: mapping.campaign
         for mapping in CampaignMapping.objects.filter(
@@ -172,22 +225,29 @@ def _utm_targets(business: Business, utms: set[str]) -> dict[str, AdCampaign]:
         ).select_related("campaign")
     }
     rest = utms - set(mapped)
+    candidates: dict[str, set[int]] = defaultdict(set)
     if rest:
         for campaign in AdCampaign.objects.filter(
             Q(name__in=rest) | Q(external_id__in=rest), business=business
-        ).order_by("pk"):
+        ):
             for key in (campaign.name, campaign.external_id):
                 if key in rest:
+                    candidates[key].add(campaign.pk)
                     mapped.setdefault(key, campaign)
-    return mapped
+    ambiguous = {utm for utm, found in candidates.items() if len(found) > 1}
+    return Targets({utm: c for utm, c in mapped.items() if utm not in ambiguous}, ambiguous)
 
 
 def unattributed_utms(*, business: Business, period: Period) -> dict[str, Attribution]:
-    """UTM campaigns with sales but no ad campaign: newsletters, social posts, or a mapping
-    the owner still has to make."""
+    """UTM campaigns with sales but no ad campaign: newsletters, social posts, a mapping the
+    owner still has to make, or a value that names several campaigns (`names_several`)."""
     attributed = attributed_by_utm(business=business, period=period)
-    targets = _utm_targets(business, set(attributed)) if attributed else {}
-    return {utm: value for utm, value in attributed.items() if utm not in targets}
+    if not attributed:
+        return {}
+    targets = _utm_targets(business, set(attributed))
+    for utm in targets.ambiguous & set(attributed):
+        attributed[utm].names_several = True
+    return {utm: value for utm, value in attributed.items() if utm not in targets.found}
 
 
 def channel_results(results: list[CampaignResult]) -> list[CampaignResult]:

@@ -16,10 +16,9 @@ from tillbook.core.money import Money
 from tillbook.insights.bookings import BookingMetrics, booking_metrics
 from tillbook.insights.campaigns import (
     CampaignResult,
-    campaign_results,
+    campaigns_with_apart,
     channel_results,
     ratio,
-    spend_apart,
     unattributed_utms,
 )
 from tillbook.insights.customers import (
@@ -77,6 +76,7 @@ class PeriodMetrics:
 def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
     totals = sales_totals(business=business, period=period)
     own = totals.pop(business.currency, SalesTotals(business.currency))
+    campaigns, apart = campaigns_with_apart(business=business, period=period)
     return PeriodMetrics(
         period=period,
         currency=business.currency,
@@ -84,9 +84,9 @@ def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
         other_currencies=dict(sorted(totals.items())),
         payouts=payouts_by_processor(business=business, period=period),
         customers=customers_new_and_returning(business=business, period=period),
-        campaigns=campaign_results(business=business, period=period),
+        campaigns=campaigns,
         bookings=booking_metrics(business=business, period=period),
-        spend_apart=spend_apart(business=business, period=period),
+        spend_apart=apart,
     )
 
 
@@ -183,6 +183,9 @@ def period_json(metrics: PeriodMetrics) -> dict[str, Any]:
                 "clicks": r.clicks,
                 "impressions": r.impressions,
                 "conversions": f"{r.conversions:.2f}",
+                # In the business's currency; no ROAS is set against spend in another.
+                "attributed_revenue": _money(r.attributed_revenue, metrics.currency),
+                "orders": r.orders,
             }
             for r in metrics.spend_apart
         ],

@@ -22,8 +22,8 @@ from tillbook.insights.bookings import bookings_by_service, upcoming_bookings
 from tillbook.insights.campaigns import (
     CampaignResult,
     campaign_results,
+    campaigns_with_apart,
     channel_results,
-    spend_apart,
     unattributed_utms,
 )
 from tillbook.insights.customers import lifetime_value_by_cohort
@@ -211,6 +211,8 @@ def spend_apart_display(business: Business, results: list[CampaignResult]) -> li
             "currency": r.currency,
             "spend_text": Money(r.spend, r.currency).format(business.locale),
             "clicks": r.clicks,
+            "orders": r.orders,
+            "revenue_text": _money(business, r.attributed_revenue) if r.orders else "",
         }
         for r in results
     ]
@@ -292,10 +294,11 @@ def _campaign_rows(
                 "" if r.cac is None else _m(business, r.cac),
             ]
         )
-    rows.extend(  # in their own currency; no revenue or ROAS is set against them
+    rows.extend(  # spend in its own currency, revenue in the business's: no ROAS or CAC
         [
             *(r.platform, r.campaign, r.currency, Money(r.spend, r.currency).major_string()),
-            *(r.clicks, r.impressions, r.conversions, "", "", "", "", ""),
+            *(r.clicks, r.impressions, r.conversions, _m(business, r.attributed_revenue)),
+            *(r.orders, r.new_customers, "", ""),
         ]
         for r in apart
     )
@@ -303,9 +306,10 @@ def _campaign_rows(
 
 
 def _unattributed_rows(business: Business, period: Period) -> Rows:
-    rows: Rows = [["utm_campaign", "currency", "attributed_revenue", "orders"]]
+    rows: Rows = [["utm_campaign", "currency", "attributed_revenue", "orders", "names_several"]]
     for utm, value in sorted(unattributed_utms(business=business, period=period).items()):
-        rows.append([utm, business.currency, _m(business, value.revenue), value.orders])
+        several = "yes" if value.names_several else ""
+        rows.append([utm, business.currency, _m(business, value.revenue), value.orders, several])
     return rows
 
 
@@ -342,11 +346,7 @@ def export_rows(table: str, period: Period, business: Business) -> Rows:
     if table == "payouts":
         return _payout_rows(business, period)
     if table == "campaigns":
-        return _campaign_rows(
-            business,
-            campaign_results(business=business, period=period),
-            spend_apart(business=business, period=period),
-        )
+        return _campaign_rows(business, *campaigns_with_apart(business=business, period=period))
     if table == "channels":
         results = campaign_results(business=business, period=period)
         return _campaign_rows(business, channel_results(results))

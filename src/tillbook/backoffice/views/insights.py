@@ -73,7 +73,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         context["channels"] = campaign_display(business, channel_results(metrics.current.campaigns))
         context["utm_sales"] = any(c.orders for c in metrics.current.campaigns)
         context["unattributed"] = [
-            (utm, fmt(value.revenue), value.orders)
+            (utm, fmt(value.revenue), value.orders, value.names_several)
             for utm, value in sorted(unattributed_utms(business=business, period=period).items())
         ]
     elif report == "customers":

@@ -85,9 +85,16 @@ class Command(BaseCommand):
                     f"{row['attributed_revenue']:>11}{row['roas'] or '–':>7}"  # None: no spend
                 )
         for row in data["ad_spend_other_currencies"]:
+            brought = (
+                f"; brought {row['attributed_revenue']} {data['currency']} in "
+                f"{row['orders']} orders (no ROAS without an exchange rate)"
+                if row["orders"]
+                else ""
+            )
             write(
                 f"Also spent in {row['currency']} (not in the totals above): {row['platform']}: "
                 f"{row['campaign']} {row['spend']} {row['currency']}, {row['clicks']} clicks"
+                f"{brought}"
             )
         for code, totals in data["other_currencies"].items():
             # A ledger's total is not input: built from minor units, so no input limit applies.
