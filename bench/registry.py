@@ -11,11 +11,13 @@ from __future__ import annotations
 import cProfile
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.timing import percentile
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,24 @@ class Row:
         else:
             ratio = figure / baseline if baseline else float("inf")
         return cls(name, figure, unit, baseline, ratio, note)
+
+    @classmethod
+    def latencies(
+        cls, name: str, *, ours: Sequence[float], theirs: Sequence[float], note: str = ""
+    ) -> list[Row]:
+        """The p50 and p95 rows of two sets of timings in seconds, shown in milliseconds;
+        `name` says where the percentile goes ("insights.cohorts.p{percent}")."""
+        return [
+            cls.compare(
+                name.format(percent=percent),
+                figure=percentile(ours, percent) * 1000,
+                baseline=percentile(theirs, percent) * 1000,
+                unit="ms",
+                higher_is_better=False,
+                note=note,
+            )
+            for percent in (50, 95)
+        ]
 
 
 @dataclass

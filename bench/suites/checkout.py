@@ -48,7 +48,6 @@ from django.db import connection
 from django.utils import timezone
 
 from bench.registry import Context, Row, benchmark
-from bench.timing import percentile
 
 BUYERS = 20
 WORKERS = 4
@@ -620,17 +619,12 @@ def checkout_contended(context: Context) -> list[Row]:
                 note=f"everything on the machine; load average {cpu.load:.1f} at the end",
             )
         )
-    for percent in (50, 95):
-        rows.append(
-            Row.compare(
-                f"checkout.pages p{percent} (20 clients)",
-                figure=percentile(pages, percent) * 1000,
-                baseline=percentile(health, percent) * 1000,
-                unit="ms",
-                higher_is_better=False,
-                note=f"{len(pages)} storefront pages; baseline GET /healthz",
-            )
-        )
+    rows += Row.latencies(
+        "checkout.pages p{percent} (20 clients)",
+        ours=pages,
+        theirs=health,
+        note=f"{len(pages)} storefront pages; baseline GET /healthz",
+    )
     rows.append(
         Row(
             "checkout.baseline sale (SQL by hand)",

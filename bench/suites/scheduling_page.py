@@ -28,7 +28,6 @@ from django.utils import timezone
 from bench.datasets.bookings import booked_month
 from bench.fixtures import bench_business
 from bench.registry import Context, Row, benchmark
-from bench.timing import percentile
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.scheduling.models import Booking, BookingState
@@ -116,14 +115,4 @@ def booking_page_under_load(context: Context) -> list[Row]:
         tillbook = run(page)
     baseline = run(listing)
     note = f"{THREADS} threads, {REQUESTS} requests, {BOOKINGS} bookings, 3 staff"
-    return [
-        Row.compare(
-            f"scheduling.page p{percent}",
-            figure=percentile(tillbook, percent) * 1000,
-            baseline=percentile(baseline, percent) * 1000,
-            unit="ms",
-            higher_is_better=False,
-            note=note,
-        )
-        for percent in (50, 95)
-    ]
+    return Row.latencies("scheduling.page p{percent}", ours=tillbook, theirs=baseline, note=note)

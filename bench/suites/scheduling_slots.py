@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from bench.datasets.bookings import booked_month, month_start
 from bench.registry import Context, Row, benchmark
-from bench.timing import percentile, seconds
+from bench.timing import seconds
 from tests.scheduling.naive import naive_staff_slots
 from tillbook.scheduling.availability import SlotRules, available_slots
 
@@ -56,14 +56,6 @@ def slots_for_a_month(context: Context) -> list[Row]:
     engine_samples = [seconds(engine) for _ in range(max(ENGINE_RUNS, context.iterations))]
     baseline_samples = [seconds(baseline) for _ in range(max(BASELINE_RUNS, context.iterations))]
     note = f"{len(offered)} slots, 3 staff, {BOOKINGS} bookings, 31 days"
-    return [
-        Row.compare(
-            f"scheduling.slots p{percent}",
-            figure=percentile(engine_samples, percent) * 1000,
-            baseline=percentile(baseline_samples, percent) * 1000,
-            unit="ms",
-            higher_is_better=False,
-            note=note,
-        )
-        for percent in (50, 95)
-    ]
+    return Row.latencies(
+        "scheduling.slots p{percent}", ours=engine_samples, theirs=baseline_samples, note=note
+    )

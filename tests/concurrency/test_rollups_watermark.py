@@ -31,8 +31,8 @@ from tillbook.imports import services
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.services import import_run_create, import_run_execute
 from tillbook.imports.source import ImportSource
-from tillbook.insights.models import DailyLedger
-from tillbook.insights.rollups import rollups_refresh
+from tillbook.insights.models import CustomerValue, DailyLedger
+from tillbook.insights.rollups import customer_values_refresh, rollups_refresh
 from tillbook.payments import ledger_lock
 from tillbook.payments import models as payment_models
 from tillbook.payments.models import Payment, PaymentState, Source
@@ -48,9 +48,9 @@ T = TypeVar("T")
 # A payments export: payments only, no balance lines (lines of the same day would make the
 # rollups read the day again and hide the loss).
 PAYMENTS = (
-    "id,Created date (UTC),Amount,Amount Refunded,Currency,Status,Fee\n"
-    "ch_1,2026-10-01 15:00:00,100.00,0.00,usd,Paid,3.20\n"
-    "ch_2,2026-10-01 16:00:00,50.00,0.00,usd,Paid,1.75\n"
+    "id,Created date (UTC),Amount,Amount Refunded,Currency,Status,Fee,Customer Email\n"
+    "ch_1,2026-10-01 15:00:00,100.00,0.00,usd,Paid,3.20,ann@example.com\n"
+    "ch_2,2026-10-01 16:00:00,50.00,0.00,usd,Paid,1.75,bo@example.com\n"
 )
 
 
@@ -72,13 +72,17 @@ def _card_payment(business: Business) -> Payment:
             currency="USD",
             amount=2500,
             provider_reference="pi_till",
+            customer_email="cy@example.com",
             created_at=datetime(2026, 10, 1, 17, 0, tzinfo=UTC),
             succeeded_at=datetime(2026, 10, 1, 17, 0, tzinfo=UTC),
         )
 
 
 def _refresh(business: Business) -> bool:
+    """The background sweep's refresh: the customers' values (which pages other than the
+    cohort table leave alone) first, so that it too meets the import's hold."""
     with business_scope(business):
+        customer_values_refresh(business=business)
         return rollups_refresh(business=business)
 
 
@@ -95,6 +99,12 @@ def _dashboard_gross(business: Business) -> int:
     with unscoped():
         total = DailyLedger.objects.filter(business=business).aggregate(gross=Sum("gross"))
     return int(total["gross"] or 0)
+
+
+def _cohort_revenue(business: Business) -> int:
+    with unscoped():
+        total = CustomerValue.objects.filter(business=business).aggregate(paid=Sum("revenue"))
+    return int(total["paid"] or 0)
 
 
 class _Paused(Generic[T]):
@@ -184,6 +194,7 @@ def test_a_refresh_during_an_import_waits_for_it_and_counts_its_payments(
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     # 100.00 + 50.00 imported, 25.00 at the till.
     assert _dashboard_gross(business) == 10000 + 5000 + 2500
+    assert _cohort_revenue(business) == 10000 + 5000 + 2500
 
 
 def test_negative_control_without_the_hold_the_import_is_lost(
@@ -194,8 +205,31 @@ def test_negative_control_without_the_hold_the_import_is_lost(
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     # The refresh read the till's payment (a higher id) and moved past the import's.
     assert _dashboard_gross(business) == 2500
+    assert _cohort_revenue(business) == 2500
     with unscoped():
         assert Payment.objects.filter(business=business).count() == 3
+
+
+def test_negative_control_without_holding_the_customer_values_the_cohorts_lose_the_import(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.insights.models import RollupWatermark
+    from tillbook.insights.rollups import DAILY, FIRSTS
+
+    def hold_all_but_the_values(*, business: Business) -> None:
+        for name in (FIRSTS, DAILY):
+            RollupWatermark.objects.get_or_create(business=business, name=name)
+        list(
+            RollupWatermark.objects.select_for_update()
+            .filter(business=business, name__in=(FIRSTS, DAILY))
+            .order_by("name")
+        )
+
+    monkeypatch.setattr(services, "rollups_hold", hold_all_but_the_values)
+    run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
+    assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
+    assert _dashboard_gross(business) == 10000 + 5000 + 2500
+    assert _cohort_revenue(business) == 2500  # the values moved past the import's payments
 
 
 # Staff record cash for a request while the till takes a card ------------------------------

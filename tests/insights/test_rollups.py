@@ -221,7 +221,7 @@ def test_a_fee_learnt_after_the_rollups_read_the_payment_reaches_the_day(
 ) -> None:
     from tillbook.core.money import Money
     from tillbook.insights.models import DailyLedger, RollupReread
-    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.insights.rollups import customer_values_refresh, rollups_refresh
     from tillbook.payments.services import payment_confirm
 
     # The card succeeded before Stripe had its balance transaction: no fee yet.
@@ -234,9 +234,15 @@ def test_a_fee_learnt_after_the_rollups_read_the_payment_reaches_the_day(
     # Left in the fee's own transaction for each rollup, consumed by the next refresh.
     assert sorted(RollupReread.objects.values_list("name", "payment_id")) == [
         ("customer_first_payment", paid.pk),
+        ("customer_values", paid.pk),
         ("daily_ledger", paid.pk),
     ]
     rollups_refresh(business=scoped)
+    # The customers' values are read by the cohort table (or the sweep), not by every page.
+    assert list(RollupReread.objects.values_list("name", "payment_id")) == [
+        ("customer_values", paid.pk)
+    ]
+    assert customer_values_refresh(business=scoped) == 1
     assert RollupReread.objects.count() == 0
     assert list(DailyLedger.objects.values_list("day", "gross", "fees")) == [
         (date(2026, 9, 3), 1000, 59)
@@ -261,3 +267,94 @@ def test_a_failed_payment_that_succeeds_after_all_reaches_the_rollups(
     rollups_refresh(business=scoped)
     assert DailyLedger.objects.aggregate(gross=Sum("gross"))["gross"] == 2000
     assert set(firsts()) == {"gus@example.com", "fay@example.com"}
+
+
+def _cohorts(business: Business) -> list[tuple[date, str, int, int, int]]:
+    from tillbook.insights.customers import lifetime_value_by_cohort
+
+    return [
+        (c.month, c.currency, c.customers, c.orders, c.revenue)
+        for c in lifetime_value_by_cohort(business=business)
+    ]
+
+
+@pytest.mark.parametrize("by_customer_up_to", [1000, 0], ids=["by-customer", "everyone"])
+def test_customer_values_follow_new_payments_refunds_and_replaced_refunds(
+    scoped: Business, monkeypatch: pytest.MonkeyPatch, by_customer_up_to: int
+) -> None:
+    """The cohort table sums CustomerValue: after every kind of change since the last read,
+    it says what summing the ledger again would (hand-computed here), whether the customers
+    touched are summed again one by one or all of them at once."""
+    from tillbook.insights import rollups
+    from tillbook.insights.models import CustomerValue
+    from tillbook.payments.models import Refund, RefundState
+
+    monkeypatch.setattr(rollups, "VALUES_BY_CUSTOMER_UP_TO", by_customer_up_to)
+
+    def refund(payment: Payment, amount: int, state: str = RefundState.SUCCEEDED) -> Refund:
+        return Refund.objects.create(
+            business=scoped,
+            payment=payment,
+            state=state,
+            currency=payment.currency,
+            amount=amount,
+            idempotency_key=f"test-{payment.pk}-{amount}-{state}",
+            succeeded_at=datetime(2026, 10, 2, tzinfo=UTC),
+        )
+
+    ann = pay(scoped, "ann@example.com", datetime(2026, 9, 2, 15, tzinfo=UTC))
+    pay(scoped, "bo@example.com", datetime(2026, 10, 5, 15, tzinfo=UTC))
+    assert _cohorts(scoped) == [
+        (date(2026, 9, 1), "USD", 1, 1, 1000),
+        (date(2026, 10, 1), "USD", 1, 1, 1000),
+    ]
+    # Ann comes back (10.00), a payment is still pending, and Ann's first payment is refunded
+    # 2.50 with a summary refund (as Stripe's payments export says it) and 1.00 pending.
+    pay(scoped, "ANN@example.com", datetime(2026, 10, 9, 15, tzinfo=UTC))
+    pending = pay(scoped, "cy@example.com", datetime(2026, 10, 9, tzinfo=UTC), PaymentState.PENDING)
+    summary = refund(ann, 250)
+    held = refund(ann, 100, RefundState.PENDING)
+    assert _cohorts(scoped) == [
+        (date(2026, 9, 1), "USD", 1, 2, 1750),
+        (date(2026, 10, 1), "USD", 1, 1, 1000),
+    ]
+    # The pending refund goes through: nothing else new.
+    Refund.objects.filter(pk=held.pk).update(state=RefundState.SUCCEEDED)
+    assert _cohorts(scoped)[0] == (date(2026, 9, 1), "USD", 1, 2, 1650)
+    # The pending payment succeeds; the summary refund is replaced by the real one (2.00),
+    # which touches only Ann's old payment.
+    pending.state, pending.succeeded_at = PaymentState.SUCCEEDED, datetime(2026, 10, 20, tzinfo=UTC)
+    pending.save()
+    summary.delete()
+    refund(ann, 200)
+    assert _cohorts(scoped) == [
+        (date(2026, 9, 1), "USD", 1, 2, 2000 - 100 - 200),
+        (date(2026, 10, 1), "USD", 2, 2, 2000),
+    ]
+    assert sorted(CustomerValue.objects.values_list("email_key", "orders", "revenue")) == [
+        ("ann@example.com", 2, 1700),
+        ("bo@example.com", 1, 1000),
+        ("cy@example.com", 1, 1000),
+    ]
+
+
+def test_customer_values_are_read_once_and_kept_per_business(
+    scoped: Business, other_business: Business, django_assert_num_queries
+) -> None:
+    from tillbook.core.scoping import business_scope
+    from tillbook.insights.rollups import customer_values_refresh
+
+    pay(scoped, "ann@example.com", datetime(2026, 9, 2, 15, tzinfo=UTC))
+    with business_scope(other_business):
+        pay(other_business, "ann@example.com", datetime(2026, 9, 2, 15, tzinfo=UTC))
+        pay(other_business, "zed@example.com", datetime(2026, 9, 3, 15, tzinfo=UTC))
+        assert _cohorts(other_business) == [(date(2026, 9, 1), "USD", 2, 2, 2000)]
+    assert _cohorts(scoped) == [(date(2026, 9, 1), "USD", 1, 1, 1000)]
+    assert customer_values_refresh(business=scoped) == 0  # nothing new: nothing summed again
+    # Nothing new: the refresh only looks (the tops, its watermark, rereads: nine queries,
+    # savepoints included; on PostgreSQL four more take and give back the ledger's lock around
+    # the tops) and one query sums the rollup.
+    from django.db import connection
+
+    with django_assert_num_queries(10 if connection.vendor == "sqlite" else 14):
+        assert _cohorts(scoped) == [(date(2026, 9, 1), "USD", 1, 1, 1000)]

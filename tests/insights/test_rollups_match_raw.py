@@ -11,7 +11,11 @@ import pytest
 
 from tillbook.core.models import Business
 from tillbook.insights import rollups
-from tillbook.insights.customers import CustomerCounts, customers_new_and_returning
+from tillbook.insights.customers import (
+    CustomerCounts,
+    customers_new_and_returning,
+    lifetime_value_by_cohort,
+)
 from tillbook.insights.ledger import revenue_by_day, sales_totals
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import rollups_refresh
@@ -84,6 +88,33 @@ def raw_days(business: Business, period: Period) -> dict[date, tuple[int, int, i
     return days
 
 
+def raw_cohorts(business: Business) -> list[tuple[date, int, int, int]]:
+    """(month, customers, orders, revenue less refunds) per month of first payment."""
+    firsts: dict[str, datetime] = {}
+    orders: dict[str, int] = {}
+    revenue: dict[str, int] = {}
+    for payment in Payment.objects.filter(business=business, state=PaymentState.SUCCEEDED):
+        key = payment.customer_email.lower()
+        firsts[key] = min(firsts.get(key, payment.succeeded_at), payment.succeeded_at)
+        orders[key] = orders.get(key, 0) + 1
+        refunded = sum(r.amount for r in payment.refunds.all() if r.state == RefundState.SUCCEEDED)
+        paid = payment.amount + payment.tip_amount - refunded
+        revenue[key] = revenue.get(key, 0) + paid
+    months: dict[date, tuple[int, int, int]] = {}
+    for key, first in firsts.items():
+        month = first.astimezone(CHICAGO).date().replace(day=1)
+        customers, count, total = months.get(month, (0, 0, 0))
+        months[month] = (customers + 1, count + orders[key], total + revenue[key])
+    return sorted((month, *figures) for month, figures in months.items())
+
+
+def served_cohorts(business: Business) -> list[tuple[date, int, int, int]]:
+    return [
+        (c.month, c.customers, c.orders, c.revenue)
+        for c in lifetime_value_by_cohort(business=business)
+    ]
+
+
 RANGES = [
     (date(2026, 2, 27), date(2026, 3, 9)),  # a month edge and the spring-forward day
     (date(2026, 3, 8), date(2026, 3, 8)),  # the 23-hour day alone
@@ -100,17 +131,22 @@ def test_rollups_match_the_raw_payments_across_month_edges_and_dst(
     scoped: Business, monkeypatch: pytest.MonkeyPatch, relink_all_above: int
 ) -> None:
     monkeypatch.setattr(rollups, "RELINK_ALL_ABOVE", relink_all_above)
+    monkeypatch.setattr(rollups, "VALUES_BY_CUSTOMER_UP_TO", relink_all_above)
     scoped.timezone = "America/Chicago"
     scoped.save()
     # Sales arrive in three batches, the last one imported history older than the others, so
-    # the rollups are refreshed incrementally and have to relink customers' earlier days.
+    # the rollups are refreshed incrementally and have to relink customers' earlier days (and
+    # move customers to an earlier cohort).
     history(scoped, seed=1, first=date(2026, 2, 20), days=120, count=120)
     rollups_refresh(business=scoped)
+    assert served_cohorts(scoped) == raw_cohorts(scoped)
     history(scoped, seed=2, first=date(2026, 6, 1), days=200, count=120)
     history(scoped, seed=4, first=date(2026, 10, 31), days=3, count=15)  # fall back
     rollups_refresh(business=scoped)
+    assert served_cohorts(scoped) == raw_cohorts(scoped)
     history(scoped, seed=3, first=date(2026, 1, 1), days=365, count=160)
     rollups_refresh(business=scoped)
+    assert served_cohorts(scoped) == raw_cohorts(scoped)
     seen: list[CustomerCounts] = []
     for first, last in RANGES:
         for period in (Period(first, last, CHICAGO), Period(first, last, CHICAGO).previous()):

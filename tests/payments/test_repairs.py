@@ -152,6 +152,7 @@ def test_cash_payments_recorded_without_their_customers_email_are_given_it(
     ]
     assert sorted(RollupReread.objects.values_list("name", "payment_id")) == [
         ("customer_first_payment", cash.pk),
+        ("customer_values", cash.pk),
         ("daily_ledger", cash.pk),
     ]
     assert manual_payment_emails_mend(registry) == 0

@@ -62,6 +62,32 @@ class CustomerDay(TenantModel):
         return f"{self.email_key} on {self.day}"
 
 
+class CustomerValue(TenantModel):
+    """What each customer (by lower-cased email) has paid in one currency: their succeeded
+    payments and their amount with tips, less what was refunded of them. Summed by the month
+    of the customer's first payment it is the cohort table, which otherwise groups every
+    payment the business ever had on each view. Kept up to date by
+    insights.rollups.customer_values_refresh."""
+
+    email_key = models.CharField(max_length=254)
+    currency = models.CharField(max_length=3)
+    # The customer's first payment in any currency (the same on each of their rows): its
+    # month is their cohort, as CustomerFirstPayment dates "new customers".
+    first_at = models.DateTimeField()
+    orders = models.IntegerField()
+    revenue = models.BigIntegerField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["business", "email_key", "currency"], name="customervalue_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email_key} in {self.currency}"
+
+
 class RollupWatermark(TenantModel):
     """How far a rollup has read the payments table (by id)."""
 

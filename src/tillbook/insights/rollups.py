@@ -31,6 +31,7 @@ from tillbook.insights.attribution import payment_utm
 from tillbook.insights.models import (
     CustomerDay,
     CustomerFirstPayment,
+    CustomerValue,
     DailyLedger,
     PayoutContents,
     RollupReread,
@@ -51,7 +52,10 @@ logger = logging.getLogger(__name__)
 
 FIRSTS = "customer_first_payment"
 DAILY = "daily_ledger"
-READ_AGAIN = (FIRSTS, DAILY)  # the rollups that read payments, so read a changed one again
+VALUES = "customer_values"
+READ_AGAIN = (FIRSTS, DAILY, VALUES)  # the rollups that read payments: read a changed one again
+# Which of payments (0), refunds (1) and balance lines (2) each rollup reads.
+READS = {FIRSTS: (0,), DAILY: (0, 1, 2), VALUES: (0, 1)}
 # Payments that may still succeed: a watermark never passes the oldest of them.
 UNFINISHED_PAYMENTS = (PaymentState.CREATED, PaymentState.PENDING)
 _Piece = tuple[datetime, datetime, Any]
@@ -68,34 +72,35 @@ class Tops:
     line: int
 
 
-def settled_tops(*, business: Business) -> Tops | None:
-    """The Tops of `business`, read while none of its live inserts is in flight; None when
-    writers kept it busy (payments/ledger_lock.py): the refresh skips this round.
+def settled_tops(*, business: Business, names: Sequence[str] = (FIRSTS, DAILY)) -> Tops | None:
+    """The Tops of `business` for the rollups `names`, read while none of its live inserts is
+    in flight; None when writers kept it busy (payments/ledger_lock.py): the refresh skips
+    this round. A table none of `names` reads is not asked (its top is 0).
 
     Read above the watermarks as they stand (unlocked: only a hint for the index; below them,
     everything was settled by an earlier refresh), so a business with few recent rows does not
     scan back through everyone else's.
     """
-    marks = {
-        name: (payment, refund, line)
+    marks = dict.fromkeys(names, (0, 0, 0))
+    marks.update(
+        (name, (payment, refund, line))
         for name, payment, refund, line in RollupWatermark.objects.filter(
-            business=business, name__in=(FIRSTS, DAILY)
+            business=business, name__in=names
         ).values_list("name", "last_payment_id", "last_refund_id", "last_line_id")
-    }
-    firsts, daily = marks.get(FIRSTS, (0, 0, 0)), marks.get(DAILY, (0, 0, 0))
-    hints: list[tuple[type[LedgerRow], int]] = [
-        (Payment, min(firsts[0], daily[0])),
-        (Refund, daily[1]),
-        (BalanceTransaction, daily[2]),
-    ]
+    )
     with ledger_inserts_settled(business_id=business.pk) as settled:
         if not settled:
             return None
-        tops = [
-            model.objects.filter(business=business, pk__gt=since).aggregate(top=Max("pk"))["top"]
-            or since
-            for model, since in hints
-        ]
+        tops = []
+        for column, model in enumerate((Payment, Refund, BalanceTransaction)):
+            readers = [mark[column] for name, mark in marks.items() if column in READS[name]]
+            since = min(readers, default=0)
+            top = (
+                model.objects.filter(business=business, pk__gt=since).aggregate(top=Max("pk"))
+                if readers
+                else {}
+            ).get("top")
+            tops.append(top or since)
     return Tops(*tops)
 
 
@@ -118,7 +123,7 @@ def _locked_mark(business: Business, name: str) -> RollupWatermark:
 def customer_firsts_refresh(*, business: Business, tops: Tops | None = None) -> int:
     """Bring CustomerFirstPayment and CustomerDay up to date; returns how many payments were
     read (0 when the refresh had to skip a round)."""
-    tops = tops or settled_tops(business=business)
+    tops = tops or settled_tops(business=business, names=(FIRSTS,))
     if tops is None:
         return 0
     with transaction.atomic():
@@ -219,6 +224,93 @@ def previous_days_sql(table: str, vendor: str, where: str) -> str:
         f"AS previous FROM {table} WHERE {where}) linked "
         f"WHERE {table}.id = linked.id AND {table}.previous_day {changed} linked.previous"
     )
+
+
+# Up to this many new payments and refunds, the customers they are from are summed again one
+# by one; above it (an import, a first refresh), every customer of the business is.
+VALUES_BY_CUSTOMER_UP_TO = 1000
+
+
+def customer_values_refresh(*, business: Business) -> int:
+    """Bring CustomerValue up to date; returns how many new payments and refunds were read (0
+    when nothing was new or the refresh had to skip a round).
+
+    Not part of rollups_refresh, which every page runs: the customers who paid or were refunded
+    since the last refresh are summed again whole (their earlier payments are found by email,
+    which no index serves), so only the cohort table and the background sweep pay for it."""
+    tops = settled_tops(business=business, names=(VALUES,))
+    if tops is None:
+        return 0
+    with transaction.atomic():
+        mark = _locked_mark(business, VALUES)
+        next_payment, payments = _ids_since(
+            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
+        )
+        next_refund, refunds = _ids_since(
+            Refund, business, mark.last_refund_id, tops.refund, [RefundState.PENDING]
+        )
+        read = payments.count() + refunds.count()
+        if read:
+            keys: list[str] | None = None  # every customer
+            if read <= VALUES_BY_CUSTOMER_UP_TO:
+                keys = sorted(
+                    set(payments.values_list(Lower("customer_email"), flat=True))
+                    | set(refunds.values_list(Lower("payment__customer_email"), flat=True))
+                )
+                keys = [key for key in keys if key]
+            if keys is None or keys:
+                _values_recompute(business, keys)
+        mark.last_payment_id, mark.last_refund_id = next_payment, next_refund
+        mark.save(update_fields=["last_payment_id", "last_refund_id"])
+        return read
+
+
+def _values_recompute(business: Business, keys: list[str] | None) -> None:
+    """Replace the CustomerValue rows of the customers `keys` (None: all) with sums from the
+    ledger, each with the customer's first payment in any currency."""
+    quote = connection.ops.quote_name
+    table = quote(CustomerValue._meta.db_table)
+    payments, refunds = quote(Payment._meta.db_table), quote(Refund._meta.db_table)
+    refund_done, paid = RefundState.SUCCEEDED.value, PaymentState.SUCCEEDED.value
+    amount_params: list[str | int]
+    join_params: list[str | int]
+    if keys is None:
+        # Everyone: refunds summed per payment once and joined (a subquery per payment took
+        # seconds at a million payments).
+        refunded_amount, amount_params = "COALESCE(r.refunded, 0)", []
+        refunded = (
+            f"LEFT JOIN (SELECT payment_id, SUM(amount) AS refunded FROM {refunds} "  # noqa: S608
+            "WHERE business_id = %s AND state = %s GROUP BY payment_id) r ON r.payment_id = p.id"
+        )
+        join_params, only = [business.pk, refund_done], ""
+    else:
+        # A few customers: their payments' refunds one by one, through the payment's index.
+        refunded_amount = (
+            f"COALESCE((SELECT SUM(r.amount) FROM {refunds} r "  # noqa: S608
+            "WHERE r.payment_id = p.id AND r.state = %s), 0)"
+        )
+        amount_params, refunded, join_params = [refund_done], "", []
+        only = f" AND LOWER(p.customer_email) IN ({', '.join(['%s'] * len(keys))})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE business_id = %s"  # noqa: S608
+            + (f" AND email_key IN ({', '.join(['%s'] * len(keys))})" if keys is not None else ""),
+            [business.pk, *(keys or [])],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} "  # noqa: S608
+            "(business_id, email_key, currency, first_at, orders, revenue) "
+            "SELECT business_id, email, currency, MIN(first_paid) OVER (PARTITION BY email), "
+            "orders, revenue FROM ("
+            "SELECT p.business_id AS business_id, LOWER(p.customer_email) AS email, "
+            "p.currency AS currency, MIN(p.succeeded_at) AS first_paid, COUNT(*) AS orders, "
+            f"SUM(p.amount + p.tip_amount - {refunded_amount}) AS revenue "
+            f"FROM {payments} p {refunded} "
+            "WHERE p.business_id = %s AND p.state = %s AND p.succeeded_at IS NOT NULL "
+            f"AND NOT (p.customer_email = ''){only} "
+            "GROUP BY p.business_id, LOWER(p.customer_email), p.currency) per_currency",
+            [*amount_params, *join_params, business.pk, paid, *(keys or [])],
+        )
 
 
 def _ids_since(
@@ -487,7 +579,7 @@ def rollups_hold(*, business: Business) -> None:
     """
     if not connection.in_atomic_block:
         raise RuntimeError("rollups_hold must run inside transaction.atomic().")
-    names = (FIRSTS, DAILY)
+    names = (VALUES, FIRSTS, DAILY)
     for name in names:
         RollupWatermark.objects.get_or_create(business=business, name=name)
     # Both rows at once, always in the same order: two holders cannot each wait for the other.
