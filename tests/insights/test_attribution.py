@@ -154,6 +154,10 @@ def test_a_utm_value_naming_campaigns_on_two_platforms_is_left_to_the_owner(
     export = owner_client.get("/manage/acme/insights/export/unattributed.csv", RANGE)
     lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[1:] == ["Brand,USD,300.00,1,yes"]
+    # The mapping's choices tell the two apart by their platform's ids.
+    form = owner_client.get("/manage/acme/marketing/campaign-mappings/").content.decode()
+    assert f'<option value="{google.pk}">Google Ads: Brand (id 101)</option>' in form
+    assert f'<option value="{microsoft.pk}">Microsoft Advertising: Brand (id 202)</option>' in form
     with business_scope(business):
         CampaignMapping(business=business, utm_campaign="Brand", campaign=microsoft).save()
         assert revenue_of(business, period) == [("microsoft", 30000), ("google", 0)]
@@ -198,3 +202,18 @@ def test_acquisition_cost_is_rounded_to_the_nearest_cent() -> None:
     assert CampaignResult("meta", "x", 1, "USD", spend=2000, new_customers=3).cac == 667
     assert CampaignResult("meta", "x", 1, "USD", spend=2001, new_customers=2).cac == 1000
     assert CampaignResult("meta", "x", 1, "USD", spend=2003, new_customers=2).cac == 1002
+
+
+def test_the_marketing_report_says_when_refunds_could_not_be_taken_off_a_campaign(
+    run_import, business: Business, owner_client: Client
+) -> None:
+    """Stripe's balance history names a refund (80.00 on 5 September) but not its sale: it is
+    in the refunds, and no campaign's revenue can lose it. The report says so; PayPal's
+    refunds name their sale, and say nothing."""
+    says = "of refunds in this range came from Stripe's balance history"
+    assert run_import("paypal_activity.csv").state == "done"
+    page = owner_client.get("/manage/acme/insights/marketing/", RANGE).content.decode()
+    assert says not in page
+    assert run_import("stripe_balance.csv").state == "done"
+    page = owner_client.get("/manage/acme/insights/marketing/", RANGE).content.decode()
+    assert f"$80.00 {says}, which does not say which sale each was for" in page

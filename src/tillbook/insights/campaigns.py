@@ -112,6 +112,19 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     return dict(found)
 
 
+def unlinked_refunds(*, business: Business, period: Period) -> int:
+    """Refunds of the period (business currency) known only as processor balance lines that
+    do not say which sale they were for (Stripe's balance history): in the refunds, yet taken
+    off no campaign's attributed revenue."""
+    total = DailyLedger.objects.filter(
+        business=business,
+        currency=business.currency,
+        day__gte=period.first,
+        day__lte=period.last,
+    ).aggregate(unlinked=Sum("unlinked_refunds"))["unlinked"]
+    return int(total or 0)
+
+
 def _spend(business: Business, period: Period, *, own_currency: bool) -> list[CampaignResult]:
     """Spend, clicks, impressions and conversions per campaign and currency in the period:
     those in the business's currency, or (own_currency=False) those in any other."""

@@ -45,7 +45,9 @@ class AdCampaign(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_platform_display()}: {self.name}"
+        # Two campaigns may share a name: the id tells them apart (in the mapping's choices).
+        named = f"{self.get_platform_display()}: {self.name}"
+        return f"{named} (id {self.external_id})" if self.external_id else named
 
 
 class AdSpendDay(TenantModel):

@@ -22,7 +22,7 @@ from tillbook.backoffice.views.helpers import apply_error
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.core.money import Money
-from tillbook.insights.campaigns import channel_results, unattributed_utms
+from tillbook.insights.campaigns import channel_results, unattributed_utms, unlinked_refunds
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import revenue_by_day
 from tillbook.marketing.models import AdCampaign, CampaignMapping
@@ -72,6 +72,8 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
     elif report == "marketing":
         context["channels"] = campaign_display(business, channel_results(metrics.current.campaigns))
         context["utm_sales"] = any(c.orders for c in metrics.current.campaigns)
+        unlinked = unlinked_refunds(business=business, period=period)
+        context["unlinked_refunds"] = fmt(unlinked) if unlinked else ""
         context["unattributed"] = [
             (utm, fmt(value.revenue), value.orders, value.names_several)
             for utm, value in sorted(unattributed_utms(business=business, period=period).items())
@@ -125,7 +127,10 @@ class MappingForm(forms.Form):
     utm_campaign = forms.CharField(
         max_length=300,
         label="UTM campaign",
-        help_text="Exactly as in your links (utm_campaign=…); capitals matter.",
+        help_text=(
+            "As in your links (utm_campaign=…), with a space where the link has + or %20; "
+            "capitals matter."
+        ),
     )
     # The real, scoped choices are set per request; the class must not query at import.
     campaign = forms.ModelChoiceField(queryset=AdCampaign._base_manager.none(), label="Ad campaign")
