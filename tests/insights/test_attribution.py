@@ -125,6 +125,8 @@ def test_revenue_of_a_campaign_billed_in_another_currency_stays_out_of_roas(
         '<span class="tag">meta</span> retreat-eu, €500.00, 0 clicks; it brought $400.00 from '
         "1 order (no ROAS without an exchange rate).</p>"
     ) in page
+    report = owner_client.get("/manage/acme/insights/marketing/", RANGE).content.decode()
+    assert report.count("<th>Campaign</th>") == report.count("<th>Channel</th>") == 1
     export = owner_client.get("/manage/acme/insights/export/campaigns.csv", RANGE)
     lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[-1] == "meta,retreat-eu,EUR,500.00,0,0,0.00,400.00,1,1,,"
