@@ -793,3 +793,62 @@ def test_the_balance_history_finds_a_checkouts_refund_by_its_id_and_fills_an_unk
     totals = sales_totals(business=scoped, period=september)["USD"]
     # 120.00 + 80.00 + the 1,250.00 payment; fees 3.78 + 2.62 + 36.55 and the 2.00 Radar fee.
     assert (totals.gross, totals.refunds, totals.fees) == (145000, 8000, 4495)
+
+
+@pytest.mark.parametrize("names_it", ["itemized", "balance"])
+def test_a_known_refund_replacing_the_exports_summary_reaches_the_rollups(
+    run_import: Importer, scoped: Business, names_it: str
+) -> None:
+    """A 300.00 checkout; the payments export says 100.00 was refunded (a summary refund);
+    then a 50.00 refund made through Tillbook. A file naming that refund replaces the summary
+    without adding a refund: the dashboard and the cohort table must lose the summary too
+    (they kept 150.00 of refunds and 150.00 of customer value)."""
+    from datetime import UTC, date
+
+    from tillbook.insights.customers import lifetime_value_by_cohort
+    from tillbook.insights.ledger import sales_totals
+    from tillbook.insights.periods import Period
+    from tillbook.insights.rollups import rollups_refresh
+
+    paid = checkout(
+        scoped, "pi_5001", 30000, datetime(2026, 10, 1, 14, tzinfo=UTC), customer_email="f@x.com"
+    )
+    export = (
+        "id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status,PaymentIntent ID\n"
+        "ch_5001,2026-10-01 14:00,300.00,100.00,usd,9.00,Partially refunded,pi_5001\n"
+    )
+    assert run_import(ImportSource.from_bytes(export.encode(), "payments.csv")).state == "done"
+    Refund.objects.create(
+        business=scoped,
+        payment=paid,
+        state="succeeded",
+        currency="USD",
+        amount=5000,
+        idempotency_key="live-1",
+        provider_reference="re_live",
+        succeeded_at=datetime(2026, 10, 5, tzinfo=UTC),
+    )
+    october = Period(date(2026, 10, 1), date(2026, 10, 31), scoped.zone)
+
+    def refunds_and_value() -> tuple[int, int]:
+        rollups_refresh(business=scoped)
+        [cohort] = lifetime_value_by_cohort(business=scoped)
+        return sales_totals(business=scoped, period=october)["USD"].refunds, cohort.revenue
+
+    assert refunds_and_value() == (15000, 15000)
+    if names_it == "itemized":
+        named = itemized(
+            "po_1,2026-10-06 00:00:00,txn_9,2026-10-05 10:00:00,2026-10-05 00:00:00,usd,"
+            "-50.00,0.00,-50.00,refund,re_live,Refund,f@x.com,pi_5001\n"
+        )
+    else:
+        named = ImportSource.from_bytes(
+            b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),"
+            b"Description\n"
+            b"txn_9,refund,re_live,-50.00,0.00,-50.00,usd,2026-10-05 10:00,2026-10-07 00:00,"
+            b"REFUND\n",
+            "balance.csv",
+        )
+    assert run_import(named).state == "done"
+    assert list(Refund.objects.values_list("provider_reference", "amount")) == [("re_live", 5000)]
+    assert refunds_and_value() == (5000, 25000)

@@ -436,13 +436,18 @@ class _Batch:
         )
         found.update((refund.provider_reference, refund) for refund in created)
         # Real refunds replace the payments export's summary of them, whichever of the
-        # payment's ids the export named it by. (The dashboard sums the payment's day again:
-        # the new refunds touch it.)
-        Refund.objects.filter(
+        # payment's ids the export named it by. The refunds may all be known already (made
+        # through Tillbook): the rollups must read each such payment again.
+        summaries = Refund.objects.filter(
             business=self.business,
             payment_id__in=[payments[r.payment_reference] for r in linked],
             provider_reference__endswith=SUMMARY_SUFFIX,
-        ).delete()
+        )
+        replaced = set(summaries.values_list("payment_id", flat=True))
+        if replaced:
+            summaries.delete()
+            for payment in sorted(replaced):
+                rollups_reread(business=self.business, payment_id=payment)
         return found
 
     def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
