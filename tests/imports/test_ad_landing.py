@@ -152,3 +152,22 @@ def test_a_campaign_first_known_by_name_takes_its_id_when_a_file_gives_it(
         business=scoped, records=[record("238", 700, date(2026, 9, 2))], run_id=None, cache={}
     )
     assert _campaigns() == [("238", "Retreat", 1200)]
+
+
+def test_a_meta_id_excel_rounded_to_fifteen_digits_finds_its_campaign_by_name(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The same September report twice: once with the campaign's id, once after Excel saved
+    the id as a number (its last three digits zeros). One campaign, its spend replaced, not a
+    second campaign with the spend again."""
+    from tillbook.imports.source import ImportSource
+
+    head = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Impressions",'
+        '"Amount spent (USD)","Link clicks"\n'
+    )
+    for campaign_id in ("120210000000000123", "120210000000000000"):
+        row = f'"2026-09-01","2026-09-01","Retreat","{campaign_id}","900","5.00","30"\n'
+        run = run_import(ImportSource.from_bytes((head + row).encode(), "meta.csv"))
+        assert run.state == "done", run.message
+    assert _campaigns() == [("120210000000000123", "Retreat", 500)]

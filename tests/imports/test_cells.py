@@ -118,3 +118,8 @@ def test_ids_stay_strings_and_excel_scientific_ids_are_untrusted() -> None:
     assert parse_id("120212345678901234") == ("120212345678901234", True)
     assert parse_id("1.2E+17") == ("1.2E+17", False)
     assert parse_id("1,20212E+17") == ("1,20212E+17", False)
+    # Saved as a number: 15 significant digits, then zeros in place of the rest.
+    assert parse_id("120210000000000000") == ("120210000000000000", False)
+    assert parse_id("120212345678901000") == ("120212345678901000", False)
+    assert parse_id("120212345678901230") == ("120212345678901230", True)
+    assert parse_id("100000000000000") == ("100000000000000", True)  # 15 digits: all kept

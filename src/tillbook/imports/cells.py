@@ -27,6 +27,7 @@ _AMOUNT = re.compile(
     r"(?P<number>\d[\d.,'\s\u00a0\u202f]*|[.,]\d+)"
     rf"(?P<trailing_minus>-?)\s*(?P<after>{_CURRENCY})$"
 )
+EXCEL_DIGITS = 15  # significant digits Excel keeps of a number
 _EXCEL_SCIENTIFIC = re.compile(r"^\d(?:[.,]\d+)?E\+\d+$", re.IGNORECASE)
 
 
@@ -173,11 +174,17 @@ def parse_id(text: str) -> tuple[str, bool]:
     """An identifier, kept as written (leading zeros and all). Returns (id, trustworthy).
 
     Excel shows an 18-digit Meta id as 1.2E+17 and saves it that way; the digits are gone,
-    so such an id is not trustworthy and callers must match by name instead.
+    so such an id is not trustworthy and callers must match by name instead. Formatted as a
+    number, Excel keeps 15 significant digits and writes zeros for the rest
+    (120210000000000123 becomes 120210000000000000): an id of more than 15 digits that ends
+    so is not trusted either (a true id ends in three zeros once in a thousand; it is then
+    matched by name, as before ids were trusted).
     """
     value = text.strip()
     if value.startswith("'"):
         value = value[1:]
     if _EXCEL_SCIENTIFIC.match(value):
+        return value, False
+    if len(value) > EXCEL_DIGITS and value.isdigit() and not value[EXCEL_DIGITS:].strip("0"):
         return value, False
     return value, True
