@@ -28,8 +28,10 @@ SEPTEMBER = (date(2026, 9, 1), date(2026, 9, 30))
 RANGE = {"from": "2026-09-01", "to": "2026-09-30"}
 
 
-def pay(business: Business, utm: str, amount: int, email: str) -> Payment:
-    moment = datetime(2026, 9, 10, 15, tzinfo=UTC)
+def pay(
+    business: Business, utm: str, amount: int, email: str, moment: datetime | None = None
+) -> Payment:
+    moment = moment or datetime(2026, 9, 10, 15, tzinfo=UTC)
     return Payment.objects.create(
         business=business,
         provider="sandbox",
@@ -156,6 +158,11 @@ def test_a_utm_value_naming_campaigns_on_two_platforms_is_left_to_the_owner(
     export = owner_client.get("/manage/acme/insights/export/unattributed.csv", RANGE)
     lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[1:] == ["Brand,USD,300.00,1,yes"]
+    data = metrics_json()
+    assert (data["unattributed_utm_campaigns"], data["ambiguous_utm_campaigns"]) == (
+        {"Brand": "300.00"},
+        ["Brand"],
+    )
     # The mapping's choices tell the two apart by their platform's ids.
     form = owner_client.get("/manage/acme/marketing/campaign-mappings/").content.decode()
     assert f'<option value="{google.pk}">Google Ads: Brand (id 101)</option>' in form
@@ -168,13 +175,41 @@ def test_a_utm_value_naming_campaigns_on_two_platforms_is_left_to_the_owner(
 
 def test_one_campaigns_name_and_anothers_id_is_ambiguous_too(scoped: Business) -> None:
     named = campaign(scoped, "google", "2024", "555")
-    campaign(scoped, "meta", "Autumn", "2024")
     spend(scoped, named, 1000)
+    spend(scoped, campaign(scoped, "meta", "Autumn", "2024"), 3000)
     pay(scoped, "2024", 4000, "ann@example.com")
     rollups_refresh(business=scoped)
     period = Period(*SEPTEMBER, scoped.zone)
-    assert revenue_of(scoped, period) == [("google", 0)]
+    assert revenue_of(scoped, period) == [("meta", 0), ("google", 0)]
     assert unattributed_utms(business=scoped, period=period)["2024"].names_several
+
+
+def test_of_campaigns_sharing_a_name_the_one_with_spend_in_the_range_takes_its_sales(
+    scoped: Business,
+) -> None:
+    """Last year's "black-friday" (id 1, removed) and this year's (id 2) share the name: the
+    UTM value is this year's, the only one with spend in the range."""
+    last_year = campaign(scoped, "google", "black-friday", "1")
+    this_year = campaign(scoped, "google", "black-friday", "2")
+    AdSpendDay(
+        business=scoped, campaign=last_year, day=date(2025, 11, 28), currency="USD", spend=9000
+    ).save()
+    spend(scoped, this_year, 10000)
+    pay(scoped, "black-friday", 30000, "ann@example.com")
+    rollups_refresh(business=scoped)
+    period = Period(*SEPTEMBER, scoped.zone)
+    assert [
+        (r.campaign_id, r.spend, r.attributed_revenue)
+        for r in campaign_results(business=scoped, period=period)
+    ] == [(this_year.pk, 10000, 30000)]
+    assert unattributed_utms(business=scoped, period=period) == {}
+    # In a range where neither spent, the sales are nobody's until mapped.
+    pay(scoped, "black-friday", 5000, "bo@example.com", datetime(2026, 10, 3, 15, tzinfo=UTC))
+    rollups_refresh(business=scoped)
+    october = Period(date(2026, 10, 1), date(2026, 10, 31), scoped.zone)
+    assert campaign_results(business=scoped, period=october) == []
+    [(utm, value)] = unattributed_utms(business=scoped, period=october).items()
+    assert (utm, value.revenue, value.names_several) == ("black-friday", 5000, True)
 
 
 def test_spaces_around_a_utm_value_neither_split_nor_hide_its_sales(
@@ -219,3 +254,44 @@ def test_the_marketing_report_says_when_refunds_could_not_be_taken_off_a_campaig
     assert run_import("stripe_balance.csv").state == "done"
     page = owner_client.get("/manage/acme/insights/marketing/", RANGE).content.decode()
     assert f"$80.00 {says}, which does not say which sale each was for" in page
+
+
+def test_a_campaign_billed_in_another_currency_stays_apart_in_a_range_it_spent_nothing(
+    business: Business, owner_client: Client
+) -> None:
+    """The euro campaign's spend ended on 31 August; its sale lands in September. It was
+    counted as a campaign with no spend in the business's currency, its $400 in the ROAS
+    (9.00 for 1.00). It stays with the spend apart, as it was last billed, and the report
+    does not say there were no UTM sales."""
+    with business_scope(business):
+        us = campaign(business, "meta", "retreat-us", "21")
+        eu = campaign(business, "meta", "retreat-eu", "22")
+        spend(business, us, 5000)
+        AdSpendDay(
+            business=business, campaign=eu, day=date(2026, 8, 31), currency="EUR", spend=50000
+        ).save()
+        pay(business, "retreat-us", 5000, "bo@example.com")
+        pay(business, "retreat-eu", 40000, "cy@example.com")
+        rollups_refresh(business=business)
+    data = metrics_json()
+    assert (data["ad_spend"], data["attributed_revenue"], data["roas"]) == (
+        "50.00",
+        "50.00",
+        "1.00",
+    )
+    assert [
+        (r["campaign"], r["currency"], r["spend"], r["attributed_revenue"], r["orders"])
+        for r in data["ad_spend_other_currencies"]
+    ] == [("retreat-eu", "EUR", "0.00", "400.00", 1)]
+    # October: a sale from the euro campaign alone.
+    with business_scope(business):
+        pay(business, "retreat-eu", 7000, "di@example.com", datetime(2026, 10, 2, tzinfo=UTC))
+        rollups_refresh(business=business)
+        october = Period(date(2026, 10, 1), date(2026, 10, 31), business.zone)
+        assert campaign_results(business=business, period=october) == []
+        [apart] = spend_apart(business=business, period=october)
+        assert (apart.campaign, apart.spend, apart.attributed_revenue) == ("retreat-eu", 0, 7000)
+    october_range = {"from": "2026-10-01", "to": "2026-10-31"}
+    page = owner_client.get("/manage/acme/insights/marketing/", october_range).content.decode()
+    assert "No sales with a UTM campaign in this range." not in page
+    assert "Every UTM campaign with sales belongs to an ad campaign." in page

@@ -219,6 +219,7 @@ def test_ad_spend_billed_in_another_currency_is_shown_apart_never_added(
             "conversions": "7.00",
             "attributed_revenue": "0.00",  # no sale came from it
             "orders": 0,
+            "new_customers": 0,
         }
     ]
     # The USD figures are those of the hand-computed test: nothing of the euros is in them.

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 
 from tillbook.core.models import Business
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
@@ -161,7 +162,7 @@ def _attributed_campaigns(
 ) -> dict[int, tuple[AdCampaign, Attribution]]:
     """The period's attributed revenue, orders and new customers per ad campaign."""
     attributed = attributed_by_utm(business=business, period=period)
-    targets = _utm_targets(business, set(attributed)).found if attributed else {}
+    targets = _utm_targets(business, set(attributed), period).found if attributed else {}
     found: dict[int, tuple[AdCampaign, Attribution]] = {}
     for utm, value in attributed.items():
         campaign = targets.get(utm)
@@ -194,9 +195,10 @@ def campaigns_with_apart(
     The first list holds every campaign with spend in the business's currency or attributed
     revenue, biggest spend first. The second holds spend in other currencies, never added into
     the business's ad spend or ROAS (no exchange rate is guessed). A campaign billed only in
-    another currency in the period is in the second list alone, its revenue with it (in the
-    business's currency, on its first row, with no ROAS or CAC): its sales never enter a
-    ROAS or a CAC against spend it did not cost."""
+    another currency in the period (or, with no spend in the period, last billed in one) is in
+    the second list alone, its revenue with it (in the business's currency, on its first row,
+    with no ROAS or CAC): its sales never enter a ROAS or a CAC against spend it did not
+    cost."""
     results = {
         result.campaign_id: result
         for result in _spend(business, period, own_currency=True)
@@ -204,7 +206,17 @@ def campaigns_with_apart(
     }
     apart = _spend(business, period, own_currency=False)
     billed_apart = {result.campaign_id: result for result in reversed(apart)}  # the first row
-    for pk, (campaign, value) in _attributed_campaigns(business, period).items():
+    attributed = _attributed_campaigns(business, period)
+    # A campaign with sales but no spend in the period is billed as it last was.
+    unspent = [pk for pk in attributed if pk not in results and pk not in billed_apart]
+    for pk, currency in _billing_currencies(business, unspent).items():
+        if currency != business.currency:
+            campaign = attributed[pk][0]
+            billed_apart[pk] = CampaignResult(
+                campaign.platform, campaign.name, pk, currency, billed_apart=True
+            )
+            apart.append(billed_apart[pk])
+    for pk, (campaign, value) in attributed.items():
         result = results.get(pk) or billed_apart.get(pk)
         if result is None:
             result = results[pk] = CampaignResult(
@@ -220,17 +232,35 @@ def campaigns_with_apart(
     return ranked, apart
 
 
+def _billing_currencies(business: Business, campaigns: list[int]) -> dict[int, str]:
+    """The currency each campaign's latest spend was billed in (none: never billed)."""
+    latest: dict[int, tuple[date, str]] = {}
+    if campaigns:
+        for pk, currency, day in (
+            AdSpendDay.objects.filter(business=business, campaign__in=campaigns)
+            .values("campaign", "currency")
+            .annotate(last=Max("day"))
+            .values_list("campaign", "currency", "last")
+            .order_by()
+        ):
+            if pk not in latest or day > latest[pk][0]:
+                latest[pk] = (day, currency)
+    return {pk: currency for pk, (_, currency) in latest.items()}
+
+
 @dataclass
 class Targets:
     found: dict[str, AdCampaign]
     ambiguous: set[str]  # UTM values that name more than one campaign and are not mapped
 
 
-def _utm_targets(business: Business, utms: set[str]) -> Targets:
+def _utm_targets(business: Business, utms: set[str], period: Period) -> Targets:
     """The campaign each UTM value belongs to: the owner's mapping, else the one campaign whose
-    name or id it equals. One that equals several (the same name on two platforms, as
-    Microsoft's import from Google Ads copies them; one campaign's name and another's id) is
-    nobody's until the owner maps it: guessing would give one all the revenue."""
+    name or id it equals. When it equals several (the same name on two platforms, as
+    Microsoft's import from Google Ads copies them; a name given again to a new campaign;
+    one campaign's name and another's id), the one of them with spend in the period; when
+    that is still not one, nobody's until the owner maps it: guessing would give one all the
+    revenue."""
     mapped = {
         mapping.utm_campaign: mapping.campaign
         for mapping in CampaignMapping.objects.filter(
@@ -238,17 +268,39 @@ def _utm_targets(business: Business, utms: set[str]) -> Targets:
         ).select_related("campaign")
     }
     rest = utms - set(mapped)
-    candidates: dict[str, set[int]] = defaultdict(set)
+    candidates: dict[str, dict[int, AdCampaign]] = defaultdict(dict)
     if rest:
         for campaign in AdCampaign.objects.filter(
             Q(name__in=rest) | Q(external_id__in=rest), business=business
         ):
             for key in (campaign.name, campaign.external_id):
                 if key in rest:
-                    candidates[key].add(campaign.pk)
-                    mapped.setdefault(key, campaign)
-    ambiguous = {utm for utm, found in candidates.items() if len(found) > 1}
-    return Targets({utm: c for utm, c in mapped.items() if utm not in ambiguous}, ambiguous)
+                    candidates[key][campaign.pk] = campaign
+    several = {utm: found for utm, found in candidates.items() if len(found) > 1}
+    if several:
+        spent = set(
+            AdSpendDay.objects.filter(
+                business=business,
+                campaign__in={pk for found in several.values() for pk in found},
+                day__gte=period.first,
+                day__lte=period.last,
+            )
+            .values_list("campaign", flat=True)
+            .distinct()
+            .order_by()
+        )
+        for found in several.values():
+            if len(active := [pk for pk in found if pk in spent]) == 1:
+                for pk in list(found):
+                    if pk != active[0]:
+                        del found[pk]
+    ambiguous = set()
+    for utm, found in candidates.items():
+        if len(found) == 1:
+            mapped[utm] = next(iter(found.values()))
+        else:
+            ambiguous.add(utm)
+    return Targets(mapped, ambiguous)
 
 
 def unattributed_utms(*, business: Business, period: Period) -> dict[str, Attribution]:
@@ -257,7 +309,7 @@ def unattributed_utms(*, business: Business, period: Period) -> dict[str, Attrib
     attributed = attributed_by_utm(business=business, period=period)
     if not attributed:
         return {}
-    targets = _utm_targets(business, set(attributed))
+    targets = _utm_targets(business, set(attributed), period)
     for utm in targets.ambiguous & set(attributed):
         attributed[utm].names_several = True
     return {utm: value for utm, value in attributed.items() if utm not in targets.found}

@@ -186,6 +186,7 @@ def period_json(metrics: PeriodMetrics) -> dict[str, Any]:
                 # In the business's currency; no ROAS is set against spend in another.
                 "attributed_revenue": _money(r.attributed_revenue, metrics.currency),
                 "orders": r.orders,
+                "new_customers": r.new_customers,
             }
             for r in metrics.spend_apart
         ],
@@ -199,6 +200,8 @@ def metrics_json(metrics: Metrics, *, business: Business) -> dict[str, Any]:
     for key in ("by_campaign", "by_channel", "currency"):
         previous.pop(key)
     requests = metrics.open_requests
+    period = metrics.current.period
+    unattributed = sorted(unattributed_utms(business=business, period=period).items())
     return {
         **current,
         "previous": previous,
@@ -209,9 +212,8 @@ def metrics_json(metrics: Metrics, *, business: Business) -> dict[str, Any]:
             "older_than_a_week": requests.older_than_week,
         },
         "unattributed_utm_campaigns": {
-            utm: _money(value.revenue, business.currency)
-            for utm, value in sorted(
-                unattributed_utms(business=business, period=metrics.current.period).items()
-            )
+            utm: _money(value.revenue, business.currency) for utm, value in unattributed
         },
+        # Of those, the values that name several ad campaigns: the owner must map them.
+        "ambiguous_utm_campaigns": [utm for utm, value in unattributed if value.names_several],
     }

@@ -71,7 +71,8 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         context["payouts"] = payout_display(business, metrics.current.payouts)
     elif report == "marketing":
         context["channels"] = campaign_display(business, channel_results(metrics.current.campaigns))
-        context["utm_sales"] = any(c.orders for c in metrics.current.campaigns)
+        current = metrics.current
+        context["utm_sales"] = any(c.orders for c in [*current.campaigns, *current.spend_apart])
         unlinked = unlinked_refunds(business=business, period=period)
         context["unlinked_refunds"] = fmt(unlinked) if unlinked else ""
         context["unattributed"] = [
