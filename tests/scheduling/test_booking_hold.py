@@ -215,3 +215,76 @@ def test_group_sessions_take_seats_until_full(
     with pytest.raises(Conflict):  # a one-hour call cannot go over the workshop's time
         booking_hold(service=other, duration_minutes=60, start=berlin(next_week, 11), staff=coach)
     assert Booking.objects.count() == 2
+
+
+def test_a_class_is_one_session_however_its_start_was_written(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date, owner
+) -> None:
+    """The booking page posts a class's start in UTC; staff type it in their own zone. The two
+    seats were two sessions: on SQLite the class took more than its capacity, on PostgreSQL
+    staff could not add anyone to a class booked online."""
+    from datetime import UTC
+
+    from tillbook.scheduling.services import CustomerDetails
+    from tillbook.scheduling.staff_actions import booking_create_for_customer
+
+    workshop = make_service("Workshop", capacity=2, durations=[(90, Money(2000, "USD"))])
+    start = berlin(next_week, 10)
+    online = booking_hold(
+        service=workshop, duration_minutes=90, start=start.astimezone(UTC), staff=coach
+    )
+    by_staff = booking_create_for_customer(
+        service=workshop,
+        duration_minutes=90,
+        staff=coach,
+        start=start,
+        details=CustomerDetails(name="Bo Example", email="bo@example.com"),
+        actor=owner,
+    )
+    assert by_staff.session_key == online.booking.session_key
+    assert by_staff.session_key == f"s{workshop.pk}:{coach.pk}:{start.astimezone(UTC).isoformat()}"
+    with pytest.raises(SlotUnavailable):  # two seats of two: full
+        booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach)
+    assert Booking.objects.count() == 2
+
+
+def test_group_session_keys_written_in_another_offset_are_moved_to_utc(
+    make_service: Callable[..., Service], coach: StaffMember, next_week: date
+) -> None:
+    """Migration scheduling/0005: a class whose seats were keyed in Berlin time takes its
+    remaining seat from the booking page (keyed in UTC), and no more."""
+    import importlib
+    from datetime import UTC
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    workshop = make_service("Workshop", capacity=3, durations=[(90, Money(2000, "USD"))])
+    start = berlin(next_week, 10)
+    booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach, seats=2)
+    old_key = f"s{workshop.pk}:{coach.pk}:{start.isoformat()}"  # "…T10:00:00+01:00"
+    Booking.objects.update(session_key=old_key)
+    one_to_one = booking_hold(
+        service=make_service("Call"), duration_minutes=60, start=berlin(next_week, 14), staff=coach
+    )
+    migration = importlib.import_module(
+        "tillbook.scheduling.migrations.0005_group_session_keys_in_utc"
+    )
+    if connection.vendor == "postgresql":
+        # A migration starts with no deferred foreign-key checks waiting; this test's
+        # transaction has them, and PostgreSQL alters no table while they wait.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    migration.keys_to_utc(apps, SimpleNamespace(connection=connection))
+    new_key = f"s{workshop.pk}:{coach.pk}:{start.astimezone(UTC).isoformat()}"
+    assert Booking.objects.get(pk=one_to_one.booking.pk).session_key.startswith("b:")
+    assert set(Booking.objects.filter(service=workshop).values_list("session_key", flat=True)) == {
+        new_key
+    }
+    last = booking_hold(
+        service=workshop, duration_minutes=90, start=start.astimezone(UTC), staff=coach
+    )
+    assert last.booking.session_key == new_key
+    with pytest.raises(SlotUnavailable):
+        booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach)

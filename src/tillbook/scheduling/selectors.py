@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -46,7 +46,9 @@ def one_to_one_session_key() -> str:
 
 
 def group_session_key(service: Service, staff_id: int, start: datetime) -> str:
-    return f"s{service.pk}:{staff_id}:{start.isoformat()}"
+    """One key per class, however its start was written: in UTC (the booking page posts the
+    start in UTC, staff type it in their own zone, API clients in any offset)."""
+    return f"s{service.pk}:{staff_id}:{start.astimezone(UTC).isoformat()}"
 
 
 def blocking_bookings(*, business: Business, now: datetime | None = None) -> QuerySet[Booking]:
