@@ -115,3 +115,107 @@ def test_the_bookings_report_lists_each_service_and_downloads_as_csv(
     earlier = f"from={(week.first - timedelta(days=7)).isoformat()}&to={week.first.isoformat()}"
     empty = owner_client.get(f"/manage/acme/insights/bookings/?{earlier}").content.decode()
     assert "No bookings start in this range." in empty
+
+
+def _week_after_next(business: Business) -> Period:
+    monday = monday_in(2)
+    return Period(monday, monday + timedelta(days=6), business.zone)
+
+
+def test_a_staff_member_who_left_keeps_the_hours_they_worked_in_the_period(
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+    make_service: Callable[..., Service],  # noqa: F811
+) -> None:
+    """Tess, on the coach's rota, was fully booked on Tuesday and left afterwards: the week's
+    utilisation stays 540 of 4,800 minutes (it became 540 of 2,400, her bookings set against
+    no hours). Had she shared Tuesday 9–10 alone with the coach, it read 200%."""
+    from tillbook.scheduling.setup import staff_hours_set, staff_member_create
+
+    from ..scheduling.conftest import WEEKDAYS_NINE_TO_FIVE
+
+    tess = staff_member_create(business=scoped, name="Tess Twin", timezone_name="Europe/Berlin")
+    staff_hours_set(staff=tess, weekly=WEEKDAYS_NINE_TO_FIVE)
+    call = make_service(staff=[coach, tess])
+    week = _week_after_next(scoped)
+    tuesday = week.first + timedelta(days=1)
+    for hour in range(9, 17):
+        book(call, tess, berlin(tuesday, hour), 60, BookingState.COMPLETED)
+    book(call, coach, berlin(tuesday, 9), 60, BookingState.COMPLETED)
+    before = booking_metrics(business=scoped, period=week)
+    StaffMember.objects.filter(pk=tess.pk).update(is_active=False)
+    after = booking_metrics(business=scoped, period=week)
+    assert (before.booked_minutes, before.offered_minutes) == (540, 4800)
+    assert (after.booked_minutes, after.offered_minutes, after.utilisation) == (
+        540,
+        4800,
+        Decimal("11.2"),
+    )
+    # A week in which she had nothing: her hours are no longer offered.
+    following = Period(week.first + timedelta(days=7), week.last + timedelta(days=7), scoped.zone)
+    assert booking_metrics(business=scoped, period=following).offered_minutes == 2400
+
+
+def test_overlapping_ranges_of_hours_are_offered_once(
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+) -> None:
+    from tillbook.insights.bookings import offered_minutes
+    from tillbook.scheduling.setup import staff_hours_set
+
+    # Monday 9–12 and 10–17, as staff_hours_set accepts them: 9 to 5, 480 minutes (not 600);
+    # Tuesday 9–17 and 10–11 inside it: 480 again.
+    staff_hours_set(
+        staff=coach,
+        weekly={
+            0: [(9 * 60, 12 * 60), (10 * 60, 17 * 60)],
+            1: [(9 * 60, 17 * 60), (10 * 60, 11 * 60)],
+        },
+    )
+    assert offered_minutes(business=scoped, period=_week_after_next(scoped)) == 960
+
+
+def test_time_blocked_off_is_not_offered(
+    scoped: Business,
+    owner,
+    coach: StaffMember,  # noqa: F811
+) -> None:
+    """A holiday from Tuesday (blocked by hand, in two overlapping blocks) leaves Monday's
+    eight hours offered, not forty; a busy time imported from the coach's own calendar (maybe
+    a Tillbook booking seen again) takes nothing off; another staff member's week is whole."""
+    from tillbook.insights.bookings import offered_minutes
+    from tillbook.scheduling.models import BusySource, TimeBlock
+    from tillbook.scheduling.setup import staff_hours_set, staff_member_create
+    from tillbook.scheduling.staff_actions import time_block_create
+
+    from ..scheduling.conftest import WEEKDAYS_NINE_TO_FIVE
+
+    week = _week_after_next(scoped)
+    other = staff_member_create(business=scoped, name="Tess Twin", timezone_name="Europe/Berlin")
+    staff_hours_set(staff=other, weekly=WEEKDAYS_NINE_TO_FIVE)
+    assert offered_minutes(business=scoped, period=week) == 2 * 2400
+    for first, last in ((1, 4), (3, 7)):
+        time_block_create(
+            staff=coach,
+            start=berlin(week.first + timedelta(days=first), 0),
+            end=berlin(week.first + timedelta(days=last), 0),
+            reason="Holiday",
+            actor=owner,
+        )
+    TimeBlock.objects.create(
+        business=scoped,
+        staff=coach,
+        start=berlin(week.first, 9),
+        end=berlin(week.first, 10),
+        source=BusySource.IMPORT,
+    )
+    assert offered_minutes(business=scoped, period=week) == 480 + 2400
+    # Half of Monday's afternoon blocked too: 13:00–15:00.
+    time_block_create(
+        staff=coach,
+        start=berlin(week.first, 13),
+        end=berlin(week.first, 15),
+        reason="Dentist",
+        actor=owner,
+    )
+    assert offered_minutes(business=scoped, period=week) == 360 + 2400

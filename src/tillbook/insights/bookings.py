@@ -9,11 +9,12 @@ or missed (completed + no-show).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from tillbook.core.models import Business
@@ -24,8 +25,10 @@ from tillbook.scheduling.models import (
     ONE_TO_ONE_KEY,
     Booking,
     BookingState,
+    BusySource,
     Service,
     StaffMember,
+    TimeBlock,
 )
 from tillbook.scheduling.selectors import schedules_for
 
@@ -246,24 +249,84 @@ def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
 
 
 def offered_minutes(*, business: Business, period: Period) -> int:
-    """Active staff's working time in the period. Staff who share the same hours (a team on
-    one rota) are expanded once, so two years of forty people cost one schedule's days."""
-    staff = list(StaffMember.objects.filter(business=business, is_active=True))
+    """Staff's working time in the period, less the time they blocked off (holidays; busy
+    times imported from their own calendars are left in: they may be Tillbook's own bookings
+    seen again). Of staff active, and of those no longer active who have bookings kept in the
+    period (their booked time counts, so their hours must: a period's utilisation went over
+    100% when someone who had worked it left). Ranges of hours that overlap count once.
+    Staff who share the same hours (a team on one rota) and blocked nothing off are expanded
+    once, so two years of forty people cost one schedule's days."""
+    kept_in_period = Booking.objects.filter(
+        business=business,
+        staff=OuterRef("pk"),
+        state__in=KEPT,
+        start__gte=period.start,
+        start__lt=period.end,
+    )
+    staff = list(
+        StaffMember.objects.filter(business=business)
+        .annotate(worked=Exists(kept_in_period))
+        .filter(Q(is_active=True) | Q(worked=True))
+    )
     window = Interval(period.start, period.end)
+    time_off = _time_off(business, staff, window)
     shared: list[tuple[Schedule, int]] = []
-    for schedule in schedules_for(staff).values():
+    offered = 0
+    for member, schedule in schedules_for(staff).items():
+        if member in time_off:
+            offered += _working_minutes(schedule, window, time_off[member])
+            continue
         for index, (known, count) in enumerate(shared):
             if known == schedule:
                 shared[index] = (known, count + 1)
                 break
         else:
             shared.append((schedule, 1))
-    offered = 0
     for schedule, count in shared:
-        for interval in working_intervals(schedule, window):
-            start, end = max(interval.start, window.start), min(interval.end, window.end)
-            offered += count * (int((end - start).total_seconds()) // 60)
+        offered += count * _working_minutes(schedule, window, [])
     return offered
+
+
+def _time_off(
+    business: Business, staff: Sequence[StaffMember], window: Interval
+) -> dict[int, list[Interval]]:
+    """Per staff member, the time they blocked off that meets `window`, merged and sorted."""
+    found: dict[int, list[Interval]] = {}
+    for member, start, end in (
+        TimeBlock.objects.filter(
+            business=business,
+            staff__in=staff,
+            source=BusySource.MANUAL,
+            start__lt=window.end,
+            end__gt=window.start,
+        )
+        .order_by("staff", "start")
+        .values_list("staff", "start", "end")
+    ):
+        blocks = found.setdefault(member, [])
+        if blocks and start <= blocks[-1].end:
+            blocks[-1] = Interval(blocks[-1].start, max(blocks[-1].end, end))
+        else:
+            blocks.append(Interval(start, end))
+    return found
+
+
+def _working_minutes(schedule: Schedule, window: Interval, off: list[Interval]) -> int:
+    """Minutes of `schedule`'s working time inside `window` and outside `off` (merged)."""
+    minutes = 0
+    reached = window.start  # overlapping ranges (9–12 and 10–17) offer their time once
+    for interval in sorted(working_intervals(schedule, window), key=lambda i: i.start):
+        start, end = max(interval.start, reached), min(interval.end, window.end)
+        if end <= start:
+            continue
+        reached = end
+        blocked = sum(
+            (min(end, block.end) - max(start, block.start)).total_seconds()
+            for block in off
+            if block.start < end and start < block.end
+        )
+        minutes += int((end - start).total_seconds() - blocked) // 60
+    return minutes
 
 
 def upcoming_bookings(*, business: Business, limit: int = 8) -> list[Booking]:
