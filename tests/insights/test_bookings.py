@@ -219,3 +219,19 @@ def test_time_blocked_off_is_not_offered(
         actor=owner,
     )
     assert offered_minutes(business=scoped, period=week) == 360 + 2400
+
+
+def test_a_booking_whose_payment_hold_ran_out_is_not_upcoming(
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+    service: Service,  # noqa: F811
+) -> None:
+    from django.utils import timezone
+
+    monday = monday_in(2)
+    waiting = book(service, coach, berlin(monday, 10), 60, BookingState.AWAITING_PAYMENT)
+    lapsed = book(service, coach, berlin(monday, 12), 60, BookingState.AWAITING_PAYMENT)
+    now = timezone.now()
+    Booking.objects.filter(pk=waiting.pk).update(hold_expires_at=now + timedelta(minutes=10))
+    Booking.objects.filter(pk=lapsed.pk).update(hold_expires_at=now - timedelta(minutes=1))
+    assert [b.pk for b in upcoming_bookings(business=scoped)] == [waiting.pk]
