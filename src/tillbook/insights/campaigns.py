@@ -126,27 +126,14 @@ def unlinked_refunds(*, business: Business, period: Period) -> int:
     return int(total or 0)
 
 
-def _spend(business: Business, period: Period, *, own_currency: bool) -> list[CampaignResult]:
-    """Spend, clicks, impressions and conversions per campaign and currency in the period:
-    those in the business's currency, or (own_currency=False) those in any other."""
+def _spend(business: Business, period: Period) -> tuple[list[CampaignResult], list[CampaignResult]]:
+    """Spend, clicks, impressions and conversions per campaign and currency in the period (one
+    grouped query): those in the business's currency, and apart those in any other."""
     days = AdSpendDay.objects.filter(business=business, day__gte=period.first, day__lte=period.last)
-    if own_currency:
-        days = days.filter(currency=business.currency)
-    else:
-        days = days.exclude(currency=business.currency)
-    return [
-        CampaignResult(
-            platform=row["campaign__platform"],
-            campaign=row["campaign__name"],
-            campaign_id=row["campaign"],
-            currency=row["currency"],
-            spend=row["spend"],
-            clicks=row["clicks"],
-            impressions=row["impressions"],
-            conversions=Decimal(row["conversions"]).quantize(Decimal("0.01")),
-            billed_apart=not own_currency,
-        )
-        for row in days.values("campaign", "campaign__platform", "campaign__name", "currency")
+    own: list[CampaignResult] = []
+    apart: list[CampaignResult] = []
+    for row in (
+        days.values("campaign", "campaign__platform", "campaign__name", "currency")
         .annotate(
             spend=Sum("spend"),
             clicks=Sum("clicks"),
@@ -154,7 +141,22 @@ def _spend(business: Business, period: Period, *, own_currency: bool) -> list[Ca
             conversions=Sum("conversions"),
         )
         .order_by("currency", "-spend", "campaign__name")
-    ]
+    ):
+        billed_apart = row["currency"] != business.currency
+        (apart if billed_apart else own).append(
+            CampaignResult(
+                platform=row["campaign__platform"],
+                campaign=row["campaign__name"],
+                campaign_id=row["campaign"],
+                currency=row["currency"],
+                spend=row["spend"],
+                clicks=row["clicks"],
+                impressions=row["impressions"],
+                conversions=Decimal(row["conversions"]).quantize(Decimal("0.01")),
+                billed_apart=billed_apart,
+            )
+        )
+    return own, apart
 
 
 def _attributed_campaigns(
@@ -199,12 +201,8 @@ def campaigns_with_apart(
     the second list alone, its revenue with it (in the business's currency, on its first row,
     with no ROAS or CAC): its sales never enter a ROAS or a CAC against spend it did not
     cost."""
-    results = {
-        result.campaign_id: result
-        for result in _spend(business, period, own_currency=True)
-        if result.campaign_id is not None
-    }
-    apart = _spend(business, period, own_currency=False)
+    own, apart = _spend(business, period)
+    results = {result.campaign_id: result for result in own if result.campaign_id is not None}
     billed_apart = {result.campaign_id: result for result in reversed(apart)}  # the first row
     attributed = _attributed_campaigns(business, period)
     # A campaign with sales but no spend in the period is billed as it last was.
