@@ -380,13 +380,15 @@ class _Batch:
         }
         if not charged:
             return
+        learnt = []
         for pk, currency in Payment.objects.filter(
             pk__in=list(charged), fee_amount__isnull=True
         ).values_list("pk", "currency"):
             line = charged[pk]
             if line.currency == currency:
                 Payment.objects.filter(pk=pk, fee_amount__isnull=True).update(fee_amount=line.fee)
-                rollups_reread(business=self.business, payment_id=pk)
+                learnt.append(pk)
+        rollups_reread(business=self.business, payment_ids=learnt)
 
     def _by_other_reference(self, named: list[LedgerRecord], found: dict[str, int]) -> None:
         """Payments stored under one id and named here by their other: a Stripe checkout's
@@ -443,11 +445,10 @@ class _Batch:
             payment_id__in=[payments[r.payment_reference] for r in linked],
             provider_reference__endswith=SUMMARY_SUFFIX,
         )
-        replaced = set(summaries.values_list("payment_id", flat=True))
+        replaced = sorted(set(summaries.values_list("payment_id", flat=True)))
         if replaced:
             summaries.delete()
-            for payment in sorted(replaced):
-                rollups_reread(business=self.business, payment_id=payment)
+            rollups_reread(business=self.business, payment_ids=replaced)
         return found
 
     def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
@@ -486,6 +487,7 @@ class _Batch:
             else:
                 others.add(payment_id)
         created: list[Refund] = []
+        changed: list[int] = []  # payments whose summary refund says something else now
         for reference, record in refunded.items():
             payment = payments[reference]
             if payment in others:
@@ -521,7 +523,8 @@ class _Batch:
             Refund.objects.filter(
                 business=self.business, payment_id=payment, provider_reference=targets[payment]
             ).update(**values)
-            rollups_reread(business=self.business, payment_id=payment)
+            changed.append(payment)
+        rollups_reread(business=self.business, payment_ids=changed)
         Refund.objects.bulk_create(created)  # the import holds the rollups' watermarks
 
     # Payouts -----------------------------------------------------------------------------

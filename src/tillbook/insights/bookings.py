@@ -258,8 +258,9 @@ def offered_minutes(*, business: Business, period: Period) -> int:
     once, so two years of forty people cost one schedule's days."""
     staff = list(StaffMember.objects.filter(business=business))
     gone = [member.pk for member in staff if not member.is_active]
+    worked: set[int] = set()  # of those, who had bookings kept in the period
     if gone:  # asked through the period's kept bookings (an index on state and start)
-        gone = list(
+        worked = set(
             Booking.objects.filter(
                 business=business,
                 state__in=KEPT,
@@ -271,7 +272,7 @@ def offered_minutes(*, business: Business, period: Period) -> int:
             .distinct()
             .order_by()
         )
-    staff = [member for member in staff if member.is_active or member.pk in gone]
+    staff = [member for member in staff if member.is_active or member.pk in worked]
     window = Interval(period.start, period.end)
     time_off = _time_off(business, staff, window)
     shared: list[tuple[Schedule, int]] = []

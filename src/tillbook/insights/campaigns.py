@@ -287,11 +287,10 @@ def _utm_targets(business: Business, utms: set[str], period: Period) -> Targets:
             .distinct()
             .order_by()
         )
-        for found in several.values():
-            if len(active := [pk for pk in found if pk in spent]) == 1:
-                for pk in list(found):
-                    if pk != active[0]:
-                        del found[pk]
+        for utm, found in several.items():
+            active = [pk for pk in found if pk in spent]
+            if len(active) == 1:
+                candidates[utm] = {active[0]: found[active[0]]}
     ambiguous = set()
     for utm, found in candidates.items():
         if len(found) == 1:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -590,14 +590,16 @@ def rollups_hold(*, business: Business) -> None:
     )
 
 
-def rollups_reread(*, business: Business, payment_id: int) -> None:
-    """Have the next refreshes read a payment again: it changed what it counts after the
-    rollups may have read it (a fee learnt after it succeeded, a failed payment that succeeded
-    after all). Call it in the transaction that makes the change: the rows it leaves take no
-    lock anyone waits for, and are seen only once the change is committed. Reading a payment
-    twice is harmless (days are recomputed, first payments only move earlier)."""
+def rollups_reread(*, business: Business, payment_ids: Iterable[int]) -> None:
+    """Have the next refreshes read payments again: they changed what they count after the
+    rollups may have read them (a fee learnt after it succeeded, a failed payment that
+    succeeded after all). Call it in the transaction that makes the change: the rows it leaves
+    take no lock anyone waits for, and are seen only once the change is committed. Reading a
+    payment twice is harmless (days are recomputed, first payments only move earlier)."""
     RollupReread.objects.bulk_create(
-        RollupReread(business=business, name=name, payment_id=payment_id) for name in READ_AGAIN
+        RollupReread(business=business, name=name, payment_id=payment_id)
+        for payment_id in payment_ids
+        for name in READ_AGAIN
     )
 
 

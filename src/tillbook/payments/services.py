@@ -265,7 +265,7 @@ def payment_confirm(
             if fee is not None and locked.fee_amount is None:
                 locked.fee_amount = fee.amount
                 locked.save(update_fields=["fee_amount"])
-                rollups_reread(business=locked.business, payment_id=locked.pk)
+                rollups_reread(business=locked.business, payment_ids=[locked.pk])
             if other_reference and not locked.other_reference:
                 locked.other_reference = other_reference
                 locked.save(update_fields=["other_reference"])
@@ -274,7 +274,7 @@ def payment_confirm(
             # The processor says it succeeded after all (e.g. a late capture): money moved, so
             # it must be recorded, not ignored.
             locked.failure_reason = ""
-            rollups_reread(business=locked.business, payment_id=locked.pk)
+            rollups_reread(business=locked.business, payment_ids=[locked.pk])
         now = timezone.now()
         locked.state = PaymentState.SUCCEEDED
         locked.succeeded_at = now
