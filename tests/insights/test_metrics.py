@@ -20,8 +20,9 @@ from django.test import Client
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun
+from tillbook.imports.source import ImportSource
 from tillbook.insights.ledger import revenue_by_day, sales_totals
-from tillbook.insights.models import RollupWatermark
+from tillbook.insights.models import DailyLedger, RollupWatermark
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, CampaignMapping
 from tillbook.payments.models import Payment
@@ -364,3 +365,80 @@ def test_a_customer_joins_the_cohort_of_their_first_payment_in_any_currency(
         "2026-09,USD,1,1,30.00,30.00",
         "2026-08,EUR,1,1,80.00,80.00",
     ]
+
+
+CHARGEBACKS = "\n".join(
+    [
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,"
+        "Transfer",
+        "txn_c1,charge,ch_c1,100.00,3.20,96.80,usd,2026-09-02 15:00,2026-09-04,Coaching,po_c1",
+        "txn_c2,charge,ch_c2,200.00,6.10,193.90,usd,2026-09-03 15:00,2026-09-05,Retreat,po_c1",
+        "txn_d1,adjustment,dp_1,-100.00,15.00,-115.00,usd,2026-09-10 16:00,2026-09-10,"
+        "Chargeback withdrawal for ch_c1,po_c1",
+        "txn_p1,payout,po_c1,-175.70,0.00,-175.70,usd,2026-09-14 00:00,2026-09-16,STRIPE PAYOUT,"
+        "po_c1",
+        "txn_d2,adjustment,dp_1,100.00,-15.00,115.00,usd,2026-10-20 16:00,2026-10-20,"
+        "Chargeback reversal for ch_c1,",
+    ]
+)
+
+
+def test_a_chargeback_is_taken_back_with_its_fee_and_a_won_dispute_gives_it_back(
+    run_import: Callable[..., ImportRun], business: Business, owner_client: Client
+) -> None:
+    """A customer disputed the 100.00 sale: Stripe took the 100.00 back and charged a 15.00
+    dispute fee (an `adjustment` line), and paid out 175.70. The net revenue ignored the line
+    and said 290.70. The dispute was won in October: the money and the fee came back."""
+    source = ImportSource.from_bytes(CHARGEBACKS.encode(), "balance_history.csv")
+    assert run_import(source).state == "done"
+    september = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    # Refunds: the 100.00 taken back. Fees: 3.20 + 6.10 and the 15.00 dispute fee.
+    assert (
+        september["gross_sales"],
+        september["refunds"],
+        september["fees"],
+        september["net_revenue"],
+        september["payouts"],
+    ) == ("300.00", "100.00", "24.30", "175.70", "175.70")
+    october = metrics("--from", "2026-10-01", "--to", "2026-10-31")
+    assert (october["refunds"], october["fees"], october["net_revenue"]) == (
+        "-100.00",
+        "-15.00",
+        "115.00",
+    )
+    with business_scope(business):
+        period = Period(date(2026, 9, 1), date(2026, 9, 30), business.zone)
+        tenth = next(d for d in revenue_by_day(business=business, period=period) if d.day.day == 10)
+    assert (tenth.gross, tenth.refunds, tenth.fees, tenth.net) == (0, 10000, 1500, -11500)
+    page = owner_client.get(
+        "/manage/acme/insights/marketing/", {"from": "2026-09-01", "to": "2026-09-30"}
+    ).content.decode()
+    assert "$100.00 was taken back by chargebacks (disputes)" in page
+    assert "of refunds in this range came from Stripe's balance history" not in page
+
+
+def test_the_upgrade_sums_the_chargebacks_already_imported(
+    run_import: Callable[..., ImportRun], business: Business
+) -> None:
+    """Days rolled up before chargebacks were counted are summed again after the upgrade."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    source = ImportSource.from_bytes(CHARGEBACKS.encode(), "balance_history.csv")
+    assert run_import(source).state == "done"
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["net_revenue"] == "175.70"
+    with business_scope(business):  # the rows as the code before summed them
+        DailyLedger.objects.filter(business=business).update(adjustments=0)
+        DailyLedger.objects.filter(business=business, day__in=[date(2026, 9, 10)]).update(
+            fee_lines=0
+        )
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["net_revenue"] == "290.70"
+    migration = importlib.import_module(
+        "tillbook.insights.migrations.0005_daily_ledger_adjustments"
+    )
+    migration.read_adjustments_again(apps, SimpleNamespace(connection=connection))
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["net_revenue"] == "175.70"
+    assert metrics("--from", "2026-10-01", "--to", "2026-10-31")["net_revenue"] == "115.00"

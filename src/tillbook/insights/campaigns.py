@@ -113,17 +113,23 @@ def attributed_by_utm(*, business: Business, period: Period) -> dict[str, Attrib
     return dict(found)
 
 
-def unlinked_refunds(*, business: Business, period: Period) -> int:
-    """Refunds of the period (business currency) known only as processor balance lines that
-    do not say which sale they were for (Stripe's balance history): in the refunds, yet taken
-    off no campaign's attributed revenue."""
-    total = DailyLedger.objects.filter(
+@dataclass
+class Unlinked:
+    refunds: int  # refund lines that do not say which sale they were for
+    chargebacks: int  # chargebacks and other adjustments, less what won disputes gave back
+
+
+def unlinked_refunds(*, business: Business, period: Period) -> Unlinked:
+    """Money taken back in the period (business currency) that is in the refunds, yet taken
+    off no campaign's attributed revenue: refunds known only as processor balance lines that
+    do not say which sale they were for (Stripe's balance history), and chargebacks."""
+    totals = DailyLedger.objects.filter(
         business=business,
         currency=business.currency,
         day__gte=period.first,
         day__lte=period.last,
-    ).aggregate(unlinked=Sum("unlinked_refunds"))["unlinked"]
-    return int(total or 0)
+    ).aggregate(refunds=Sum("unlinked_refunds"), chargebacks=Sum("adjustments"))
+    return Unlinked(int(totals["refunds"] or 0), int(totals["chargebacks"] or 0))
 
 
 def _spend(business: Business, period: Period) -> tuple[list[CampaignResult], list[CampaignResult]]:

@@ -3,9 +3,10 @@
 Definitions (the dashboard's help text says the same):
 - gross sales: what customers paid for succeeded payments (amount + tip), by when they paid;
 - refunds: succeeded refunds by when they were made, plus refund lines whose payment is not
-  known (Stripe's balance history does not name it);
+  known (Stripe's balance history does not name it), plus what chargebacks and other
+  processor adjustments took back (less what won disputes gave back);
 - fees: the processors' fees on those payments, plus fee lines (Stripe's Radar or account
-  fees), less fees returned with refunds;
+  fees) and disputes' fees, less fees returned with refunds;
 - net revenue = gross sales − refunds − fees.
 Each currency is kept apart: a EUR sale is never added into a USD total. Sales figures are
 read from the DailyLedger rollup (insights.rollups), refreshed before the dashboard is drawn.
@@ -60,7 +61,7 @@ _SUMS = {
     "tips": Sum("tips"),
     "tax": Sum("tax"),
     "fees": Sum(F("fees") + F("fee_lines") + F("returned_fees")),
-    "refunds": Sum(F("refunds") + F("unlinked_refunds")),
+    "refunds": Sum(F("refunds") + F("unlinked_refunds") + F("adjustments")),
     "orders": Sum("orders"),
 }
 

@@ -137,9 +137,13 @@ class DailyLedger(TenantModel):
     fees = models.BigIntegerField(default=0)  # processor fees on those payments
     orders = models.IntegerField(default=0)
     refunds = models.BigIntegerField(default=0)  # succeeded refunds made that day
-    fee_lines = models.BigIntegerField(default=0)  # fee lines' cost (Radar, account fees)
+    # Fee lines' cost (Radar, account fees) and the fees on adjustment lines (a dispute's).
+    fee_lines = models.BigIntegerField(default=0)
     returned_fees = models.BigIntegerField(default=0)  # fees given back with refunds (≤ 0)
     unlinked_refunds = models.BigIntegerField(default=0)  # refund lines with no Refund row
+    # Taken back by chargebacks and other processor adjustments (a won dispute gives it back,
+    # so a day can be negative); the dispute fees are in fee_lines.
+    adjustments = models.BigIntegerField(default=0, db_default=0)
     # Refunds (made any day) of the payments made this day: what attribution subtracts.
     refunds_of_sales = models.BigIntegerField(default=0)
 

@@ -544,24 +544,31 @@ def _recompute(business: Business, first: date, last: date) -> int:
     unlinked = Q(kind=BalanceKind.REFUND, refund__isnull=True)
     fee_lines = Q(kind=BalanceKind.FEE)
     returned = Q(kind=BalanceKind.REFUND)
+    # A chargeback: Stripe's line takes the sale's amount back (gross) and charges the dispute
+    # fee (fee); a won dispute gives the amount back, sometimes the fee too.
+    adjusted = Q(kind=BalanceKind.ADJUSTMENT)
     for low, high, day in _day_pieces("occurred_at", zone, start, end):
         for found in (
             BalanceTransaction.objects.filter(
                 business=business, occurred_at__gte=low, occurred_at__lt=high
             )
-            .filter(unlinked | fee_lines | returned)
+            .filter(unlinked | fee_lines | returned | adjusted)
             .annotate(day=day)
             .values("day", "currency")
             .annotate(
                 unlinked=Coalesce(Sum("gross", filter=unlinked), 0),
                 fee_lines=Coalesce(Sum("net", filter=fee_lines), 0),
                 returned=Coalesce(Sum("fee", filter=returned), 0),
+                adjusted=Coalesce(Sum("gross", filter=adjusted), 0),
+                adjusted_fees=Coalesce(Sum("fee", filter=adjusted), 0),
             )
         ):
             target = row(found["day"], found["currency"], "")
             target.unlinked_refunds -= found["unlinked"]  # refund lines are negative
             target.fee_lines -= found["fee_lines"]  # so are fee lines
+            target.fee_lines += found["adjusted_fees"]  # fees are positive on other lines
             target.returned_fees += found["returned"]  # negative: fees given back lower the cost
+            target.adjustments -= found["adjusted"]  # a chargeback is negative
     DailyLedger.objects.filter(business=business, day__gte=first, day__lte=last).delete()
     DailyLedger.objects.bulk_create(rows.values(), batch_size=2000)
     return (last - first).days + 1

@@ -63,7 +63,7 @@ def kpis(business: Business, metrics: Metrics) -> list[Kpi]:
     for label, current, previous, better, help_text in (
         ("Net revenue", now.sales.net, before.sales.net, True, "Gross sales − refunds − fees"),
         ("Gross sales", now.sales.gross, before.sales.gross, True, "What customers paid"),
-        ("Refunds", now.sales.refunds, before.sales.refunds, False, ""),
+        ("Refunds", now.sales.refunds, before.sales.refunds, False, "Chargebacks included"),
         ("Processor fees", now.sales.fees, before.sales.fees, False, ""),
         ("Payouts", now.payout_total, before.payout_total, True, "Arrived in your bank"),
         ("Ad spend", now.ad_spend, before.ad_spend, False, ""),

@@ -74,7 +74,8 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         current = metrics.current
         context["utm_sales"] = any(c.orders for c in [*current.campaigns, *current.spend_apart])
         unlinked = unlinked_refunds(business=business, period=period)
-        context["unlinked_refunds"] = fmt(unlinked) if unlinked else ""
+        context["unlinked_refunds"] = fmt(unlinked.refunds) if unlinked.refunds else ""
+        context["chargebacks"] = fmt(unlinked.chargebacks) if unlinked.chargebacks else ""
         context["unattributed"] = [
             (utm, fmt(value.revenue), value.orders, value.names_several)
             for utm, value in sorted(unattributed_utms(business=business, period=period).items())
