@@ -852,3 +852,90 @@ def test_a_known_refund_replacing_the_exports_summary_reaches_the_rollups(
     assert run_import(named).state == "done"
     assert list(Refund.objects.values_list("provider_reference", "amount")) == [("re_live", 5000)]
     assert refunds_and_value() == (5000, 25000)
+
+
+def test_a_payout_known_only_by_its_lines_arrives_on_their_transfer_date(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The file holds two lines of po_31 but not its own row: the payout arrives on their
+    Transfer Date (2 October), not on the last line's Available On (29 September)."""
+    from datetime import date
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.insights.periods import Period
+
+    rows = (
+        "txn_31,charge,ch_31,50.00,1.75,48.25,usd,2026-09-28 10:00,2026-09-30 00:00,Call,"
+        "po_31,2026-10-02 00:00\n"
+        "txn_30,charge,ch_30,100.00,3.20,96.80,usd,2026-09-27 15:00,2026-09-29 00:00,Session,"
+        "po_31,2026-10-02 00:00\n"
+    )
+    run = run_import(_balance_file(rows))
+    assert (run.state, run.imported) == (RunState.DONE, 2)
+    payout = Payout.objects.get()
+    assert (payout.provider_reference, payout.amount) == ("po_31", 4825 + 9680)
+    assert payout.arrival_date == date(2026, 10, 2)
+    september = Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+    assert payouts_by_processor(business=scoped, period=september) == []
+    october = Period(date(2026, 10, 1), date(2026, 10, 31), scoped.zone)
+    (stripe,) = payouts_by_processor(business=scoped, period=october)
+    assert (stripe.amount, stripe.count) == (14505, 1)
+
+
+NO_SOURCE_HEADER = (
+    "id,Type,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,Transfer,"
+    "Transfer Date (UTC)\n"
+)
+NO_SOURCE_LINES = (
+    "txn_41,charge,50.00,1.75,48.25,usd,2026-09-28 10:00,2026-09-30 00:00,Call,po_41,"
+    "2026-10-02 00:00\n"
+    "txn_40,charge,100.00,3.20,96.80,usd,2026-09-27 15:00,2026-09-29 00:00,Session,po_41,"
+    "2026-10-02 00:00\n"
+)
+
+
+def test_a_balance_history_without_the_source_column_counts_each_payout_once(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Exported without Source, the payout's row names its payout only as the Transfer. It
+    was keyed by its own line id (txn_42), a second payout beside the po_41 its lines name:
+    290.10 paid out for 145.05."""
+    from datetime import date
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.insights.periods import Period
+
+    text = (
+        NO_SOURCE_HEADER
+        + "txn_42,payout,-145.05,0.00,-145.05,usd,2026-10-01 02:00,2026-10-02 00:00,"
+        "STRIPE PAYOUT,po_41,2026-10-02 00:00\n" + NO_SOURCE_LINES
+    )
+    run = run_import(ImportSource.from_bytes(text.encode(), "balance.csv"))
+    assert (run.state, run.imported) == (RunState.DONE, 3)
+    autumn = Period(date(2026, 9, 1), date(2026, 10, 31), scoped.zone)
+    (stripe,) = payouts_by_processor(business=scoped, period=autumn)
+    assert (stripe.amount, stripe.count) == (14505, 1)
+    assert list(Payout.objects.values_list("provider_reference", flat=True)) == ["po_41"]
+
+
+def test_a_payout_row_naming_no_payout_is_refused_and_nothing_is_written(
+    run_import: Importer, scoped: Business
+) -> None:
+    text = (
+        NO_SOURCE_HEADER
+        + "txn_42,payout,-145.05,0.00,-145.05,usd,2026-10-01 02:00,2026-10-02 00:00,"
+        "STRIPE PAYOUT,,2026-10-02 00:00\n" + NO_SOURCE_LINES
+    )
+    before = database_fingerprint()
+    run = run_import(ImportSource.from_bytes(text.encode(), "balance.csv"))
+    assert run.state == RunState.FAILED
+    assert run.problems == [
+        [
+            2,
+            "A payout's row needs its payout id (po_…) in the Source column: "
+            "export the balance history again with that column",
+        ]
+    ]
+    after = database_fingerprint()
+    assert after.pop("imports.importrun") != before.pop("imports.importrun")
+    assert after == before

@@ -550,7 +550,9 @@ class _Batch:
         explicit = {r.payout_reference: r for r in records if r.movement is Movement.PAYOUT}
         for reference, record in explicit.items():
             payout = found.get(reference)
-            if payout is not None:
+            # A payout the processor itself described (a webhook) keeps its word and the
+            # object it sent: the task that reads its lines asks for them with it.
+            if payout is not None and not processor_described(payout):
                 payout.amount = -record.gross
                 payout.arrival_date = record.available_on
                 payout.raw = record.raw
@@ -668,8 +670,15 @@ class _Batch:
             ).update(refund=refund, payment_id=payments[record.payment_reference])
 
 
+def processor_described(payout: Payout) -> bool:
+    """Whether the payout's row holds the processor's own payout object (Stripe's webhook):
+    its amount and arrival date are the processor's word, not a sum of the lines known."""
+    return isinstance(payout.raw, dict) and payout.raw.get("object") == "payout"
+
+
 def payouts_settle(*, business: Business, payout_ids: Iterable[int]) -> None:
-    """A payout known only from its lines is the sum of their net amounts.
+    """A payout known only from its lines is the sum of their net amounts (not one the
+    processor described: a file may name only some of its lines).
 
     One grouped query per chunk of payouts (not a correlated subquery per payout, which SQLite
     answers by scanning every line of the business for each payout).
@@ -685,9 +694,13 @@ def payouts_settle(*, business: Business, payout_ids: Iterable[int]) -> None:
             .annotate(total=Sum("net"))
             .values_list("payout_id", "total")
         )
-        implied = list(
-            Payout.objects.filter(business=business, pk__in=set(chunk) - explicit).only("amount")
-        )
+        implied = [
+            payout
+            for payout in Payout.objects.filter(
+                business=business, pk__in=set(chunk) - explicit
+            ).only("amount", "raw")
+            if not processor_described(payout)
+        ]
         for payout in implied:
             payout.amount = totals.get(payout.pk, 0)
         Payout.objects.bulk_update(implied, ["amount"])

@@ -10,11 +10,19 @@ to its charge and `automatic_payout_id` a line to its payout.
 from __future__ import annotations
 
 import re
-from datetime import UTC, tzinfo
+from datetime import UTC, date, tzinfo
 from typing import ClassVar
 
 from tillbook.core.money import currency_precision, processor_precision
-from tillbook.imports.base import Column, ColumnError, ReadContext, Reader, Row, normalise_header
+from tillbook.imports.base import (
+    CellError,
+    Column,
+    ColumnError,
+    ReadContext,
+    Reader,
+    Row,
+    normalise_header,
+)
 from tillbook.imports.readers import cells
 from tillbook.imports.records import PAYOUT_REVERSALS, LedgerRecord, Movement, Record, Skipped
 
@@ -107,6 +115,8 @@ class StripeBalanceReader(Reader):
         Column("transfer_date", ("transfer date (utc)", "transfer date")),
         Column("status", ("status",)),
     )
+    # The last "Transfer Date" read and its day: a payout's lines, next to each other, share it.
+    _transfer_day: tuple[str, date | None] = ("", None)
 
     def extra_columns(self, normalised: list[str], cells_: list[str]) -> dict[str, int]:
         return _metadata_columns(cells_, _METADATA)
@@ -153,14 +163,29 @@ class StripeBalanceReader(Reader):
             # The balance export names the refund (re_…) but not the charge it refunds.
             record.refund_reference = source or record.reference
         elif movement is Movement.PAYOUT:
-            record.payout_reference = source or record.reference
+            # Its payout id is the Source; a file exported without that column may still name
+            # it as the Transfer. Keyed by the line's own id, the payout would be counted
+            # again as the one its lines name.
+            record.payout_reference = source or record.payout_reference
+            if not record.payout_reference:
+                raise CellError(
+                    "A payout's row needs its payout id (po_…) in the Source column: export "
+                    "the balance history again with that column"
+                )
             record.available_on = cells.optional_day(row, "transfer_date", context) or (
                 record.available_on
             )
+            return record
         elif movement in PAYOUT_REVERSALS:
             # Source is the payout that failed; Transfer, as for any line, the one that carries
             # the returned money out again.
             record.reversed_payout = source
+        if record.payout_reference and get("transfer_date"):
+            # The day its payout arrives: the payout's own date when the file lacks its row.
+            text = texts["transfer_date"]
+            if self._transfer_day[0] != text:
+                self._transfer_day = (text, cells.optional_day(row, "transfer_date", context))
+            record.payout_date = self._transfer_day[1]
         return record
 
 
