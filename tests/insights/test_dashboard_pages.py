@@ -218,3 +218,14 @@ def test_a_csv_download_has_the_payments_made_since_the_page_was_drawn(
     response = owner_client.get(f"/manage/acme/insights/export/revenue.csv?{RANGE}")
     lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines[1] == "2026-09-01,USD,170.00,0.00,3.78,166.22"  # 120.00 imported + 50.00 now
+
+
+def test_a_figure_falling_from_nothing_below_zero_is_not_shown_as_better() -> None:
+    """Net revenue of −50.00 (a refund of an older sale) after a period without sales is
+    new and worse; refunds appearing from nothing are new and worse too."""
+    from tillbook.backoffice.views.dashboard import _change
+
+    assert _change(-5000, 0, higher_is_better=True) == ("new", False)
+    assert _change(5000, 0, higher_is_better=True) == ("new", True)
+    assert _change(5000, 0, higher_is_better=False) == ("new", False)
+    assert _change(0, 0, higher_is_better=True) == ("", None)

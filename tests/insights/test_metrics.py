@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from tillbook.core.models import Business
+from tillbook.core.models import Business, User
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun
 from tillbook.imports.source import ImportSource
@@ -442,3 +442,78 @@ def test_the_upgrade_sums_the_chargebacks_already_imported(
     migration.read_adjustments_again(apps, SimpleNamespace(connection=connection))
     assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["net_revenue"] == "175.70"
     assert metrics("--from", "2026-10-01", "--to", "2026-10-31")["net_revenue"] == "115.00"
+
+
+def _paid(business: Business, amount: int, moment: datetime, email: str) -> Payment:
+    return Payment.objects.create(
+        business=business,
+        provider="sandbox",
+        state="succeeded",
+        currency=business.currency,
+        amount=amount,
+        fee_amount=0,
+        customer_email=email,
+        created_at=moment,
+        succeeded_at=moment,
+    )
+
+
+def test_averages_round_to_the_nearest_minor_unit(scoped: Business) -> None:
+    """20.00 over three orders and three new customers: 6.67 each, not the 6.66 that floor
+    division gave (CAC already rounded half-even)."""
+    from datetime import UTC
+
+    from tillbook.insights.customers import lifetime_value_by_cohort
+
+    for day, amount, email in (
+        (2, 700, "a@example.com"),
+        (3, 700, "b@example.com"),
+        (4, 600, "c@example.com"),
+    ):
+        _paid(scoped, amount, datetime(2026, 9, day, 15, tzinfo=UTC), email)
+    data = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (data["gross_sales"], data["orders"], data["average_order_value"]) == (
+        "20.00",
+        3,
+        "6.67",
+    )
+    [cohort] = lifetime_value_by_cohort(business=scoped)
+    assert (cohort.customers, cohort.revenue, cohort.lifetime_value) == (3, 2000, 667)
+
+
+def test_open_requests_count_what_is_still_due_and_not_lapsed_checkouts(
+    scoped: Business, owner: User
+) -> None:
+    """A 100.00 request paid 40.00 in cash waits for 60.00, not 100.00; a checkout whose time
+    ran out is no longer waiting for anything."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.orders.shop import build_shop
+    from tillbook.core.money import Money
+    from tillbook.insights.customers import open_payment_requests
+    from tillbook.orders.models import Order
+    from tillbook.orders.services import order_place, orders_expire_due
+    from tillbook.payments.models import PaymentRequest
+    from tillbook.payments.services import manual_payment_record, payment_link_create
+
+    link = payment_link_create(
+        business=scoped, actor=owner, title="Coaching package", amount=Money(10000, "USD")
+    )
+    manual_payment_record(
+        request=link, amount=Money(4000, "USD"), method="cash", note="first half", actor=owner
+    )
+    link.refresh_from_db()
+    assert (link.state, link.amount_paid) == ("open", 4000)
+    shop = build_shop(scoped)
+    order_place(business=scoped, items=[shop.book()], email="a@example.com", name="A")
+    found = open_payment_requests(business=scoped)
+    assert (found.count, found.amount) == (2, 6000 + 1900)
+    # The checkout's time runs out (its request expires with its reservation).
+    lapsed = timezone.now() - timedelta(minutes=1)
+    Order.objects.update(reserved_until=lapsed)
+    PaymentRequest.objects.filter(purpose="order").update(expires_at=lapsed)
+    assert orders_expire_due(now=timezone.now()) == 1
+    found = open_payment_requests(business=scoped)
+    assert (found.count, found.amount) == (1, 6000)

@@ -215,3 +215,11 @@ def money_sum(amounts: Sequence[Money], currency: str) -> Money:
     for amount in amounts:
         total = total + amount
     return total
+
+
+def per_each(amount: int, count: int) -> int:
+    """`amount` (minor units) shared by `count` (orders, customers), to the nearest minor unit,
+    halves to even: 20.00 over three orders is 6.67, not the 6.66 that floor division gives."""
+    if count <= 0:
+        raise ValueError("per_each() needs a positive count.")
+    return int((Decimal(amount) / count).quantize(Decimal(1), ROUND_HALF_EVEN))

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from django.db.models import Count, F, Max, Q, Sum
 
 from tillbook.core.models import Business
+from tillbook.core.money import per_each
 from tillbook.insights.models import CustomerFirstPayment, DailyLedger
 from tillbook.insights.periods import Period
 from tillbook.marketing.models import AdCampaign, AdPlatform, AdSpendDay, CampaignMapping
@@ -66,7 +67,7 @@ class CampaignResult:
         customers for nothing."""
         if self.billed_apart or not self.spend or not self.new_customers:
             return None
-        return int((Decimal(self.spend) / self.new_customers).quantize(Decimal(1), ROUND_HALF_EVEN))
+        return per_each(self.spend, self.new_customers)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Count,
+    F,
     Min,
     Q,
     Sum,
@@ -21,6 +22,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from tillbook.core.models import Business
+from tillbook.core.money import per_each
 from tillbook.insights.models import CustomerDay, CustomerFirstPayment, CustomerValue
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import customer_values_refresh
@@ -64,7 +66,7 @@ class Cohort:
 
     @property
     def lifetime_value(self) -> int:
-        return self.revenue // self.customers if self.customers else 0
+        return per_each(self.revenue, self.customers) if self.customers else 0
 
     @property
     def orders_per_customer(self) -> float:
@@ -119,14 +121,20 @@ class OpenRequests:
 
 
 def open_payment_requests(*, business: Business) -> OpenRequests:
+    """Requests still waiting to be paid (not those past their expiry, as a lapsed checkout),
+    and how much of them is still due (a request paid in part waits for the rest)."""
     now = timezone.now()
-    found = PaymentRequest.objects.filter(
-        business=business, state=RequestState.OPEN, currency=business.currency
-    ).aggregate(
-        count=Count("id"),
-        amount=Sum("amount"),
-        oldest=Min("created_at"),
-        stale=Count("id", filter=Q(created_at__lt=now - timedelta(days=7))),
+    found = (
+        PaymentRequest.objects.filter(
+            business=business, state=RequestState.OPEN, currency=business.currency
+        )
+        .exclude(expires_at__lte=now)
+        .aggregate(
+            count=Count("id"),
+            amount=Sum(F("amount") - F("amount_paid")),
+            oldest=Min("created_at"),
+            stale=Count("id", filter=Q(created_at__lt=now - timedelta(days=7))),
+        )
     )
     oldest = found["oldest"]
     return OpenRequests(

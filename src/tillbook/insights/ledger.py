@@ -22,6 +22,7 @@ from typing import Any
 from django.db.models import F, Sum
 
 from tillbook.core.models import Business
+from tillbook.core.money import per_each
 from tillbook.insights.models import DailyLedger, PayoutContents
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import payout_contents_recompute
@@ -47,7 +48,7 @@ class SalesTotals:
 
     @property
     def average_order(self) -> int:
-        return self.gross // self.orders if self.orders else 0
+        return per_each(self.gross, self.orders) if self.orders else 0
 
 
 def _daily(business: Business, period: Period) -> Any:

@@ -44,8 +44,9 @@ class Kpi:
 
 
 def _change(now: int, before: int, *, higher_is_better: bool = True) -> tuple[str, bool | None]:
-    if before == 0:
-        return ("new" if now else ""), (None if not now else higher_is_better)
+    if before == 0:  # from nothing: better when it moved the good way (net revenue below zero
+        # after a period without sales is not)
+        return ("new" if now else ""), (None if not now else (now > 0) == higher_is_better)
     percent = (Decimal(now - before) * 100 / abs(Decimal(before))).quantize(Decimal(1))
     if percent == 0:
         return "±0%", None
