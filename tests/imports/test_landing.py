@@ -939,3 +939,47 @@ def test_a_payout_row_naming_no_payout_is_refused_and_nothing_is_written(
     after = database_fingerprint()
     assert after.pop("imports.importrun") != before.pop("imports.importrun")
     assert after == before
+
+
+PAYPAL_HEADER = (
+    '"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+    '"Transaction ID","Reference Txn ID"\n'
+)
+PAYPAL_SALE = (
+    '"09/15/2026","08:00:00","PDT","Hal Hill","Website Payment","Completed","USD","60.00",'
+    '"-2.39","57.61","6CD22222EF3333333",""\n'
+)
+PAYPAL_REFUND = (
+    '"09/16/2026","09:30:00","PDT","Hal Hill","Payment Refund","Completed","USD","-60.00",'
+    '"1.80","-58.20","7EF33333GH4444444","6CD22222EF3333333"\n'
+)
+
+
+def test_a_paypal_refund_of_a_payment_not_imported_yet_says_how_to_link_it(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The warning blamed Stripe's balance history, which this file is not: the PayPal refund
+    names its payment, only not one Tillbook has yet. Doing what it says links them."""
+    refunds = ImportSource.from_bytes((PAYPAL_HEADER + PAYPAL_REFUND).encode(), "october.csv")
+    first = run_import(refunds)
+    assert (first.state, first.warnings) == (
+        RunState.DONE,
+        [
+            "1 refund(s) name a payment Tillbook does not have yet (in an older file?). They "
+            "count as refunds; import the file with those payments, then this one again, to "
+            "link them."
+        ],
+    )
+    sales = ImportSource.from_bytes((PAYPAL_HEADER + PAYPAL_SALE).encode(), "september.csv")
+    assert run_import(sales).state == RunState.DONE
+    again = run_import(refunds)
+    assert (again.state, again.imported, again.duplicates, again.warnings) == (
+        RunState.DONE,
+        0,
+        1,
+        [],
+    )
+    refund = Refund.objects.get()
+    assert (refund.payment.provider_reference, refund.amount) == ("6CD22222EF3333333", 6000)
+    line = BalanceTransaction.objects.get(provider_reference="7EF33333GH4444444")
+    assert line.refund_id == refund.pk

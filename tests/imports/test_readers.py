@@ -516,3 +516,94 @@ def test_the_kind_is_detected_from_the_headers(name: str, kind: str) -> None:
     # A Square file in dollars cannot be read for a business in euros (which dollars?).
     check, _ = read_all(name, currency="USD" if name.startswith("square") else "EUR")
     assert check.kind == kind
+
+
+PAYPAL_HEADER = (
+    '"Date","Time","TimeZone","Name","Type","Status","Currency","Gross","Fee","Net",'
+    '"Transaction ID","Reference Txn ID"\n'
+)
+
+
+def test_a_paypal_refund_the_business_received_is_not_a_refund_of_a_sale() -> None:
+    """A supplier refunded something the business bought: money in, not a refund given. As a
+    refund line it made the refunds negative and the revenue grow."""
+    text = (
+        PAYPAL_HEADER
+        + '"09/20/2026","10:00:00","PDT","Supplier","Payment Refund","Completed","USD","25.00",'
+        '"0.00","25.00","R1111111111111111","P1111111111111111"\n'
+        '"09/14/2026","10:00:00","PDT","Supplier","Express Checkout Payment","Completed","USD",'
+        '"-25.00","0.00","-25.00","P1111111111111111",""\n'
+    )
+    _, records = read_all(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert [(r.reference, r.movement, r.gross) for r in records] == [
+        ("R1111111111111111", Movement.OTHER, 2500),
+        ("P1111111111111111", Movement.OTHER, -2500),
+    ]
+
+
+def test_a_paypal_chargeback_and_its_fee_count_like_a_stripe_dispute() -> None:
+    """English and German: the money taken back is an adjustment (in the refunds), the fee a
+    fee line; they were "other" lines, in neither."""
+    text = (
+        PAYPAL_HEADER
+        + '"09/21/2026","10:00:00","PDT","Hal Hill","Chargeback","Completed","USD","-60.00",'
+        '"0.00","-60.00","C1111111111111111","6CD22222EF3333333"\n'
+        '"09/21/2026","10:00:00","PDT","Hal Hill","Chargeback Fee","Completed","USD","-20.00",'
+        '"0.00","-20.00","C2222222222222222","6CD22222EF3333333"\n'
+        '"09/30/2026","10:00:00","PDT","Hal Hill","Chargeback Reversal","Completed","USD",'
+        '"60.00","0.00","60.00","C3333333333333333","6CD22222EF3333333"\n'
+        '"09/22/2026","10:00:00","PDT","Ida Ihle","Rückbuchung","Completed","USD","-30.00",'
+        '"0.00","-30.00","C4444444444444444","6CD22222EF3333334"\n'
+        '"09/22/2026","10:00:00","PDT","Ida Ihle","Rückbuchungsgebühr","Completed","USD",'
+        '"-20.00","0.00","-20.00","C5555555555555555","6CD22222EF3333334"\n'
+    )
+    _, records = read_all(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert [(r.movement, r.gross) for r in records] == [
+        (Movement.ADJUSTMENT, -6000),
+        (Movement.FEE, -2000),
+        (Movement.ADJUSTMENT, 6000),
+        (Movement.ADJUSTMENT, -3000),
+        (Movement.FEE, -2000),
+    ]
+
+
+@pytest.mark.parametrize("day", ["12/31/9999", "01/01/0001", "2026-13-01"])
+def test_a_date_beyond_the_calendar_kept_is_a_problem_on_its_line(day: str) -> None:
+    text = (
+        PAYPAL_HEADER
+        + f'"{day}","23:59:59","PDT","Hal Hill","Website Payment","Completed","USD","60.00",'
+        '"-2.39","57.61","6CD22222EF3333333",""\n'
+    )
+    with pytest.raises(ImportFileInvalid) as caught:
+        read_all(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    (problem,) = caught.value.problems
+    assert problem.line == 2
+    assert problem.message.startswith("Date: ")
+
+
+def test_an_iso_time_beyond_the_calendar_kept_is_a_problem_on_its_line() -> None:
+    text = (
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC)\n"
+        "txn_1,charge,ch_1,10.00,0.59,9.41,usd,9999-12-31 23:59:59\n"
+    )
+    with pytest.raises(ImportFileInvalid) as caught:
+        read_all(ImportSource.from_bytes(text.encode(), "balance.csv"))
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.message) == (
+        2,
+        "Created (UTC): “9999-12-31” is not a date between 1900 and 2200",
+    )
+
+
+def test_an_amount_of_thousands_of_digits_is_a_problem_on_its_line() -> None:
+    big = "1" * 5000 + ".00"
+    text = (
+        PAYPAL_HEADER
+        + f'"09/14/2026","10:00:00","PDT","A","Website Payment","Completed","USD","{big}",'
+        f'"0.00","{big}","T1111111111111111",""\n'
+    )
+    with pytest.raises(ImportFileInvalid) as caught:
+        read_all(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    (problem,) = caught.value.problems
+    assert problem.line == 2
+    assert problem.message.endswith("is not an amount")

@@ -115,7 +115,7 @@ def parse_minor(text: str, currency: str, *, decimal_mark: str = ".") -> int:
         # has three amounts per row.
         sign, whole, fraction = plain.groups()
         fraction = fraction or ""
-        if len(fraction) <= precision:
+        if len(fraction) <= precision and len(whole) < 19:  # longer: refused below
             whole_minor = int(whole + fraction.ljust(precision, "0"))
             if whole_minor > Money.MAX_MINOR_UNITS:  # inline: three amounts a row
                 _bounded(whole_minor, text)

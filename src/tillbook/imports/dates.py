@@ -282,7 +282,14 @@ def _year(text: str) -> int:
     return year + 2000 if len(text) == 2 else year
 
 
+# Years a file's dates may name: beyond them a date is a typing slip (12/31/9999), and the
+# calendar's very ends cannot be moved between zones.
+YEARS = range(1900, 2201)
+
+
 def _make(year: int, month: int, day: int, text: str) -> date:
+    if year not in YEARS:
+        raise CellError(f"“{text}” is not a date between {YEARS[0]} and {YEARS[-1]}")
     try:
         return date(year, month, day)
     except ValueError:
@@ -422,7 +429,8 @@ def parse_datetime(text: str, line: int, dates: DateReader, zone: tzinfo) -> dat
         except ValueError:
             pass
         else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+            if parsed.year in YEARS:  # else the path below says why not
+                return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
     iso = re.sub(r"(?<=\d)T(?=\d)", " ", value).rstrip("Z")  # the T of ISO, not of "UTC"
     own_zone: tzinfo | None = UTC if value.endswith("Z") else None
     if named := re.search(r"\s+(?:UTC|GMT)$", iso, re.IGNORECASE):  # "… 14:03:22 UTC"

@@ -63,6 +63,10 @@ UNLINKED_REFUNDS = (
     "(Stripe's balance history does not). They count as refunds; import Stripe's itemized "
     "balance report for the same dates to link them."
 )
+UNKNOWN_REFUNDED = (
+    "{count} refund(s) name a payment Tillbook does not have yet (in an older file?). They "
+    "count as refunds; import the file with those payments, then this one again, to link them."
+)
 
 
 STOPPED = (
@@ -231,7 +235,8 @@ def _execute(
         rollups_refresh(business=business)
     run.imported, run.duplicates = counts.imported, counts.duplicates
     if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
-        run.warnings = [*run.warnings, UNLINKED_REFUNDS.format(count=counts.unlinked_refunds)]
+        said = UNLINKED_REFUNDS if check.kind.startswith("stripe") else UNKNOWN_REFUNDED
+        run.warnings = [*run.warnings, said.format(count=counts.unlinked_refunds)]
     if twice:
         run.warnings = [*run.warnings, REFUNDS_TWICE.format(count=twice)]
     run.state, run.finished_at = RunState.DONE, timezone.now()

@@ -33,6 +33,10 @@ COMPLETED = frozenset({"completed", "abgeschlossen", "terminé", "completado"})
 CONVERSION_WORDS = ("currency conversion", "währungsumrechnung")
 HOLD_WORDS = ("hold", "release", "einbehalt", "freigabe", "authorization", "autorisierung")
 REFUND_WORDS = ("refund", "rückzahlung", "rückerstattung", "erstattung")
+# A buyer's bank took a payment back (and PayPal charged for it), or gave it back: counted as
+# Stripe's disputes are (insights.ledger: refunds and fees).
+CHARGEBACK_FEE_WORDS = ("chargeback fee", "rückbuchungsgebühr")
+CHARGEBACK_WORDS = ("chargeback", "rückbuchung", "payment reversal")
 PAYOUT_WORDS = ("withdrawal", "withdraw", "abbuchung", "auszahlung")
 CANCEL_WORDS = ("cancel", "storn")  # a cancelled withdrawal, else one that failed or came back
 TRANSFER_WORDS = ("deposit", "transfer", "einzahlung", "überweisung", "gutschrift")
@@ -110,7 +114,13 @@ class PaypalActivityReader(Reader):
             description=row.get("subject") or row.get("name") or kind,
             raw=row.raw(),
         )
-        if any(word in lowered for word in REFUND_WORDS):
+        if any(word in lowered for word in CHARGEBACK_FEE_WORDS):
+            record.movement = Movement.FEE
+        elif any(word in lowered for word in CHARGEBACK_WORDS):
+            record.movement = Movement.ADJUSTMENT
+        elif any(word in lowered for word in REFUND_WORDS):
+            if gross > 0:  # a refund the business received, of something it bought
+                return record
             record.movement = Movement.REFUND
             record.refund_reference = reference
             record.payment_reference = row.get("reference_id")
