@@ -983,3 +983,26 @@ def test_a_paypal_refund_of_a_payment_not_imported_yet_says_how_to_link_it(
     assert (refund.payment.provider_reference, refund.amount) == ("6CD22222EF3333333", 6000)
     line = BalanceTransaction.objects.get(provider_reference="7EF33333GH4444444")
     assert line.refund_id == refund.pk
+
+
+def test_a_paypal_payment_marked_refunded_still_counts_beside_its_refund(
+    run_import: Importer, scoped: Business
+) -> None:
+    """PayPal marks the payment row of a refunded sale "Refunded" ("Partially Refunded"); its
+    refund is a completed row of its own. The sale was skipped and the refund kept: 60.00
+    refunded of nothing sold. Both count now, linked."""
+    sale = PAYPAL_SALE.replace('"Completed"', '"Partially Refunded"')
+    text = (
+        PAYPAL_HEADER
+        + PAYPAL_REFUND.replace('"-60.00","1.80","-58.20"', '"-20.00","0.60","-19.40"')
+        + sale
+    )
+    run = run_import(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert (run.state, run.imported, run.skipped, run.warnings) == (RunState.DONE, 2, {}, [])
+    payment = Payment.objects.get()
+    assert (payment.provider_reference, payment.amount) == ("6CD22222EF3333333", 6000)
+    assert list(payment.refunds.values_list("amount", flat=True)) == [2000]
+    pending = PAYPAL_HEADER + PAYPAL_SALE.replace('"Completed"', '"Pending"').replace(
+        "6CD22222", "9XY99999"
+    )
+    assert run_import(ImportSource.from_bytes(pending.encode(), "pending.csv")).imported == 0

@@ -29,6 +29,11 @@ GERMAN = (
 )  # fmt: skip
 
 COMPLETED = frozenset({"completed", "abgeschlossen", "terminé", "completado"})
+# A payment PayPal later refunded or reversed is marked so on its own row; what was taken back
+# is a row of its own (a refund, a chargeback), completed. The payment still happened.
+TAKEN_BACK = frozenset(
+    {"refunded", "partially refunded", "reversed", "erstattet", "teilweise erstattet"}
+)
 # Types are matched by words they contain, in English and German.
 CONVERSION_WORDS = ("currency conversion", "währungsumrechnung")
 HOLD_WORDS = ("hold", "release", "einbehalt", "freigabe", "authorization", "autorisierung")
@@ -74,7 +79,11 @@ class PaypalActivityReader(Reader):
     def read(self, row: Row, context: ReadContext) -> Record | Skipped:
         status = row.get("status")
         if status and status.lower() not in COMPLETED:
-            return Skipped(row.line, f"status “{status}” (only completed rows count)")
+            named = row.get("type").lower()
+            if status.lower() not in TAKEN_BACK or any(
+                word in named for word in (*REFUND_WORDS, *CHARGEBACK_WORDS)
+            ):
+                return Skipped(row.line, f"status “{status}” (only completed rows count)")
         kind = cells.required(row, "type")
         lowered = kind.lower()
         if any(word in lowered for word in CONVERSION_WORDS):
