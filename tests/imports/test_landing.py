@@ -1006,3 +1006,31 @@ def test_a_paypal_payment_marked_refunded_still_counts_beside_its_refund(
         "6CD22222", "9XY99999"
     )
     assert run_import(ImportSource.from_bytes(pending.encode(), "pending.csv")).imported == 0
+
+
+def test_a_paypal_refund_above_its_payment_in_a_large_file_is_linked(
+    run_import: Importer, scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PayPal lists newest first: a refund comes before its sale, in an earlier batch when
+    they are more than 5,000 rows apart (one row per batch here). It stayed unlinked, with a
+    warning, until the file was imported again."""
+    from tillbook.imports import landing
+
+    monkeypatch.setattr(landing, "BATCH", 1)
+    text = PAYPAL_HEADER + PAYPAL_REFUND + PAYPAL_SALE
+    run = run_import(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert (run.state, run.imported, run.duplicates, run.warnings) == (RunState.DONE, 2, 0, [])
+    refund = Refund.objects.get()
+    assert (refund.payment.provider_reference, refund.amount) == ("6CD22222EF3333333", 6000)
+    line = BalanceTransaction.objects.get(provider_reference="7EF33333GH4444444")
+    assert (line.refund_id, line.payment_id) == (refund.pk, refund.payment_id)
+    with business_scope(scoped):
+        from datetime import date
+
+        from tillbook.insights.ledger import sales_totals
+        from tillbook.insights.periods import Period
+
+        totals = sales_totals(
+            business=scoped, period=Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
+        )["USD"]
+    assert (totals.gross, totals.refunds) == (6000, 6000)

@@ -92,12 +92,33 @@ class LandingCounts:
     duplicates: int = 0
     unlinked_refunds: int = 0
     payouts: set[int] = field(default_factory=set)
+    # Refunds that name a payment not in the ledger when they landed: a file listing newest
+    # first (PayPal) has a refund before its sale, in an earlier batch when they are far apart.
+    named_unknown: list[LedgerRecord] = field(default_factory=list)
 
     def add(self, other: LandingCounts) -> None:
         self.imported += other.imported
         self.duplicates += other.duplicates
         self.unlinked_refunds += other.unlinked_refunds
         self.payouts |= other.payouts
+        if len(self.named_unknown) < NAMED_UNKNOWN_KEPT:
+            self.named_unknown += other.named_unknown
+
+
+# Refunds of an import whose payment came later that are linked at its end (beyond, the
+# import's warning says to import the file again, which links the rest).
+NAMED_UNKNOWN_KEPT = 50_000
+
+
+def refunds_link_late(*, business: Business, counts: LandingCounts) -> None:
+    """Link the import's refunds that named a payment landed after them (the caller owns the
+    transaction): their lines are known now, so they land again as the relinking of a line
+    imported twice does. Counts only how many stay unlinked."""
+    again = LandingCounts()
+    for chunk in batches(counts.named_unknown):
+        again.add(ledger_land_batch(business=business, records=chunk))
+    counts.unlinked_refunds -= len(counts.named_unknown) - again.unlinked_refunds
+    counts.named_unknown = []
 
 
 def batches(
@@ -405,6 +426,9 @@ class _Batch:
         self._refunds_known_by_id(wanted, payments)
         linked = [r for r in wanted if r.payment_reference in payments]
         self.counts.unlinked_refunds += len(wanted) - len(linked)
+        self.counts.named_unknown += [
+            r for r in wanted if r.payment_reference and r.payment_reference not in payments
+        ]
         if not linked:
             return {}
         found = {

@@ -36,6 +36,7 @@ from tillbook.imports.landing import (
     large_page_cache,
     ledger_land_batch,
     payouts_settle,
+    refunds_link_late,
     statistics_refresh,
 )
 from tillbook.imports.models import ImportRun, RunState
@@ -263,6 +264,11 @@ def _land(
             total = _land_records(run, records, ledger=check.family == "ledger")
             if current.problem_total:  # the file changed between the two passes
                 raise ImportFileInvalid(current.problems, current.problem_total)
+    if isinstance(total, LandingCounts) and total.named_unknown:
+        with transaction.atomic():
+            if not run.is_dry_run:
+                rollups_hold(business=business)
+            refunds_link_late(business=business, counts=total)
     if isinstance(total, LandingCounts) and total.payouts:
         with transaction.atomic():
             payouts_settle(business=business, payout_ids=total.payouts)
