@@ -517,3 +517,33 @@ def test_open_requests_count_what_is_still_due_and_not_lapsed_checkouts(
     assert orders_expire_due(now=timezone.now()) == 1
     found = open_payment_requests(business=scoped)
     assert (found.count, found.amount) == (1, 6000)
+
+
+def test_a_payout_still_on_its_way_is_not_counted_before_it_arrives(scoped: Business) -> None:
+    """Payouts are "arrived in your bank": one in transit and due tomorrow is not yet, in a
+    range that takes in tomorrow ("this month"); a paid one is, and so is one whose day came."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.insights.ledger import payouts_by_processor
+    from tillbook.payments.models import Payout, PayoutState
+
+    today = timezone.localdate(timezone=scoped.zone)
+    for reference, state, day, amount in (
+        ("po_transit", PayoutState.IN_TRANSIT, today + timedelta(days=1), 1000),
+        ("po_paid", PayoutState.PAID, today + timedelta(days=1), 2000),
+        ("po_due", PayoutState.IN_TRANSIT, today, 4000),
+    ):
+        Payout.objects.create(
+            business=scoped,
+            provider="stripe",
+            provider_reference=reference,
+            state=state,
+            currency="USD",
+            amount=amount,
+            arrival_date=day,
+        )
+    period = Period(today - timedelta(days=3), today + timedelta(days=3), scoped.zone)
+    (stripe,) = payouts_by_processor(business=scoped, period=period)
+    assert (stripe.amount, stripe.count) == (6000, 2)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.core.money import per_each
@@ -114,10 +115,16 @@ class PayoutSummary:
 def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSummary]:
     """Payouts that arrived in the period, per processor and currency, each with what it
     carried from its balance lines: amount = sales − refunds − fees + other. A payout that
-    failed or was cancelled never arrived (its money went back to the processor's balance)."""
+    failed or was cancelled never arrived (its money went back to the processor's balance),
+    nor has one still on its way and due after today (in "this month", the payout of the 28th
+    on the 15th)."""
+    today = timezone.localdate(timezone=business.zone)
     found = list(
         Payout.objects.filter(
-            business=business, arrival_date__gte=period.first, arrival_date__lte=period.last
+            Q(state=PayoutState.PAID) | Q(arrival_date__lte=today),
+            business=business,
+            arrival_date__gte=period.first,
+            arrival_date__lte=period.last,
         )
         .exclude(state__in=[PayoutState.FAILED, PayoutState.CANCELLED])
         .select_related("insights_contents")
