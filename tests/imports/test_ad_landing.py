@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from tillbook.core.models import Business
-from tillbook.imports.models import ImportRun
+from tillbook.imports.models import ImportRun, RunState
+from tillbook.imports.source import ImportSource
 from tillbook.marketing.models import AdCampaign, AdSpendDay
 
 Importer = Callable[..., ImportRun]
@@ -108,7 +109,10 @@ def test_two_campaigns_that_swap_names_keep_their_ids_and_spend(
     from tillbook.imports.source import ImportSource
 
     first = GOOGLE_DAILY_HEAD + "2026-09-01,A,1,10,1,USD,1.00\n2026-09-01,B,2,10,1,USD,2.00\n"
-    second = GOOGLE_DAILY_HEAD + "2026-09-02,B,1,10,1,USD,3.00\n2026-09-02,A,2,10,1,USD,4.00\n"
+    # Its range is the second day alone: a report of both days would say nothing was spent
+    # on the first (it has no row for it).
+    second_day = GOOGLE_DAILY_HEAD.replace("September 1, 2026", "September 2, 2026")
+    second = second_day + "2026-09-02,B,1,10,1,USD,3.00\n2026-09-02,A,2,10,1,USD,4.00\n"
     assert run_import(ImportSource.from_bytes(first.encode(), "g1.csv")).state == "done"
     run = run_import(ImportSource.from_bytes(second.encode(), "g2.csv"))
     assert (run.state, run.imported) == ("done", 2)
@@ -171,3 +175,50 @@ def test_a_meta_id_excel_rounded_to_fifteen_digits_finds_its_campaign_by_name(
         run = run_import(ImportSource.from_bytes((head + row).encode(), "meta.csv"))
         assert run.state == "done", run.message
     assert _campaigns() == [("120210000000000123", "Retreat", 500)]
+
+
+def _ads(text: str, name: str = "ads.csv") -> ImportSource:
+    return ImportSource.from_bytes(text.encode(), name)
+
+
+def test_a_daily_report_after_a_summary_of_the_same_range_counts_its_days_once(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The summary spread 300.00 over September; the daily report of September has rows for
+    the three days with spend only (Google leaves the others out). Its other 27 days kept
+    the summary's shares: 570.00 for 300.00."""
+    summary = (
+        'Campaign report\n"1 September 2026 - 30 September 2026"\n'
+        "Campaign,Campaign ID,Impr.,Clicks,Currency code,Cost\n"
+        "Brand,1,300,30,USD,300.00\n"
+    )
+    daily = (
+        'Campaign report\n"1 September 2026 - 30 September 2026"\n'
+        "Day,Campaign,Campaign ID,Impr.,Clicks,Currency code,Cost\n"
+        "2026-09-01,Brand,1,100,10,USD,100.00\n"
+        "2026-09-02,Brand,1,100,10,USD,100.00\n"
+        "2026-09-03,Brand,1,100,10,USD,100.00\n"
+    )
+    assert run_import(_ads(summary, "summary.csv")).state == RunState.DONE
+    assert AdSpendDay.objects.aggregate(total=Sum("spend"))["total"] == 30000
+    assert run_import(_ads(daily, "daily.csv")).state == RunState.DONE
+    assert AdSpendDay.objects.aggregate(total=Sum("spend"))["total"] == 30000
+    assert sorted(AdSpendDay.objects.values_list("day", "spend")) == [
+        (date(2026, 9, 1), 10000),
+        (date(2026, 9, 2), 10000),
+        (date(2026, 9, 3), 10000),
+    ]
+
+
+def test_a_microsoft_daily_report_replaces_the_summary_on_the_days_it_covers(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The summary: 100.00 over 1–30 September. The daily report covers 1–13 September, with
+    rows for four days (110.95): those 13 days are its, the other 17 keep the summary's."""
+    run_import("microsoft_ads_summary.csv")
+    run_import("microsoft_ads.csv")
+    days = AdSpendDay.objects
+    covered = days.filter(day__range=(date(2026, 9, 1), date(2026, 9, 13)))
+    assert covered.aggregate(total=Sum("spend"))["total"] == 11095
+    rest = days.filter(day__range=(date(2026, 9, 14), date(2026, 9, 30)))
+    assert (rest.count(), rest.aggregate(total=Sum("spend"))["total"]) == (17, 17 * 333)

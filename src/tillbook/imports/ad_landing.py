@@ -2,9 +2,11 @@
 
 A row covering several days (a summary report) is spread evenly over them with
 Money.allocate, so the days add up to the report exactly, to the cent and the click. The same
-day imported again replaces what was there: platforms revise recent days. Campaign-level and
-ad-set-level rows of one campaign and day would count the same money twice, so landing one
-level removes the other for those days.
+day imported again replaces what was there: platforms revise recent days. A report that states
+its date range speaks for every day of it, for each campaign it lists: a daily report leaves
+out days without spend, and those days of an earlier report are replaced by nothing.
+Campaign-level and ad-set-level rows of one campaign and day would count the same money twice,
+so landing one level removes the other for those days.
 """
 
 from __future__ import annotations
@@ -124,8 +126,12 @@ def ad_land_batch(
     counts = AdCounts()
     rows: dict[tuple[int, str, date], AdSpendDay] = {}
     keys_of: list[set[tuple[int, str, date]]] = []  # the campaign-days each record adds to
+    # Per campaign and ad group, the date ranges the file speaks for as a whole.
+    covered: dict[tuple[int, str], set[tuple[date, date]]] = {}
     for record in records:
         campaign = _campaign(business, record, cache)
+        if record.covers is not None:
+            covered.setdefault((campaign.pk, record.ad_group[:300]), set()).add(record.covers)
         keys = set()
         for day, spend, clicks, impressions, conversions in ad_days(record):
             key = (campaign.pk, record.ad_group[:300], day)
@@ -155,6 +161,7 @@ def ad_land_batch(
         return counts
     pause_point("ad_land.checked")  # campaigns found or made; their days not yet read
     days = [day for _, _, day in rows]
+    days += [edge for ranges in covered.values() for window in ranges for edge in window]
     candidates = AdSpendDay.objects.filter(
         business=business,
         campaign_id__in={campaign_id for campaign_id, _, _ in rows},
@@ -186,6 +193,13 @@ def ad_land_batch(
             replaced.append(old.pk)
         elif (old.campaign_id, old.day, old.ad_group != "") in levels:
             replaced.append(old.pk)  # the other level of a campaign-day this file covers
+        elif (run_id is None or old.import_run_id != run_id) and any(
+            first <= old.day <= last
+            for first, last in covered.get((old.campaign_id, old.ad_group), ())
+        ):
+            # A day of the file's range it has no row for: nothing was spent that day (an
+            # earlier summary's share of it, spread evenly, would count twice).
+            replaced.append(old.pk)
     counts.duplicates = sum(1 for keys in keys_of if keys <= unchanged)
     counts.imported = len(keys_of) - counts.duplicates
     AdSpendDay.objects.filter(business=business, pk__in=replaced).delete()

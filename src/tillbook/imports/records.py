@@ -85,6 +85,9 @@ class AdRecord:
     impressions: int
     conversions: Decimal
     raw: dict[str, str] = field(default_factory=dict)
+    # The days the report as a whole speaks for (its stated date range), when it says: a daily
+    # report leaves out days without spend, which it still reports as nothing spent.
+    covers: tuple[date, date] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,4 +75,5 @@ class GoogleAdsReader(Reader):
             impressions=cells.count(row, "impressions"),
             conversions=cells.quantity(row, "conversions", context),
             raw=row.raw(),
+            covers=self.range,
         )

@@ -88,4 +88,5 @@ class MicrosoftAdsReader(Reader):
             impressions=cells.count(row, "impressions"),
             conversions=cells.quantity(row, "conversions", context),
             raw=row.raw(),
+            covers=self.range,
         )
