@@ -202,6 +202,11 @@ def test_bad_payment_links_are_refused_and_nothing_is_kept(api: Client, business
     for data, message in [
         ({"title": "x"}, "A payment request needs an amount."),
         ({"title": "x", "amount": 100, "send_to": "not-an-address"}, "Enter the email address"),
+        # A line break is no address (the message would fail as a header injection, unseen).
+        (
+            {"title": "x", "amount": 100, "send_to": "bo@example.com\r\nBcc: eve@example.com"},
+            "Enter the email address",
+        ),
         (
             {"title": "x", "amount": 100, "expires_at": "2030-01-01T00:00:00"},
             "The expiry needs a time zone",

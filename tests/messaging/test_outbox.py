@@ -215,3 +215,76 @@ def test_nothing_is_enqueued_when_the_transaction_rolls_back(
     with unscoped():
         assert OutboxMessage.objects.count() == 0
         assert DBTaskResult.objects.count() == 0
+
+
+def test_plain_text_subject_and_body_are_not_html_escaped(business: Business) -> None:
+    """Every subject and text body read "Tom &amp; Jerry&#x27;s"; the HTML part escapes."""
+    business.name = "Tom & Jerry's"
+    business.save()
+    message = queue(business)
+    assert message.subject == "Olive Owner invited you to Tom & Jerry's on Tillbook"
+    assert "work with Tom & Jerry's as staff" in message.body_text
+    assert "Tom &amp; Jerry&#x27;s" in message.body_html
+
+
+def deliver(message: OutboxMessage) -> tuple[str, str]:
+    with unscoped():
+        outcome = message_deliver(message_id=message.pk)
+        message.refresh_from_db()
+    return outcome, message.last_error
+
+
+def test_an_address_with_a_non_ascii_domain_is_delivered(
+    business: Business, smtp_server: Inbox
+) -> None:
+    """The address is accepted everywhere (customers, links); sending it failed every attempt
+    ("'ascii' codec can't encode…") until the message was marked failed."""
+    from tillbook.customers.validation import normalize_email
+
+    with business_scope(business):
+        message = message_queue(
+            business=business,
+            to_email=normalize_email("ann@bücher.example"),
+            template="staff_invitation",
+            context=CONTEXT,
+        )
+    assert deliver(message) == ("sent", "")
+    assert smtp_server.envelopes[0].rcpt_tos == ["ann@xn--bcher-kva.example"]
+
+
+def test_a_named_sender_address_and_a_name_on_two_lines_still_send(
+    business: Business, smtp_server: Inbox, settings: Any
+) -> None:
+    """DEFAULT_FROM_EMAIL written with a name ("Tillbook <…>") made every From header
+    "Acme <Tillbook <…>>"; a business name with a line break made every header an injection.
+    Both stopped all of the business's mail."""
+    settings.DEFAULT_FROM_EMAIL = "Tillbook <bookings@tillbook.example>"
+    business.name = "Acme\r\nCoaching"
+    business.save()
+    message = queue(business)
+    assert deliver(message) == ("sent", "")
+    assert smtp_server.envelopes[0].mail_from == "bookings@tillbook.example"
+    assert str(smtp_server.messages[0]["From"]) == "Acme Coaching <bookings@tillbook.example>"
+
+
+def test_dates_in_a_message_are_the_business_own(business: Business) -> None:
+    """A receipt sent by a webhook or a worker (no back-office request to set the zone) dated
+    a Chicago payment at 21:00 the next day, in UTC."""
+    from datetime import UTC, datetime
+
+    from tillbook.messaging.rendering import render_message
+
+    assert business.timezone == "America/Chicago"
+    rendered = render_message(
+        business=business,
+        template="payment_receipt",
+        context={
+            "title": "Session",
+            "amount": "$10.00",
+            "tip": "",
+            "method": "card",
+            "paid_at": datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
+            "reference": "P-1",
+        },
+    )
+    assert "Date: 27 November 2026" in rendered.text

@@ -389,3 +389,51 @@ def test_a_payment_after_the_time_was_taken_is_listed_for_staff_never_lost(
     assert list(paid_without_time(business=booking.business)) == [booking]
     assert Payment.objects.get().state == "succeeded"
     assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0
+
+
+def test_the_invitation_names_its_organizer_and_its_attendee_and_its_charset_once(
+    service: Service,
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+    settings,
+) -> None:
+    """A business without a contact address sent invitations with no ORGANIZER, and none had
+    an ATTENDEE (RFC 5546 wants both in a REQUEST); the attachment's type named its charset
+    twice."""
+    from tillbook.messaging.services import _email_for
+
+    settings.DEFAULT_FROM_EMAIL = "Tillbook <bookings@tillbook.example>"
+    assert service.business.contact_email == ""
+    paid_booking(service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks)
+    message = OutboxMessage.objects.get(template="booking_confirmed")
+    calendar = ics_of(message)
+    assert calendar["METHOD"] == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["ORGANIZER"]) == "mailto:bookings@tillbook.example"
+    assert str(event["ATTENDEE"]) == "mailto:ann@example.com"
+    assert event["ATTENDEE"].params["CN"] == "Ann Example"
+    mime = _email_for(message).message()
+    [part] = [p for p in mime.walk() if p.get_content_type() == "text/calendar"]
+    assert [name.lower() for name, _ in part.get_params()] == ["text/calendar", "method", "charset"]
+
+
+def test_an_unpaid_booking_moved_gets_no_calendar_event(
+    service: Service, coach: StaffMember, next_week: date
+) -> None:
+    """Moving a booking still waiting for its payment sent a CONFIRMED event; when the hold
+    ran out, nothing took it out of the customer's calendar."""
+    held = booking_hold(
+        service=service,
+        duration_minutes=60,
+        start=berlin(next_week, 14),
+        staff=coach,
+        customer_timezone="Europe/Berlin",
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    assert booking.state == BookingState.AWAITING_PAYMENT
+    booking, link = booking_for_link(business_id=booking.business_id, secret=held.secret)
+    booking_reschedule(booking=booking, start=berlin(next_week + timedelta(days=1), 10), link=link)
+    assert Booking.objects.get(pk=booking.pk).state == BookingState.AWAITING_PAYMENT
+    moved = OutboxMessage.objects.get(template="booking_rescheduled")
+    assert moved.attachments == []

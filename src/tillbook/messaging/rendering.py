@@ -7,9 +7,11 @@ body.txt and body.html; the HTML extends email/base/layout.html, which carries t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone
 
 from tillbook.core.links import absolute_url
 from tillbook.core.models import Business
@@ -34,8 +36,17 @@ def branding_context(business: Business) -> dict[str, Any]:
 def render_message(
     *, business: Business, template: str, context: dict[str, Any]
 ) -> RenderedMessage:
+    """Times in the business's zone whoever sends it (a webhook, a worker, the shop); the
+    subject and the plain text are not HTML, so nothing in them is escaped ("Tom & Jerry's",
+    not "Tom &amp; Jerry&#x27;s")."""
     full_context = {**branding_context(business), **context}
-    subject = render_to_string(f"email/{template}/subject.txt", full_context)
-    text = render_to_string(f"email/{template}/body.txt", full_context)
-    html = render_to_string(f"email/{template}/body.html", full_context)
+    with timezone.override(business.zone):
+        subject = _plain(f"email/{template}/subject.txt", full_context)
+        text = _plain(f"email/{template}/body.txt", full_context)
+        html = render_to_string(f"email/{template}/body.html", full_context)
     return RenderedMessage(subject=" ".join(subject.split()), text=text.strip() + "\n", html=html)
+
+
+def _plain(name: str, context: dict[str, Any]) -> str:
+    template = cast(Any, get_template(name)).template  # the Django engine's, takes a Context
+    return str(template.render(Context(context, autoescape=False)))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, make_msgid, parseaddr
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import sanitize_address
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -37,9 +38,19 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(60 * 5 ** max(attempt - 1, 0), 12 * 3600))
 
 
+def sender_address() -> str:
+    """DEFAULT_FROM_EMAIL's address, whether it is written bare or with a name."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+
+
 def _sender_domain() -> str:
-    address = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">")
-    return address.rsplit("@", 1)[-1] or "localhost"
+    return sender_address().rsplit("@", 1)[-1] or "localhost"
+
+
+def _sender(business: Business) -> str:
+    """The business's name on Tillbook's address; its name on one line (a line break in it
+    would make every message refused as a header injection)."""
+    return formataddr((" ".join(business.name.split()), sender_address()))
 
 
 def message_queue(
@@ -67,7 +78,7 @@ def message_queue(
         template=template,
         to_email=to_email,
         to_name=to_name,
-        from_email=formataddr((business.name, settings.DEFAULT_FROM_EMAIL)),
+        from_email=_sender(business),
         reply_to=business.contact_email,
         subject=rendered.subject,
         body_text=rendered.text,
@@ -95,7 +106,9 @@ def _email_for(message: OutboxMessage) -> EmailMultiAlternatives:
         subject=message.subject,
         body=message.body_text,
         from_email=message.from_email,
-        to=[formataddr((message.to_name, message.to_email))],
+        # Django's own: it writes a non-ASCII domain as the DNS knows it (xn--…), which
+        # formataddr refuses to.
+        to=[sanitize_address((" ".join(message.to_name.split()), message.to_email), "utf-8")],
         reply_to=[message.reply_to] if message.reply_to else None,
         headers={"Message-ID": message.message_id, **message.headers},
         connection=get_connection(fail_silently=False),

@@ -11,6 +11,7 @@ from tillbook.core.errors import InvalidInput
 from tillbook.core.links import absolute_url
 from tillbook.core.models import User
 from tillbook.core.money import Money
+from tillbook.customers.validation import FieldProblem, normalize_email
 from tillbook.messaging.models import OutboxMessage
 from tillbook.messaging.services import message_queue
 from tillbook.payments.models import Payment, PaymentRequest, Refund
@@ -86,11 +87,13 @@ def payment_link_send(
 ) -> OutboxMessage:
     """Email a payment link to someone (staff choose to; sending again is allowed)."""
     to_email = to_email.strip()
-    if not to_email or "@" not in to_email or len(to_email) > 254:
+    try:
+        to_email = normalize_email(to_email)
+    except FieldProblem:  # a line break ("…\r\nBcc: …") is no address either
         raise InvalidInput(
             "Enter the email address to send the link to.",
             field_errors={"email": ["Enter a valid email address."]},
-        )
+        ) from None
     locale = request.business.locale
     price = request.price
     sent = message_queue(

@@ -16,9 +16,10 @@ from typing import Any
 
 from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 from django.utils import timezone
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from tillbook.core.links import absolute_url
+from tillbook.messaging.services import sender_address
 from tillbook.scheduling.models import Booking, BookingState
 
 PRODID = "-//Tillbook//Bookings//EN"
@@ -57,8 +58,17 @@ def _event(booking: Booking, *, for_staff: bool, manage_url: str = "") -> Event:
     event.add("description", "\n".join(lines))
     cancelled = booking.state == BookingState.CANCELLED
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-    if booking.business.contact_email:
-        event.add("organizer", f"mailto:{booking.business.contact_email}")
+    # An invitation names who invites and who is invited (RFC 5546 3.2.2); the business
+    # without an address of its own invites from Tillbook's.
+    organizer = vCalAddress(f"mailto:{booking.business.contact_email or sender_address()}")
+    organizer.params["cn"] = " ".join(booking.business.name.split())
+    event.add("organizer", organizer)
+    if not for_staff and booking.customer is not None and booking.customer.email:
+        attendee = vCalAddress(f"mailto:{booking.customer.email}")
+        attendee.params.update(
+            {"cn": booking.customer.display_name, "partstat": "ACCEPTED", "rsvp": "FALSE"}
+        )
+        event.add("attendee", attendee)
     return event
 
 

@@ -15,7 +15,9 @@ from tillbook.core.links import absolute_url
 from tillbook.messaging.models import OutboxMessage
 from tillbook.messaging.services import message_queue
 from tillbook.scheduling.calendar_files import booking_invitation
-from tillbook.scheduling.models import Booking
+from tillbook.scheduling.models import Booking, BookingState
+
+UNCONFIRMED = (BookingState.HELD, BookingState.AWAITING_PAYMENT)
 
 
 def manage_url(booking: Booking, secret: str) -> str:
@@ -50,10 +52,22 @@ def _send(
 ) -> OutboxMessage | None:
     if booking.customer is None:
         return None
-    invitation = booking_invitation(
-        booking, manage_url=manage_url(booking, secret) if secret else ""
-    )
     method = "CANCEL" if template == "booking_cancelled" else "REQUEST"
+    attachments = []
+    # A booking still waiting for its payment is no event yet: one put in the customer's
+    # calendar when it moved would stay there when the hold ran out (nothing cancels it).
+    if method == "CANCEL" or booking.state not in UNCONFIRMED:
+        invitation = booking_invitation(
+            booking, manage_url=manage_url(booking, secret) if secret else ""
+        )
+        attachments.append(
+            {
+                "filename": "booking.ics",
+                # Django adds the charset of the text it attaches.
+                "content_type": f"text/calendar; method={method}",
+                "content": invitation.decode(),
+            }
+        )
     return message_queue(
         business=booking.business,
         to_email=booking.customer.email,
@@ -61,13 +75,7 @@ def _send(
         template=template,
         context={**_context(booking, secret), **(extra or {})},
         dedupe_key=f"booking:{booking.pk}:{key}",
-        attachments=[
-            {
-                "filename": "booking.ics",
-                "content_type": f"text/calendar; charset=utf-8; method={method}",
-                "content": invitation.decode(),
-            }
-        ],
+        attachments=attachments,
     )
 
 
