@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from django.db.models import Sum
 
 from tillbook.core.models import Business
@@ -222,3 +223,74 @@ def test_a_microsoft_daily_report_replaces_the_summary_on_the_days_it_covers(
     assert covered.aggregate(total=Sum("spend"))["total"] == 11095
     rest = days.filter(day__range=(date(2026, 9, 14), date(2026, 9, 30)))
     assert (rest.count(), rest.aggregate(total=Sum("spend"))["total"]) == (17, 17 * 333)
+
+
+def test_a_campaign_name_longer_than_kept_can_be_imported_again(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Kept to 300 characters, looked up whole: the second import made the campaign again
+    and failed on the name's uniqueness."""
+    name = "Brand " + "x" * 300
+    text = (
+        'Campaign report\n"1 September 2026 - 30 September 2026"\n'
+        f"Campaign,Impr.,Clicks,Currency code,Cost\n{name},10,1,USD,30.00\n"
+    )
+    assert run_import(_ads(text)).state == RunState.DONE
+    again = run_import(_ads(text))
+    assert (again.state, again.imported, again.duplicates) == (RunState.DONE, 0, 1)
+    assert list(AdCampaign.objects.values_list("name", flat=True)) == [name[:300]]
+
+
+@pytest.mark.parametrize(
+    ("cells", "problem"),
+    [
+        ("-5,-3,USD,1.00,1", "Clicks: “-3” is below zero; a count cannot be"),
+        (
+            '10,1,USD,10.00,"1,000,000,000,000,000"',
+            "Conversions: “1,000,000,000,000,000” is too large to be a count",
+        ),
+    ],
+)
+def test_counts_below_zero_or_beyond_what_is_kept_are_problems_on_their_line(
+    run_import: Importer, scoped: Business, cells: str, problem: str
+) -> None:
+    text = (
+        'Campaign report\n"1 September 2026 - 30 September 2026"\n'
+        f"Campaign,Impr.,Clicks,Currency code,Cost,Conversions\nBrand,{cells}\n"
+    )
+    run = run_import(_ads(text))
+    assert (run.state, run.problems) == (RunState.FAILED, [[4, problem]])
+    assert AdSpendDay.objects.count() == 0
+
+
+def test_a_backwards_date_range_is_reported_on_its_line(
+    run_import: Importer, scoped: Business
+) -> None:
+    text = (
+        'Campaign report\n"30 September 2026 - 1 September 2026"\n'
+        "Campaign,Impr.,Clicks,Currency code,Cost\nBrand,10,1,USD,10.00\n"
+    )
+    run = run_import(_ads(text))
+    assert (run.state, run.problems) == (
+        RunState.FAILED,
+        [[2, "the date range “30 September 2026 - 1 September 2026” ends before it starts"]],
+    )
+
+
+@pytest.mark.parametrize(
+    ("window", "first", "last"),
+    [
+        ("1 janv. 2026 - 31 janv. 2026", date(2026, 1, 1), date(2026, 1, 31)),
+        ("1 déc. 2026 - 31 déc. 2026", date(2026, 12, 1), date(2026, 12, 31)),
+    ],
+)
+def test_french_january_and_december_windows_are_read(
+    run_import: Importer, scoped: Business, window: str, first: date, last: date
+) -> None:
+    text = (
+        f'Campaign report\n"{window}"\n'
+        "Campaign,Impr.,Clicks,Currency code,Cost\nBrand,10,1,USD,31.00\n"
+    )
+    assert run_import(_ads(text)).state == RunState.DONE
+    days = AdSpendDay.objects.order_by("day").values_list("day", flat=True)
+    assert (days.first(), days.last(), days.count()) == (first, last, 31)

@@ -94,7 +94,7 @@ def _campaign(business: Business, record: AdRecord, cache: dict) -> AdCampaign:
         # By name: a campaign known by another id is another campaign that had (or has) the
         # same name; one known by no id yet is this one, from a file that gave no ids. With
         # no id in the record, a campaign with no id is the likeliest, then the newest.
-        named = same_platform.filter(name=record.campaign_name)
+        named = same_platform.filter(name=record.campaign_name[:300])  # as it is kept
         if record.campaign_id:
             named = named.filter(external_id="")
         found = named.order_by(Length("external_id"), "-pk").first()
@@ -110,7 +110,7 @@ def _campaign(business: Business, record: AdRecord, cache: dict) -> AdCampaign:
         changed = False
         if record.campaign_id and not found.external_id:
             found.external_id, changed = record.campaign_id, True
-        if found.name != record.campaign_name and record.campaign_id:
+        if found.name != record.campaign_name[:300] and record.campaign_id:
             found.name, changed = record.campaign_name[:300], True  # renamed on the platform
         if changed:
             found.save(update_fields=["external_id", "name"])

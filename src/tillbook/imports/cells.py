@@ -14,7 +14,12 @@ from tillbook.core.money import Money, currency_precision, processor_precision
 
 
 class CellError(ValueError):
-    """A cell could not be read; the message names the value and what was expected."""
+    """A cell could not be read; the message names the value and what was expected. `line`:
+    where it is, for a cell read before the rows (a report's date range above its header)."""
+
+    def __init__(self, message: str, *, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 # "--" is Google's and Microsoft's "not applicable"; an em dash and "n/a" occur in edited files.
@@ -141,6 +146,10 @@ def _bounded(number: int, text: str) -> int:
     return number
 
 
+# Conversions are kept with 14 digits, two of them decimals (marketing.AdSpendDay).
+QUANTITY_LIMIT = Decimal(10) ** 12
+
+
 def parse_count(text: str) -> int:
     """A whole count such as clicks or impressions: "2,140", "2.140", "2 140", "--"."""
     if is_empty(text):
@@ -148,6 +157,8 @@ def parse_count(text: str) -> int:
     value = parse_decimal(text.replace(",", "").replace(".", "") if _grouped(text) else text)
     if value != value.to_integral_value():
         raise CellError(f"“{text}” is not a whole number")
+    if value < 0:
+        raise CellError(f"“{text}” is below zero; a count cannot be")
     return _bounded(int(value), text)
 
 
@@ -157,10 +168,14 @@ def _grouped(text: str) -> bool:
 
 
 def parse_quantity(text: str, *, decimal_mark: str = ".") -> Decimal:
-    """A count that may be fractional (data-driven conversions: "12.50")."""
+    """A count that may be fractional (data-driven conversions: "12.50"), to the hundredth
+    and below a trillion (what the ledger keeps)."""
     if is_empty(text):
         return Decimal(0)
-    return parse_decimal(text, decimal_mark=decimal_mark)
+    value = parse_decimal(text, decimal_mark=decimal_mark)
+    if abs(value) >= QUANTITY_LIMIT:
+        raise CellError(f"“{text}” is too large to be a count")
+    return value
 
 
 def parse_percent(text: str, *, decimal_mark: str = ".") -> Decimal | None:

@@ -32,7 +32,7 @@ _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?$")
 
 MONTHS = {
     # English, German, French and Spanish names and abbreviations, as report headers use them.
-    **dict.fromkeys(("january", "jan", "januar", "janvier", "enero", "ene", "jän"), 1),
+    **dict.fromkeys(("january", "jan", "januar", "janvier", "janv", "enero", "ene", "jän"), 1),
     **dict.fromkeys(("february", "feb", "februar", "février", "fevrier", "febrero", "févr"), 2),
     **dict.fromkeys(("march", "mar", "märz", "maerz", "mär", "mars", "marzo"), 3),
     **dict.fromkeys(("april", "apr", "avril", "avr", "abril", "abr"), 4),
@@ -44,7 +44,8 @@ MONTHS = {
     **dict.fromkeys(("october", "oct", "oktober", "okt", "octobre", "octubre"), 10),
     **dict.fromkeys(("november", "nov", "novembre", "noviembre"), 11),
     **dict.fromkeys(
-        ("december", "dec", "dezember", "dez", "décembre", "decembre", "diciembre", "dic"), 12
+        ("december", "dec", "dezember", "dez", "décembre", "decembre", "déc", "diciembre", "dic"),
+        12,
     ),
 }
 _NAMED_DAY_FIRST = re.compile(r"^(\d{1,2})\.?\s+([^\W\d_]+)\.?,?\s+(\d{4})$")  # 1 September 2026

@@ -192,7 +192,7 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
     try:
         table.reader.start(context)
     except CellError as error:
-        current.problem(0, str(error))
+        current.problem(error.line, str(error))
         return  # the rows cannot be understood without what the header block says
     for _ in range(table.header_line):
         next(reader)

@@ -23,7 +23,7 @@ def window(text: str, context: ReadContext, line: int = 0) -> tuple[date, date] 
         return None
     first, last = context.dates.span(match[1], match[2], first, last, line)
     if last < first:
-        raise CellError(f"the date range “{text}” ends before it starts")
+        raise CellError(f"the date range “{text}” ends before it starts", line=line)
     return first, last
 
 
