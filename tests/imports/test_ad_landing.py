@@ -294,3 +294,29 @@ def test_french_january_and_december_windows_are_read(
     assert run_import(_ads(text)).state == RunState.DONE
     days = AdSpendDay.objects.order_by("day").values_list("day", flat=True)
     assert (days.first(), days.last(), days.count()) == (first, last, 31)
+
+
+def test_one_campaign_name_in_two_currencies_is_refused_not_added_up(
+    run_import: Importer, scoped: Business
+) -> None:
+    """A manager account's report without ids: "Brand" of the US account (USD) and of the
+    German one (EUR) were one campaign, their days 10.00 USD + 10.00 EUR = 20.00 USD."""
+    text = (
+        'Campaign report\n"September 1, 2026 - September 1, 2026"\n'
+        "Day,Campaign,Impr.,Clicks,Currency code,Cost\n"
+        "2026-09-01,Brand,10,1,USD,10.00\n"
+        "2026-09-01,Brand,10,1,EUR,10.00\n"
+    )
+    run = run_import(_ads(text))
+    assert (run.state, run.problems) == (
+        RunState.FAILED,
+        [
+            [
+                5,
+                "campaign “Brand” is in EUR here and in USD on line 4: campaigns of two "
+                "accounts with one name? Download the report with the Campaign ID column, or "
+                "one account at a time",
+            ]
+        ],
+    )
+    assert (AdCampaign.objects.count(), AdSpendDay.objects.count()) == (0, 0)

@@ -20,7 +20,7 @@ from tillbook.imports.base import ColumnError, HeaderMap, ReadContext, Reader, R
 from tillbook.imports.cells import CellError
 from tillbook.imports.dates import DateOrder, DateReader
 from tillbook.imports.problems import MAX_REPORTED_PROBLEMS, FileProblem, ImportFileInvalid
-from tillbook.imports.records import Record, Skipped
+from tillbook.imports.records import AdRecord, Record, Skipped
 from tillbook.imports.source import ImportSource, text_lines
 from tillbook.imports.spool import RecordSpool
 
@@ -121,6 +121,8 @@ class Pass:
     problems: list[FileProblem] = field(default_factory=list)
     problem_total: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # Per ad campaign of the file (platform, id or name): its currency and where it was first.
+    billed: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
 
     def problem(self, line: int, message: str) -> None:
         self.problem_total += 1
@@ -230,11 +232,29 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
         if isinstance(result, Skipped):
             current.skipped[result.reason] += 1
             continue
+        if isinstance(result, AdRecord) and (clash := _billed_apart(current, result)):
+            current.problem(start, clash)
+            continue
         yield result
     try:
         yield from table.reader.finish(context)
     except CellError as error:
         current.problem(0, str(error))
+
+
+def _billed_apart(current: Pass, record: AdRecord) -> str:
+    """Why a campaign's row cannot be kept: it is billed in another currency than its earlier
+    rows (two accounts' campaigns of one name, in a report without ids). Their days would be
+    added up as one currency."""
+    key = (record.platform, record.campaign_id or record.campaign_name)
+    currency, line = current.billed.setdefault(key, (record.currency, record.line))
+    if currency == record.currency:
+        return ""
+    return (
+        f"campaign “{record.campaign_name}” is in {record.currency} here and in {currency} on "
+        f"line {line}: campaigns of two accounts with one name? Download the report with the "
+        "Campaign ID column, or one account at a time"
+    )
 
 
 @dataclass(frozen=True)
