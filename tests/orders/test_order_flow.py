@@ -227,3 +227,21 @@ def test_order_lines_are_immutable(shop: Shop) -> None:
         line.save()
     line.capacity_state = CapacityState.RELEASED
     line.save(update_fields=["capacity_state"])  # bookkeeping fields may change
+
+
+def test_a_returning_buyer_who_ticks_the_marketing_box_consents(shop: Shop) -> None:
+    """The box was read for new customers only: a returning buyer who ticked it stayed
+    without consent. Not ticking it later withdraws nothing."""
+    from tillbook.customers.models import ConsentSource, Customer
+
+    place(shop, [shop.book()])
+    customer = Customer.objects.get(email="ann@example.com")
+    assert (customer.marketing_consent, customer.consent_source) == (False, "")
+    place(shop, [shop.book()], email="Ann@Example.com", marketing_consent=True)
+    customer.refresh_from_db()
+    assert (customer.marketing_consent, customer.consent_source) == (True, ConsentSource.CHECKOUT)
+    assert customer.consent_at is not None
+    place(shop, [shop.book()], marketing_consent=False)
+    customer.refresh_from_db()
+    assert customer.marketing_consent is True
+    assert Customer.objects.count() == 1

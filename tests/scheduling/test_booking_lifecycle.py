@@ -437,3 +437,23 @@ def test_an_unpaid_booking_moved_gets_no_calendar_event(
     assert Booking.objects.get(pk=booking.pk).state == BookingState.AWAITING_PAYMENT
     moved = OutboxMessage.objects.get(template="booking_rescheduled")
     assert moved.attachments == []
+
+
+def test_a_returning_customer_who_ticks_the_marketing_box_on_a_booking_page_consents(
+    service: Service, coach: StaffMember, next_week: date
+) -> None:
+    from dataclasses import replace
+
+    from tillbook.customers.models import ConsentSource, Customer
+
+    first = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking_submit_details(booking=first.booking, details=ANN)
+    assert Customer.objects.get().marketing_consent is False
+    second = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 11), staff=coach
+    )
+    booking_submit_details(booking=second.booking, details=replace(ANN, marketing_consent=True))
+    customer = Customer.objects.get()
+    assert (customer.marketing_consent, customer.consent_source) == (True, ConsentSource.BOOKING)

@@ -211,6 +211,20 @@ def customer_update(
     return customer
 
 
+def customer_consent_given(*, customer: Customer, source: str, actor_label: str) -> Customer:
+    """A returning customer ticked the marketing box (at checkout, on a booking page): they
+    consent from now on. An unticked box withdraws nothing (unsubscribing does)."""
+    if customer.marketing_consent:
+        return customer
+    return customer_update(
+        customer=customer,
+        actor=None,
+        data={"marketing_consent": True},
+        consent_source=source,
+        actor_label=actor_label,
+    )
+
+
 @dataclass
 class ImportRow:
     line: int

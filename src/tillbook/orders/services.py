@@ -24,7 +24,7 @@ from tillbook.customers.attribution import (
     latest_touch,
 )
 from tillbook.customers.models import ConsentSource, Customer
-from tillbook.customers.services import customer_create
+from tillbook.customers.services import customer_consent_given, customer_create
 from tillbook.customers.validation import FieldProblem, normalize_email
 from tillbook.orders.capacity import quotas_available, quotas_lock
 from tillbook.orders.models import (
@@ -121,7 +121,12 @@ def _customer_for(business: Business, email: str, name: str, consent: bool) -> C
             consent_source=ConsentSource.CHECKOUT,
         )
     except Conflict:  # a returning buyer (or a concurrent checkout of the same one)
-        return Customer.objects.get(business=business, email__iexact=email)
+        customer = Customer.objects.get(business=business, email__iexact=email)
+        if consent:
+            customer_consent_given(
+                customer=customer, source=ConsentSource.CHECKOUT, actor_label="Checkout"
+            )
+        return customer
 
 
 def order_place(

@@ -26,7 +26,7 @@ from tillbook.core.tokens import hash_secret, new_secret
 from tillbook.core.validation import validate_timezone
 from tillbook.customers.attribution import customer_attribution_record
 from tillbook.customers.models import ConsentSource, Customer
-from tillbook.customers.services import customer_create
+from tillbook.customers.services import customer_consent_given, customer_create
 from tillbook.scheduling import notifications
 from tillbook.scheduling.availability import Interval, slot_is_offered, slots_for_anyone
 from tillbook.scheduling.models import (
@@ -430,6 +430,10 @@ def customer_for_details(business_id: int, details: CustomerDetails, booking: Bo
         business_id=business_id, email__iexact=details.email.strip()
     ).first()
     if existing is not None:
+        if details.marketing_consent:
+            customer_consent_given(
+                customer=existing, source=ConsentSource.BOOKING, actor_label="booking page"
+            )
         return existing
     try:
         return customer_create(
