@@ -320,3 +320,33 @@ def test_one_campaign_name_in_two_currencies_is_refused_not_added_up(
         ],
     )
     assert (AdCampaign.objects.count(), AdSpendDay.objects.count()) == (0, 0)
+
+
+def test_a_weekly_or_monthly_google_report_puts_each_row_on_its_own_days(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Split by Week (or Month), a row was spread over the whole range: the first week's 70.00
+    half in the second week, which spent nothing. The first week begins before the range and
+    the last month ends after it: each row keeps to the range's days."""
+    weekly = (
+        'Campaign report\n"9 September 2026 - 17 September 2026"\n'
+        "Week,Campaign,Impr.,Clicks,Currency code,Cost\n"
+        "2026-09-07,Brand,700,70,USD,70.00\n"
+        "2026-09-14,Brand,40,4,USD,4.00\n"
+    )
+    assert run_import(_ads(weekly, "weekly.csv")).state == RunState.DONE
+    days = dict(AdSpendDay.objects.values_list("day", "spend"))
+    assert len(days) == 9
+    assert [days[date(2026, 9, n)] for n in range(9, 14)] == [1400] * 5  # 70.00 over five days
+    assert days[date(2026, 9, 14)] == days[date(2026, 9, 17)] == 100  # 4.00 over four days
+    monthly = (
+        'Campaign report\n"1 October 2026 - 10 November 2026"\n'
+        "Month,Campaign,Impr.,Clicks,Currency code,Cost\n"
+        "2026-10-01,Search,310,31,USD,310.00\n"
+        "2026-11-01,Search,10,1,USD,10.00\n"
+    )
+    assert run_import(_ads(monthly, "monthly.csv")).state == RunState.DONE
+    search = AdSpendDay.objects.filter(campaign__name="Search")
+    assert search.count() == 41
+    assert search.filter(day__month=10).aggregate(total=Sum("spend"))["total"] == 31000
+    assert search.get(day=date(2026, 11, 10)).spend == 100

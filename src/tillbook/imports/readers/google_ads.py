@@ -1,14 +1,16 @@
 """Google Ads: a campaign (or ad group) report downloaded as CSV.
 
 Above the header: a title row (`Campaign report`) and the date range
-(`"1 September 2026 - 30 September 2026"`). The daily variant starts with a `Day` column;
-without it each row sums the whole range. `Total: …` rows close the file. Numbers are written
-`"2,140"`, `23.27%`, and `--` where a figure does not apply.
+(`"1 September 2026 - 30 September 2026"`). The daily variant starts with a `Day` column, the
+weekly and monthly ones with `Week` or `Month` (the first day of each, a row spread over its
+days within the range); without any of them each row sums the whole range. `Total: …` rows
+close the file. Numbers are written `"2,140"`, `23.27%`, and `--` where a figure does not
+apply.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from tillbook.imports.base import Column, ReadContext, Reader, Row
 from tillbook.imports.cells import CellError, parse_id
@@ -23,6 +25,8 @@ class GoogleAdsReader(Reader):
     family = "ads"
     columns = (
         Column("day", ("day", "date")),
+        Column("week", ("week",)),
+        Column("month", ("month",)),
         Column("campaign", ("campaign",), required=True),
         Column("campaign_id", ("campaign id",)),
         Column("ad_group", ("ad group",)),
@@ -39,6 +43,15 @@ class GoogleAdsReader(Reader):
             raise CellError("the row has no date")
         return self.range
 
+    def _within(self, first: date, last: date) -> tuple[date, date]:
+        """A week or month cut to the report's range (its first and last may be partial)."""
+        if self.range is None:
+            return first, last
+        first, last = max(first, self.range[0]), min(last, self.range[1])
+        if last < first:
+            raise CellError("the row's week or month is outside the report's date range")
+        return first, last
+
     def start(self, context: ReadContext) -> None:
         self.range = None
         for line, values in enumerate(context.preamble, start=1):
@@ -46,7 +59,8 @@ class GoogleAdsReader(Reader):
                 found = window(value, context, line)
                 if found:
                     self.range = found
-        if self.range is None and "day" not in context.header.index:
+        segmented = {"day", "week", "month"} & set(context.header.index)
+        if self.range is None and not segmented:
             raise CellError(
                 "the report has neither a Day column nor a date range above the header, so its "
                 "days are unknown; download it again with the date range row or by day"
@@ -58,6 +72,13 @@ class GoogleAdsReader(Reader):
         currency = cells.currency(row, "currency", fallback=context.currency)
         if row.has("day"):
             first = last = cells.day(row, "day", context)
+        elif row.has("week"):
+            first = cells.day(row, "week", context)
+            first, last = self._within(first, first + timedelta(days=6))
+        elif row.has("month"):
+            first = cells.day(row, "month", context).replace(day=1)
+            following = (first + timedelta(days=31)).replace(day=1)
+            first, last = self._within(first, following - timedelta(days=1))
         else:
             first, last = self.window(row)
         campaign_id, trusted = parse_id(row.get("campaign_id"))
