@@ -37,11 +37,15 @@ class Inbox:
         self.messages: list[email.message.EmailMessage] = []
         self.envelopes: list[Any] = []
         self.fail_next = 0
+        self.refuse_next = 0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.fail_next:
             self.fail_next -= 1
             return "451 4.3.0 Try again later"
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "550 5.1.1 No such mailbox"
         self.envelopes.append(envelope)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(parsed)  # type: ignore[arg-type]
@@ -288,3 +292,18 @@ def test_dates_in_a_message_are_the_business_own(business: Business) -> None:
         },
     )
     assert "Date: 27 November 2026" in rendered.text
+
+
+def test_a_message_the_server_refuses_for_good_fails_at_once(
+    business: Business, smtp_server: Inbox
+) -> None:
+    """A 5xx reply (no such mailbox) was tried six times over thirteen hours; a 4xx reply is
+    still tried again."""
+    smtp_server.refuse_next = 1
+    refused = queue(business)
+    assert deliver(refused) == ("failed", "SMTPDataError: (550, b'5.1.1 No such mailbox')")
+    assert (refused.state, refused.attempts) == (MessageState.FAILED, 1)
+    smtp_server.fail_next = 1
+    later = queue(business, dedupe_key="later")
+    outcome, _ = deliver(later)
+    assert (outcome, later.state) == ("will retry", MessageState.QUEUED)

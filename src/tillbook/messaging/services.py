@@ -8,6 +8,7 @@ workers, a duplicate enqueue) finds it no longer queued and does nothing.
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Any
@@ -160,7 +161,7 @@ def _message_failed_attempt(message: OutboxMessage, error: Exception) -> str:
 
     error_text = f"{type(error).__name__}: {error}"[:2000]
     with transaction.atomic():
-        if message.attempts >= settings.TILLBOOK_EMAIL_MAX_ATTEMPTS:
+        if message.attempts >= settings.TILLBOOK_EMAIL_MAX_ATTEMPTS or _refused_for_good(error):
             OutboxMessage.objects.filter(pk=message.pk).update(
                 state=MessageState.FAILED, last_error=error_text
             )
@@ -171,6 +172,19 @@ def _message_failed_attempt(message: OutboxMessage, error: Exception) -> str:
         )
         enqueue_on_commit(message_send, message.pk, run_after=next_attempt_at)
     return "will retry"
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """The server refused this message for good (a 5xx reply: no such mailbox, rejected
+    content) or it cannot be written at all: trying again in hours changes nothing. Refused
+    logins and 4xx replies are the mail server's trouble and may pass later."""
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return False
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return isinstance(error, ValueError)  # an address or header no message can carry
 
 
 def message_retry(*, message: OutboxMessage, actor: User) -> OutboxMessage:
