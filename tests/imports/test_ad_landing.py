@@ -260,7 +260,7 @@ def test_counts_below_zero_or_beyond_what_is_kept_are_problems_on_their_line(
     )
     run = run_import(_ads(text))
     assert (run.state, run.problems) == (RunState.FAILED, [[4, problem]])
-    assert AdSpendDay.objects.count() == 0
+    assert (AdCampaign.objects.count(), AdSpendDay.objects.count()) == (0, 0)
 
 
 def test_a_backwards_date_range_is_reported_on_its_line(
@@ -275,6 +275,7 @@ def test_a_backwards_date_range_is_reported_on_its_line(
         RunState.FAILED,
         [[2, "the date range “30 September 2026 - 1 September 2026” ends before it starts"]],
     )
+    assert (AdCampaign.objects.count(), AdSpendDay.objects.count()) == (0, 0)
 
 
 @pytest.mark.parametrize(
