@@ -547,3 +547,29 @@ def test_a_payout_still_on_its_way_is_not_counted_before_it_arrives(scoped: Busi
     period = Period(today - timedelta(days=3), today + timedelta(days=3), scoped.zone)
     (stripe,) = payouts_by_processor(business=scoped, period=period)
     assert (stripe.amount, stripe.count) == (6000, 2)
+
+
+def test_the_readable_table_shows_payouts_in_another_currency_apart(
+    september: Business,
+) -> None:
+    """A payout in EUR is not in the USD "Payouts" line, and the table says it arrived."""
+    from tillbook.payments.models import Payout, PayoutState
+
+    with business_scope(september):
+        for reference, amount in (("po_eu_1", 8000), ("po_eu_2", 1250)):
+            Payout.objects.create(
+                business=september,
+                provider="paypal",
+                provider_reference=reference,
+                state=PayoutState.PAID,
+                currency="EUR",
+                amount=amount,
+                arrival_date=date(2026, 9, 20),
+            )
+    out = io.StringIO()
+    call_command(
+        "metrics", "--business", "acme", "--from", "2026-09-01", "--to", "2026-09-30", stdout=out
+    )
+    text = out.getvalue()
+    assert "Payouts                      1111.60          0.00" in text.splitlines()
+    assert "Also paid out in EUR (not in the totals above): PayPal €92.50 in 2 payouts" in text

@@ -103,6 +103,9 @@ def revenue_by_day(*, business: Business, period: Period) -> list[DayPoint]:
     return list(days.values())
 
 
+PROCESSOR_NAMES = {"paypal": "PayPal", "stripe": "Stripe", "square": "Square"}
+
+
 @dataclass
 class PayoutSummary:
     provider: str
@@ -110,6 +113,11 @@ class PayoutSummary:
     amount: int = 0
     count: int = 0
     payouts: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def processor(self) -> str:
+        """The processor's name as its users write it ("PayPal")."""
+        return PROCESSOR_NAMES.get(self.provider, self.provider.title())
 
 
 def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSummary]:

@@ -157,9 +157,6 @@ def offering_display(business: Business, results: list[OfferingResult]) -> list[
     ]
 
 
-PROVIDER_NAMES = {"paypal": "PayPal", "stripe": "Stripe", "square": "Square"}
-
-
 def payout_totals_display(
     business: Business, summaries: list[PayoutSummary]
 ) -> list[dict[str, Any]]:
@@ -167,7 +164,7 @@ def payout_totals_display(
     rows = []
     for summary in summaries:
         row: dict[str, Any] = {
-            "provider": PROVIDER_NAMES.get(summary.provider, summary.provider.title()),
+            "provider": summary.processor,
             "count": summary.count,
         }
         for key in ("amount", "sales", "refunds", "fees", "other"):
@@ -181,8 +178,7 @@ def payout_display(business: Business, summaries: list[PayoutSummary]) -> list[d
     rows = []
     for summary in summaries:
         for payout in summary.payouts:
-            provider = PROVIDER_NAMES.get(summary.provider, summary.provider.title())
-            row: dict[str, Any] = {**payout, "provider": provider}
+            row: dict[str, Any] = {**payout, "provider": summary.processor}
             for key in ("amount", "sales", "refunds", "fees", "other"):
                 row[key] = Money(int(str(payout[key])), summary.currency).format(business.locale)
             rows.append(row)

@@ -13,6 +13,7 @@ from tillbook.core.errors import TillbookError
 from tillbook.core.models import Business
 from tillbook.core.money import Money, currency_precision
 from tillbook.core.scoping import business_scope, unscoped
+from tillbook.insights.ledger import PROCESSOR_NAMES
 from tillbook.insights.periods import iso_day, period_between
 from tillbook.insights.rollups import rollups_refresh
 from tillbook.insights.selectors import business_metrics, metrics_json
@@ -97,7 +98,21 @@ class Command(BaseCommand):
                 f"{brought}"
             )
         for code, totals in data["other_currencies"].items():
-            # A ledger's total is not input: built from minor units, so no input limit applies.
-            minor = int(Decimal(totals["gross_sales"]).scaleb(currency_precision(code)))
-            gross = Money(minor, code).format(business.locale)
+            gross = _formatted(totals["gross_sales"], code, business)
             write(f"Also in {code} (not in the totals above): gross sales {gross}")
+        for row in data["payouts_by_processor"]:
+            code = row["currency"]
+            if code == data["currency"]:
+                continue
+            processor = PROCESSOR_NAMES.get(row["provider"], row["provider"].title())
+            count = f"{row['count']} payout{'s' if row['count'] != 1 else ''}"
+            write(
+                f"Also paid out in {code} (not in the totals above): "
+                f"{processor} {_formatted(row['amount'], code, business)} in {count}"
+            )
+
+
+def _formatted(major: str, currency: str, business: Business) -> str:
+    # A ledger's total is not input: built from minor units, so no input limit applies.
+    minor = int(Decimal(major).scaleb(currency_precision(currency)))
+    return Money(minor, currency).format(business.locale)
