@@ -169,6 +169,8 @@ def _duckdb(files: LedgerFiles) -> duckdb.DuckDBPyConnection:
     return db
 
 
+# The generated payments are all imported (none pays a payment request), so each is an order
+# and COUNT(*) counts what Tillbook's orders count (insights.rollups.starts_an_order).
 DUCKDB_QUERIES = [
     # Totals per currency: payments, refunds, fee lines (here: none besides charges).
     """SELECT currency, SUM(amount + tip_amount), SUM(tip_amount), SUM(tax_amount),

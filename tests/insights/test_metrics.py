@@ -573,3 +573,87 @@ def test_the_readable_table_shows_payouts_in_another_currency_apart(
     text = out.getvalue()
     assert "Payouts                      1111.60          0.00" in text.splitlines()
     assert "Also paid out in EUR (not in the totals above): PayPal €92.50 in 2 payouts" in text
+
+
+def _paid_in_parts(business: Business, owner: User) -> None:
+    """September: a booking paid by deposit and balance, a request paid in two parts, a
+    reusable link paid twice and an imported payment; 250.00 in five orders."""
+    from datetime import UTC
+
+    from tillbook.core.money import Money
+    from tillbook.payments.models import PaymentRequest
+    from tillbook.payments.services import payment_link_create
+
+    def paid(amount: int, day: int, request: PaymentRequest | None = None) -> None:
+        payment = _paid(business, amount, datetime(2026, 9, day, 15, tzinfo=UTC), "a@example.com")
+        payment.request = request
+        payment.save(update_fields=["request"])
+
+    def request(purpose: str) -> PaymentRequest:
+        return PaymentRequest.objects.create(
+            business=business,
+            token=f"tok-{purpose}",
+            purpose=purpose,
+            purpose_id="1",
+            title=purpose,
+            currency="USD",
+            amount=10000,
+        )
+
+    paid(3000, 2, request("booking"))  # the deposit confirms the booking: the order
+    paid(7000, 9, request("booking_charge"))  # its balance, a week later
+    in_parts = request("link")
+    paid(4000, 3, in_parts)
+    paid(6000, 10, in_parts)  # the second half of the same request
+    reusable = payment_link_create(
+        business=business, actor=owner, title="Drop-in", amount=Money(1500, "USD"), is_reusable=True
+    )
+    paid(1500, 4, reusable)
+    paid(1500, 11, reusable)
+    paid(2000, 5)  # imported from a processor, no request
+
+
+def test_an_order_paid_in_parts_counts_once(scoped: Business, owner: User) -> None:
+    """Orders are what customers ordered, not payments: a booking's deposit and its balance are
+    one order, so is a request paid in two cash parts; each payment on a reusable link is an
+    order of its own, and so is a payment made outside Tillbook (an import)."""
+    from tillbook.insights.customers import lifetime_value_by_cohort
+
+    _paid_in_parts(scoped, owner)
+    data = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (data["gross_sales"], data["orders"], data["average_order_value"]) == (
+        "250.00",
+        5,
+        "50.00",
+    )
+    second_week = metrics("--from", "2026-09-08", "--to", "2026-09-14")
+    assert (second_week["gross_sales"], second_week["orders"]) == ("145.00", 1)
+    [cohort] = lifetime_value_by_cohort(business=scoped)
+    assert (cohort.customers, cohort.orders, cohort.revenue) == (1, 5, 25000)
+
+
+def test_the_upgrade_counts_orders_paid_in_parts_again(scoped: Business, owner: User) -> None:
+    """Rollups summed when every payment was an order are summed again after the upgrade."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+    from django.db.models import F
+
+    from tillbook.insights.customers import lifetime_value_by_cohort
+    from tillbook.insights.models import CustomerValue
+
+    _paid_in_parts(scoped, owner)
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["orders"] == 5
+    assert lifetime_value_by_cohort(business=scoped)[0].orders == 5
+    # The rows as the code before counted them: the balance and the second part were orders.
+    DailyLedger.objects.filter(day__in=[date(2026, 9, 9), date(2026, 9, 10)]).update(
+        orders=F("orders") + 1
+    )
+    CustomerValue.objects.update(orders=7)
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["orders"] == 7
+    migration = importlib.import_module("tillbook.insights.migrations.0006_orders_counted_once")
+    migration.count_orders_again(apps, SimpleNamespace(connection=connection))
+    assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["orders"] == 5
+    assert lifetime_value_by_cohort(business=scoped)[0].orders == 5

@@ -23,7 +23,19 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, DateField, F, Func, Max, Min, Q, Sum, Value
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce, Lower, TruncDate
 
 from tillbook.core.models import Business
@@ -43,12 +55,50 @@ from tillbook.payments.models import (
     BalanceTransaction,
     LedgerRow,
     Payment,
+    PaymentRequest,
     PaymentState,
     Refund,
     RefundState,
 )
 
 logger = logging.getLogger(__name__)
+
+# An order is what a customer ordered, however many payments paid for it. A payment counts as
+# one unless it pays more of something already ordered: a booking's balance or no-show fee
+# (the deposit was the order), or a later part of a request paid in parts (cash instalments).
+# Each payment on a reusable link is an order of its own, as is each imported payment.
+FOLLOW_UP_PURPOSES = ("booking_charge",)
+
+
+def starts_an_order() -> Q:
+    """Of succeeded payments, those that are orders (see FOLLOW_UP_PURPOSES)."""
+    earlier = Payment.objects.filter(
+        Q(succeeded_at__lt=OuterRef("succeeded_at"))
+        | Q(succeeded_at=OuterRef("succeeded_at"), pk__lt=OuterRef("pk")),
+        request=OuterRef("request"),
+        state=PaymentState.SUCCEEDED,
+    )
+    return Q(request__isnull=True) | (
+        ~Q(request__purpose__in=FOLLOW_UP_PURPOSES)
+        & (Q(request__is_reusable=True) | Q(~Exists(earlier)))
+    )
+
+
+def _starts_an_order_sql() -> tuple[str, str, list[str]]:
+    """`starts_an_order` for the payment `p` of a raw query: the join it needs, the expression
+    (1 for an order, else 0) and the expression's parameters."""
+    payments = connection.ops.quote_name(Payment._meta.db_table)
+    requests = connection.ops.quote_name(PaymentRequest._meta.db_table)
+    purposes = ", ".join(["%s"] * len(FOLLOW_UP_PURPOSES))
+    join = f" LEFT JOIN {requests} q ON q.id = p.request_id"
+    expression = (
+        f"CASE WHEN p.request_id IS NULL OR (q.purpose NOT IN ({purposes}) AND (q.is_reusable "  # noqa: S608
+        f"OR NOT EXISTS (SELECT 1 FROM {payments} e WHERE e.request_id = p.request_id "
+        "AND e.state = %s AND (e.succeeded_at < p.succeeded_at "
+        "OR (e.succeeded_at = p.succeeded_at AND e.id < p.id))))) THEN 1 ELSE 0 END"
+    )
+    return join, expression, [*FOLLOW_UP_PURPOSES, PaymentState.SUCCEEDED.value]
+
 
 FIRSTS = "customer_first_payment"
 DAILY = "daily_ledger"
@@ -291,6 +341,7 @@ def _values_recompute(business: Business, keys: list[str] | None) -> None:
         )
         amount_params, refunded, join_params = [refund_done], "", []
         only = f" AND LOWER(p.customer_email) IN ({', '.join(['%s'] * len(keys))})"
+    order_join, order, order_params = _starts_an_order_sql()
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {table} WHERE business_id = %s"  # noqa: S608
@@ -303,13 +354,20 @@ def _values_recompute(business: Business, keys: list[str] | None) -> None:
             "SELECT business_id, email, currency, MIN(first_paid) OVER (PARTITION BY email), "
             "orders, revenue FROM ("
             "SELECT p.business_id AS business_id, LOWER(p.customer_email) AS email, "
-            "p.currency AS currency, MIN(p.succeeded_at) AS first_paid, COUNT(*) AS orders, "
-            f"SUM(p.amount + p.tip_amount - {refunded_amount}) AS revenue "
-            f"FROM {payments} p {refunded} "
+            "p.currency AS currency, MIN(p.succeeded_at) AS first_paid, "
+            f"SUM({order}) AS orders, SUM(p.amount + p.tip_amount - {refunded_amount}) AS revenue "
+            f"FROM {payments} p {refunded}{order_join} "
             "WHERE p.business_id = %s AND p.state = %s AND p.succeeded_at IS NOT NULL "
             f"AND NOT (p.customer_email = ''){only} "
             "GROUP BY p.business_id, LOWER(p.customer_email), p.currency) per_currency",
-            [*amount_params, *join_params, business.pk, paid, *(keys or [])],
+            [
+                *order_params,
+                *amount_params,
+                *join_params,
+                business.pk,
+                paid,
+                *(keys or []),
+            ],
         )
 
 
@@ -505,7 +563,7 @@ def _recompute(business: Business, first: date, last: date) -> int:
                 tips=Sum("tip_amount"),
                 tax=Sum("tax_amount"),
                 fees=Sum(Coalesce("fee_amount", 0)),
-                orders=Count("id"),
+                orders=Count("id", filter=starts_an_order()),
             )
         ):
             target = row(found["day"], found["currency"], found["utm"])

@@ -73,7 +73,7 @@ def kpis(business: Business, metrics: Metrics) -> list[Kpi]:
         change, good = _change(current, previous, higher_is_better=better)
         cards.append(Kpi(label, _money(business, current), change, good, help_text))
     change, good = _change(now.sales.orders, before.sales.orders)
-    cards.insert(2, Kpi("Orders", str(now.sales.orders), change, good))
+    cards.insert(2, Kpi("Orders", str(now.sales.orders), change, good, "Paid in parts counts once"))
     change, good = _change(now.customers.new, before.customers.new)
     returning = f"{now.customers.returning} returning"
     cards.append(Kpi("New customers", str(now.customers.new), change, good, returning))
