@@ -16,7 +16,14 @@ from tillbook.payments.models import Payment, PaymentRequest, RefundState, Reque
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import payment_start
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
-from tillbook.scheduling.models import Booking, BookingEvent, BookingState, Service, StaffMember
+from tillbook.scheduling.models import (
+    BLOCKING_STATES,
+    Booking,
+    BookingEvent,
+    BookingState,
+    Service,
+    StaffMember,
+)
 from tillbook.scheduling.services import (
     CustomerDetails,
     booking_expire_due,
@@ -457,3 +464,62 @@ def test_a_returning_customer_who_ticks_the_marketing_box_on_a_booking_page_cons
     booking_submit_details(booking=second.booking, details=replace(ANN, marketing_consent=True))
     customer = Customer.objects.get()
     assert (customer.marketing_consent, customer.consent_source) == (True, ConsentSource.BOOKING)
+
+
+def test_a_late_payment_for_a_class_seat_does_not_overfill_the_class(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """A seat whose hold ran out was re-claimed by its late payment even when the class had
+    filled up meanwhile: three people in a class for two."""
+    from tillbook.core.money import Money
+    from tillbook.scheduling.selectors import paid_without_time
+
+    workshop = make_service("Workshop", capacity=2, durations=[(90, Money(5000, "USD"))])
+    start = berlin(next_week, 10)
+    held = booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach)
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    later = timezone.now() + timedelta(minutes=21)
+    assert booking_expire_due(now=later) == 1
+    for _ in range(2):
+        booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach, now=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.EXPIRED, True)
+    assert list(paid_without_time(business=booking.business)) == [booking]
+    assert (
+        sum(Booking.objects.filter(state__in=BLOCKING_STATES).values_list("seats", flat=True)) == 2
+    )
+    assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0
+
+
+def test_a_late_payment_for_a_class_seat_reclaims_it_while_seats_are_left(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    from tillbook.core.money import Money
+
+    workshop = make_service("Workshop", capacity=2, durations=[(90, Money(5000, "USD"))])
+    start = berlin(next_week, 10)
+    held = booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach)
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    later = timezone.now() + timedelta(minutes=21)
+    assert booking_expire_due(now=later) == 1
+    booking_hold(service=workshop, duration_minutes=90, start=start, staff=coach, now=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.CONFIRMED, False)

@@ -40,6 +40,7 @@ from tillbook.scheduling.models import (
 )
 from tillbook.scheduling.policy import amount_due_now
 from tillbook.scheduling.selectors import (
+    blocking_bookings,
     group_session_key,
     one_to_one_session_key,
     service_slots,
@@ -294,9 +295,21 @@ def locked_booking(booking: Booking) -> Booking:
     )
 
 
-def _still_free(booking: Booking) -> bool:
+def _still_free(booking: Booking, now: datetime) -> bool:
     """Whether the booking's time is free of other blocking bookings (for re-claiming an
-    expired hold; the exclusion constraint is the final word on PostgreSQL)."""
+    expired hold; the exclusion constraint is the final word on PostgreSQL), and for a seat
+    in a class, whether the class still has room for it (no constraint counts seats)."""
+    if booking.service.is_group:
+        # The lock booking_hold takes to count seats: counting and confirming one at a time.
+        Service.objects.select_for_update().filter(pk=booking.service_id).first()
+        taken = (
+            blocking_bookings(business=booking.business, now=now)
+            .filter(session_key=booking.session_key)
+            .exclude(pk=booking.pk)
+            .values_list("seats", flat=True)
+        )
+        if sum(taken) + booking.seats > booking.service.capacity:
+            return False
     others = (
         Booking.objects.filter(
             business=booking.business,
@@ -330,7 +343,7 @@ def booking_confirm(
             return locked
         if locked.state in (BookingState.EXPIRED, BookingState.CANCELLED):
             reclaimed = False
-            if locked.state == BookingState.EXPIRED and _still_free(locked):
+            if locked.state == BookingState.EXPIRED and _still_free(locked, now):
                 try:
                     with transaction.atomic():
                         locked.state = BookingState.CONFIRMED
