@@ -523,3 +523,39 @@ def test_a_late_payment_for_a_class_seat_reclaims_it_while_seats_are_left(
         sandbox_succeed(started.payment)
     booking.refresh_from_db()
     assert (booking.state, booking.paid_without_time) == (BookingState.CONFIRMED, False)
+
+
+def test_a_late_payment_does_not_reclaim_time_staff_blocked_meanwhile(
+    service: Service,
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """After a hold ran out, the coach blocked the afternoon; the late payment still put the
+    booking into the blocked time."""
+    from tillbook.scheduling.selectors import paid_without_time
+    from tillbook.scheduling.staff_actions import time_block_create
+
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 14), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    assert booking_expire_due(now=timezone.now() + timedelta(minutes=21)) == 1
+    time_block_create(
+        staff=coach,
+        start=berlin(next_week, 13),
+        end=berlin(next_week, 17),
+        reason="Dentist",
+        actor=owner,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (BookingState.EXPIRED, True)
+    assert list(paid_without_time(business=booking.business)) == [booking]
+    assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0

@@ -37,6 +37,7 @@ from tillbook.scheduling.models import (
     BookingState,
     Service,
     StaffMember,
+    TimeBlock,
 )
 from tillbook.scheduling.policy import amount_due_now
 from tillbook.scheduling.selectors import (
@@ -320,7 +321,16 @@ def _still_free(booking: Booking, now: datetime) -> bool:
         .exclude(pk=booking.pk)
         .exclude(session_key=booking.session_key)
     )
-    staff_taken = others.filter(staff_id=booking.staff_id).exists()
+    # Time staff blocked (or their imported calendar filled) after the hold ran out.
+    staff_taken = (
+        others.filter(staff_id=booking.staff_id).exists()
+        or TimeBlock.objects.filter(
+            business=booking.business,
+            staff_id=booking.staff_id,
+            start__lt=booking.blocking_end,
+            end__gt=booking.blocking_start,
+        ).exists()
+    )
     resource_taken = booking.resource_id is not None and (
         others.filter(resource_id=booking.resource_id).exists()
     )
