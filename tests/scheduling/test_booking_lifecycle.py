@@ -559,3 +559,26 @@ def test_a_late_payment_does_not_reclaim_time_staff_blocked_meanwhile(
     assert (booking.state, booking.paid_without_time) == (BookingState.EXPIRED, True)
     assert list(paid_without_time(business=booking.business)) == [booking]
     assert OutboxMessage.objects.filter(template="booking_confirmed").count() == 0
+
+
+def test_a_customer_cannot_cancel_a_booking_that_has_already_started(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """The manage link cancelled a session after it took place, refunding the part of the
+    price the late-cancellation fee does not keep."""
+    service = make_service(payment_mode="full", late_cancel_fee_percent=50)
+    start = berlin(next_week, 14)
+    booking, secret = paid_booking(service, coach, start, django_capture_on_commit_callbacks)
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    before = (list(Booking.objects.values()), OutboxMessage.objects.count())
+    with pytest.raises(Conflict) as refused:
+        booking_cancel(booking=booking, link=link, now=start + timedelta(hours=2))
+    assert refused.value.message == (
+        "This booking has already started, so it can no longer be cancelled online. "
+        "Please contact Acme Coaching."
+    )
+    assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
+    assert Payment.objects.get().refunds.count() == 0

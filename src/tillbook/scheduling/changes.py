@@ -188,7 +188,15 @@ def booking_cancel(
         if locked.state not in (*CHANGEABLE, BookingState.HELD):
             state = locked.get_state_display().lower()
             raise Conflict(f"This booking is already {state}; there is nothing to cancel.")
-        terms = cancellation_quote(locked, by_business=actor is not None or as_business, now=now)
+        by_business = actor is not None or as_business
+        if not by_business and locked.start <= now:
+            # Past its start the session took place or was missed: staff decide (complete,
+            # no-show), not a link that would refund what the late fee does not keep.
+            raise Conflict(
+                "This booking has already started, so it can no longer be cancelled online. "
+                f"Please contact {locked.business.name}."
+            )
+        terms = cancellation_quote(locked, by_business=by_business, now=now)
         locked.state = BookingState.CANCELLED
         locked.cancelled_at = now
         locked.cancel_reason = " ".join(reason.split())[:300]

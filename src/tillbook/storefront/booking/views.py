@@ -289,7 +289,8 @@ def _manage_page(
         "field_errors": field_errors or {},
         "posted": request.POST,
         "can_change": booking.state in (BookingState.CONFIRMED, BookingState.AWAITING_PAYMENT)
-        and link.replaced_at is None,
+        and link.replaced_at is None
+        and booking.start > timezone.now(),
         "quote": (
             cancellation_quote(booking, by_business=False)
             if booking.state == BookingState.CONFIRMED
