@@ -582,3 +582,42 @@ def test_a_customer_cannot_cancel_a_booking_that_has_already_started(
     )
     assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
     assert Payment.objects.get().refunds.count() == 0
+
+
+def test_cancelling_in_good_time_refunds_the_balance_paid_by_link_too(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Only the deposit came back: the balance the customer paid through staff's payment link
+    stayed with the business although the policy says cancelling in good time is free."""
+    from tillbook.core.money import Money
+    from tillbook.scheduling.staff_actions import booking_request_payment
+
+    service = make_service(payment_mode="deposit_percent", deposit_percent=25)
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    assert booking.state == BookingState.CONFIRMED
+    balance = booking_request_payment(
+        booking=booking, amount=Money(9000, "USD"), reason="Balance", actor=owner
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(request=balance, provider="sandbox", return_url="https://x.test/")
+        sandbox_succeed(started.payment)
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        _, terms = booking_cancel(booking=booking, link=link)
+    assert (terms.is_late, terms.fee.amount, terms.refund.amount) == (False, 0, 12000)
+    refunded = {
+        payment.amount: [(r.amount, r.state) for r in payment.refunds.all()]
+        for payment in Payment.objects.all()
+    }
+    assert refunded == {
+        3000: [(3000, RefundState.SUCCEEDED)],
+        9000: [(9000, RefundState.SUCCEEDED)],
+    }
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "$120.00 will be refunded" in message.body_text

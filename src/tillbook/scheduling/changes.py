@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -28,6 +30,9 @@ from tillbook.scheduling.services import (
     unavailable_reason,
     wall_time,
 )
+
+if TYPE_CHECKING:
+    from tillbook.payments.models import Payment
 
 CHANGEABLE = (BookingState.CONFIRMED, BookingState.AWAITING_PAYMENT)
 
@@ -157,14 +162,21 @@ def cancellation_quote(
     )
 
 
-def _paid(booking: Booking) -> Money:
+def _payments(booking: Booking) -> QuerySet[Payment]:
+    """What the customer paid towards the booking: the deposit or full price when booking,
+    and what they paid later through staff's links (the balance), as the back office lists."""
     from tillbook.payments.models import Payment, PaymentState
 
-    if booking.payment_request_id is None:
-        return Money.zero(booking.currency)
-    amounts = Payment.objects.filter(
-        request_id=booking.payment_request_id, state=PaymentState.SUCCEEDED
-    ).values_list("amount", flat=True)
+    return Payment.objects.filter(
+        business=booking.business,
+        request__purpose__in=("booking", "booking_charge"),
+        request__purpose_id=str(booking.pk),
+        state=PaymentState.SUCCEEDED,
+    )
+
+
+def _paid(booking: Booking) -> Money:
+    amounts = _payments(booking).values_list("amount", flat=True)
     return Money(sum(amounts), booking.currency)
 
 
@@ -237,13 +249,10 @@ def booking_cancel(
 
 def _refund(booking: Booking, amount: Money, actor: User | None) -> None:
     """Refund across the booking's payments, newest first, until `amount` is covered."""
-    from tillbook.payments.models import Payment, PaymentState
     from tillbook.payments.services import refund_create, refundable
 
     remaining = amount
-    payments = Payment.objects.filter(
-        request_id=booking.payment_request_id, state=PaymentState.SUCCEEDED
-    ).order_by("-succeeded_at")
+    payments = _payments(booking).order_by("-succeeded_at")
     for payment in payments:
         if remaining.amount <= 0:
             break
