@@ -56,6 +56,20 @@ def test_an_unknown_zone_falls_back_with_a_message(client: Client, service: Serv
     )
 
 
+@pytest.mark.parametrize("month", ["9999-12", "0001-01", "1-1"])
+def test_a_month_off_the_calendar_shows_this_month(
+    client: Client, service: Service, month: str
+) -> None:
+    """The month links of the page step one month at a time; an edited address at the ends of
+    the calendar (year 1, December 9999) was a server error."""
+    from django.utils import timezone
+
+    response = client.get(service_url(service), {"month": month})
+    assert response.status_code == 200
+    today = timezone.now().astimezone(ZoneInfo(service.business.timezone)).date()
+    assert f'<h2 id="month-title">{today:%B %Y}</h2>' in response.content.decode()
+
+
 def hold(client: Client, service: Service, **data: object):  # type: ignore[no-untyped-def]
     return client.post(
         service_url(service) + "hold/",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import zoneinfo
-from datetime import date, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,9 +88,14 @@ def _month(text: str, zone: ZoneInfo) -> date:
     today = timezone.now().astimezone(zone).date()
     try:
         year, month = (int(part) for part in text.split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except (ValueError, TypeError):
         return today.replace(day=1)
+    # The page reaches a month either side and a week beyond (limits per week): at the ends
+    # of the calendar that overflows, and no business takes bookings there anyway.
+    if not MINYEAR < first.year < MAXYEAR:
+        return today.replace(day=1)
+    return first
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
