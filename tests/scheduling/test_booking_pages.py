@@ -98,8 +98,21 @@ def test_picking_a_time_holds_it_and_opens_the_details_form(
         ({"duration": "5"}, 400, "cannot be booked for 5 minutes; choose one of: 30, 60 minutes."),
         ({"tz": "Mars/Olympus_Mons"}, 400, "Mars/Olympus_Mons is not a time zone we know"),
         ({"staff": "999999"}, 400, "Choose someone from the list."),
+        ({"staff": "²"}, 400, "Choose someone from the list."),
+        ({"start": "9999-12-31T23:00:00+00:00"}, 400, "Pick a time from the list."),
+        ({"start": "0001-01-01T00:00:00+00:00"}, 400, "Pick a time from the list."),
     ],
-    ids=["past", "garbage", "naive", "tampered-duration", "unknown-zone", "unknown-staff"],
+    ids=[
+        "past",
+        "garbage",
+        "naive",
+        "tampered-duration",
+        "unknown-zone",
+        "unknown-staff",
+        "superscript-staff",
+        "year-9999",
+        "year-1",
+    ],
 )
 def test_bad_holds_get_a_clear_message_and_change_nothing(
     client: Client, service: Service, next_week: date, data: dict, status: int, message: str
@@ -389,3 +402,16 @@ def test_a_pay_later_booking_from_an_ad_counts_when_its_payment_link_is_paid(
     found = attributed_by_utm(business=business, period=Period(day, day, business.zone))
     assert list(found) == ["spring-promo"]
     assert found["spring-promo"].revenue == 12000 - paid.fee_amount
+
+
+def test_a_new_time_at_the_end_of_the_calendar_is_refused_and_changes_nothing(
+    client: Client, make_service, coach: StaffMember, next_week: date
+) -> None:
+    service = make_service("Intro call", payment_mode="later")
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    before = (list(Booking.objects.values()), OutboxMessage.objects.count())
+    response = client.post(location + "reschedule/", {"start": "9999-12-31T23:00:00+00:00"})
+    assert response.status_code == 400
+    assert "Pick a new time from the list." in response.content.decode()
+    assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before

@@ -196,7 +196,10 @@ def _start_of(text: str) -> datetime | None:
         start = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return start if start.tzinfo is not None else None
+    if start.tzinfo is None or not MINYEAR < start.year < MAXYEAR:
+        # A start at the ends of the calendar overflows once a day or a zone is added to it.
+        return None
+    return start
 
 
 @csrf_exempt
@@ -218,7 +221,8 @@ def booking_hold_view(request: HttpRequest, business_slug: str, service_slug: st
         staff = None
         if staff_param != "any":
             staff = service.staff.filter(
-                pk=int(staff_param) if staff_param.isdigit() else 0
+                # isdigit() alone lets "²" through, which int() refuses.
+                pk=int(staff_param) if staff_param.isascii() and staff_param.isdigit() else 0
             ).first()
             if staff is None:
                 return _service_page(
