@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.test import Client
 
+from tillbook.core.money import Money
 from tillbook.messaging.models import OutboxMessage
 from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
 
@@ -415,3 +416,33 @@ def test_a_new_time_at_the_end_of_the_calendar_is_refused_and_changes_nothing(
     assert response.status_code == 400
     assert "Pick a new time from the list." in response.content.decode()
     assert (list(Booking.objects.values()), OutboxMessage.objects.count()) == before
+
+
+def test_the_reschedule_page_offers_the_times_next_to_the_booking_itself(
+    client: Client, make_service, coach: StaffMember, next_week: date
+) -> None:
+    """The booking's own hour hid the half hours on either side of it, which the move itself
+    accepts: a customer could not see "half an hour later"."""
+    service = make_service("Intro call", payment_mode="later", durations=[(60, Money(0, "USD"))])
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    page = client.get(location + "reschedule/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    offered = [
+        stamp
+        for stamp in (
+            berlin(next_week, 10),
+            berlin(next_week, 10, 30),
+            berlin(next_week, 11),
+            berlin(next_week, 11, 30),
+            berlin(next_week, 12),
+        )
+        if f'value="{stamp.isoformat()}"' in body
+    ]
+    assert offered == [
+        berlin(next_week, 10),
+        berlin(next_week, 10, 30),
+        berlin(next_week, 11, 30),
+        berlin(next_week, 12),
+    ]

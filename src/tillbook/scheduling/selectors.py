@@ -217,8 +217,12 @@ def slots_for_customer(
     staff_id: int | None,
     seats: int = 1,
     now: datetime | None = None,
+    ignore_booking_id: int | None = None,
 ) -> list[Slot]:
-    """What the booking page shows: each start once; with "anyone", the least-booked person."""
+    """What the booking page shows: each start once; with "anyone", the least-booked person.
+
+    `ignore_booking_id`: the booking being moved, whose own time is free for its new one.
+    """
     slots = service_slots(
         service=service,
         duration_minutes=duration_minutes,
@@ -226,6 +230,7 @@ def slots_for_customer(
         staff_id=staff_id,
         seats=seats,
         now=now,
+        ignore_booking_id=ignore_booking_id,
     )
     if staff_id is not None:
         return slots

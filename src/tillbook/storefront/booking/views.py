@@ -437,6 +437,9 @@ def booking_reschedule_view(request: HttpRequest, business_slug: str, secret: st
                 window=Interval(window_start, window_start + timedelta(days=21)),
                 staff_id=booking.staff_id,
                 seats=booking.seats,
+                # As booking_reschedule checks: the booking's own time does not hide its
+                # neighbours (half an hour later overlaps only itself).
+                ignore_booking_id=booking.pk,
             )
         days: dict[date, list[tuple[Slot, datetime]]] = {}
         for slot in slots:
