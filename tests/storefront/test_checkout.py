@@ -209,3 +209,47 @@ def test_a_paid_course_opens_from_the_order_page(client: Client, shop: Shop) -> 
     assert "<strong>there</strong>" in lesson and "<script>" not in lesson
     assert "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" in lesson
     assert client.get(f"/acme/orders/{order.pk}.forged/courses/{line.pk}/").status_code == 404
+
+
+def test_a_refused_shipping_option_shows_the_form_again_and_changes_nothing(
+    client: Client, shop: Shop
+) -> None:
+    from tillbook.catalog.models import ShippingRate
+
+    with business_scope(shop.business):
+        standard = ShippingRate.objects.get(name="US standard").pk
+    add(client, shop, offering=shop.shirt.pk, **{f"qty_variant_{shop.shirt_medium.pk}": "1"})
+    page = client.get("/acme/checkout/").content.decode()
+    total = re.search(r'name="expected_total" value="([^"]*)"', page)
+    assert total
+    before = database_fingerprint()
+    abroad = client.post(
+        "/acme/checkout/",
+        {
+            **BUYER,
+            "expected_total": total.group(1),
+            "shipping_rate": str(standard),
+            "provider": "",
+            "address_line1": "1 King St W",
+            "address_city": "Toronto",
+            "address_postal_code": "M5H 1A1",
+            "address_country": "CA",
+        },
+    )
+    assert abroad.status_code == 400
+    html = abroad.content.decode()
+    assert "Choose a shipping option that delivers to your country." in html
+    assert 'name="expected_total" value="25.00"' in html  # the form is there to choose again
+    assert 'value="Toronto"' in html
+    # A code that does not exist and a shipping option that no longer does: both refused on
+    # the form, not a server error.
+    both = client.post(
+        "/acme/checkout/",
+        {"action": "apply", "discount_code": "NOPE", "shipping_rate": "999999"},
+    )
+    assert both.status_code == 400
+    assert "The discount code NOPE is not valid." in both.content.decode()
+    assert 'name="expected_total" value="25.00"' in both.content.decode()
+    after = database_fingerprint()
+    after.pop("sessions.session", None), before.pop("sessions.session", None)
+    assert after == before

@@ -200,23 +200,30 @@ def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
                     cart_clear(request, business)
                     return _to_payment(order, post.get("provider", ""))
         quote: Quote | None = None
-        try:
-            quote = quote_build(
-                business=business,
-                items=items,
-                discount_code=discount,
-                shipping_rate_id=shipping_rate_id,
-                country=post.get("address_country", "") if post else "",
-            )
-        except TillbookError as problem:
-            if not error:
-                error, status = problem.message, problem.status_code
-                field_errors = problem.field_errors
-            if "discount_code" in problem.field_errors:
-                discount = ""
+        country = post.get("address_country", "") if post else ""
+        # A refused discount code or shipping choice is dropped so the form shows again for
+        # the buyer to change it; anything else wrong with the cart leaves no form.
+        for _ in range(3):
+            try:
                 quote = quote_build(
-                    business=business, items=items, shipping_rate_id=shipping_rate_id
+                    business=business,
+                    items=items,
+                    discount_code=discount,
+                    shipping_rate_id=shipping_rate_id,
+                    country=country,
                 )
+            except TillbookError as problem:
+                if not error:
+                    error, status = problem.message, problem.status_code
+                    field_errors = problem.field_errors
+                if "discount_code" in problem.field_errors and discount:
+                    discount = ""
+                elif "shipping_rate" in problem.field_errors and shipping_rate_id is not None:
+                    shipping_rate_id = None
+                else:
+                    break
+            else:
+                break
         providers = list(enabled_providers(business=business))
         return render(
             request,
