@@ -118,6 +118,21 @@ def test_bad_quantities_are_refused(shop: Shop, quantity: int, message: str) -> 
     assert Order.objects.count() == 0
 
 
+def test_the_limit_per_order_counts_every_ticket_type_of_the_offering(shop: Shop) -> None:
+    shop.workshop.max_per_order = 4
+    shop.workshop.save()
+    before = (Order.objects.count(), OrderLine.objects.count(), PaymentRequest.objects.count())
+    with pytest.raises(InvalidInput) as error:
+        place(shop, [shop.ticket(3), shop.ticket(2, student=True)])
+    assert error.value.message == "At most 4 of “Pricing Workshop” per order."
+    assert (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        PaymentRequest.objects.count(),
+    ) == before
+    assert place(shop, [shop.ticket(2), shop.ticket(2, student=True)]).total == 13000
+
+
 def test_another_currency_and_a_changed_total_are_refused(shop: Shop) -> None:
     with pytest.raises(InvalidInput) as error:
         place(shop, [shop.book()], currency="EUR")

@@ -167,8 +167,6 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
     offering = offerings.get(item.offering_id)
     if offering is None or not offering.is_buyable:
         raise NotFound("One of the items in your cart is no longer for sale.")
-    if item.quantity > offering.max_per_order:
-        raise InvalidInput(f"At most {offering.max_per_order} of “{offering.title}” per order.")
     variant = ticket_type = None
     price = offering.price
     if offering.kind == OfferingKind.PHYSICAL:
@@ -202,6 +200,18 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
         unit_price=price,
         tax_rate=rate,
     )
+
+
+def _limit_per_order(lines: list[PricedLine]) -> None:
+    """An offering's limit counts all its options together: 3 Regular and 2 Student tickets
+    are 5 of the workshop."""
+    wanted: dict[int, int] = {}
+    for line in lines:
+        wanted[line.offering.pk] = wanted.get(line.offering.pk, 0) + line.quantity
+    for line in lines:
+        offering = line.offering
+        if wanted[offering.pk] > offering.max_per_order:
+            raise InvalidInput(f"At most {offering.max_per_order} of “{offering.title}” per order.")
 
 
 def discount_find(business: Business, code: str) -> DiscountCode:
@@ -284,6 +294,7 @@ def quote_build(
         lines=[_line_for(business, item, offerings) for item in items],
         prices_include_tax=settings.prices_include_tax,
     )
+    _limit_per_order(quote.lines)
     if discount_code.strip():
         quote.discount_code = discount_find(business, discount_code)
         _apply_discount(quote.lines, quote.discount_code)
