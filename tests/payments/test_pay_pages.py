@@ -131,3 +131,43 @@ def test_a_payer_typing_a_huge_amount_gets_a_message_and_nothing_starts(
     )
     assert f"The amount is not valid: {expected}" in html.unescape(response.content.decode())
     assert database_fingerprint() == before
+
+
+def test_a_decimal_comma_is_read_as_the_business_writes_amounts(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    from tillbook.core.scoping import unscoped
+
+    with unscoped():
+        Business.objects.filter(pk=business.pk).update(locale="de_DE")
+    business.refresh_from_db()
+    request = link(business, amount=None, amount_type=AmountType.OPEN, tip_allowed=True)
+    started = client.post(
+        f"/pay/{request.token}/", {"provider": "sandbox", "amount": "12,50", "tip": "1,5"}
+    )
+    assert started.status_code == 302
+    with business_scope(business):
+        payment = Payment.objects.get()
+    assert (payment.amount, payment.tip_amount) == (1250, 150)
+
+
+def test_a_comma_that_is_no_thousands_separator_is_refused_and_nothing_starts(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    request = link(business, amount=None, amount_type=AmountType.OPEN, tip_allowed=True)
+    before = database_fingerprint()
+    for field, value in (("amount", "12,50"), ("tip", "2,5")):
+        response = client.post(
+            f"/pay/{request.token}/",
+            {"provider": "sandbox", "amount": "10.00", field: value},
+        )
+        assert response.status_code == 400
+        assert (
+            f"The amount is not valid: '{value}' is not an amount; write it like 1234.50."
+            in html.unescape(response.content.decode())
+        )
+    assert database_fingerprint() == before
+    grouped = client.post(f"/pay/{request.token}/", {"provider": "sandbox", "amount": "1,234.50"})
+    assert grouped.status_code == 302
+    with business_scope(business):
+        assert Payment.objects.get().amount == 123450

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 
+from babel.numbers import NumberFormatError, parse_decimal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,10 +24,19 @@ from tillbook.payments.selectors import payment_request_by_token
 from tillbook.payments.services import payment_start, request_is_payable
 
 
-def _money_field(request: HttpRequest, name: str, currency: str) -> Money | None:
-    text = request.POST.get(name, "").strip().replace(",", "")
+def _money_field(request: HttpRequest, name: str, currency: str, locale: str) -> Money | None:
+    text = request.POST.get(name, "").strip()
     if not text:
         return None
+    if "," in text:
+        # "12,50" is twelve and a half where the business writes amounts that way (de_DE) and
+        # no amount where the comma only groups thousands (en_US): read it as the business's
+        # locale does and refuse what does not fit, rather than dropping the comma (1,250.00).
+        try:
+            text = str(parse_decimal(text, locale=locale, strict=True))
+        except NumberFormatError:
+            shown = text if len(text) <= 20 else f"{text[:20]}…"
+            raise InvalidAmount(f"{shown!r} is not an amount; write it like 1234.50.") from None
     return Money.from_major(text, currency)
 
 
@@ -50,8 +60,9 @@ def pay(request: HttpRequest, token: str) -> HttpResponse:
             error, status = closed.message, 410
         if request.method == "POST" and not error:
             try:
-                amount = _money_field(request, "amount", payment_request.currency)
-                tip = _money_field(request, "tip", payment_request.currency)
+                currency, locale = payment_request.currency, business.locale
+                amount = _money_field(request, "amount", currency, locale)
+                tip = _money_field(request, "tip", currency, locale)
                 return_url = absolute_url(reverse("storefront:pay_return", args=[token]))
                 started = payment_start(
                     request=payment_request,
