@@ -253,3 +253,27 @@ def test_a_refused_shipping_option_shows_the_form_again_and_changes_nothing(
     after = database_fingerprint()
     after.pop("sessions.session", None), before.pop("sessions.session", None)
     assert after == before
+
+
+def test_a_country_typed_with_a_space_or_in_lower_case_ships(client: Client, shop: Shop) -> None:
+    from tillbook.catalog.models import ShippingRate
+
+    with business_scope(shop.business):
+        standard = ShippingRate.objects.get(name="US standard").pk
+    add(client, shop, offering=shop.shirt.pk, **{f"qty_variant_{shop.shirt_medium.pk}": "1"})
+    response = checkout(
+        client,
+        shipping_rate=str(standard),
+        provider="",
+        address_line1="1 Main St",
+        address_city="Chicago",
+        address_postal_code="60601",
+        address_country=" us ",
+    )
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert (order.total, order.shipping_total, order.shipping_address["country"]) == (
+        3000,
+        500,
+        "US",
+    )

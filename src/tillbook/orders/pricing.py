@@ -286,6 +286,7 @@ def quote_build(
     require_shipping_choice: bool = False,
 ) -> Quote:
     items = cart_items_merge(items)
+    country = country.strip().upper()  # as the address keeps it: " us " is US
     offerings = offerings_with_options(business, [item.offering_id for item in items])
     settings = shop_settings(business)
     quote = Quote(
