@@ -21,8 +21,8 @@ from tillbook.orders.models import (
     Ticket,
 )
 from tillbook.orders.pricing import CartItem
-from tillbook.orders.services import order_expire, order_place
-from tillbook.payments.models import PaymentRequest, RequestState
+from tillbook.orders.services import order_cancel, order_expire, order_place
+from tillbook.payments.models import Payment, PaymentRequest, RequestState
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import payment_start
 
@@ -131,6 +131,21 @@ def test_the_limit_per_order_counts_every_ticket_type_of_the_offering(shop: Shop
         PaymentRequest.objects.count(),
     ) == before
     assert place(shop, [shop.ticket(2), shop.ticket(2, student=True)]).total == 13000
+
+
+def test_a_cancelled_order_can_no_longer_be_paid(shop: Shop, owner: Any) -> None:
+    order = place(shop, [shop.ticket(2)])
+    order_cancel(order=order, actor=owner, reason="Duplicate")
+    assert order.payment_request is not None
+    request = PaymentRequest.objects.get(pk=order.payment_request.pk)
+    assert request.state == RequestState.CANCELLED
+    with pytest.raises(Conflict) as error:
+        payment_start(request=request, provider="sandbox", return_url="https://x.test/")
+    assert error.value.message == "This payment request is no longer open."
+    assert Payment.objects.count() == 0
+    order.refresh_from_db()
+    assert order.state == OrderState.CANCELLED
+    assert Ticket.objects.filter(order=order).count() == 0
 
 
 def test_another_currency_and_a_changed_total_are_refused(shop: Shop) -> None:

@@ -384,8 +384,16 @@ def order_expire(*, order: Order, now: datetime | None = None) -> Order:
 
 
 def order_cancel(*, order: Order, actor: User | None, reason: str = "") -> Order:
-    """Staff cancel an unpaid order (paid orders are refunded instead)."""
+    """Staff cancel an unpaid order (paid orders are refunded instead); its payment link
+    stops taking money."""
+    from tillbook.payments.models import PaymentRequest, RequestState
+    from tillbook.payments.services import payment_request_close
+
     with transaction.atomic():
+        if order.payment_request_id is not None:
+            # The request before the order, as payment_confirm locks them: a payment being
+            # confirmed right now and this cancel never wait on each other in a cycle.
+            PaymentRequest.objects.select_for_update().filter(pk=order.payment_request_id).first()
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.state != OrderState.PENDING:
             raise Conflict("Only an order awaiting payment can be cancelled; refund a paid one.")
@@ -393,6 +401,10 @@ def order_cancel(*, order: Order, actor: User | None, reason: str = "") -> Order
         _discount_give_back(locked)
         order_transition(locked, OrderState.CANCELLED)
         locked.save(update_fields=["state"])
+        if locked.payment_request_id is not None:
+            payment_request_close(
+                request_id=locked.payment_request_id, state=RequestState.CANCELLED
+            )
         label = actor.email if actor else "system"
         order_event(locked, OrderEventKind.CANCELLED, f"Cancelled. {reason}".strip(), label)
         audit_record(
