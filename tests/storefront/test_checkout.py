@@ -277,3 +277,16 @@ def test_a_country_typed_with_a_space_or_in_lower_case_ships(client: Client, sho
         500,
         "US",
     )
+
+
+def test_an_offering_id_too_large_for_the_database_is_not_for_sale(
+    client: Client, shop: Shop
+) -> None:
+    before = database_fingerprint()
+    response = add(client, shop, offering="9" * 30, quantity="1")
+    assert response.status_code == 404
+    assert "One of the items in your cart is no longer for sale." in response.content.decode()
+    assert client.get("/acme/cart/").content.decode().count("Your cart is empty") == 1
+    after = database_fingerprint()
+    after.pop("sessions.session", None), before.pop("sessions.session", None)
+    assert after == before

@@ -112,6 +112,9 @@ def shop_settings(business: Business) -> ShopSettings:
 def offerings_with_options(business: Business, ids: list[int]) -> dict[int, Offering]:
     """Offerings by id, each with the options (variants or ticket types) its kind has: only
     the queries that are needed, since this runs on every cart and checkout request."""
+    # An id no row can have (a tampered form: 30 digits) matches nothing; the database would
+    # refuse it with an overflow instead.
+    ids = [pk for pk in ids if 0 < pk < 2**63]
     offerings = {
         offering.pk: offering
         for offering in Offering.objects.filter(business=business, pk__in=ids).select_related(
