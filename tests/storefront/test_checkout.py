@@ -290,3 +290,13 @@ def test_an_offering_id_too_large_for_the_database_is_not_for_sale(
     after = database_fingerprint()
     after.pop("sessions.session", None), before.pop("sessions.session", None)
     assert after == before
+
+
+def test_the_checkout_never_offers_to_pay_a_total_without_the_shipping_to_come(
+    client: Client, shop: Shop
+) -> None:
+    add(client, shop, offering=shop.shirt.pk, **{f"qty_variant_{shop.shirt_medium.pk}": "1"})
+    page = client.get("/acme/checkout/").content.decode()
+    assert '<th>Total</th><th class="num">$25.00 + shipping</th>' in page
+    assert "Pay $25.00" not in page
+    assert "Pay (test payment)" in page
