@@ -275,3 +275,51 @@ def test_unreadable_keys_after_a_key_change_are_reported_not_crashing(
         url, {"is_enabled": "on", "secret_key": STRIPE_KEY, "webhook_secret": "whsec_new_22222"}
     )
     assert again.status_code == 302
+
+
+def test_amounts_are_read_as_the_business_writes_them(
+    owner_client: Client, business: Business
+) -> None:
+    """A German owner types 1.234,50 and 12,50: read as written, never with the comma dropped
+    (which made 12,50 into 1,250.00); where a comma only groups thousands, 12,50 is refused."""
+    from tillbook.catalog.models import Offering
+    from tillbook.core.scoping import unscoped
+
+    base = f"/manage/{business.slug}"
+    before = database_fingerprint()
+    refused = owner_client.post(
+        f"{base}/payments/links/new/",
+        {"title": "Session", "amount_type": "fixed", "amount": "12,50"},
+    )
+    assert refused.status_code == 400
+    assert "&#x27;12,50&#x27; is not an amount; write it like 1234.50." in refused.content.decode()
+    assert database_fingerprint() == before
+
+    with unscoped():
+        Business.objects.filter(pk=business.pk).update(locale="de_DE")
+    created = owner_client.post(
+        f"{base}/payments/links/new/",
+        {"title": "Retreat", "amount_type": "fixed", "amount": "1.234,50"},
+    )
+    assert created.status_code == 302
+    with business_scope(business):
+        link = PaymentRequest.objects.get()
+    assert link.amount == 123450
+    record = f"{base}/payments/requests/{link.pk}/record/"
+    assert owner_client.post(record, {"amount": "12,50", "method": "cash"}).status_code == 302
+    offering = owner_client.post(
+        f"{base}/catalog/new/download/",
+        {
+            "title": "Workbook",
+            "state": "draft",
+            "price": "19,90",
+            "max_per_order": "1",
+            "download_limit": "1",
+            "download_days": "1",
+            "position": "0",
+        },
+    )
+    assert offering.status_code == 302
+    with business_scope(business):
+        assert list(Payment.objects.values_list("amount", flat=True)) == [1250]
+        assert Offering.objects.get().price == 1990

@@ -18,19 +18,19 @@ from tillbook.payments.providers.base import PaymentProvider
 class MoneyField(forms.CharField):
     """An amount in major units in a fixed currency; cleans to Money."""
 
-    def __init__(self, *, currency: str, **kwargs: Any) -> None:
-        self.currency = currency
+    def __init__(self, *, currency: str, locale: str, **kwargs: Any) -> None:
+        self.currency, self.locale = currency, locale
         kwargs.setdefault("max_length", 20)
         kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "decimal"}))
         super().__init__(**kwargs)
 
     def clean(self, value: Any) -> Money | None:
         text = super().clean(value)
-        text = (text or "").strip().replace(",", "")
+        text = (text or "").strip()
         if not text:
             return None
         try:
-            return Money.from_major(text, self.currency)
+            return Money.from_typed(text, self.currency, self.locale)
         except InvalidAmount as error:
             raise forms.ValidationError(str(error)) from None
 
@@ -70,10 +70,11 @@ class RefundForm(forms.Form):
         label="Release the place (ticket, booking time or stock goes back on sale)",
     )
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["amount"] = MoneyField(
             currency=currency,
+            locale=locale,
             label=f"Amount ({currency})",
             help_text="Leave as it is to refund everything left.",
         )
@@ -94,9 +95,11 @@ class ManualPaymentForm(forms.Form):
         max_length=300, required=False, help_text="E.g. the transfer's reference."
     )
 
-    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, currency: str, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["amount"] = MoneyField(currency=currency, label=f"Amount received ({currency})")
+        self.fields["amount"] = MoneyField(
+            currency=currency, locale=locale, label=f"Amount received ({currency})"
+        )
 
 
 class PaymentLinkForm(forms.Form):
@@ -125,6 +128,7 @@ class PaymentLinkForm(forms.Form):
         self.business = business
         self.fields["amount"] = MoneyField(
             currency=business.currency,
+            locale=business.locale,
             required=False,
             label=f"Amount ({business.currency})",
             help_text="The price, or the least accepted; leave empty for pay what you want.",

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    get_currency_precision,
+    list_currencies,
+    parse_decimal,
+)
 
 
 class CurrencyMismatch(ValueError):
@@ -107,6 +113,21 @@ class Money:
         if rounded != decimal:
             raise InvalidAmount(f"{shown} has more decimals than {currency} allows ({precision}).")
         return cls(int(rounded.scaleb(precision)), currency)
+
+    @classmethod
+    def from_typed(cls, text: str, currency: str, locale: str) -> Money:
+        """Read an amount a person typed in a form, as the business's `locale` writes amounts:
+        "1,234.50" where a comma groups thousands (en_US), "12,50" where it marks the decimals
+        (de_DE). A comma that fits neither is refused, never dropped ("12,50" in a shop that
+        writes 12.50 is not 1,250.00). Without a comma, as `from_major`."""
+        text = text.strip()
+        if "," in text:
+            try:
+                text = str(parse_decimal(text, locale=locale, strict=True))
+            except NumberFormatError:
+                shown = text if len(text) <= 20 else f"{text[:20]}…"
+                raise InvalidAmount(f"{shown!r} is not an amount; write it like 1234.50.") from None
+        return cls.from_major(text, currency)
 
     # Views --------------------------------------------------------------------------------
 

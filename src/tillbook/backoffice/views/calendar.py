@@ -27,7 +27,7 @@ from tillbook.backoffice.calendar_forms import (
 from tillbook.backoffice.views.helpers import apply_error, csv_response
 from tillbook.core.errors import InvalidInput, TillbookError
 from tillbook.core.links import absolute_url
-from tillbook.core.models import Role
+from tillbook.core.models import Business, Role
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.payments.models import Payment, PaymentRequest
@@ -196,9 +196,9 @@ def calendar_booking(request: HttpRequest, booking_id: int) -> HttpResponse:
     return _booking_page(request, _booking(request, booking_id))
 
 
-def _money(request: HttpRequest, currency: str) -> Money | None:
-    text = request.POST.get("amount", "").strip().replace(",", "")
-    return Money.from_major(text, currency) if text else None
+def _money(request: HttpRequest, booking: Booking) -> Money | None:
+    text = request.POST.get("amount", "").strip()
+    return Money.from_typed(text, booking.currency, booking.business.locale) if text else None
 
 
 @business_view()
@@ -208,7 +208,7 @@ def calendar_booking_action(request: HttpRequest, booking_id: int) -> HttpRespon
     actor = user_of(request)
     action = request.POST.get("action", "")
     try:
-        amount = _money(request, booking.currency)
+        amount = _money(request, booking)
         if action == "complete":
             booking_complete(booking=booking, actor=actor)
             done = "Marked completed."
@@ -418,13 +418,13 @@ def calendar_staff_new(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
 
 
-def _deposit(text: str, currency: str) -> dict[str, Any]:
+def _deposit(text: str, business: Business) -> dict[str, Any]:
     text = (text or "").strip()
     if not text:
         return {}
     if text.endswith("%"):
         return {"deposit_percent": int(text[:-1].strip())}
-    return {"deposit_amount": Money.from_major(text, currency).amount}
+    return {"deposit_amount": Money.from_typed(text, business.currency, business.locale).amount}
 
 
 @business_view(Role.MANAGER)
@@ -447,7 +447,7 @@ def calendar_service_new(request: HttpRequest) -> HttpResponse:
                 )
             }  # fmt: skip
             try:
-                options.update(_deposit(data["deposit"], business.currency))
+                options.update(_deposit(data["deposit"], business))
                 service = service_create(
                     business=business,
                     name=data["name"],

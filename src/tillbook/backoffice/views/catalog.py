@@ -33,20 +33,29 @@ from tillbook.catalog.models import (
 )
 from tillbook.catalog.selectors import offerings_search
 from tillbook.core.errors import InvalidInput, TillbookError
-from tillbook.core.models import Role, timezone_choices
+from tillbook.core.models import Business, Role, timezone_choices
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.orders.capacity import quotas_available
 from tillbook.orders.pricing import shop_settings
 
 
-def _minor(text: str, currency: str, *, field: str = "price", optional: bool = False) -> int | None:
-    text = (text or "").strip().replace(",", "")
+def _minor(
+    text: str,
+    business: Business,
+    *,
+    currency: str = "",
+    field: str = "price",
+    optional: bool = False,
+) -> int | None:
+    """An amount typed in `currency` (the business's by default), in minor units, read as the
+    business's locale writes amounts (12,50 in de_DE)."""
+    text = (text or "").strip()
     if not text:
         if optional:
             return None
         return 0
     try:
-        return Money.from_major(text, currency).amount
+        return Money.from_typed(text, currency or business.currency, business.locale).amount
     except InvalidAmount as error:
         raise InvalidInput(
             f"The {field} is not an amount: {error}", field_errors={field: ["Not an amount."]}
@@ -149,9 +158,9 @@ def _offering(request: HttpRequest, offering_id: int) -> Offering:
     return offering
 
 
-def _form_data(form: forms.Form, currency: str) -> dict[str, Any]:
+def _form_data(form: forms.Form, business: Business) -> dict[str, Any]:
     data = dict(form.cleaned_data)
-    data["price"] = _minor(data.get("price") or "", currency)
+    data["price"] = _minor(data.get("price") or "", business)
     if data.get("position") is None:
         data["position"] = 0
     return data
@@ -174,7 +183,7 @@ def offering_create_view(request: HttpRequest, kind: str) -> HttpResponse:
         status = 400
         if form.is_valid():
             try:
-                data = _form_data(form, business.currency)
+                data = _form_data(form, business)
                 offering = services.offering_create(
                     business=business,
                     actor=user_of(request),
@@ -218,7 +227,7 @@ def offering_edit(request: HttpRequest, offering_id: int) -> HttpResponse:
                 services.offering_update(
                     offering=offering,
                     actor=user_of(request),
-                    data=_form_data(form, business.currency),
+                    data=_form_data(form, business),
                 )
             except TillbookError as error:
                 apply_error(form, error)
@@ -284,7 +293,12 @@ def variant_save_view(request: HttpRequest, offering_id: int) -> HttpResponse:
             variant=_pick(Variant, offering, post.get("id", "")),
             name=post.get("name", ""),
             sku=post.get("sku", ""),
-            price=_minor(post.get("price", ""), offering.currency, optional=True),
+            price=_minor(
+                post.get("price", ""),
+                business_of(request),
+                currency=offering.currency,
+                optional=True,
+            ),
             stock=_count(post.get("stock", ""), "stock"),
             is_active=post.get("is_active", "1") == "1",
         )
@@ -355,7 +369,12 @@ def ticket_type_save_view(request: HttpRequest, offering_id: int) -> HttpRespons
             offering=offering,
             ticket_type=_pick(TicketType, offering, post.get("id", "")),
             name=post.get("name", ""),
-            price=_minor(post.get("price", ""), offering.currency, optional=True),
+            price=_minor(
+                post.get("price", ""),
+                business_of(request),
+                currency=offering.currency,
+                optional=True,
+            ),
             quota=_pick(Quota, offering, post.get("quota", "")),
             is_active=post.get("is_active", "1") == "1",
         )
@@ -468,7 +487,7 @@ def shipping_rate_save_view(request: HttpRequest) -> HttpResponse:
         services.shipping_rate_save(
             business=business,
             name=request.POST.get("name", ""),
-            amount=_minor(request.POST.get("amount", ""), business.currency, field="amount") or 0,
+            amount=_minor(request.POST.get("amount", ""), business, field="amount") or 0,
             countries=request.POST.get("countries", ""),
             is_pickup=request.POST.get("is_pickup") == "1",
         )
@@ -491,7 +510,7 @@ def discount_list(request: HttpRequest) -> HttpResponse:
             value = (
                 _count(post.get("value", ""), "value")
                 if kind == DiscountKind.PERCENT
-                else _minor(post.get("value", ""), business.currency, field="value")
+                else _minor(post.get("value", ""), business, field="value")
             )
             offering_id = post.get("offering", "")
             offering = (

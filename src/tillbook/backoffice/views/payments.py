@@ -148,7 +148,9 @@ def _detail_page(
     )
     if refund_form is None and can_refund and available is not None:
         refund_form = RefundForm(
-            currency=payment.currency, initial={"amount": available.major_string()}
+            currency=payment.currency,
+            locale=business_of(request).locale,
+            initial={"amount": available.major_string()},
         )
     staff_link = ""
     if payment.request is not None:
@@ -187,7 +189,7 @@ def payment_detail(request: HttpRequest, payment_id: int) -> HttpResponse:
 @require_POST
 def payment_refund(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment = _payment_or_404(request, payment_id)
-    form = RefundForm(request.POST, currency=payment.currency)
+    form = RefundForm(request.POST, currency=payment.currency, locale=business_of(request).locale)
     if not form.is_valid() or form.cleaned_data["amount"] is None:
         if form.is_valid():
             form.add_error("amount", "Enter the amount to refund.")
@@ -361,7 +363,9 @@ def _request_page(
         )
     if manual_form is None:
         initial = {"amount": due.major_string()} if due is not None and due.amount else {}
-        manual_form = ManualPaymentForm(currency=business.currency, initial=initial)
+        manual_form = ManualPaymentForm(
+            currency=business.currency, locale=business.locale, initial=initial
+        )
     try:
         purpose_label = purpose_for(payment_request.purpose).label or payment_request.purpose
     except LookupError:
@@ -393,7 +397,9 @@ def payment_request_detail(request: HttpRequest, request_id: int) -> HttpRespons
 @require_POST
 def payment_request_record(request: HttpRequest, request_id: int) -> HttpResponse:
     payment_request = _request_or_404(request, request_id)
-    form = ManualPaymentForm(request.POST, currency=payment_request.currency)
+    form = ManualPaymentForm(
+        request.POST, currency=payment_request.currency, locale=business_of(request).locale
+    )
     if not form.is_valid() or form.cleaned_data["amount"] is None:
         if form.is_valid():
             form.add_error("amount", "Enter the amount received.")

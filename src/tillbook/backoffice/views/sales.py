@@ -192,7 +192,9 @@ def order_manual_payment(request: HttpRequest, order_id: int) -> HttpResponse:
     if not form.is_valid() or order.payment_request is None:
         return _failed(request, order, "Enter the amount and method received.", 400)
     try:
-        amount = Money.from_major(form.cleaned_data["amount"].replace(",", ""), order.currency)
+        amount = Money.from_typed(
+            form.cleaned_data["amount"], order.currency, order.business.locale
+        )
         manual_payment_record(
             request=order.payment_request,
             amount=amount,
@@ -215,7 +217,9 @@ def order_refund_view(request: HttpRequest, order_id: int) -> HttpResponse:
     if not form.is_valid():
         return _failed(request, order, "Enter the amount to refund.", 400)
     try:
-        amount = Money.from_major(form.cleaned_data["amount"].replace(",", ""), order.currency)
+        amount = Money.from_typed(
+            form.cleaned_data["amount"], order.currency, order.business.locale
+        )
         refund = fulfilment.order_refund(
             order=order,
             amount=amount,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 
-from babel.numbers import NumberFormatError, parse_decimal
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,18 +25,7 @@ from tillbook.payments.services import payment_start, request_is_payable
 
 def _money_field(request: HttpRequest, name: str, currency: str, locale: str) -> Money | None:
     text = request.POST.get(name, "").strip()
-    if not text:
-        return None
-    if "," in text:
-        # "12,50" is twelve and a half where the business writes amounts that way (de_DE) and
-        # no amount where the comma only groups thousands (en_US): read it as the business's
-        # locale does and refuse what does not fit, rather than dropping the comma (1,250.00).
-        try:
-            text = str(parse_decimal(text, locale=locale, strict=True))
-        except NumberFormatError:
-            shown = text if len(text) <= 20 else f"{text[:20]}…"
-            raise InvalidAmount(f"{shown!r} is not an amount; write it like 1234.50.") from None
-    return Money.from_major(text, currency)
+    return Money.from_typed(text, currency, locale) if text else None
 
 
 @require_http_methods(["GET", "POST"])
