@@ -112,6 +112,7 @@ def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(
             "Line 2: the file is not UTF-8 text.",
         ),
         (b'email,name\n"ann@example.com,Ann\n', "is not valid CSV"),
+        (b'"email,name\nann@example.com,Ann\n', "Line 1: the file is not valid CSV"),
     ],
 )
 def test_unusable_files_are_explained(
@@ -121,6 +122,17 @@ def test_unusable_files_are_explained(
         customers_import_csv(business=scoped, actor=owner, stream=io.BytesIO(content))
     assert message in str(error.value.problems[0])
     assert Customer.objects.count() == 0
+
+
+def test_classic_mac_line_endings_are_read(scoped: Business, owner: User) -> None:
+    # Excel for Mac's "CSV (Macintosh)" ends lines with a carriage return alone.
+    text = 'email,name,notes\rann@example.com,Ann,"two\rlines"\rbob@example.com,Bob,\r'
+    result = import_text(scoped, owner, text)
+    assert (result.rows, result.created) == (2, 2)
+    assert list(Customer.objects.order_by("email").values_list("email", "name", "notes")) == [
+        ("ann@example.com", "Ann", "two\rlines"),
+        ("bob@example.com", "Bob", ""),
+    ]
 
 
 def test_export_round_trips_and_neutralises_formulas(scoped: Business, owner: User) -> None:

@@ -124,9 +124,16 @@ def _parse_when(value: str) -> datetime | None:
     return parsed
 
 
+def _raw_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    # Excel for Mac's "CSV (Macintosh)" ends lines with a carriage return alone: the stream
+    # splits on "\n" only, so each piece is split again on "\r" ("\r\n" stays one line end).
+    for raw in stream:
+        yield from raw.splitlines(keepends=True)
+
+
 def _lines(stream: IO[bytes]) -> Iterator[str]:
     """Decode the upload line by line, so a byte that is not UTF-8 is reported on its line."""
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_raw_lines(stream), start=1):
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
@@ -161,7 +168,12 @@ def customers_read_csv(stream: IO[bytes], *, region: str = "") -> ParsedFile:
         yield from lines
 
     reader = csv.reader(all_lines(), dialect)
-    headers = next(reader)
+    try:
+        headers = next(reader)
+    except csv.Error as error:
+        # The header row starts on line 1, however far an unclosed quote carried the reader.
+        problem = Problem(1, f"the file is not valid CSV ({error}).")
+        raise CustomerFileInvalid([problem], 1) from None
     columns: dict[str, int] = {}
     ignored: list[str] = []
     for index, header in enumerate(headers):
