@@ -101,6 +101,18 @@ def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(
     assert AuditEntry.objects.filter(action="customer.import").count() == 0
 
 
+def test_a_null_character_is_refused_on_its_line(scoped: Business, owner: User) -> None:
+    # PostgreSQL refuses NUL in text: the whole import would fail without saying where.
+    text = "email,name,notes\nann@example.com,Ann,\nbob@example.com,Bob,Nightly\x00export\n"
+    with pytest.raises(CustomerFileInvalid) as error:
+        import_text(scoped, owner, text)
+    assert [str(problem) for problem in error.value.problems] == [
+        "Line 3: There is a null character in the notes; remove it and try again."
+    ]
+    assert Customer.objects.count() == 0
+    assert AuditEntry.objects.filter(action="customer.import").count() == 0
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

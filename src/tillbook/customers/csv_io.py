@@ -205,7 +205,13 @@ def customers_read_csv(stream: IO[bytes], *, region: str = "") -> ParsedFile:
         index = columns.get(name)
         if index is None or index >= len(values):
             return ""
-        return unescape_cell(values[index].strip())
+        value = values[index]
+        if "\x00" in value:  # PostgreSQL refuses NUL in text, as customer_create does
+            label = name.replace("_", " ")
+            raise FieldProblem(
+                name, f"There is a null character in the {label}; remove it and try again."
+            )
+        return unescape_cell(value.strip())
 
     try:
         for values in reader:
