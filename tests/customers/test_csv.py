@@ -49,6 +49,19 @@ def test_import_maps_headers_by_name_and_strips_the_bom(scoped: Business, owner:
     )
 
 
+def test_mailchimp_quoted_tags_are_read_without_their_quotes(scoped: Business, owner: User) -> None:
+    customer_create(business=scoped, actor=owner, email="cy@example.com", tags=["VIP"])
+    text = (
+        '"Email Address","First Name","Last Name",TAGS\n'
+        '"ann@example.com","Ann","Lee","""VIP"",""Spring webinar, 2025"""\n'
+    )
+    result = import_text(scoped, owner, text)
+    assert (result.created, result.updated) == (1, 0)
+    ann = Customer.objects.get(email="ann@example.com")
+    assert sorted(ann.tags.values_list("name", flat=True)) == ["Spring webinar, 2025", "VIP"]
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["Spring webinar, 2025", "VIP"]
+
+
 def test_semicolon_files_from_european_excel(scoped: Business, owner: User) -> None:
     result = import_text(
         scoped, owner, "email;name;notes\nkarl@example.de;Karl Müller;Stammkunde, seit 2019\n"

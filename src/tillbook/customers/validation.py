@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -75,7 +77,10 @@ def normalize_tags(raw: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def _split_tags(text: str) -> list[str]:
     separator = ";" if ";" in text else ","
-    return text.split(separator)
+    # Mailchimp exports each tag in double quotes ("VIP","Spring webinar"), which may hold the
+    # separator; read the text as one CSV row so the quotes are not kept in the tag names.
+    row = " ".join(text.splitlines())
+    return next(csv.reader([row], delimiter=separator, skipinitialspace=True), [])
 
 
 def format_phone_for_display(e164: str) -> str:
