@@ -114,6 +114,24 @@ def test_bad_rows_are_reported_with_line_numbers_and_nothing_is_written(
     assert AuditEntry.objects.filter(action="customer.import").count() == 0
 
 
+def test_a_row_with_a_multi_line_note_is_reported_on_the_line_it_starts(
+    scoped: Business, owner: User
+) -> None:
+    text = (
+        "email,notes,phone\n"
+        'ann@example.com,"Call after 5pm\n(she works days)",12\n'
+        "bob@example.com,,\n"
+        "ANN@example.com,,\n"
+    )
+    with pytest.raises(CustomerFileInvalid) as error:
+        import_text(scoped, owner, text)
+    assert [str(problem) for problem in error.value.problems] == [
+        "Line 2: “12” is not a valid phone number. Include the country code, e.g. +1 415 555 0123.",
+        "Line 5: ANN@example.com is also on line 2.",
+    ]
+    assert Customer.objects.count() == 0
+
+
 def test_a_null_character_is_refused_on_its_line(scoped: Business, owner: User) -> None:
     # PostgreSQL refuses NUL in text: the whole import would fail without saying where.
     text = "email,name,notes\nann@example.com,Ann,\nbob@example.com,Bob,Nightly\x00export\n"
@@ -138,6 +156,10 @@ def test_a_null_character_is_refused_on_its_line(scoped: Business, owner: User) 
         ),
         (b'email,name\n"ann@example.com,Ann\n', "is not valid CSV"),
         (b'"email,name\nann@example.com,Ann\n', "Line 1: the file is not valid CSV"),
+        (
+            b'email,name\n"ann@example.com,Ann\nbob@example.com,Bob\n',
+            "Line 2: the file is not valid CSV",
+        ),
     ],
 )
 def test_unusable_files_are_explained(

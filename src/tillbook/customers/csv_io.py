@@ -213,9 +213,12 @@ def customers_read_csv(stream: IO[bytes], *, region: str = "") -> ParsedFile:
             )
         return unescape_cell(value.strip())
 
+    # A row is reported on the line it starts: a quoted note can run over several lines, and
+    # reader.line_num is the line a row ends.
+    ended = reader.line_num
     try:
         for values in reader:
-            line = reader.line_num
+            line, ended = ended + 1, reader.line_num
             if not any(value.strip() for value in values):
                 continue
             try:
@@ -245,7 +248,7 @@ def customers_read_csv(stream: IO[bytes], *, region: str = "") -> ParsedFile:
             parsed.rows.append(row)
     except csv.Error as error:
         total_problems += 1
-        problems.append(Problem(reader.line_num, f"the file is not valid CSV ({error})."))
+        problems.append(Problem(ended + 1, f"the file is not valid CSV ({error})."))
     if total_problems:
         raise CustomerFileInvalid(problems, total_problems)
     if not parsed.rows:
