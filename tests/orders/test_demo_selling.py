@@ -10,8 +10,8 @@ from django.utils import timezone
 from tillbook.catalog.models import Offering, Quota
 from tillbook.core.scoping import business_scope
 from tillbook.demo.seed import seed_demo
-from tillbook.orders.models import Order, OrderLine, Ticket
-from tillbook.payments.models import Payment
+from tillbook.orders.models import Order, OrderEvent, OrderLine, Ticket
+from tillbook.payments.models import Payment, Refund
 
 
 @pytest.mark.django_db
@@ -42,3 +42,23 @@ def test_demo_shop_has_every_kind_and_six_months_of_orders(settings: Any, tmp_pa
                 quota=quota, capacity_state__in=["sold", "reserved"]
             ).aggregate(n=Sum("quantity"))["n"]
             assert (held or 0) <= quota.size
+
+
+@pytest.mark.django_db
+def test_demo_refunds_are_dated_as_the_orders_tell_it(settings: Any, tmp_path: Any) -> None:
+    # The dashboard counts a refund on the day it succeeded: refunds of orders placed months
+    # ago must not all land on the day the demo was seeded.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    business = seed_demo()
+    with business_scope(business):
+        refunds = list(
+            Refund.objects.filter(payment__request__purpose="order").select_related("payment")
+        )
+        assert refunds
+        for refund in refunds:
+            order = Order.objects.get(payment_request_id=refund.payment.request_id)
+            told = OrderEvent.objects.get(order=order, kind="refunded").created_at
+            assert (refund.created_at, refund.succeeded_at) == (told, told)
+            assert refund.payment.succeeded_at < told <= timezone.now()
+        link_refund = Refund.objects.get(payment__request__purpose="link")
+        assert link_refund.succeeded_at == link_refund.created_at

@@ -124,5 +124,8 @@ def seed_payments(*, business: Business, owner: User, seed: int) -> None:
             reason="Had to cancel: family emergency",
             actor=owner,
         )
-        Refund.objects.filter(payment=first).update(created_at=now - timedelta(days=1))
+        refunded_at = now - timedelta(days=1)
+        Refund.objects.filter(payment=first).update(
+            created_at=refunded_at, succeeded_at=refunded_at
+        )
         PaymentRequest.objects.filter(business=business).update(created_at=now - timedelta(days=95))

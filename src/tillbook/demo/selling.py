@@ -33,7 +33,7 @@ from tillbook.orders.fulfilment import order_mark_fulfilled, order_refund
 from tillbook.orders.models import Order, OrderEvent, OrderLine
 from tillbook.orders.pricing import CartItem
 from tillbook.orders.services import order_place
-from tillbook.payments.models import Payment, PaymentRequest
+from tillbook.payments.models import Payment, PaymentRequest, Refund
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import manual_payment_record, payment_start
 
@@ -320,6 +320,9 @@ def _settle(
             reason="Changed their mind",
             releases_capacity=True,
         )
-        OrderEvent.objects.filter(order=order, kind="refunded").update(
-            created_at=paid_at + timedelta(days=3)
+        refunded_at = min(paid_at + timedelta(days=3), timezone.now())  # never in the future
+        OrderEvent.objects.filter(order=order, kind="refunded").update(created_at=refunded_at)
+        # The ledger counts a refund on the day it succeeded: the same day as the timeline's.
+        Refund.objects.filter(payment=payment).update(
+            created_at=refunded_at, succeeded_at=refunded_at
         )
