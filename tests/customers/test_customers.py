@@ -114,6 +114,19 @@ def test_update_to_a_taken_email_changes_nothing(scoped: Business, owner: User) 
     assert (bob.email, bob.name) == ("bob@example.com", "Bob")
 
 
+def test_search_finds_a_phone_typed_with_its_national_zero(scoped: Business, owner: User) -> None:
+    # Stored as +44 7911 123456; a British owner types it as 07911 123456 (or 0044 …).
+    customer_create(business=scoped, actor=owner, email="ann@example.co.uk", phone="+447911123456")
+    customer_create(business=scoped, actor=owner, email="bob@example.com", phone="+13125550123")
+
+    def emails(query: str) -> list[str]:
+        return list(customers_search(business=scoped, query=query).values_list("email", flat=True))
+
+    assert emails("07911 123456") == ["ann@example.co.uk"]
+    assert emails("0044 7911 123456") == ["ann@example.co.uk"]
+    assert emails("0123") == ["bob@example.com"]
+
+
 def test_search_and_filters(scoped: Business, owner: User) -> None:
     customer_create(
         business=scoped,

@@ -30,6 +30,11 @@ def customers_search(
         match = Q(name__icontains=query) | Q(email__icontains=query)
         if len(digits) >= 4:
             match |= Q(phone__contains=digits)
+        # Phones are stored in E.164 (+447911123456), without the national trunk zero or the
+        # international 00 a person types (07911 123456, 0044 7911 123456).
+        significant = digits.lstrip("0")
+        if len(significant) >= 4 and significant != digits:
+            match |= Q(phone__contains=significant)
         customers = customers.filter(match)
     if tag:
         customers = customers.filter(tags__name__iexact=tag)
