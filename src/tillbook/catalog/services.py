@@ -112,7 +112,10 @@ OFFERING_FIELDS = (
 )
 
 
-def _clean_offering(business: Business, data: dict[str, Any], pk: int | None) -> dict[str, Any]:
+def _clean_offering(
+    business: Business, data: dict[str, Any], pk: int | None, title: str = ""
+) -> dict[str, Any]:
+    """`title` is the offering's current title, for an address cleared without a new title."""
     cleaned = dict(data)
     if "title" in cleaned:
         cleaned["title"] = " ".join(str(cleaned["title"] or "").split())[:200]
@@ -121,7 +124,7 @@ def _clean_offering(business: Business, data: dict[str, Any], pk: int | None) ->
     if "slug" in cleaned:
         slug = slugify(str(cleaned["slug"] or ""))[:80]
         if not slug:
-            slug = _unique_slug(business, cleaned.get("title") or "item", pk)
+            slug = _unique_slug(business, cleaned.get("title") or title or "item", pk)
         elif Offering.objects.filter(business=business, slug=slug).exclude(pk=pk or 0).exists():
             raise Conflict(
                 f"Another offering already uses the address {slug}.",
@@ -187,7 +190,7 @@ def offering_update(*, offering: Offering, actor: User | None, data: dict[str, A
     unknown = set(data) - set(OFFERING_FIELDS)
     if unknown:
         raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    cleaned = _clean_offering(offering.business, data, offering.pk)
+    cleaned = _clean_offering(offering.business, data, offering.pk, offering.title)
     changed = {
         k: [str(getattr(offering, k)), str(v)]
         for k, v in cleaned.items()
