@@ -126,6 +126,35 @@ def test_bad_checkouts_change_nothing(
     assert database_fingerprint() == before
 
 
+@pytest.mark.parametrize(
+    ("provider", "detail"),
+    [
+        ("nope", "'nope' is not a payment provider Tillbook knows."),
+        ("stripe", "Card (Stripe) is not switched on for Acme Coaching."),
+        ("manual", "Cash or bank transfer is paid outside Tillbook: follow the instructions."),
+    ],
+)
+def test_a_checkout_with_a_provider_it_cannot_start_places_no_order(
+    api: Client, shop: Shop, provider: str, detail: str
+) -> None:
+    before = database_fingerprint()
+    response = post(
+        api,
+        "/api/v1/checkouts",
+        {
+            "items": [
+                {"offering_id": shop.workshop.pk, "ticket_type_id": shop.regular.pk, "quantity": 1}
+            ],
+            "email": "ann@example.com",
+            "name": "Ann",
+            "provider": provider,
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == detail
+    assert database_fingerprint() == before
+
+
 @pytest.mark.parametrize("quantity", [0, -1, 101, 10**20])
 def test_out_of_range_quantities_are_422(api: Client, shop: Shop, quantity: int) -> None:
     response = post(

@@ -20,7 +20,7 @@ from tillbook.api.base import (
     current_token,
     requires_scope,
 )
-from tillbook.core.errors import NotFound
+from tillbook.core.errors import InvalidInput, NotFound
 from tillbook.core.links import absolute_url
 from tillbook.core.money import Money
 from tillbook.orders.links import order_url
@@ -203,9 +203,18 @@ def get_order(request: HttpRequest, order_id: int = Path(..., ge=1, le=MAX_ID)) 
 )
 @requires_scope("orders:write")
 def create_checkout(request: HttpRequest, payload: CheckoutIn) -> Status[CheckoutOut]:
+    from tillbook.payments.providers import provider_for
     from tillbook.payments.services import payment_start
 
     business = current_token(request).business
+    if payload.provider:
+        # Refuse a provider that cannot start a payment before placing the order: afterwards the
+        # 400 would leave an order holding its places that the client believes was never made.
+        adapter = provider_for(business=business, name=payload.provider)
+        if not adapter.is_online:
+            raise InvalidInput(
+                f"{adapter.label} is paid outside Tillbook: follow the instructions."
+            )
     address: dict[str, Any] | None = (
         payload.shipping_address.dict() if payload.shipping_address else None
     )
