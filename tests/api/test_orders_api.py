@@ -97,6 +97,26 @@ def test_checkout_gives_a_payment_url_and_the_order_reads_paid(api: Client, shop
     )
 
 
+@pytest.mark.parametrize("search", ["²", "#¹²"])
+def test_an_order_search_with_digits_that_are_not_ascii_finds_nothing_instead_of_failing(
+    api: Client, shop: Shop, search: str
+) -> None:
+    placed = post(
+        api,
+        "/api/v1/checkouts",
+        {
+            "items": [{"offering_id": shop.ebook.pk, "quantity": 1}],
+            "email": "ann@example.com",
+            "name": "Ann",
+        },
+    )
+    assert placed.json()["order"]["number"] == 1001
+    response = api.get("/api/v1/orders", {"search": search})
+    assert response.status_code == 200
+    assert response.json() == {"count": 0, "items": []}
+    assert api.get("/api/v1/orders", {"search": "#1001"}).json()["count"] == 1
+
+
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from django.test import Client
 
 from tillbook.core.models import Business, User
@@ -80,6 +81,17 @@ def test_payments_are_listed_with_fee_and_net(api: Client, business: Business, o
     assert api.get("/api/v1/payments?state=failed").json() == {"count": 0, "items": []}
     assert api.get(f"/api/v1/payments/{payment.pk}").json()["id"] == payment.pk
     assert api.get("/api/v1/payments/999999").status_code == 404
+
+
+@pytest.mark.parametrize("search", ["²", "P-¹²"])
+def test_a_search_with_digits_that_are_not_ascii_finds_nothing_instead_of_failing(
+    api: Client, business: Business, owner: User, search: str
+) -> None:
+    payment = paid(business, owner)
+    response = api.get("/api/v1/payments", {"search": search})
+    assert response.status_code == 200
+    assert response.json() == {"count": 0, "items": []}
+    assert api.get("/api/v1/payments", {"search": f"P-{payment.pk}"}).json()["count"] == 1
 
 
 def test_refund_part_then_the_rest_and_never_more(

@@ -24,7 +24,8 @@ def orders_search(
     if query:
         match = Q(email__icontains=query) | Q(name__icontains=query)
         digits = query.lstrip("#")
-        if digits.isdigit() and len(digits) < 10:
+        # isdecimal, not isdigit: isdigit also accepts "²", which int() refuses.
+        if digits.isdecimal() and len(digits) < 10:
             match |= Q(number=int(digits))
         orders = orders.filter(match)
     if state:
@@ -96,7 +97,7 @@ def attendees_search(*, business: Business, event_id: int, query: str = "") -> Q
     query = query.replace("\x00", "").strip()
     if query:
         match = Q(attendee_name__icontains=query) | Q(attendee_email__icontains=query)
-        if query.isdigit() and len(query) < 10:
+        if query.isdecimal() and len(query) < 10:
             match |= Q(pk=int(query)) | Q(order__number=int(query))
         tickets = tickets.filter(match)
     return tickets.select_related("order").order_by("attendee_name", "pk")

@@ -57,7 +57,7 @@ def payments_search(
             | Q(request__title__icontains=query)
         )
         digits = query.removeprefix("P-").removeprefix("p-")
-        if digits.isdigit() and len(digits) < 18:
+        if digits.isdecimal() and len(digits) < 18:
             condition |= Q(pk=int(digits))
         payments = payments.filter(condition)
     refunded = Sum("refunds__amount", filter=Q(refunds__state=RefundState.SUCCEEDED))
