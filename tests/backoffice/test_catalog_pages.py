@@ -140,6 +140,26 @@ def test_offering_form_refuses_huge_prices_with_400_and_writes_nothing(
     assert database_fingerprint() == before
 
 
+@pytest.mark.parametrize(
+    ("path", "data", "message"),
+    [
+        ("quotas/", {"name": "Seats", "size": "²"}, "The size is a whole number"),
+        ("quotas/", {"id": "¹", "name": "Seats", "size": "5"}, "Unknown item."),
+        ("variants/", {"name": "Large", "stock": "³"}, "The stock is a whole number"),
+        ("lessons/", {"title": "Intro", "position": "²"}, "The position is a whole number"),
+    ],
+)
+def test_numbers_typed_with_superscript_digits_are_refused_with_a_message(
+    owner_client: Client, scoped: Business, path: str, data: dict[str, str], message: str
+) -> None:
+    offering = create(owner_client, "ticket", "Workshop", "40.00")
+    before = database_fingerprint()
+    response = owner_client.post(f"/manage/acme/catalog/{offering.pk}/{path}", data, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert database_fingerprint() == before
+
+
 def test_settings_taxes_shipping_and_discounts(owner_client: Client, scoped: Business) -> None:
     owner_client.post(
         "/manage/acme/catalog/settings/",

@@ -212,6 +212,20 @@ def test_check_in_from_the_attendee_search(owner_client: Client, shop: Shop) -> 
     assert "Ann Buyer" in text and "ann@example.com" in text
 
 
+def test_check_in_of_a_ticket_number_with_superscript_digits_is_404_and_changes_nothing(
+    owner_client: Client, shop: Shop
+) -> None:
+    paid_order(shop, [shop.ticket(1)])
+    before = database_fingerprint()
+    base = f"/manage/acme/catalog/{shop.workshop.pk}"
+    typed = owner_client.post(f"{base}/attendees/", {"ticket": "¹", "q": ""})
+    assert typed.status_code == 404
+    scanned = owner_client.post(f"{base}/check-in/¹.abc/")
+    assert scanned.status_code == 404
+    assert "This is not a valid ticket code." in scanned.content.decode()
+    assert database_fingerprint() == before
+
+
 def test_shortfall_list_and_honouring(owner_client: Client, shop: Shop) -> None:
     from tillbook.orders.models import CapacityState, OrderLine
 

@@ -30,7 +30,7 @@ def order_token_matches(order: Order, token: str) -> bool:
 
 def token_order_id(token: str) -> int | None:
     head = token.split(".", 1)[0]
-    if not head.isdigit() or len(head) > 18:
+    if not head.isdecimal() or len(head) > 18:
         return None
     return int(head)
 

@@ -66,7 +66,8 @@ def _count(text: str, field: str) -> int | None:
     text = (text or "").strip()
     if not text:
         return None
-    if not text.isdigit():
+    # isdecimal, not isdigit: isdigit also accepts "²", which int() refuses.
+    if not text.isdecimal():
         raise InvalidInput(
             f"The {field} is a whole number (empty for unlimited).",
             field_errors={field: ["Whole number."]},
@@ -274,7 +275,7 @@ def _problem(request: HttpRequest, offering: Offering, error: TillbookError) -> 
 def _pick(model: Any, offering: Offering, raw: str) -> Any:
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise InvalidInput("Unknown item.")
     found = model.objects.filter(offering=offering, pk=int(raw)).first()
     if found is None:
@@ -515,7 +516,7 @@ def discount_list(request: HttpRequest) -> HttpResponse:
             offering_id = post.get("offering", "")
             offering = (
                 Offering.objects.filter(business=business, pk=int(offering_id)).first()
-                if offering_id.isdigit()
+                if offering_id.isdecimal()
                 else None
             )
             expires = post.get("expires_at", "")

@@ -42,7 +42,7 @@ def attendees(request: HttpRequest, offering_id: int) -> HttpResponse:
             Ticket.objects.filter(business=business_of(request), pk=int(raw))
             .select_related("event__offering")
             .first()
-            if raw.isdigit()
+            if raw.isdecimal()
             else None
         )
         if ticket is None:
