@@ -18,7 +18,9 @@ from tillbook.catalog.models import (
     TicketType,
     Variant,
 )
+from tillbook.catalog.services import offering_create
 from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope
 
 from ..access import database_fingerprint
 
@@ -157,6 +159,27 @@ def test_numbers_typed_with_superscript_digits_are_refused_with_a_message(
     response = owner_client.post(f"/manage/acme/catalog/{offering.pk}/{path}", data, follow=True)
     assert response.status_code == 200
     assert message in response.content.decode()
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize("which", ["superscript", "another business's"])
+def test_a_discount_for_an_offering_not_in_the_list_is_refused_not_made_shop_wide(
+    owner_client: Client, scoped: Business, other_business: Business, which: str
+) -> None:
+    with business_scope(other_business):
+        foreign = offering_create(business=other_business, actor=None, kind="course", title="C")
+    before = database_fingerprint()
+    response = owner_client.post(
+        "/manage/acme/catalog/discounts/",
+        {
+            "code": "SPRING10",
+            "kind": "percent",
+            "value": "10",
+            "offering": "¹" if which == "superscript" else str(foreign.pk),
+        },
+    )
+    assert response.status_code == 400
+    assert "Choose an offering from the list." in response.content.decode()
     assert database_fingerprint() == before
 
 

@@ -514,11 +514,16 @@ def discount_list(request: HttpRequest) -> HttpResponse:
                 else _minor(post.get("value", ""), business, field="value")
             )
             offering_id = post.get("offering", "")
-            offering = (
-                Offering.objects.filter(business=business, pk=int(offering_id)).first()
-                if offering_id.isdecimal()
-                else None
-            )
+            offering = None
+            if offering_id:
+                offering = (
+                    Offering.objects.filter(business=business, pk=int(offering_id)).first()
+                    if offering_id.isdecimal()
+                    else None
+                )
+                if offering is None:
+                    # Not a code for every offering instead of the one that was meant.
+                    raise InvalidInput("Choose an offering from the list.")
             expires = post.get("expires_at", "")
             services.discount_code_save(
                 business=business,
