@@ -15,6 +15,7 @@ from tillbook.core.models import Business, User
 from tillbook.messaging.models import OutboxMessage
 from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember
 
+from ..access import database_fingerprint
 from .conftest import berlin
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,28 @@ def test_bad_availability_questions_get_400(
     response = api("get", f"/services/{service.pk}/availability", params)
     assert response.status_code == 400
     assert response.json()["detail"] == message
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T22:00:00Z", "0001-01-01T00:00:00Z"])
+def test_times_at_the_ends_of_the_calendar_are_422_and_change_nothing(
+    api: Any, service: Service, coach: StaffMember, next_week: date, when: str
+) -> None:
+    held = api(
+        "post", "/bookings", {"service_id": service.pk, "duration": 60, "start": utc(next_week, 10)}
+    )
+    before = database_fingerprint()
+    later = "9999-12-31T23:00:00Z" if when.startswith("9999") else "0001-01-02T00:00:00Z"
+    answers = [
+        api("get", f"/services/{service.pk}/availability", {"start": when, "end": later}),
+        api("get", "/bookings", {"start": when, "end": later}),
+        api("post", "/bookings", {"service_id": service.pk, "duration": 60, "start": when}),
+        api("post", f"/bookings/{held.json()['id']}/reschedule", {"start": when}),
+    ]
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 422]
+    assert answers[2].json()["detail"][0]["msg"] == (
+        "Value error, Give a time between 1970 and 2099."
+    )
+    assert database_fingerprint() == before
 
 
 def test_hold_confirm_reschedule_cancel(

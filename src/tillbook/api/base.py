@@ -8,24 +8,38 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
 from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 
 from tillbook.api.models import ApiToken
 from tillbook.api.services import api_token_authenticate
 from tillbook.core.errors import Forbidden, TillbookError
 from tillbook.core.scoping import business_scope
+from tillbook.insights.periods import FIRST_DAY, LAST_DAY
 
 # For text query parameters: PostgreSQL refuses a NUL character in any text value, so a search
 # for one would end in a server error instead of an answer.
 WITHOUT_NUL = r"^[^\x00]*$"
+
+
+def _plausible_time(value: datetime) -> datetime:
+    # Year 1 or 9999 parses, but a day, a week or a buffer added to it is past what a datetime
+    # holds: the OverflowError would be a server error instead of an answer.
+    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
+        raise ValueError(f"Give a time between {FIRST_DAY.year} and {LAST_DAY.year}.")
+    return value
+
+
+# A date and time sent by a client (body or query), within the years Tillbook deals with.
+ClientTime = Annotated[datetime, AfterValidator(_plausible_time)]
 
 
 class ErrorOut(Schema):

@@ -15,6 +15,7 @@ from tillbook.api.base import (
     COMMON_ERRORS,
     WITHOUT_NUL,
     BodySchema,
+    ClientTime,
     ErrorOut,
     current_token,
     requires_scope,
@@ -142,7 +143,7 @@ class PaymentLinkIn(BodySchema):
     description: str = Field("", max_length=5000)
     tip_allowed: bool = False
     is_reusable: bool = False
-    expires_at: datetime | None = None
+    expires_at: ClientTime | None = None
     send_to: str | None = Field(
         None, max_length=254, description="Email the link to this address right away"
     )

@@ -10,7 +10,14 @@ from django.http import HttpRequest
 from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
-from tillbook.api.base import COMMON_ERRORS, BodySchema, ErrorOut, current_token, requires_scope
+from tillbook.api.base import (
+    COMMON_ERRORS,
+    BodySchema,
+    ClientTime,
+    ErrorOut,
+    current_token,
+    requires_scope,
+)
 from tillbook.core.errors import InvalidInput, NotFound
 from tillbook.core.validation import validate_timezone
 from tillbook.scheduling.availability import Interval, Schedule
@@ -153,7 +160,7 @@ class HeldOut(BookingOut):
 class HoldIn(BodySchema):
     service_id: int = Field(ge=1, le=MAX_ID)
     duration: int = Field(ge=1, le=24 * 60, description="Minutes; one of the service's lengths")
-    start: datetime = Field(description="ISO 8601 with an offset, e.g. 2026-12-07T13:00:00Z")
+    start: ClientTime = Field(description="ISO 8601 with an offset, e.g. 2026-12-07T13:00:00Z")
     staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="Omit for anyone")
     seats: int = Field(1, ge=1, le=1000)
     timezone: str = Field("UTC", max_length=64, description="The customer's IANA time zone")
@@ -165,7 +172,7 @@ class ConfirmIn(BodySchema):
 
 
 class RescheduleIn(BodySchema):
-    start: datetime
+    start: ClientTime
 
 
 class CancelIn(BodySchema):
@@ -229,8 +236,8 @@ def get_service(request: HttpRequest, service_id: int = Path(..., ge=1, le=MAX_I
 @requires_scope("scheduling:read")
 def service_availability(
     request: HttpRequest,
-    start: datetime,
-    end: datetime,
+    start: ClientTime,
+    end: ClientTime,
     service_id: int = Path(..., ge=1, le=MAX_ID),
     duration: int | None = Query(None, ge=1, le=24 * 60),
     staff_id: int | None = Query(None, ge=1, le=MAX_ID),
@@ -308,8 +315,8 @@ def set_staff_hours(
 @requires_scope("bookings:read")
 def list_bookings(
     request: HttpRequest,
-    start: datetime,
-    end: datetime,
+    start: ClientTime,
+    end: ClientTime,
     staff_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> list[BookingOut]:
     if start.tzinfo is None or end.tzinfo is None or not start < end <= start + MAX_RANGE:
