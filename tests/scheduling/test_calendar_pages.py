@@ -18,6 +18,7 @@ from tillbook.messaging.models import OutboxMessage
 from tillbook.scheduling.models import Booking, BookingState, Service, StaffMember, TimeBlock
 from tillbook.scheduling.services import booking_hold, booking_submit_details
 
+from ..access import database_fingerprint
 from .conftest import ANN, berlin
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,51 @@ def test_the_week_view_lists_bookings_in_the_staff_zone(
         url(service, ""), {"view": "day", "date": (next_week + timedelta(days=1)).isoformat()}
     )
     assert "Nothing booked." in day_view.content.decode()
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_date_at_the_ends_of_the_calendar_shows_this_week(
+    owner_client: Client, service: Service, coach: StaffMember, day: str
+) -> None:
+    response = owner_client.get(url(service, ""), {"date": day})
+    assert response.status_code == 200
+    today = timezone.now().astimezone(service.business.zone).date()
+    monday = today - timedelta(days=today.weekday())
+    assert f"&view=week&date={(monday + timedelta(days=7)).isoformat()}" in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize("start", ["9999-12-31 23:00", "0001-01-01 00:00"])
+def test_booking_blocking_or_moving_to_year_1_or_9999_is_refused_and_changes_nothing(
+    owner_client: Client, service: Service, coach: StaffMember, next_week: date, start: str
+) -> None:
+    booking = confirmed(service, coach, next_week, 14)
+    before = database_fingerprint()
+    answers = [
+        owner_client.post(
+            url(service, "new/"),
+            {
+                "service": service.pk,
+                "duration": 60,
+                "staff": coach.pk,
+                "start": start,
+                "name": "Ann Example",
+                "email": "ann@example.com",
+                "payment": "none",
+            },
+        ),
+        owner_client.post(
+            url(service, "block/"), {"staff": coach.pk, "start": start, "end": start}
+        ),
+        owner_client.post(
+            url(service, f"bookings/{booking.pk}/action/"), {"action": "reschedule", "start": start}
+        ),
+    ]
+    assert [answer.status_code for answer in answers] == [400, 400, 400]
+    for answer in answers:
+        assert "Pick a date from 1970 to 2099." in answer.content.decode()
+    assert database_fingerprint() == before
 
 
 def test_booking_for_a_customer_confirms_and_can_send_a_payment_link(

@@ -30,6 +30,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.models import Business, Role
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.tasks import enqueue_on_commit
+from tillbook.insights.periods import FIRST_DAY, LAST_DAY
 from tillbook.payments.models import Payment, PaymentRequest
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
 from tillbook.scheduling.imports import busy_times_store
@@ -59,9 +60,13 @@ def _staff(request: HttpRequest) -> list[StaffMember]:
 
 def _day(text: str, zone: ZoneInfo) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
+        day = None
+    # Year 1 or 9999 would overflow the week around it: show this week instead.
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
         return timezone.now().astimezone(zone).date()
+    return day
 
 
 @business_view()
