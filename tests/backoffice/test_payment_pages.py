@@ -191,6 +191,32 @@ def test_link_form_refuses_bad_input(owner_client: Client, business: Business) -
     assert database_fingerprint() == before
 
 
+def test_a_date_filter_in_year_9999_lists_payments_instead_of_failing(
+    owner_client: Client, business: Business, owner: User
+) -> None:
+    payment = paid_link(business, owner)
+    query = {"created_from": "0001-01-01", "created_to": "9999-12-31"}
+    page = owner_client.get(f"/manage/{business.slug}/payments/", query)
+    assert page.status_code == 200
+    assert f"P-{payment.pk}" in page.content.decode()
+    export = owner_client.get(f"/manage/{business.slug}/payments/export.csv", query)
+    lines = b"".join(export.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert [line.split(",")[0] for line in lines] == ["payment", f"P-{payment.pk}"]
+
+
+def test_a_link_expiring_in_year_9999_is_refused_and_nothing_is_kept(
+    owner_client: Client, business: Business
+) -> None:
+    before = database_fingerprint()
+    response = owner_client.post(
+        f"/manage/{business.slug}/payments/links/new/",
+        {"title": "x", "amount_type": "fixed", "amount": "5", "expires_on": "9999-12-31"},
+    )
+    assert response.status_code == 400
+    assert "Pick a date from 1970 to 2099." in response.content.decode()
+    assert database_fingerprint() == before
+
+
 def test_stripe_keys_are_encrypted_and_shown_only_by_their_last_four(
     owner_client: Client, business: Business
 ) -> None:
