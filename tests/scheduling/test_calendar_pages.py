@@ -422,3 +422,46 @@ def test_an_owner_adds_a_person_with_hours_and_a_service_from_the_back_office(
     )
     page = Client().get(f"/{slug}/book/mentoring/")
     assert page.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("capacity", 10**25, 1000),
+        ("interval_minutes", 10**12, 1440),
+        ("buffer_before_minutes", 10**12, 1440),
+        ("buffer_after_minutes", 10**12, 1440),
+        ("min_notice_minutes", 10**15, 525600),
+        ("horizon_days", 10**9, 3650),
+        ("cancel_window_hours", 10**12, 8760),
+    ],
+)
+def test_a_service_with_an_enormous_setting_is_refused_and_nothing_is_written(
+    owner_client: Client, scoped, coach: StaffMember, field: str, value: int, limit: int
+) -> None:
+    before = database_fingerprint()
+    settings = {
+        "capacity": 1,
+        "interval_minutes": 30,
+        "buffer_before_minutes": 0,
+        "buffer_after_minutes": 0,
+        "min_notice_minutes": 60,
+        "horizon_days": 90,
+        "cancel_window_hours": 12,
+    }
+    response = owner_client.post(
+        f"/manage/{scoped.slug}/calendar/services/new/",
+        {
+            "name": "Mentoring",
+            "durations": "60=110.00",
+            "staff": [coach.pk],
+            "location_kind": "video",
+            "payment_mode": "full",
+            "late_cancel_fee_percent": 50,
+            **settings,
+            field: value,
+        },
+    )
+    assert response.status_code == 400
+    assert f"Ensure this value is less than or equal to {limit}." in response.content.decode()
+    assert database_fingerprint() == before

@@ -156,13 +156,23 @@ class ServiceForm(forms.Form):
         required=False,
         help_text="For deposits: an amount (25.00) or a percentage (30%).",
     )
-    capacity = forms.IntegerField(min_value=1, initial=1, help_text="More than 1: a group session.")
-    interval_minutes = forms.IntegerField(min_value=5, initial=30, label="Start every (minutes)")
-    buffer_before_minutes = forms.IntegerField(min_value=0, initial=0)
-    buffer_after_minutes = forms.IntegerField(min_value=0, initial=0)
-    min_notice_minutes = forms.IntegerField(min_value=0, initial=240, label="Notice (minutes)")
-    horizon_days = forms.IntegerField(min_value=1, initial=60, label="Bookable ahead (days)")
-    cancel_window_hours = forms.IntegerField(min_value=0, initial=24)
+    # Upper limits: beyond them a number no longer fits its column, or the time it stands for
+    # no longer fits a date, and the booking page would fail instead of showing times.
+    capacity = forms.IntegerField(
+        min_value=1, max_value=1000, initial=1, help_text="More than 1: a group session."
+    )
+    interval_minutes = forms.IntegerField(
+        min_value=5, max_value=24 * 60, initial=30, label="Start every (minutes)"
+    )
+    buffer_before_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=0)
+    buffer_after_minutes = forms.IntegerField(min_value=0, max_value=24 * 60, initial=0)
+    min_notice_minutes = forms.IntegerField(
+        min_value=0, max_value=365 * 24 * 60, initial=240, label="Notice (minutes)"
+    )
+    horizon_days = forms.IntegerField(
+        min_value=1, max_value=3650, initial=60, label="Bookable ahead (days)"
+    )
+    cancel_window_hours = forms.IntegerField(min_value=0, max_value=365 * 24, initial=24)
     late_cancel_fee_percent = forms.IntegerField(min_value=0, max_value=100, initial=100)
     reminders = forms.CharField(
         max_length=100,
