@@ -88,7 +88,7 @@ def test_bad_availability_questions_get_400(
 
 
 @pytest.mark.parametrize("when", ["9999-12-31T22:00:00Z", "0001-01-01T00:00:00Z"])
-def test_times_at_the_ends_of_the_calendar_are_422_and_change_nothing(
+def test_times_at_the_ends_of_the_calendar_are_400_and_change_nothing(
     api: Any, service: Service, coach: StaffMember, next_week: date, when: str
 ) -> None:
     held = api(
@@ -102,10 +102,10 @@ def test_times_at_the_ends_of_the_calendar_are_422_and_change_nothing(
         api("post", "/bookings", {"service_id": service.pk, "duration": 60, "start": when}),
         api("post", f"/bookings/{held.json()['id']}/reschedule", {"start": when}),
     ]
-    assert [answer.status_code for answer in answers] == [422, 422, 422, 422]
-    assert answers[2].json()["detail"][0]["msg"] == (
-        "Value error, Give a time between 1970 and 2099."
-    )
+    # A 400 from the endpoint, as for other times the schema cannot refuse (a 422 would say
+    # the request did not match the published schema, which it does).
+    assert [answer.status_code for answer in answers] == [400, 400, 400, 400]
+    assert {answer.json()["detail"] for answer in answers} == {"Give a time between 1970 and 2099."}
     assert database_fingerprint() == before
 
 

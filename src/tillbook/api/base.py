@@ -10,18 +10,18 @@ import inspect
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError
 from ninja.schema import DjangoGetter
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, model_validator
+from pydantic import model_validator
 
 from tillbook.api.models import ApiToken
 from tillbook.api.services import api_token_authenticate
-from tillbook.core.errors import Forbidden, TillbookError
+from tillbook.core.errors import Forbidden, InvalidInput, TillbookError
 from tillbook.core.scoping import business_scope
 from tillbook.insights.periods import FIRST_DAY, LAST_DAY
 
@@ -30,16 +30,18 @@ from tillbook.insights.periods import FIRST_DAY, LAST_DAY
 WITHOUT_NUL = r"^[^\x00]*$"
 
 
-def _plausible_time(value: datetime) -> datetime:
-    # Year 1 or 9999 parses, but a day, a week or a buffer added to it is past what a datetime
-    # holds: the OverflowError would be a server error instead of an answer.
-    if not FIRST_DAY.year <= value.year <= LAST_DAY.year:
-        raise ValueError(f"Give a time between {FIRST_DAY.year} and {LAST_DAY.year}.")
-    return value
-
-
-# A date and time sent by a client (body or query), within the years Tillbook deals with.
-ClientTime = Annotated[datetime, AfterValidator(_plausible_time)]
+def plausible_times(**times: datetime | None) -> None:
+    """Refuse (400) a date and time a client sent (body or query) outside the years Tillbook
+    deals with. Year 1 or 9999 parses, but a day, a week or a buffer added to it is past what a
+    datetime holds: the OverflowError would be a server error instead of an answer. A 400 from
+    the endpoint, not a 422 from the schema: the schema's date-time cannot say so."""
+    wrong = {
+        field: [f"Give a time between {FIRST_DAY.year} and {LAST_DAY.year}."]
+        for field, value in times.items()
+        if value is not None and not FIRST_DAY.year <= value.year <= LAST_DAY.year
+    }
+    if wrong:
+        raise InvalidInput(next(iter(wrong.values()))[0], field_errors=wrong)
 
 
 class ErrorOut(Schema):

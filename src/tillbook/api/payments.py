@@ -15,9 +15,9 @@ from tillbook.api.base import (
     COMMON_ERRORS,
     WITHOUT_NUL,
     BodySchema,
-    ClientTime,
     ErrorOut,
     current_token,
+    plausible_times,
     requires_scope,
 )
 from tillbook.core.errors import NotFound
@@ -143,7 +143,7 @@ class PaymentLinkIn(BodySchema):
     description: str = Field("", max_length=5000)
     tip_allowed: bool = False
     is_reusable: bool = False
-    expires_at: ClientTime | None = None
+    expires_at: datetime | None = None
     send_to: str | None = Field(
         None, max_length=254, description="Email the link to this address right away"
     )
@@ -295,6 +295,7 @@ def list_payment_links(
 @router.post("/payment-links", response={201: PaymentLinkOut, 400: ErrorOut, **COMMON_ERRORS})
 @requires_scope("payments:write")
 def create_payment_link(request: HttpRequest, payload: PaymentLinkIn) -> Status[PaymentLinkOut]:
+    plausible_times(expires_at=payload.expires_at)
     token = current_token(request)
     business = token.business
     link = payment_link_create(

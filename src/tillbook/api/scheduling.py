@@ -13,9 +13,9 @@ from pydantic import Field
 from tillbook.api.base import (
     COMMON_ERRORS,
     BodySchema,
-    ClientTime,
     ErrorOut,
     current_token,
+    plausible_times,
     requires_scope,
 )
 from tillbook.core.errors import InvalidInput, NotFound
@@ -160,7 +160,7 @@ class HeldOut(BookingOut):
 class HoldIn(BodySchema):
     service_id: int = Field(ge=1, le=MAX_ID)
     duration: int = Field(ge=1, le=24 * 60, description="Minutes; one of the service's lengths")
-    start: ClientTime = Field(description="ISO 8601 with an offset, e.g. 2026-12-07T13:00:00Z")
+    start: datetime = Field(description="ISO 8601 with an offset, e.g. 2026-12-07T13:00:00Z")
     staff_id: int | None = Field(None, ge=1, le=MAX_ID, description="Omit for anyone")
     seats: int = Field(1, ge=1, le=1000)
     timezone: str = Field("UTC", max_length=64, description="The customer's IANA time zone")
@@ -172,7 +172,7 @@ class ConfirmIn(BodySchema):
 
 
 class RescheduleIn(BodySchema):
-    start: ClientTime
+    start: datetime
 
 
 class CancelIn(BodySchema):
@@ -236,8 +236,8 @@ def get_service(request: HttpRequest, service_id: int = Path(..., ge=1, le=MAX_I
 @requires_scope("scheduling:read")
 def service_availability(
     request: HttpRequest,
-    start: ClientTime,
-    end: ClientTime,
+    start: datetime,
+    end: datetime,
     service_id: int = Path(..., ge=1, le=MAX_ID),
     duration: int | None = Query(None, ge=1, le=24 * 60),
     staff_id: int | None = Query(None, ge=1, le=MAX_ID),
@@ -245,6 +245,7 @@ def service_availability(
     seats: int = Query(1, ge=1, le=1000),
 ) -> list[SlotOut]:
     """Free start times between `start` and `end` (ISO 8601, at most 62 days apart)."""
+    plausible_times(start=start, end=end)
     service = _service(request, service_id)
     zone = ZoneInfo(validate_timezone(timezone))
     if start.tzinfo is None or end.tzinfo is None:
@@ -315,10 +316,11 @@ def set_staff_hours(
 @requires_scope("bookings:read")
 def list_bookings(
     request: HttpRequest,
-    start: ClientTime,
-    end: ClientTime,
+    start: datetime,
+    end: datetime,
     staff_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> list[BookingOut]:
+    plausible_times(start=start, end=end)
     if start.tzinfo is None or end.tzinfo is None or not start < end <= start + MAX_RANGE:
         raise InvalidInput("start and end need offsets; end after start, at most 62 days later.")
     bookings = bookings_between(
@@ -340,6 +342,7 @@ def get_booking(request: HttpRequest, booking_id: int = Path(..., ge=1, le=MAX_I
 @requires_scope("bookings:write")
 def hold_booking(request: HttpRequest, payload: HoldIn) -> Status[HeldOut]:
     """Hold a slot for 10 minutes (or until confirmed); the database refuses overlaps."""
+    plausible_times(start=payload.start)
     service = _service(request, payload.service_id)
     staff = _staff(request, payload.staff_id) if payload.staff_id is not None else None
     held = booking_hold(
@@ -385,6 +388,7 @@ def confirm_booking(
 def reschedule_booking(
     request: HttpRequest, payload: RescheduleIn, booking_id: int = Path(..., ge=1, le=MAX_ID)
 ) -> BookingOut:
+    plausible_times(start=payload.start)
     moved = booking_reschedule(
         booking=_booking(request, booking_id), start=payload.start, as_business=True
     )
