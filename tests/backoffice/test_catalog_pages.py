@@ -143,6 +143,37 @@ def test_offering_form_refuses_huge_prices_with_400_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
+    ("position", "message"),
+    [
+        (str(10**25), "Ensure this value is less than or equal to 1000000."),
+        ("1000001", "Ensure this value is less than or equal to 1000000."),
+        (str(-(10**25)), "Ensure this value is greater than or equal to -1000000."),
+    ],
+)
+def test_offering_form_refuses_a_huge_position_with_400_and_writes_nothing(
+    owner_client: Client, scoped: Business, position: str, message: str
+) -> None:
+    offering = create(owner_client, "download", "E-book", "9.00")
+    before = database_fingerprint()
+    fields = {
+        "state": "draft",
+        "price": "9.00",
+        "max_per_order": "1",
+        "download_limit": "1",
+        "download_days": "1",
+        "position": position,
+    }
+    created = owner_client.post("/manage/acme/catalog/new/download/", {"title": "X", **fields})
+    edited = owner_client.post(
+        f"/manage/acme/catalog/{offering.pk}/", {"title": "E-book", **fields}
+    )
+    for response in (created, edited):
+        assert response.status_code == 400
+        assert message in response.content.decode()
+    assert database_fingerprint() == before
+
+
+@pytest.mark.parametrize(
     ("path", "data", "message"),
     [
         ("quotas/", {"name": "Seats", "size": "²"}, "The size is a whole number"),

@@ -106,7 +106,10 @@ class OfferingForm(forms.Form):
         initial=30,
         help_text="Days the download links work (downloads only).",
     )
-    position = forms.IntegerField(initial=0, required=False)
+    # Bounded so an enormous number is a form error, not an overflow in the database.
+    position = forms.IntegerField(
+        min_value=-1_000_000, max_value=1_000_000, initial=0, required=False
+    )
 
     def __init__(self, *args: Any, business: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
