@@ -253,3 +253,17 @@ def test_settings_taxes_shipping_and_discounts(owner_client: Client, scoped: Bus
     )
     assert duplicate.status_code == 409
     assert DiscountCode.objects.count() == 1
+
+
+@pytest.mark.parametrize("rate", ["NaN", "sNaN", "Infinity", "-Infinity"])
+def test_a_tax_rate_that_is_not_a_number_is_refused_with_a_message(
+    owner_client: Client, scoped: Business, rate: str
+) -> None:
+    before = database_fingerprint()
+    response = owner_client.post(
+        "/manage/acme/catalog/taxes/", {"name": "VAT", "rate": rate}, follow=True
+    )
+    assert response.redirect_chain == [("/manage/acme/catalog/settings/", 302)]
+    assert response.status_code == 200
+    assert "The rate is a percentage, e.g. 8.25." in response.content.decode()
+    assert database_fingerprint() == before

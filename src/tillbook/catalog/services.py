@@ -418,7 +418,10 @@ def tax_class_save(
     try:
         rate = Decimal(str(rate))
     except InvalidOperation:
-        raise InvalidInput("The rate is a percentage, e.g. 8.25.") from None
+        rate = Decimal("NaN")
+    # Decimal also reads "NaN" and "Infinity"; comparing a NaN below raises instead of refusing.
+    if not rate.is_finite():
+        raise InvalidInput("The rate is a percentage, e.g. 8.25.")
     if not Decimal(0) <= rate <= Decimal(100):
         raise InvalidInput(
             "The rate is a percentage between 0 and 100.", field_errors={"rate": ["Out of range."]}
