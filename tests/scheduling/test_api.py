@@ -178,3 +178,19 @@ def test_staff_hours_can_be_replaced(api: Any, coach: StaffMember) -> None:
         "start": "08:00",
         "end": "12:00",
     }
+
+
+# "²" passes str.isdigit() and 5,000 nines pass str.isdecimal(), but int() refuses both.
+@pytest.mark.parametrize("day", ["²", "9" * 5000])
+def test_staff_hours_for_a_weekday_int_cannot_read_are_refused_with_400(
+    api: Any, coach: StaffMember, day: str
+) -> None:
+    before = database_fingerprint()
+    response = api(
+        "put",
+        f"/staff/{coach.pk}/hours",
+        {"weekly_hours": {day: [{"start": "08:00", "end": "12:00"}]}},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == f"{day} is not a weekday; use 0 (Monday) to 6 (Sunday)."
+    assert database_fingerprint() == before

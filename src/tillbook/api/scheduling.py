@@ -284,6 +284,9 @@ def list_staff(request: HttpRequest) -> list[StaffOut]:
     return [_staff_out(member, schedules[member.pk]) for member in members]
 
 
+WEEKDAYS = {str(day): day for day in range(7)}
+
+
 def _minute(text: str) -> int:
     try:
         hours, minutes = (int(part) for part in text.split(":"))
@@ -305,9 +308,11 @@ def set_staff_hours(
     member = _staff(request, staff_id)
     weekly: dict[int, list[tuple[int, int]]] = {}
     for day, ranges in payload.weekly_hours.items():
-        if not day.isdigit() or int(day) > 6:
+        # A lookup, not int(): int() refuses "²" (which isdigit() accepts) and 5,000 digits.
+        weekday = WEEKDAYS.get(day)
+        if weekday is None:
             raise InvalidInput(f"{day} is not a weekday; use 0 (Monday) to 6 (Sunday).")
-        weekly[int(day)] = [(_minute(r.start), _minute(r.end)) for r in ranges]
+        weekly[weekday] = [(_minute(r.start), _minute(r.end)) for r in ranges]
     staff_hours_set(staff=member, weekly=weekly)
     return _staff_out(member, schedules_for([member])[member.pk])
 
