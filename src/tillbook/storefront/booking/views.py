@@ -220,10 +220,9 @@ def booking_hold_view(request: HttpRequest, business_slug: str, service_slug: st
         staff_param = request.POST.get("staff", "any")
         staff = None
         if staff_param != "any":
-            staff = service.staff.filter(
-                # isdigit() alone lets "²" through, which int() refuses.
-                pk=int(staff_param) if staff_param.isascii() and staff_param.isdigit() else 0
-            ).first()
+            # int() refuses "²" (which isdigit() accepts) and strings past 4,300 digits.
+            is_id = staff_param.isascii() and staff_param.isdigit() and len(staff_param) <= 18
+            staff = service.staff.filter(pk=int(staff_param) if is_id else 0).first()
             if staff is None:
                 return _service_page(
                     request, business, service, error="Choose someone from the list.", status=400
