@@ -155,6 +155,30 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded_once(
     assert purpose.refunded == [refund.pk]
 
 
+@pytest.mark.parametrize("typed", ["²", "9" * 5000])
+def test_a_dashboard_refund_with_a_refund_id_int_cannot_read_is_recorded_as_external(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    typed: str,
+) -> None:
+    # Metadata typed in Stripe's dashboard: "²" passes isdigit() and 5,000 nines pass
+    # isdecimal(), but int() refuses both.
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (item,) = fake_stripe.refunds.values()
+    item["metadata"] = {"tillbook_refund": typed}
+    # Older API versions list the charge's refunds, with their metadata, in charge.refunded.
+    charge = {**event["data"]["object"], "refunds": {"object": "list", "data": [item]}}
+    response = deliver(client, stripe_business, fake_stripe.event("charge.refunded", charge))
+    assert (response.status_code, response.json()["detail"]) == (200, "refunds recorded")
+    with business_scope(stripe_business):
+        assert list(Refund.objects.values_list("amount", "state", "provider_reference")) == [
+            (1500, RefundState.SUCCEEDED, item["id"])
+        ]
+
+
 def test_stripe_switched_off_still_refunds_its_payments(
     client: Client,
     stripe_business: Business,

@@ -243,6 +243,28 @@ def test_well_signed_event_for_an_unknown_payment_gets_200_and_is_logged(
     assert deliver(client, stripe_business, garbage).json()["detail"] == "unknown payment"
 
 
+def test_a_payment_id_in_superscript_digits_names_no_payment(
+    client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    # "²" passes isdigit(), but int() refuses it.
+    payment = stripe_payment(stripe_business)
+    before = state_of(payment)
+    reference = "²"
+    event = fake_stripe.event(
+        "checkout.session.completed",
+        {
+            "id": "cs_x",
+            "client_reference_id": reference,
+            "metadata": {"tillbook_payment": reference},
+            "payment_status": "paid",
+        },
+    )
+    response = deliver(client, stripe_business, event)
+    assert (response.status_code, response.json()["detail"]) == (200, "unknown payment")
+    assert state_of(payment) == before
+    assert events_stored(stripe_business) == ["checkout.session.completed"]
+
+
 def test_a_declined_card_fails_the_payment_until_another_card_succeeds(
     client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
 ) -> None:

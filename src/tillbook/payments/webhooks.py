@@ -158,11 +158,21 @@ def _object(event: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _payment_by_id(business: Business, value: object) -> Payment | None:
+def _id_of(value: object) -> int | None:
+    """One of our ids echoed back in an event, or None. Metadata can be typed in Stripe's
+    dashboard; isdigit() alone lets "²" through, which int() refuses, as it refuses more
+    than 4,300 digits."""
     text = str(value or "")
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
-    return Payment.objects.filter(business=business, provider="stripe", pk=int(text)).first()
+    return int(text)
+
+
+def _payment_by_id(business: Business, value: object) -> Payment | None:
+    payment_id = _id_of(value)
+    if payment_id is None:
+        return None
+    return Payment.objects.filter(business=business, provider="stripe", pk=payment_id).first()
 
 
 def _payment_for_session(business: Business, session: dict[str, Any]) -> Payment | None:
@@ -362,9 +372,9 @@ def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> R
         found = Refund.objects.filter(payment=payment, provider_reference=reference).first()
         if found is not None:
             return found
-    refund_id = str(metadata.get("tillbook_refund") or "")
-    if refund_id.isdigit():
-        return Refund.objects.filter(payment=payment, pk=int(refund_id)).first()
+    refund_id = _id_of(metadata.get("tillbook_refund"))
+    if refund_id is not None:
+        return Refund.objects.filter(payment=payment, pk=refund_id).first()
     return None
 
 
