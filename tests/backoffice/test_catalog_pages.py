@@ -180,6 +180,10 @@ def test_offering_form_refuses_a_huge_position_with_400_and_writes_nothing(
         ("quotas/", {"id": "¹", "name": "Seats", "size": "5"}, "Unknown item."),
         ("variants/", {"name": "Large", "stock": "³"}, "The stock is a whole number"),
         ("lessons/", {"title": "Intro", "position": "²"}, "The position is a whole number"),
+        # Numbers the database cannot hold (a server error when they reached it).
+        ("lessons/", {"title": "Intro", "position": str(10**25)}, "The position is at most"),
+        ("quotas/", {"name": "Seats", "size": "9" * 5000}, "The size is at most 1,000,000,000"),
+        ("quotas/", {"id": "9" * 5000, "name": "Seats", "size": "5"}, "Unknown item."),
     ],
 )
 def test_numbers_typed_with_superscript_digits_are_refused_with_a_message(

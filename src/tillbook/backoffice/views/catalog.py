@@ -62,6 +62,9 @@ def _minor(
         ) from None
 
 
+MAX_COUNT = 10**9  # a stock, a quota's size, a lesson's position
+
+
 def _count(text: str, field: str) -> int | None:
     text = (text or "").strip()
     if not text:
@@ -71,6 +74,11 @@ def _count(text: str, field: str) -> int | None:
         raise InvalidInput(
             f"The {field} is a whole number (empty for unlimited).",
             field_errors={field: ["Whole number."]},
+        )
+    # Compared as text first: int() of thousands of digits is refused by Python itself.
+    if len(text.lstrip("0")) > len(str(MAX_COUNT)) or int(text) > MAX_COUNT:
+        raise InvalidInput(
+            f"The {field} is at most {MAX_COUNT:,}.", field_errors={field: ["Too large."]}
         )
     return int(text)
 
@@ -278,7 +286,7 @@ def _problem(request: HttpRequest, offering: Offering, error: TillbookError) -> 
 def _pick(model: Any, offering: Offering, raw: str) -> Any:
     if not raw:
         return None
-    if not raw.isdecimal():
+    if not raw.isdecimal() or len(raw) > 18:  # an id, not thousands of digits
         raise InvalidInput("Unknown item.")
     found = model.objects.filter(offering=offering, pk=int(raw)).first()
     if found is None:
