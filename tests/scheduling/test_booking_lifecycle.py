@@ -621,3 +621,32 @@ def test_cancelling_in_good_time_refunds_the_balance_paid_by_link_too(
     }
     message = OutboxMessage.objects.get(template="booking_cancelled")
     assert "$120.00 will be refunded" in message.body_text
+
+
+def test_cancelling_after_a_partial_refund_promises_only_what_is_left(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Staff gave 40.00 of a 120.00 booking back as a goodwill gesture; the customer then
+    cancels in good time: 80.00 comes back, and the email says 80.00, not 120.00."""
+    from tillbook.core.money import Money
+    from tillbook.payments.services import refund_create
+
+    service = make_service(payment_mode="full")
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    payment = Payment.objects.get()
+    assert (booking.state, payment.amount) == (BookingState.CONFIRMED, 12000)
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_create(payment=payment, amount=Money(4000, "USD"), reason="Sorry", actor=owner)
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        _, terms = booking_cancel(booking=booking, link=link)
+    assert (terms.is_late, terms.fee.amount, terms.refund.amount) == (False, 0, 8000)
+    assert sorted(r.amount for r in payment.refunds.all()) == [4000, 8000]
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "$80.00 will be refunded" in message.body_text

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -176,8 +177,15 @@ def _payments(booking: Booking) -> QuerySet[Payment]:
 
 
 def _paid(booking: Booking) -> Money:
-    amounts = _payments(booking).values_list("amount", flat=True)
-    return Money(sum(amounts), booking.currency)
+    """What the customer paid towards the booking and still has with the business: less what
+    was refunded already (a goodwill refund), so a cancellation promises only what is left."""
+    from tillbook.payments.models import RefundState
+
+    payments = _payments(booking).annotate(
+        taken=Coalesce(Sum("refunds__amount", filter=~Q(refunds__state=RefundState.FAILED)), 0)
+    )
+    kept = sum(max(0, amount - taken) for amount, taken in payments.values_list("amount", "taken"))
+    return Money(kept, booking.currency)
 
 
 def booking_cancel(
