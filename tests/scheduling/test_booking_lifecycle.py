@@ -650,3 +650,28 @@ def test_cancelling_after_a_partial_refund_promises_only_what_is_left(
     assert sorted(r.amount for r in payment.refunds.all()) == [4000, 8000]
     message = OutboxMessage.objects.get(template="booking_cancelled")
     assert "$80.00 will be refunded" in message.body_text
+
+
+def test_a_late_cancellation_of_an_unpaid_booking_claims_no_fee_it_did_not_keep(
+    make_service: Callable[..., Service], coach: StaffMember, django_capture_on_commit_callbacks
+) -> None:
+    """Pay later, cancelled inside the window: nothing was paid, so nothing is kept; the email
+    said "$0.00 is kept as the late-cancellation fee"."""
+    from tillbook.scheduling.setup import staff_hours_set
+
+    service = make_service(payment_mode="later", cancel_window_hours=48, late_cancel_fee_percent=50)
+    staff_hours_set(staff=coach, weekly={day: [(0, 1440)] for day in range(7)})
+    start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    held = booking_hold(
+        service=service, duration_minutes=60, start=start + timedelta(hours=1), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    _, link = booking_for_link(business_id=booking.business_id, secret=held.secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        cancelled, terms = booking_cancel(booking=booking, link=link)
+    assert (terms.is_late, terms.fee.amount, terms.refund.amount) == (True, 0, 0)
+    assert cancelled.cancellation_fee == 0
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "late-cancellation fee" not in message.body_text
+    assert "refunded" not in message.body_text
+    assert "is cancelled." in message.body_text

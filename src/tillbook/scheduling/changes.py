@@ -247,7 +247,8 @@ def booking_cancel(
             locked,
             fee=terms.fee.format(locale),
             refund=terms.refund.format(locale),
-            is_late=terms.is_late,
+            # Late but nothing kept (nothing was paid, or no fee): no fee to announce.
+            is_late=terms.is_late and terms.fee.amount > 0,
             has_refund=terms.refund.amount > 0,
         )
     if terms.refund.amount > 0:
