@@ -86,3 +86,42 @@ def test_demo_takes_payments_through_the_sandbox_and_cash() -> None:
         assert links.filter(state="succeeded", provider="sandbox").count() == 36
         assert links.filter(state="succeeded", provider="manual").count() == 2
         assert Refund.objects.filter(payment__request__purpose="link").count() == 1
+
+
+@pytest.mark.django_db
+def test_demo_customers_signed_up_before_they_first_bought_or_booked() -> None:
+    """A customer page said "customer since" after the customer's first order or payment."""
+    from django.db.models import Min
+    from django.db.models.functions import Lower
+
+    from tillbook.orders.models import Order
+    from tillbook.payments.models import Payment
+    from tillbook.scheduling.models import Booking
+
+    business = seed_demo()
+    with business_scope(business):
+        since = {
+            email.lower(): (created, consent)
+            for email, created, consent in Customer.objects.values_list(
+                "email", "created_at", "consent_at"
+            )
+        }
+        firsts = list(
+            Payment.objects.filter(state="succeeded")
+            .exclude(customer_email="")
+            .values(key=Lower("customer_email"))
+            .annotate(first=Min("succeeded_at"))
+            .values_list("key", "first")
+        )
+        for model in (Order, Booking):
+            firsts += list(
+                model.objects.filter(customer__isnull=False)
+                .values(key=Lower("customer__email"))
+                .annotate(first=Min("created_at"))
+                .values_list("key", "first")
+            )
+    known = [(email, first) for email, first in firsts if email in since]
+    assert len(known) > 100  # the check covers most of the demo's buyers
+    late = [email for email, first in known if since[email][0] > first]
+    assert late == []
+    assert all(consent is None or consent == created for created, consent in since.values())

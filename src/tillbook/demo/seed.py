@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -96,6 +97,46 @@ def _seed_insights(business: Business, owner: User) -> None:
             .values_list("email", flat=True)
         )
         seed_insights(business=business, owner=owner, emails=emails[:180], seed=SEED)
+
+
+def _signed_up_by_first_purchase(business: Business) -> None:
+    """Sign-ups were spread at random: move each customer's back to their first payment,
+    order or booking where that came earlier, so "customer since" never follows a purchase."""
+    from django.db.models import Min
+    from django.db.models.functions import Lower
+
+    from tillbook.orders.models import Order
+    from tillbook.payments.models import Payment, PaymentState
+    from tillbook.scheduling.models import Booking
+
+    firsts: dict[str, datetime] = {}
+    found: list[Any] = [
+        Payment.objects.filter(business=business, state=PaymentState.SUCCEEDED)
+        .exclude(customer_email="")
+        .values(key=Lower("customer_email"))
+        .annotate(first=Min("succeeded_at"))
+        .values_list("key", "first")
+    ]
+    for model in (Order, Booking):
+        found.append(
+            model.objects.filter(business=business, customer__isnull=False)
+            .values(key=Lower("customer__email"))
+            .annotate(first=Min("created_at"))
+            .values_list("key", "first")
+        )
+    for rows in found:
+        for email, first in rows:
+            if first is not None and (email not in firsts or first < firsts[email]):
+                firsts[email] = first
+    moved = []
+    for customer in Customer.objects.filter(business=business):
+        first = firsts.get(customer.email.lower())
+        if first is not None and first < customer.created_at:
+            customer.created_at = customer.updated_at = first - timedelta(minutes=5)
+            if customer.consent_at is not None:
+                customer.consent_at = customer.created_at
+            moved.append(customer)
+    Customer.objects.bulk_update(moved, ["created_at", "updated_at", "consent_at"])
 
 
 def seed_demo() -> Business:
@@ -187,4 +228,6 @@ def seed_demo() -> Business:
     from tillbook.demo.selling import seed_selling
 
     seed_selling(business=business, owner=owner, seed=SEED + 4)
+    with business_scope(business), transaction.atomic():
+        _signed_up_by_first_purchase(business)
     return business
