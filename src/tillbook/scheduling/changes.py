@@ -27,6 +27,7 @@ from tillbook.scheduling.services import (
     booking_event,
     is_overlap_refusal,
     link_create,
+    lock_counted_service,
     locked_booking,
     unavailable_reason,
     wall_time,
@@ -77,6 +78,10 @@ def booking_reschedule(
     if start.tzinfo is None:
         raise InvalidInput("The new start needs a time zone.")
     with transaction.atomic():
+        # Seats of a class and per-day/per-week limits are counted below: under the lock
+        # booking_hold takes, and before the booking's row as booking_hold does, or two moves
+        # (or a move and a new hold) both count the last seat free.
+        lock_counted_service(booking.service)
         locked = locked_booking(booking)
         if link is not None:
             link = BookingLink.objects.select_for_update().get(pk=link.pk)

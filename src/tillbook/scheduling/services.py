@@ -151,6 +151,15 @@ def unavailable_reason(
     return InvalidInput(f"{when} is not a time {service.name} can be booked; pick a listed time.")
 
 
+def lock_counted_service(service: Service) -> None:
+    """Seats and per-day/per-week limits are counts, which no exclusion constraint can check:
+    holding, moving and re-claiming a booking of such a service take the service's row lock,
+    so counting and writing happen one booking at a time. Always before any booking row, so
+    two of them never wait on each other in a cycle."""
+    if service.is_group or service.max_per_day or service.max_per_week:
+        Service.objects.select_for_update().filter(pk=service.pk).first()
+
+
 def booking_hold(
     *,
     service: Service,
@@ -182,10 +191,7 @@ def booking_hold(
     staff_id = staff.pk if staff is not None else None
     window = Interval(start, start + timedelta(microseconds=1))
     with transaction.atomic():
-        if service.is_group or service.max_per_day or service.max_per_week:
-            # Seats and limits are counts, which no exclusion constraint can check: take the
-            # service's row lock so counting and inserting happen one booking at a time.
-            Service.objects.select_for_update().filter(pk=service.pk).first()
+        lock_counted_service(service)
         slots = service_slots(
             service=service,
             duration_minutes=duration_minutes,
@@ -301,8 +307,10 @@ def _still_free(booking: Booking, now: datetime) -> bool:
     expired hold; the exclusion constraint is the final word on PostgreSQL), and for a seat
     in a class, whether the class still has room for it (no constraint counts seats)."""
     if booking.service.is_group:
-        # The lock booking_hold takes to count seats: counting and confirming one at a time.
-        Service.objects.select_for_update().filter(pk=booking.service_id).first()
+        # Usually taken already (booking_confirm); when the hold ran out only after the caller
+        # read it, taken here, after the booking row: a cycle then needs a move of this same
+        # expired booking at the same instant, which is refused anyway.
+        lock_counted_service(booking.service)
         taken = (
             blocking_bookings(business=booking.business, now=now)
             .filter(session_key=booking.session_key)
@@ -348,6 +356,10 @@ def booking_confirm(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        if booking.state == BookingState.EXPIRED:
+            # Re-claiming counts seats under the service's lock: take it before the booking's
+            # row, in the order booking_hold and booking_reschedule take them.
+            lock_counted_service(booking.service)
         locked = locked_booking(booking)
         if locked.state == BookingState.CONFIRMED:
             return locked
