@@ -12,7 +12,7 @@ from icalendar import Calendar
 
 from tillbook.core.errors import Conflict, InvalidInput
 from tillbook.messaging.models import OutboxMessage
-from tillbook.payments.models import Payment, PaymentRequest, RefundState, RequestState
+from tillbook.payments.models import Payment, PaymentRequest, Refund, RefundState, RequestState
 from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import payment_start
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
@@ -675,3 +675,68 @@ def test_a_late_cancellation_of_an_unpaid_booking_claims_no_fee_it_did_not_keep(
     assert "late-cancellation fee" not in message.body_text
     assert "refunded" not in message.body_text
     assert "is cancelled." in message.body_text
+
+
+@pytest.mark.parametrize("cancelled_by", ["customer", "staff"])
+def test_a_cancelled_bookings_balance_link_no_longer_takes_a_payment(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    client,
+    cancelled_by: str,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Staff's balance link stayed payable after the booking was cancelled: the customer could
+    pay the rest of the price of a session that no longer takes place."""
+    from django.urls import reverse
+
+    from tillbook.core.money import Money
+    from tillbook.scheduling.staff_actions import booking_request_payment
+
+    service = make_service(payment_mode="deposit_percent", deposit_percent=25)
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    balance = booking_request_payment(
+        booking=booking, amount=Money(9000, "USD"), reason="Balance", actor=owner
+    )
+    other, _ = paid_booking(
+        service, coach, berlin(next_week, 16), django_capture_on_commit_callbacks
+    )
+    others_balance = booking_request_payment(
+        booking=other, amount=Money(9000, "USD"), reason="Balance", actor=owner
+    )
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        if cancelled_by == "customer":
+            booking_cancel(booking=booking, link=link)
+        else:
+            booking_cancel(booking=booking, actor=owner)
+
+    states = dict(PaymentRequest.objects.values_list("pk", "state"))
+    assert states == {
+        booking.payment_request_id: RequestState.PAID,
+        balance.pk: RequestState.CANCELLED,
+        other.payment_request_id: RequestState.PAID,
+        others_balance.pk: RequestState.OPEN,
+    }
+    page = reverse("storefront:pay", args=[balance.token])
+    shown = client.get(page)
+    tried = client.post(page, {"provider": "sandbox"})
+    assert (shown.status_code, tried.status_code) == (410, 410)
+    assert "This payment request is no longer open." in tried.content.decode()
+    with pytest.raises(Conflict) as refused:
+        payment_start(
+            request=PaymentRequest.objects.get(pk=balance.pk),
+            provider="sandbox",
+            return_url="https://x.test/",
+        )
+    assert refused.value.message == "This payment request is no longer open."
+    assert sorted(Payment.objects.values_list("amount", "state")) == [
+        (3000, "succeeded"),
+        (3000, "succeeded"),
+    ]
+    refunds = [(r.payment.amount, r.amount) for r in Refund.objects.select_related("payment")]
+    assert refunds == [(3000, 3000)]
+    assert Booking.objects.get(pk=other.pk).state == BookingState.CONFIRMED

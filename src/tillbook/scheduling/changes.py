@@ -193,6 +193,24 @@ def _paid(booking: Booking) -> Money:
     return Money(kept, booking.currency)
 
 
+def _lock_open_requests(booking: Booking) -> set[int]:
+    """The booking's requests that can still take money, locked: the one that pays for the
+    booking (deposit or price) and staff's links for the balance or a fee.
+
+    Locked before the booking, as payment_confirm locks a request and then its booking: a
+    payment being confirmed right now and this cancel never wait on each other in a cycle.
+    """
+    from tillbook.payments.models import PaymentRequest, RequestState
+
+    its_own = Q(purpose="booking_charge", purpose_id=str(booking.pk))
+    if booking.payment_request_id is not None:
+        its_own |= Q(pk=booking.payment_request_id)
+    requests = PaymentRequest.objects.filter(
+        its_own, business_id=booking.business_id, state=RequestState.OPEN
+    )
+    return set(requests.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def booking_cancel(
     *,
     booking: Booking,
@@ -204,8 +222,12 @@ def booking_cancel(
 ) -> tuple[Booking, CancellationTerms]:
     """Cancel and free the time. A customer cancelling inside the window keeps the fee (and
     is told so); otherwise what was paid is refunded, after the cancellation commits."""
+    from tillbook.payments.models import RequestState
+    from tillbook.payments.services import payment_request_close
+
     now = now or timezone.now()
     with transaction.atomic():
+        payable = _lock_open_requests(booking)
         locked = locked_booking(booking)
         if link is not None:
             link = BookingLink.objects.select_for_update().get(pk=link.pk)
@@ -242,12 +264,9 @@ def booking_cancel(
                 target=locked,
             )
         if locked.payment_request_id is not None:
-            from tillbook.payments.models import RequestState
-            from tillbook.payments.services import payment_request_close
-
-            payment_request_close(
-                request_id=locked.payment_request_id, state=RequestState.CANCELLED
-            )
+            payable.add(locked.payment_request_id)
+        for request_id in sorted(payable):
+            payment_request_close(request_id=request_id, state=RequestState.CANCELLED)
         notifications.send_cancelled(
             locked,
             fee=terms.fee.format(locale),

@@ -425,10 +425,17 @@ def _expire_overlapping(
 
 
 def _expire(booking_id: int, now: datetime) -> bool:
-    from tillbook.payments.models import RequestState
+    from tillbook.payments.models import PaymentRequest, RequestState
     from tillbook.payments.services import payment_request_close
 
     with transaction.atomic():
+        request_id = (
+            Booking.objects.filter(pk=booking_id).values_list("payment_request", flat=True).first()
+        )
+        if request_id is not None:
+            # The request before the booking, as payment_confirm and booking_cancel lock them:
+            # a late payment or a cancel arriving now never waits on this in a cycle.
+            PaymentRequest.objects.select_for_update().filter(pk=request_id).first()
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
         if (
             booking is None
