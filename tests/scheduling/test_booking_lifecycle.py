@@ -740,3 +740,50 @@ def test_a_cancelled_bookings_balance_link_no_longer_takes_a_payment(
     refunds = [(r.payment.amount, r.amount) for r in Refund.objects.select_related("payment")]
     assert refunds == [(3000, 3000)]
     assert Booking.objects.get(pk=other.pk).state == BookingState.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("limit", "other_day", "reclaimed"),
+    [
+        ({"max_per_day": 1}, 0, False),
+        ({"max_per_week": 1}, 1, False),
+        ({"max_per_day": 2}, 0, True),
+        ({"max_per_day": 1}, 1, True),
+    ],
+)
+def test_a_late_payment_reclaims_its_time_only_within_the_services_limits(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    limit: dict[str, int],
+    other_day: int,
+    reclaimed: bool,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """A coach who takes one session a day got a second one that day: the payment of a hold
+    that ran out re-claimed its time although someone else had booked the day's session."""
+    from tillbook.scheduling.selectors import paid_without_time
+
+    service = make_service(payment_mode="full", **limit)
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 9), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    with django_capture_on_commit_callbacks(execute=True):
+        started = payment_start(
+            request=booking.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+    later = timezone.now() + timedelta(minutes=21)
+    assert booking_expire_due(now=later) == 1
+    other = berlin(next_week + timedelta(days=other_day), 14)
+    booking_hold(service=service, duration_minutes=60, start=other, staff=coach, now=later)
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+
+    booking.refresh_from_db()
+    assert (booking.state, booking.paid_without_time) == (
+        (BookingState.CONFIRMED, False) if reclaimed else (BookingState.EXPIRED, True)
+    )
+    assert list(paid_without_time(business=booking.business)) == ([] if reclaimed else [booking])
+    confirmations = OutboxMessage.objects.filter(template="booking_confirmed").count()
+    assert confirmations == (1 if reclaimed else 0)

@@ -268,6 +268,15 @@ class _Limits:
         return self.rules.max_per_week is None or week < self.rules.max_per_week
 
 
+def within_limits(
+    rules: SlotRules, zone: str, booked_starts: Sequence[datetime], start: datetime
+) -> bool:
+    """Whether one more booking at `start` keeps a staff member inside the per-day and
+    per-week limits, counted in their zone as `staff_slots` counts them (`booked_starts`: the
+    starts of their other bookings of the service)."""
+    return _Limits(rules, ZoneInfo(zone), booked_starts).allow(start)
+
+
 def available_slots(
     calendars: Sequence[StaffCalendar],
     rules: SlotRules,

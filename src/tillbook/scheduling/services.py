@@ -28,7 +28,12 @@ from tillbook.customers.attribution import customer_attribution_record
 from tillbook.customers.models import ConsentSource, Customer
 from tillbook.customers.services import customer_consent_given, customer_create
 from tillbook.scheduling import notifications
-from tillbook.scheduling.availability import Interval, slot_is_offered, slots_for_anyone
+from tillbook.scheduling.availability import (
+    Interval,
+    slot_is_offered,
+    slots_for_anyone,
+    within_limits,
+)
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
     Booking,
@@ -41,6 +46,7 @@ from tillbook.scheduling.models import (
 )
 from tillbook.scheduling.policy import amount_due_now
 from tillbook.scheduling.selectors import (
+    LIMIT_MARGIN,
     blocking_bookings,
     group_session_key,
     one_to_one_session_key,
@@ -302,15 +308,43 @@ def locked_booking(booking: Booking) -> Booking:
     )
 
 
+def _within_limits(booking: Booking, now: datetime) -> bool:
+    """Whether re-claiming keeps the staff member inside the service's per-day and per-week
+    limits, counted as for a new hold: a seat in a class session that still runs adds no
+    session, so it counts nothing new."""
+    service = booking.service
+    if service.max_per_day is None and service.max_per_week is None:
+        return True
+    reach = Interval(booking.start - LIMIT_MARGIN, booking.start + LIMIT_MARGIN)
+    booked = list(
+        blocking_bookings(business=booking.business, now=now)
+        .filter(
+            service_id=service.pk,
+            staff_id=booking.staff_id,
+            blocking_start__lt=reach.end,
+            blocking_end__gt=reach.start,
+        )
+        .exclude(pk=booking.pk)
+        .values_list("start", flat=True)
+    )
+    if service.is_group and booking.start in booked:
+        return True
+    rules = service.rules(booking.duration_minutes)
+    return within_limits(rules, booking.staff.timezone, booked, booking.start)
+
+
 def _still_free(booking: Booking, now: datetime) -> bool:
     """Whether the booking's time is free of other blocking bookings (for re-claiming an
-    expired hold; the exclusion constraint is the final word on PostgreSQL), and for a seat
-    in a class, whether the class still has room for it (no constraint counts seats)."""
+    expired hold; the exclusion constraint is the final word on PostgreSQL), within the
+    service's per-day and per-week limits, and for a seat in a class, whether the class still
+    has room for it (no constraint counts seats or limits)."""
+    # Usually taken already (booking_confirm); when the hold ran out only after the caller
+    # read it, taken here, after the booking row: a cycle then needs a move of this same
+    # expired booking at the same instant, which is refused anyway.
+    lock_counted_service(booking.service)
+    if not _within_limits(booking, now):
+        return False
     if booking.service.is_group:
-        # Usually taken already (booking_confirm); when the hold ran out only after the caller
-        # read it, taken here, after the booking row: a cycle then needs a move of this same
-        # expired booking at the same instant, which is refused anyway.
-        lock_counted_service(booking.service)
         taken = (
             blocking_bookings(business=booking.business, now=now)
             .filter(session_key=booking.session_key)
