@@ -178,6 +178,30 @@ def test_expired_reservation_is_released_and_its_place_sold_again(shop: Shop) ->
     assert second.lines.get().capacity_state == CapacityState.RESERVED
 
 
+def test_an_expired_order_closes_its_payment_request_as_expired(shop: Shop) -> None:
+    order = place(shop, [shop.ticket(2)])
+    assert order.payment_request is not None
+    later = timezone.now() + timedelta(minutes=16)
+    order_expire(order=order, now=later)
+    request = PaymentRequest.objects.get(pk=order.payment_request.pk)
+    assert request.state == RequestState.EXPIRED
+    assert PaymentRequest.objects.filter(state=RequestState.OPEN).count() == 0
+    with pytest.raises(Conflict) as error:
+        payment_start(request=request, provider="sandbox", return_url="https://x.test/")
+    assert error.value.message == "This payment request is no longer open."
+    assert Payment.objects.count() == 0
+
+
+def test_an_order_still_within_its_reservation_keeps_its_payment_request_open(
+    shop: Shop,
+) -> None:
+    order = place(shop, [shop.ticket(2)])
+    assert order.payment_request is not None
+    assert order_expire(order=order).state == OrderState.PENDING
+    request = PaymentRequest.objects.get(pk=order.payment_request.pk)
+    assert request.state == RequestState.OPEN
+
+
 def test_payment_after_the_place_was_sold_keeps_the_order_and_alerts(
     shop: Shop, django_capture_on_commit_callbacks: Any
 ) -> None:

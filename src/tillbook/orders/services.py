@@ -367,9 +367,16 @@ def _discount_give_back(order: Order) -> None:
 
 
 def order_expire(*, order: Order, now: datetime | None = None) -> Order:
-    """An unpaid checkout ran out of time: give its reservation and discount use back."""
+    """An unpaid checkout ran out of time: give its reservation and discount use back, and
+    close its payment link as expired."""
+    from tillbook.payments.models import PaymentRequest, RequestState
+    from tillbook.payments.services import payment_request_close
+
     now = now or timezone.now()
     with transaction.atomic():
+        if order.payment_request_id is not None:
+            # The request before the order, as payment_confirm and order_cancel lock them.
+            PaymentRequest.objects.select_for_update().filter(pk=order.payment_request_id).first()
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.state != OrderState.PENDING:
             return locked
@@ -379,6 +386,8 @@ def order_expire(*, order: Order, now: datetime | None = None) -> Order:
         _discount_give_back(locked)
         order_transition(locked, OrderState.EXPIRED)
         locked.save(update_fields=["state"])
+        if locked.payment_request_id is not None:
+            payment_request_close(request_id=locked.payment_request_id, state=RequestState.EXPIRED)
         order_event(locked, OrderEventKind.EXPIRED, "Not paid in time; reservation released")
     return locked
 
