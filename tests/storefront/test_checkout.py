@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
@@ -300,3 +301,69 @@ def test_the_checkout_never_offers_to_pay_a_total_without_the_shipping_to_come(
     assert '<th>Total</th><th class="num">$25.00 + shipping</th>' in page
     assert "Pay $25.00" not in page
     assert "Pay (test payment)" in page
+
+
+def _unpublish(shop: Shop) -> None:
+    shop.workshop.state = "draft"
+    shop.workshop.save()
+
+
+def _deactivate_ticket_type(shop: Shop) -> None:
+    shop.regular.is_active = False
+    shop.regular.save()
+
+
+def _start_event(shop: Shop) -> None:
+    from tillbook.catalog.models import Event
+
+    Event.objects.filter(offering=shop.workshop).update(
+        starts_at=timezone.now() - timedelta(minutes=5)
+    )
+
+
+@pytest.mark.parametrize(
+    ("make_unavailable", "problem"),
+    [
+        (_unpublish, "One of the items in your cart is no longer for sale."),
+        (_deactivate_ticket_type, "Choose a ticket type for “Pricing Workshop”."),
+        (_start_event, "“Pricing Workshop” has already started; tickets are closed."),
+    ],
+)
+def test_an_item_no_longer_for_sale_is_removed_alone_and_the_rest_checks_out(
+    client: Client, shop: Shop, make_unavailable: Callable[[Shop], None], problem: str
+) -> None:
+    add(client, shop, offering=shop.workshop.pk, **{f"qty_ticket_{shop.regular.pk}": "2"})
+    add(client, shop, offering=shop.ebook.pk, quantity="1")
+    make_unavailable(shop)
+
+    cart = client.get("/acme/cart/")
+    assert cart.status_code == 409
+    html = cart.content.decode()
+    assert f"{problem} Remove it from the cart." in html
+    workshop = re.search(
+        r'name="item" value="([^"]+)" aria-label="Remove Pricing Workshop — Regular"', html
+    )
+    assert workshop, html
+    assert 'aria-label="Remove Pricing Workbook"' in html
+    checkout_page = client.get("/acme/checkout/").content.decode()
+    assert problem in checkout_page
+    assert '<a class="button" href="/acme/cart/">Back to your cart</a>' in checkout_page
+
+    # Without the form's CSRF token, or by GET, nothing is removed.
+    strict = Client(enforce_csrf_checks=True)
+    strict.cookies = client.cookies
+    assert strict.post("/acme/cart/remove/", {"item": workshop.group(1)}).status_code == 403
+    assert client.get("/acme/cart/remove/").status_code == 405
+    assert client.get("/acme/cart/").status_code == 409
+
+    removed = client.post("/acme/cart/remove/", {"item": workshop.group(1)})
+    assert removed.status_code == 302
+    assert removed["Location"] == "/acme/cart/"
+    cart = client.get("/acme/cart/")
+    assert cart.status_code == 200
+    html = cart.content.decode()
+    assert "Pricing Workbook" in html and "Pricing Workshop" not in html
+    assert '<span class="value">$19.00</span>' in html
+    assert checkout(client, provider="").status_code == 302
+    line = OrderLine.objects.get()
+    assert (line.title, line.quantity, line.total) == ("Pricing Workbook", 1, 1900)

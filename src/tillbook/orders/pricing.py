@@ -18,7 +18,7 @@ from tillbook.catalog.models import (
     TicketType,
     Variant,
 )
-from tillbook.core.errors import InvalidInput, NotFound
+from tillbook.core.errors import InvalidInput, NotFound, TillbookError
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 
@@ -203,6 +203,40 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
         unit_price=price,
         tax_rate=rate,
     )
+
+
+@dataclass(frozen=True)
+class CartItemCheck:
+    """One cart item on its own: what it is, and what (if anything) stops it being bought."""
+
+    item: CartItem
+    title: str
+    option_name: str
+    problem: str
+
+
+def cart_items_check(*, business: Business, items: list[CartItem]) -> list[CartItemCheck]:
+    """Each item checked alone, for a cart that cannot be bought as a whole: the buyer sees
+    which item is the problem and removes just that one, not the whole cart."""
+    offerings = offerings_with_options(business, [item.offering_id for item in items])
+    checks = []
+    for item in items:
+        offering = offerings.get(item.offering_id)
+        title, option_name, problem = "An item no longer for sale", "", ""
+        if offering is not None:
+            title = offering.title
+            variant = next((v for v in offering.variants.all() if v.pk == item.variant_id), None)
+            ticket_type = next(
+                (t for t in offering.ticket_types.all() if t.pk == item.ticket_type_id), None
+            )
+            option = variant or ticket_type
+            option_name = option.name if option is not None else ""
+        try:
+            _line_for(business, cart_items_merge([item])[0], offerings)
+        except TillbookError as error:
+            problem = error.message
+        checks.append(CartItemCheck(item, title, option_name, problem))
+    return checks
 
 
 def _limit_per_order(lines: list[PricedLine]) -> None:

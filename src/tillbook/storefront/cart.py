@@ -50,3 +50,13 @@ def cart_add(current: list[CartItem], new: list[CartItem]) -> list[CartItem]:
 
 def cart_clear(request: HttpRequest, business: Business) -> None:
     request.session.pop(_key(business), None)
+
+
+def cart_item_id(item: CartItem) -> str:
+    """How a page names one item ("12-0-7"): by what it is, not by its place in the cart, so a
+    form from an older page (or another tab) never removes a different item."""
+    return "-".join(str(part or 0) for part in item.key)
+
+
+def cart_remove(current: list[CartItem], item_id: str) -> list[CartItem]:
+    return [item for item in current if cart_item_id(item) != item_id]

@@ -26,6 +26,7 @@ urlpatterns = [
     path("<slug:business_slug>/p/<slug:offering_slug>/", shop.offering_page, name="offering"),
     path("<slug:business_slug>/cart/", checkout.cart_view, name="cart"),
     path("<slug:business_slug>/cart/add/", checkout.cart_add_view, name="cart_add"),
+    path("<slug:business_slug>/cart/remove/", checkout.cart_remove_view, name="cart_remove"),
     path("<slug:business_slug>/checkout/", checkout.checkout, name="checkout"),
     path("<slug:business_slug>/orders/<str:token>/", orders.order_page, name="order"),
     path(

@@ -15,10 +15,24 @@ from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.scoping import business_scope
 from tillbook.orders.links import order_token
 from tillbook.orders.models import Order
-from tillbook.orders.pricing import CartItem, Quote, quote_build, shipping_rates_for
+from tillbook.orders.pricing import (
+    CartItem,
+    CartItemCheck,
+    Quote,
+    cart_items_check,
+    quote_build,
+    shipping_rates_for,
+)
 from tillbook.orders.services import order_place
 from tillbook.storefront.attribution import attribution_read
-from tillbook.storefront.cart import cart_add, cart_clear, cart_items, cart_save
+from tillbook.storefront.cart import (
+    cart_add,
+    cart_clear,
+    cart_item_id,
+    cart_items,
+    cart_remove,
+    cart_save,
+)
 from tillbook.storefront.views.shop import shop_business, shop_context
 
 
@@ -115,18 +129,36 @@ def cart_view(request: HttpRequest, business_slug: str) -> HttpResponse:
                     cart_save(request, business, updated)
                     return redirect("storefront:cart", business.slug)
         quote: Quote | None = None
+        unbuyable: list[tuple[str, CartItemCheck]] = []
         if items:
             try:
                 quote = quote_build(business=business, items=items)
             except TillbookError as problem:
                 error = error or f"{problem.message} Remove it from the cart."
                 status = status if status != 200 else 409
+                unbuyable = [
+                    (cart_item_id(check.item), check)
+                    for check in cart_items_check(business=business, items=items)
+                ]
         return render(
             request,
             "storefront/shop/cart.html",
-            shop_context(request, business, quote=quote, items=items, error=error),
+            shop_context(
+                request, business, quote=quote, items=items, unbuyable=unbuyable, error=error
+            ),
             status=status,
         )
+
+
+@require_POST
+def cart_remove_view(request: HttpRequest, business_slug: str) -> HttpResponse:
+    """Take one item out of the cart whatever the rest is like: an item no longer for sale
+    must not cost the buyer the others (the cart page checks what is left)."""
+    business = shop_business(business_slug)
+    with business_scope(business):
+        items = cart_items(request, business)
+        cart_save(request, business, cart_remove(items, request.POST.get("item", "")))
+    return redirect("storefront:cart", business.slug)
 
 
 def _address(request: HttpRequest) -> dict[str, str]:
