@@ -47,7 +47,12 @@ def test_event_page_has_meta_open_graph_and_event_json_ld(client: Client, shop: 
         "name": "Maple Studio",
         "address": "220 W Huron St, Chicago",
     }
-    assert data["offers"]["price"] == "40.00"
+    # Regular at the workshop's 40.00, Student at 25.00: the range, not the base price.
+    assert (data["offers"]["@type"], data["offers"]["lowPrice"], data["offers"]["highPrice"]) == (
+        "AggregateOffer",
+        "25.00",
+        "40.00",
+    )
     assert data["offers"]["priceCurrency"] == "USD"
     assert data["offers"]["availability"] == "https://schema.org/InStock"
     assert data["startDate"].endswith(("-05:00", "-06:00"))  # Chicago's offset, DST-aware
@@ -106,3 +111,70 @@ def test_the_business_page_offers_its_bookable_services(client: Any, business: A
     page = client.get(f"/{business.slug}/").content.decode()
     assert "Book a session" in page
     assert f'href="/{business.slug}/book/discovery-call/"' in page
+
+
+def _priced_like_a_buyer_pays(shop: Shop) -> None:
+    """A free-entry workshop whose tickets cost 25.00 and 40.00 (one more, cheaper, withdrawn),
+    a T-shirt whose only size costs 30.00 instead of the shirt's 25.00, a free course."""
+    from tillbook.catalog.services import ticket_type_save, variant_save
+
+    shop.workshop.price = 0
+    shop.workshop.save()
+    ticket_type_save(
+        offering=shop.workshop,
+        ticket_type=shop.regular,
+        name="Regular",
+        price=4000,
+        quota=shop.quota,
+    )
+    ticket_type_save(
+        offering=shop.workshop, name="Early bird", price=1000, quota=None, is_active=False
+    )
+    variant_save(offering=shop.shirt, variant=shop.shirt_medium, name="Medium", stock=5, price=3000)
+    shop.course.price = 0
+    shop.course.save()
+
+
+def _price_shown(page: str, title: str) -> str:
+    match = re.search(rf">{re.escape(title)}</a></h2>.*?<p><strong>(.*?)</strong>", page, re.S)
+    assert match, page
+    return match.group(1)
+
+
+def test_the_business_page_shows_what_a_buyer_pays_not_the_base_price(
+    client: Client, shop: Shop
+) -> None:
+    _priced_like_a_buyer_pays(shop)
+    page = client.get("/acme/").content.decode()
+    assert _price_shown(page, "Pricing Workshop") == "from $25.00"
+    assert _price_shown(page, "Maple T-shirt") == "$30.00"
+    assert _price_shown(page, "Pricing Workbook") == "$19.00"
+    assert _price_shown(page, "Coaching 101") == "Free"
+    # Free only when every ticket is.
+    from tillbook.catalog.models import TicketType
+
+    TicketType.objects.filter(offering=shop.workshop).update(price=0)
+    page = client.get("/acme/").content.decode()
+    assert _price_shown(page, "Pricing Workshop") == "Free"
+
+
+def test_json_ld_offers_the_range_a_buyer_pays_or_the_one_price(client: Client, shop: Shop) -> None:
+    _priced_like_a_buyer_pays(shop)
+    event_page = client.get("/acme/p/pricing-workshop/").content.decode()
+    offers = _json_ld(event_page)["offers"]
+    assert (offers["@type"], offers["lowPrice"], offers["highPrice"], offers["offerCount"]) == (
+        "AggregateOffer",
+        "25.00",
+        "40.00",
+        2,
+    )
+    assert offers["priceCurrency"] == "USD"
+    assert "price" not in offers
+    assert '<meta property="product:price:amount" content="25.00">' in event_page
+    shirt_page = client.get("/acme/p/maple-t-shirt/").content.decode()
+    offers = _json_ld(shirt_page)["offers"]
+    assert (offers["@type"], offers["price"], offers["priceCurrency"]) == ("Offer", "30.00", "USD")
+    assert "lowPrice" not in offers
+    assert '<meta property="product:price:amount" content="30.00">' in shirt_page
+    course = _json_ld(client.get("/acme/p/coaching-101/").content.decode())["offers"]
+    assert (course["@type"], course["price"]) == ("Offer", "0.00")

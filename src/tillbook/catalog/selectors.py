@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
 
-from tillbook.catalog.models import Offering, OfferingKind, OfferingState
+from tillbook.catalog.models import Offering, OfferingKind, OfferingState, TicketType, Variant
 from tillbook.core.models import Business
+from tillbook.core.money import Money
 
 
 def offerings_published(*, business: Business) -> QuerySet[Offering]:
@@ -49,3 +52,47 @@ def offerings_search(
     if state:
         offerings = offerings.filter(state=state)
     return offerings.order_by("position", "title")
+
+
+@dataclass(frozen=True)
+class OfferingPrice:
+    """What a buyer pays for an offering: the cheapest and dearest of its active options (a
+    variant or ticket type without a price of its own costs the offering's price), or the
+    offering's price when it has no options to choose. The base price alone misleads: a
+    free-entry event whose tickets cost money is not free."""
+
+    low: Money
+    high: Money
+    options: int
+
+    @property
+    def is_free(self) -> bool:
+        return self.high.amount == 0
+
+    @property
+    def varies(self) -> bool:
+        return self.low != self.high
+
+
+def offering_price(offering: Offering, option_prices: Iterable[int | None]) -> OfferingPrice:
+    """The price of `offering` from the prices of its active options (None: the offering's)."""
+    prices = [offering.price if price is None else price for price in option_prices]
+    count = len(prices)
+    prices = prices or [offering.price]  # nothing to choose: the offering's own price
+    return OfferingPrice(
+        Money(min(prices), offering.currency), Money(max(prices), offering.currency), count
+    )
+
+
+def offering_prices(offerings: list[Offering]) -> dict[int, OfferingPrice]:
+    """offering_price for each offering by id, in one query per kind of option."""
+    option_prices: dict[int, list[int | None]] = {offering.pk: [] for offering in offerings}
+    for kind, model in ((OfferingKind.PHYSICAL, Variant), (OfferingKind.TICKET, TicketType)):
+        ids = [offering.pk for offering in offerings if offering.kind == kind]
+        if ids:
+            rows = model.objects.filter(offering_id__in=ids, is_active=True)
+            for offering_id, price in rows.values_list("offering_id", "price"):
+                option_prices[offering_id].append(price)
+    return {
+        offering.pk: offering_price(offering, option_prices[offering.pk]) for offering in offerings
+    }

@@ -13,7 +13,14 @@ from django.utils.html import strip_tags
 from django.views.decorators.http import require_POST
 
 from tillbook.catalog.models import Offering, OfferingKind, OfferingState
-from tillbook.catalog.selectors import offering_options, offering_public, offerings_published
+from tillbook.catalog.selectors import (
+    OfferingPrice,
+    offering_options,
+    offering_price,
+    offering_prices,
+    offering_public,
+    offerings_published,
+)
 from tillbook.core.links import absolute_url
 from tillbook.core.models import Business
 from tillbook.core.money import Money
@@ -49,6 +56,7 @@ def business_home(request: HttpRequest, business_slug: str) -> HttpResponse:
     business = shop_business(business_slug)
     with business_scope(business):
         offerings = list(offerings_published(business=business).select_related("event"))
+        prices = offering_prices(offerings)
         # Bookable services (scheduling) sit beside the catalog: one page shows both.
         services = list(active_services(business=business))
         response = render(
@@ -57,7 +65,7 @@ def business_home(request: HttpRequest, business_slug: str) -> HttpResponse:
             shop_context(
                 request,
                 business,
-                offerings=offerings,
+                offerings=[(offering, prices[offering.pk]) for offering in offerings],
                 services=services,
                 canonical=absolute_url(reverse("storefront:business", args=[business.slug])),
             ),
@@ -74,12 +82,22 @@ def _availability(options: list[Any]) -> dict[int, int | None]:
     return quotas_available(quotas, now=timezone.now())
 
 
-def _json_ld(offering: Offering, url: str, sold_out: bool) -> str:
+def _json_ld(offering: Offering, url: str, price: OfferingPrice, sold_out: bool) -> str:
     business = offering.business
+    # Options at different prices are one AggregateOffer (schema.org): the range a buyer pays.
+    amounts: dict[str, Any] = (
+        {
+            "@type": "AggregateOffer",
+            "lowPrice": price.low.major_string(),
+            "highPrice": price.high.major_string(),
+            "offerCount": price.options,
+        }
+        if price.varies
+        else {"@type": "Offer", "price": price.low.major_string()}
+    )
     offer: dict[str, Any] = {
-        "@type": "Offer",
+        **amounts,
         "url": url,
-        "price": Money(offering.price, offering.currency).major_string(),
         "priceCurrency": offering.currency,
         "availability": "https://schema.org/" + ("SoldOut" if sold_out else "InStock"),
         "seller": {"@type": "Organization", "name": business.name},
@@ -140,6 +158,7 @@ def offering_page(request: HttpRequest, business_slug: str, offering_slug: str) 
         def left(option: Any) -> int | None:
             return available.get(option.quota_id) if option.quota_id else None
 
+        price = offering_price(offering, [o.price for o in options])
         option_rows = [
             {
                 "option": o,
@@ -162,7 +181,8 @@ def offering_page(request: HttpRequest, business_slug: str, offering_slug: str) 
                 options=option_rows,
                 sold_out=sold_out,
                 canonical=url,
-                json_ld=_json_ld(offering, url, sold_out),
+                price=price,
+                json_ld=_json_ld(offering, url, price, sold_out),
                 event=getattr(offering, "event", None) if offering.kind == "ticket" else None,
                 meta_description=offering.summary or strip_tags(offering.description)[:160],
                 indexable=offering.state == OfferingState.PUBLISHED,
