@@ -209,3 +209,25 @@ def test_a_read_only_token_cannot_check_out(
     )
     assert response.status_code == 403
     assert response.json()["detail"] == "This token does not have the orders:write scope."
+
+
+def test_the_same_item_listed_twice_counts_together_against_the_limit_of_100(
+    api: Client, shop: Shop
+) -> None:
+    """Two lines of 100 Regular tickets are 200 of one item, over the limit of 100 per item,
+    even when the workshop allows more per order and has the places."""
+    with business_scope(shop.business):
+        shop.workshop.max_per_order = 1000
+        shop.workshop.save()
+        shop.quota.size = None
+        shop.quota.save()
+    item = {"offering_id": shop.workshop.pk, "ticket_type_id": shop.regular.pk, "quantity": 100}
+    before = database_fingerprint()
+    response = post(
+        api,
+        "/api/v1/checkouts",
+        {"items": [item, item], "email": "ann@example.com", "name": "Ann"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "At most 100 of one item per order."
+    assert database_fingerprint() == before

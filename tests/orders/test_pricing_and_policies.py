@@ -136,3 +136,21 @@ def test_free_orders_are_fulfilled_without_a_payment(shop: Shop) -> None:
     )
     assert (order.state, order.payment_request_id) == (OrderState.FULFILLED, None)
     assert order.download_grants.count() == 1
+
+
+def test_a_cart_listing_one_item_twice_is_held_to_100_of_it_in_all(shop: Shop) -> None:
+    import pytest
+
+    from tillbook.core.errors import InvalidInput
+
+    shop.workshop.max_per_order = 1000
+    shop.workshop.save()
+    shop.quota.size = None
+    shop.quota.save()
+    with pytest.raises(InvalidInput) as refused:
+        quote_build(business=shop.business, items=[shop.ticket(100), shop.ticket(100)])
+    assert refused.value.message == "At most 100 of one item per order."
+    assert Order.objects.count() == 0
+    # 100 in two lines is still fine: one line of 100, as if listed once.
+    quote = quote_build(business=shop.business, items=[shop.ticket(60), shop.ticket(40)])
+    assert [line.quantity for line in quote.lines] == [100]

@@ -155,9 +155,10 @@ def cart_items_merge(items: list[CartItem]) -> list[CartItem]:
             raise InvalidInput("Quantities are whole numbers.")
         if item.quantity < 1:
             raise InvalidInput("Quantities must be at least 1.")
-        if item.quantity > MAX_QUANTITY:
-            raise InvalidInput(f"At most {MAX_QUANTITY} of one item per order.")
         merged[item.key] = merged.get(item.key, 0) + item.quantity
+    # After merging: the same item listed twice at 100 is 200 of it.
+    if any(quantity > MAX_QUANTITY for quantity in merged.values()):
+        raise InvalidInput(f"At most {MAX_QUANTITY} of one item per order.")
     if len(merged) > MAX_LINES:
         raise InvalidInput(f"At most {MAX_LINES} different items per order.")
     return [
