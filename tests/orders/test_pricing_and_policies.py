@@ -154,3 +154,29 @@ def test_a_cart_listing_one_item_twice_is_held_to_100_of_it_in_all(shop: Shop) -
     # 100 in two lines is still fine: one line of 100, as if listed once.
     quote = quote_build(business=shop.business, items=[shop.ticket(60), shop.ticket(40)])
     assert [line.quantity for line in quote.lines] == [100]
+
+
+def test_a_withdrawn_option_is_named_as_no_longer_on_sale_not_as_a_missing_choice(
+    shop: Shop,
+) -> None:
+    import pytest
+
+    from tillbook.core.errors import InvalidInput
+
+    shop.regular.is_active = False
+    shop.regular.save()
+    shop.shirt_medium.is_active = False
+    shop.shirt_medium.save()
+    with pytest.raises(InvalidInput) as ticket:
+        quote_build(business=shop.business, items=[shop.ticket(1)])
+    assert ticket.value.message == "The Regular ticket for “Pricing Workshop” is no longer on sale."
+    with pytest.raises(InvalidInput) as variant:
+        quote_build(business=shop.business, items=[shop.shirt_item(1)])
+    assert variant.value.message == "The Medium option of “Maple T-shirt” is no longer on sale."
+    # No choice made at all: the buyer is still asked to choose.
+    with pytest.raises(InvalidInput) as unchosen:
+        quote_build(business=shop.business, items=[CartItem(shop.workshop.pk, 1)])
+    assert unchosen.value.message == "Choose a ticket type for “Pricing Workshop”."
+    with pytest.raises(InvalidInput) as unchosen:
+        quote_build(business=shop.business, items=[CartItem(shop.shirt.pk, 1)])
+    assert unchosen.value.message == "Choose an option of “Maple T-shirt”."

@@ -325,7 +325,10 @@ def _start_event(shop: Shop) -> None:
     ("make_unavailable", "problem"),
     [
         (_unpublish, "One of the items in your cart is no longer for sale."),
-        (_deactivate_ticket_type, "Choose a ticket type for “Pricing Workshop”."),
+        (
+            _deactivate_ticket_type,
+            "The Regular ticket for “Pricing Workshop” is no longer on sale.",
+        ),
         (_start_event, "“Pricing Workshop” has already started; tickets are closed."),
     ],
 )

@@ -174,19 +174,24 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
     variant = ticket_type = None
     price = offering.price
     if offering.kind == OfferingKind.PHYSICAL:
-        variant = next(
-            (v for v in offering.variants.all() if v.pk == item.variant_id and v.is_active), None
-        )
+        variant = next((v for v in offering.variants.all() if v.pk == item.variant_id), None)
         if variant is None:
             raise InvalidInput(f"Choose an option of “{offering.title}”.")
+        if not variant.is_active:
+            raise InvalidInput(
+                f"The {variant.name} option of “{offering.title}” is no longer on sale."
+            )
         price = variant.price if variant.price is not None else price
     elif offering.kind == OfferingKind.TICKET:
         ticket_type = next(
-            (t for t in offering.ticket_types.all() if t.pk == item.ticket_type_id and t.is_active),
-            None,
+            (t for t in offering.ticket_types.all() if t.pk == item.ticket_type_id), None
         )
         if ticket_type is None:
             raise InvalidInput(f"Choose a ticket type for “{offering.title}”.")
+        if not ticket_type.is_active:
+            raise InvalidInput(
+                f"The {ticket_type.name} ticket for “{offering.title}” is no longer on sale."
+            )
         event = getattr(offering, "event", None)
         if event is None or event.starts_at <= timezone.now():
             raise InvalidInput(f"“{offering.title}” has already started; tickets are closed.")
