@@ -178,3 +178,64 @@ def test_json_ld_offers_the_range_a_buyer_pays_or_the_one_price(client: Client, 
     assert '<meta property="product:price:amount" content="30.00">' in shirt_page
     course = _json_ld(client.get("/acme/p/coaching-101/").content.decode())["offers"]
     assert (course["@type"], course["price"]) == ("Offer", "0.00")
+
+
+def test_an_event_that_has_started_is_not_listed_and_its_page_offers_no_tickets(
+    client: Client, shop: Shop
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.catalog.models import Event
+
+    Event.objects.filter(offering=shop.workshop).update(
+        starts_at=timezone.now() - timedelta(minutes=5)
+    )
+    home = client.get("/acme/").content.decode()
+    assert "Pricing Workshop" not in home
+    assert "Pricing Workbook" in home
+    sitemap = client.get("/acme/sitemap.xml").content.decode()
+    assert "/acme/p/pricing-workshop/" not in sitemap
+    page = client.get("/acme/p/pricing-workshop/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "This event has started; tickets are no longer on sale." in html
+    assert "/acme/cart/add/" not in html
+    assert "Buy now" not in html and "Add to cart" not in html
+    assert "product:price:amount" not in html
+    assert "offers" not in _json_ld(html)
+
+
+def test_an_offering_whose_options_are_all_withdrawn_is_not_listed_and_not_priced(
+    client: Client, shop: Shop
+) -> None:
+    from tillbook.catalog.models import TicketType
+
+    shop.shirt_medium.is_active = False
+    shop.shirt_medium.save()
+    TicketType.objects.filter(offering=shop.workshop).update(is_active=False)
+    home = client.get("/acme/").content.decode()
+    assert "Maple T-shirt" not in home and "Pricing Workshop" not in home
+    assert "Pricing Workbook" in home
+    for slug in ("maple-t-shirt", "pricing-workshop"):
+        html = client.get(f"/acme/p/{slug}/").content.decode()
+        assert "This is no longer on sale." in html
+        assert "/acme/cart/add/" not in html
+        assert "Buy now" not in html and "Add to cart" not in html
+        # Not the base price ($25.00, $40.00) as if it could be bought.
+        assert "$25.00" not in html and "$40.00" not in html
+        assert "product:price:amount" not in html
+        assert "offers" not in _json_ld(html)
+
+
+def test_an_event_without_a_date_yet_is_not_listed_and_offers_no_tickets(
+    client: Client, shop: Shop
+) -> None:
+    from tillbook.catalog.models import Event
+
+    Event.objects.filter(offering=shop.workshop).delete()
+    assert "Pricing Workshop" not in client.get("/acme/").content.decode()
+    html = client.get("/acme/p/pricing-workshop/").content.decode()
+    assert "This is not on sale yet." in html
+    assert "/acme/cart/add/" not in html

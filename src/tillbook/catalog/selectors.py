@@ -4,18 +4,51 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from tillbook.catalog.models import Offering, OfferingKind, OfferingState, TicketType, Variant
+from tillbook.catalog.models import (
+    Event,
+    Offering,
+    OfferingKind,
+    OfferingState,
+    TicketType,
+    Variant,
+)
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 
 
 def offerings_published(*, business: Business) -> QuerySet[Offering]:
-    """What the business page lists (hidden offerings are reachable by their link only)."""
-    return Offering.objects.filter(business=business, state=OfferingState.PUBLISHED).exclude(
-        kind="service"
+    """What the business page lists (hidden offerings are reachable by their link only): only
+    what can be bought now, so not an event that has started nor an offering whose every
+    ticket type or variant was withdrawn (the same rules orders.pricing refuses a cart by)."""
+    upcoming = Event.objects.filter(offering=OuterRef("pk"), starts_at__gt=timezone.now())
+    ticket_types = TicketType.objects.filter(offering=OuterRef("pk"), is_active=True)
+    variants = Variant.objects.filter(offering=OuterRef("pk"), is_active=True)
+    return (
+        Offering.objects.filter(business=business, state=OfferingState.PUBLISHED)
+        .exclude(kind=OfferingKind.SERVICE)
+        .filter(
+            Q(Exists(upcoming), Exists(ticket_types), kind=OfferingKind.TICKET)
+            | Q(Exists(variants), kind=OfferingKind.PHYSICAL)
+            | ~Q(kind__in=(OfferingKind.TICKET, OfferingKind.PHYSICAL))
+        )
     )
+
+
+def offering_closed_reason(offering: Offering, options: list[Any]) -> str:
+    """Why a buyer cannot buy `offering` now, from its active `options` (offering_options);
+    empty when they can. The offering page says this instead of offering a buy form."""
+    if offering.kind == OfferingKind.TICKET:
+        event = getattr(offering, "event", None)
+        if event is not None and event.starts_at <= timezone.now():
+            return "This event has started; tickets are no longer on sale."
+        if event is None:
+            return "This is not on sale yet."
+    if offering.kind in (OfferingKind.TICKET, OfferingKind.PHYSICAL) and not options:
+        return "This is no longer on sale."
+    return ""
 
 
 def offering_public(*, business: Business, slug: str) -> Offering | None:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from tillbook.catalog.models import Offering, OfferingKind, OfferingState
 from tillbook.catalog.selectors import (
     OfferingPrice,
+    offering_closed_reason,
     offering_options,
     offering_price,
     offering_prices,
@@ -82,7 +83,10 @@ def _availability(options: list[Any]) -> dict[int, int | None]:
     return quotas_available(quotas, now=timezone.now())
 
 
-def _json_ld(offering: Offering, url: str, price: OfferingPrice, sold_out: bool) -> str:
+def _json_ld(
+    offering: Offering, url: str, price: OfferingPrice, sold_out: bool, *, on_sale: bool
+) -> str:
+    """Without an offer when the offering cannot be bought: no price a buyer cannot pay."""
     business = offering.business
     # Options at different prices are one AggregateOffer (schema.org): the range a buyer pays.
     amounts: dict[str, Any] = (
@@ -141,6 +145,8 @@ def _json_ld(offering: Offering, url: str, price: OfferingPrice, sold_out: bool)
             "offers": offer,
             "brand": {"@type": "Brand", "name": business.name},
         }
+    if not on_sale:
+        del data["offers"]
     # </script> inside a string must not end the script element.
     return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
 
@@ -170,6 +176,7 @@ def offering_page(request: HttpRequest, business_slug: str, offering_slug: str) 
             for o in options
         ]
         sold_out = bool(option_rows) and all(row["left"] == 0 for row in option_rows)
+        closed = offering_closed_reason(offering, options)
         url = absolute_url(reverse("storefront:offering", args=[business.slug, offering.slug]))
         response = render(
             request,
@@ -180,9 +187,10 @@ def offering_page(request: HttpRequest, business_slug: str, offering_slug: str) 
                 offering=offering,
                 options=option_rows,
                 sold_out=sold_out,
+                closed=closed,
                 canonical=url,
                 price=price,
-                json_ld=_json_ld(offering, url, price, sold_out),
+                json_ld=_json_ld(offering, url, price, sold_out, on_sale=not closed),
                 event=getattr(offering, "event", None) if offering.kind == "ticket" else None,
                 meta_description=offering.summary or strip_tags(offering.description)[:160],
                 indexable=offering.state == OfferingState.PUBLISHED,
