@@ -169,10 +169,12 @@ def test_a_withdrawn_option_is_named_as_no_longer_on_sale_not_as_a_missing_choic
     shop.shirt_medium.save()
     with pytest.raises(InvalidInput) as ticket:
         quote_build(business=shop.business, items=[shop.ticket(1)])
-    assert ticket.value.message == "The Regular ticket for “Pricing Workshop” is no longer on sale."
+    assert (
+        ticket.value.message == "The ticket “Regular” for “Pricing Workshop” is no longer on sale."
+    )
     with pytest.raises(InvalidInput) as variant:
         quote_build(business=shop.business, items=[shop.shirt_item(1)])
-    assert variant.value.message == "The Medium option of “Maple T-shirt” is no longer on sale."
+    assert variant.value.message == "The option “Medium” of “Maple T-shirt” is no longer on sale."
     # No choice made at all: the buyer is still asked to choose.
     with pytest.raises(InvalidInput) as unchosen:
         quote_build(business=shop.business, items=[CartItem(shop.workshop.pk, 1)])

@@ -327,7 +327,7 @@ def _start_event(shop: Shop) -> None:
         (_unpublish, "One of the items in your cart is no longer for sale."),
         (
             _deactivate_ticket_type,
-            "The Regular ticket for “Pricing Workshop” is no longer on sale.",
+            "The ticket “Regular” for “Pricing Workshop” is no longer on sale.",
         ),
         (_start_event, "“Pricing Workshop” has already started; tickets are closed."),
     ],

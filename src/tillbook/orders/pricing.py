@@ -179,7 +179,7 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
             raise InvalidInput(f"Choose an option of “{offering.title}”.")
         if not variant.is_active:
             raise InvalidInput(
-                f"The {variant.name} option of “{offering.title}” is no longer on sale."
+                f"The option “{variant.name}” of “{offering.title}” is no longer on sale."
             )
         price = variant.price if variant.price is not None else price
     elif offering.kind == OfferingKind.TICKET:
@@ -190,7 +190,7 @@ def _line_for(business: Business, item: CartItem, offerings: dict[int, Offering]
             raise InvalidInput(f"Choose a ticket type for “{offering.title}”.")
         if not ticket_type.is_active:
             raise InvalidInput(
-                f"The {ticket_type.name} ticket for “{offering.title}” is no longer on sale."
+                f"The ticket “{ticket_type.name}” for “{offering.title}” is no longer on sale."
             )
         event = getattr(offering, "event", None)
         if event is None or event.starts_at <= timezone.now():
