@@ -657,3 +657,39 @@ def test_the_upgrade_counts_orders_paid_in_parts_again(scoped: Business, owner: 
     migration.count_orders_again(apps, SimpleNamespace(connection=connection))
     assert metrics("--from", "2026-09-01", "--to", "2026-09-30")["orders"] == 5
     assert lifetime_value_by_cohort(business=scoped)[0].orders == 5
+
+
+def test_a_booking_paid_only_at_the_venue_is_one_order(scoped: Business, owner: User) -> None:
+    """A pay-later booking (or one staff booked for a customer) has no deposit: staff record
+    the money in the calendar (booking_mark_paid), a "booking_charge" request. That payment is
+    the booking's only one, so it is its order; a balance after a deposit is still not."""
+    from datetime import UTC
+
+    from tillbook.insights.customers import lifetime_value_by_cohort
+    from tillbook.payments.models import PaymentRequest
+
+    def paid(amount: int, day: int, purpose: str, booking_id: str) -> None:
+        request = PaymentRequest.objects.create(
+            business=scoped,
+            token=f"tok-{purpose}-{booking_id}",
+            purpose=purpose,
+            purpose_id=booking_id,
+            title=purpose,
+            currency="USD",
+            amount=amount,
+        )
+        payment = _paid(scoped, amount, datetime(2026, 9, day, 15, tzinfo=UTC), "a@example.com")
+        payment.request = request
+        payment.save(update_fields=["request"])
+
+    paid(6000, 2, "booking_charge", "7")  # booking 7, paid in cash after the session
+    paid(3000, 3, "booking", "8")  # booking 8's deposit: its order
+    paid(7000, 9, "booking_charge", "8")  # booking 8's balance: part of that order
+    data = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (data["gross_sales"], data["orders"], data["average_order_value"]) == (
+        "160.00",
+        2,
+        "80.00",
+    )
+    [cohort] = lifetime_value_by_cohort(business=scoped)
+    assert (cohort.customers, cohort.orders, cohort.revenue) == (1, 2, 16000)

@@ -65,22 +65,33 @@ logger = logging.getLogger(__name__)
 
 # An order is what a customer ordered, however many payments paid for it. A payment counts as
 # one unless it pays more of something already ordered: a booking's balance or no-show fee
-# (the deposit was the order), or a later part of a request paid in parts (cash instalments).
-# Each payment on a reusable link is an order of its own, as is each imported payment.
-FOLLOW_UP_PURPOSES = ("booking_charge",)
+# after its deposit (the booking's first payment, whichever request took it, is the order: a
+# pay-later booking's only payment is the cash staff recorded, a "booking_charge"), or a later
+# part of a request paid in parts (cash instalments). Each payment on a reusable link is an
+# order of its own, as is each imported payment.
+BOOKING_PURPOSES = ("booking", "booking_charge")
 
 
 def starts_an_order() -> Q:
-    """Of succeeded payments, those that are orders (see FOLLOW_UP_PURPOSES)."""
-    earlier = Payment.objects.filter(
-        Q(succeeded_at__lt=OuterRef("succeeded_at"))
-        | Q(succeeded_at=OuterRef("succeeded_at"), pk__lt=OuterRef("pk")),
-        request=OuterRef("request"),
+    """Of succeeded payments, those that are orders (see BOOKING_PURPOSES)."""
+    earlier = Q(succeeded_at__lt=OuterRef("succeeded_at")) | Q(
+        succeeded_at=OuterRef("succeeded_at"), pk__lt=OuterRef("pk")
+    )
+    same_request = Payment.objects.filter(
+        earlier, request=OuterRef("request"), state=PaymentState.SUCCEEDED
+    )
+    same_booking = Payment.objects.filter(
+        earlier,
+        business=OuterRef("business"),
+        request__purpose__in=BOOKING_PURPOSES,
+        request__purpose_id=OuterRef("request__purpose_id"),
         state=PaymentState.SUCCEEDED,
     )
-    return Q(request__isnull=True) | (
-        ~Q(request__purpose__in=FOLLOW_UP_PURPOSES)
-        & (Q(request__is_reusable=True) | Q(~Exists(earlier)))
+    for_booking = Q(request__purpose__in=BOOKING_PURPOSES)
+    return (
+        Q(request__isnull=True)
+        | (for_booking & ~Exists(same_booking))
+        | (~for_booking & (Q(request__is_reusable=True) | ~Exists(same_request)))
     )
 
 
@@ -89,15 +100,24 @@ def _starts_an_order_sql() -> tuple[str, str, list[str]]:
     (1 for an order, else 0) and the expression's parameters."""
     payments = connection.ops.quote_name(Payment._meta.db_table)
     requests = connection.ops.quote_name(PaymentRequest._meta.db_table)
-    purposes = ", ".join(["%s"] * len(FOLLOW_UP_PURPOSES))
+    purposes = ", ".join(["%s"] * len(BOOKING_PURPOSES))
+    earlier = (
+        "e.state = %s AND (e.succeeded_at < p.succeeded_at "
+        "OR (e.succeeded_at = p.succeeded_at AND e.id < p.id))"
+    )
     join = f" LEFT JOIN {requests} q ON q.id = p.request_id"
     expression = (
-        f"CASE WHEN p.request_id IS NULL OR (q.purpose NOT IN ({purposes}) AND (q.is_reusable "  # noqa: S608
-        f"OR NOT EXISTS (SELECT 1 FROM {payments} e WHERE e.request_id = p.request_id "
-        "AND e.state = %s AND (e.succeeded_at < p.succeeded_at "
-        "OR (e.succeeded_at = p.succeeded_at AND e.id < p.id))))) THEN 1 ELSE 0 END"
+        "CASE WHEN p.request_id IS NULL THEN 1 "  # noqa: S608 - quoted names and placeholders
+        f"WHEN q.purpose IN ({purposes}) THEN CASE WHEN EXISTS (SELECT 1 FROM {payments} e "
+        f"JOIN {requests} b ON b.id = e.request_id WHERE b.business_id = q.business_id "
+        f"AND b.purpose IN ({purposes}) AND b.purpose_id = q.purpose_id AND {earlier}) "
+        "THEN 0 ELSE 1 END "
+        "WHEN q.is_reusable THEN 1 "
+        f"WHEN EXISTS (SELECT 1 FROM {payments} e WHERE e.request_id = p.request_id "
+        f"AND {earlier}) THEN 0 ELSE 1 END"
     )
-    return join, expression, [*FOLLOW_UP_PURPOSES, PaymentState.SUCCEEDED.value]
+    succeeded = PaymentState.SUCCEEDED.value
+    return join, expression, [*BOOKING_PURPOSES, *BOOKING_PURPOSES, succeeded, succeeded]
 
 
 FIRSTS = "customer_first_payment"
