@@ -188,3 +188,46 @@ def test_from_major_accepts_up_to_the_largest_amount() -> None:
     assert Money.from_major("-1e13", "USD") == Money(-(10**15), "USD")
     assert Money.from_major("1000000000000000", "JPY") == Money(10**15, "JPY")
     assert Money.MAX_MINOR_UNITS < 2**63 // 1000  # room for totals in a bigint column
+
+
+@pytest.mark.parametrize(
+    ("typed", "currency", "locale", "minor"),
+    [
+        # In de_DE "1.500" is fifteen hundred (it was kept as 1,50 €, a thousand times too
+        # little: the mirror of the 12,50 → 1,250.00 the comma gave).
+        ("1.500", "EUR", "de_DE", 150000),
+        ("12.000.000", "EUR", "de_DE", 1200000000),
+        ("1.234,50", "EUR", "de_DE", 123450),
+        ("12,5", "EUR", "de_DE", 1250),
+        ("1.000", "JPY", "de_DE", 1000),
+        ("1.000", "EUR", "es_ES", 100000),
+        # Amounts are shown in forms as "1.50" (major_string): read back the same.
+        ("1.50", "EUR", "de_DE", 150),
+        ("0.500", "EUR", "de_DE", 50),
+        ("1.500", "KWD", "de_DE", 1500),  # three decimals: a dot is their decimal point
+        # Where a comma groups thousands, a dot is the decimal point.
+        ("1.500", "USD", "en_US", 150),
+        ("1,234.50", "USD", "en_US", 123450),
+        (" 12.50 ", "USD", "en_US", 1250),
+    ],
+)
+def test_typed_amounts_are_read_as_the_locale_writes_them(
+    typed: str, currency: str, locale: str, minor: int
+) -> None:
+    assert Money.from_typed(typed, currency, locale) == Money(minor, currency)
+
+
+@pytest.mark.parametrize(
+    ("typed", "locale", "message"),
+    [
+        ("12,50", "en_US", "'12,50' is not an amount; write it like 1234.50."),
+        ("1,234", "de_DE", "1,234 has more decimals than EUR allows (2)."),
+        ("12,50 €", "de_DE", "'12,50 €' is not an amount; write it like 1234.50."),
+    ],
+)
+def test_a_typed_amount_that_fits_no_reading_is_refused_in_the_words_typed(
+    typed: str, locale: str, message: str
+) -> None:
+    with pytest.raises(InvalidAmount) as refused:
+        Money.from_typed(typed, "EUR", locale)
+    assert str(refused.value) == message

@@ -7,6 +7,7 @@ a minor unit (100.00 in three parts is 33.34 + 33.33 + 33.33).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -16,9 +17,13 @@ from babel.numbers import (
     NumberFormatError,
     format_currency,
     get_currency_precision,
+    get_group_symbol,
     list_currencies,
     parse_decimal,
 )
+
+# "1.500", "12.000.000": thousands grouped with dots (a first group without a leading zero).
+_DOT_GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:\.\d{3})+")
 
 
 class CurrencyMismatch(ValueError):
@@ -117,17 +122,31 @@ class Money:
     @classmethod
     def from_typed(cls, text: str, currency: str, locale: str) -> Money:
         """Read an amount a person typed in a form, as the business's `locale` writes amounts:
-        "1,234.50" where a comma groups thousands (en_US), "12,50" where it marks the decimals
-        (de_DE). A comma that fits neither is refused, never dropped ("12,50" in a shop that
-        writes 12.50 is not 1,250.00). Without a comma, as `from_major`."""
-        text = text.strip()
+        "1,234.50" where a comma groups thousands (en_US), "12,50" and "1.500" where a comma
+        marks the decimals and a dot groups thousands (de_DE). A comma that fits neither is
+        refused, never dropped ("12,50" in a shop that writes 12.50 is not 1,250.00).
+
+        Otherwise as `from_major`, which is also how amounts are shown in forms ("1.50"): a
+        dot is grouping only before exactly three digits ("1.500", "12.000.000"), and never
+        in a currency with three decimals, whose amounts are shown so ("1.500" KWD)."""
+        typed = text.strip()
+        text = typed
         if "," in text:
             try:
                 text = str(parse_decimal(text, locale=locale, strict=True))
             except NumberFormatError:
                 shown = text if len(text) <= 20 else f"{text[:20]}…"
                 raise InvalidAmount(f"{shown!r} is not an amount; write it like 1234.50.") from None
-        return cls.from_major(text, currency)
+        elif (
+            _DOT_GROUPED.fullmatch(text)
+            and get_group_symbol(locale) == "."
+            and currency_precision(currency) != 3
+        ):
+            text = text.replace(".", "")
+        try:
+            return cls.from_major(text, currency)
+        except InvalidAmount as error:  # in the words the person typed, not as parsed
+            raise InvalidAmount(str(error).replace(text, typed, 1)) from None
 
     # Views --------------------------------------------------------------------------------
 
