@@ -238,3 +238,17 @@ def test_shortfall_list_and_honouring(owner_client: Client, shop: Shop) -> None:
     owner_client.post(f"/manage/acme/sales/{order.pk}/accept/")
     assert Ticket.objects.filter(order=order).count() == 1
     assert "Resolved" in owner_client.get("/manage/acme/sales/no-place/").content.decode()
+
+
+@pytest.mark.parametrize("typed", ["9" * 20, "9" * 5000])
+def test_check_in_of_a_ticket_number_too_long_for_an_id_is_404_and_changes_nothing(
+    owner_client: Client, shop: Shop, typed: str
+) -> None:
+    """0e99fd4 swapped isdigit for isdecimal but kept int() of any length: 5,000 digits is
+    past Python's int() limit, and 20 digits past what an id column holds."""
+    paid_order(shop, [shop.ticket(1)])
+    before = database_fingerprint()
+    base = f"/manage/acme/catalog/{shop.workshop.pk}"
+    answer = owner_client.post(f"{base}/attendees/", {"ticket": typed, "q": ""})
+    assert answer.status_code == 404
+    assert database_fingerprint() == before
