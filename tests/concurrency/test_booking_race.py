@@ -192,3 +192,56 @@ def test_two_people_racing_for_the_one_room_get_one_booking(business, setup) -> 
     assert sum(outcome.succeeded for outcome in outcomes) == 1
     with business_scope(business):
         assert Booking.objects.get().resource == room
+
+
+def test_a_new_hold_leaves_a_run_out_hold_alone_while_its_payment_is_being_confirmed(
+    business, setup
+) -> None:
+    """A hold ran out and its payment is arriving right now: payment confirmation holds the
+    payment request's lock (it then takes the service's, to re-claim the time). A new customer's
+    hold, which holds the service's lock while it expires run-out holds in its way, must not
+    wait for that request: the two would wait on each other. It leaves the booking being paid
+    alone and answers that the time is no longer free; without skipping, it waits for the
+    request (here until lock_timeout gives up)."""
+    from django.db import transaction
+
+    from tillbook.payments.models import PaymentRequest, RequestState
+    from tillbook.scheduling.services import CustomerDetails, booking_submit_details
+
+    service, coach, start = setup
+    with business_scope(business):
+        Service.objects.filter(pk=service.pk).update(payment_mode="full")
+        service.refresh_from_db()
+        paying = booking_hold(service=service, duration_minutes=60, start=start, staff=coach)
+        paying_booking = booking_submit_details(
+            booking=paying.booking, details=CustomerDetails(name="Ann", email="ann@example.com")
+        )
+        assert paying_booking.state == BookingState.AWAITING_PAYMENT
+        Booking.objects.filter(pk=paying_booking.pk).update(
+            hold_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        request_id = paying_booking.payment_request_id
+    locked, done = threading.Event(), threading.Event()
+
+    def confirming() -> None:
+        with business_scope(business), transaction.atomic():
+            PaymentRequest.objects.select_for_update().get(pk=request_id)
+            locked.set()
+            done.wait(BARRIER_TIMEOUT)
+
+    def holding() -> Booking:
+        assert locked.wait(BARRIER_TIMEOUT)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '3s'")
+            return _holder(business, service, coach, start, 60)()
+        finally:
+            done.set()
+
+    payment, hold = race(confirming, holding)
+    assert payment.succeeded, payment.error
+    assert isinstance(hold.error, SlotUnavailable), hold.error
+    with business_scope(business):
+        assert Booking.objects.get(pk=paying_booking.pk).state == BookingState.AWAITING_PAYMENT
+        assert PaymentRequest.objects.get(pk=request_id).state == RequestState.OPEN
+        assert Booking.objects.count() == 1

@@ -455,10 +455,12 @@ def _expire_overlapping(
     if service.resource_id is not None:
         by_staff = by_staff | overlapping.filter(resource_id=service.resource_id)
     for booking_id in list(by_staff.values_list("pk", flat=True)):
-        _expire(booking_id, now)
+        # Holding the service's lock: a run-out hold whose payment is being confirmed right now
+        # (its request locked, the service's lock wanted next) is left alone, not waited for.
+        _expire(booking_id, now, unless_being_paid=True)
 
 
-def _expire(booking_id: int, now: datetime) -> bool:
+def _expire(booking_id: int, now: datetime, *, unless_being_paid: bool = False) -> bool:
     from tillbook.payments.models import PaymentRequest, RequestState
     from tillbook.payments.services import payment_request_close
 
@@ -469,7 +471,9 @@ def _expire(booking_id: int, now: datetime) -> bool:
         if request_id is not None:
             # The request before the booking, as payment_confirm and booking_cancel lock them:
             # a late payment or a cancel arriving now never waits on this in a cycle.
-            PaymentRequest.objects.select_for_update().filter(pk=request_id).first()
+            paying = PaymentRequest.objects.select_for_update(skip_locked=unless_being_paid)
+            if paying.filter(pk=request_id).values_list("pk", flat=True).first() is None:
+                return False  # locked by a payment being confirmed: its outcome decides
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
         if (
             booking is None
