@@ -11,6 +11,16 @@ from tillbook.core.models import RESERVED_SLUGS, slug_validator
 from tillbook.core.money import is_known_currency
 
 
+def id_from_text(value: object) -> int | None:
+    """One of Tillbook's ids sent back as text (a form field, a link, processor metadata), or
+    None when it cannot be one: ASCII digits only (isdigit() also accepts "²", which int()
+    refuses) and at most 18 of them (every id fits a bigint; int() refuses thousands)."""
+    text = value if isinstance(value, str) else str(value or "")
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
+
+
 def validate_currency(code: str) -> str:
     code = (code or "").strip().upper()
     if not is_known_currency(code):

@@ -60,20 +60,20 @@ from tillbook.payments.models import (
     Refund,
     RefundState,
 )
+from tillbook.scheduling.models import BOOKING_PURPOSES
 
 logger = logging.getLogger(__name__)
 
 # An order is what a customer ordered, however many payments paid for it. A payment counts as
 # one unless it pays more of something already ordered: a booking's balance or no-show fee
-# after its deposit (the booking's first payment, whichever request took it, is the order: a
-# pay-later booking's only payment is the cash staff recorded, a "booking_charge"), or a later
-# part of a request paid in parts (cash instalments). Each payment on a reusable link is an
-# order of its own, as is each imported payment.
-BOOKING_PURPOSES = ("booking", "booking_charge")
+# after its deposit (the booking's first payment, whichever of its requests took it, is the
+# order: a pay-later booking's only payment is the cash staff recorded, a booking charge), or a
+# later part of a request paid in parts (cash instalments). Each payment on a reusable link is
+# an order of its own, as is each imported payment.
 
 
 def starts_an_order() -> Q:
-    """Of succeeded payments, those that are orders (see BOOKING_PURPOSES)."""
+    """Of succeeded payments, those that are orders (as the comment above says)."""
     earlier = Q(succeeded_at__lt=OuterRef("succeeded_at")) | Q(
         succeeded_at=OuterRef("succeeded_at"), pk__lt=OuterRef("pk")
     )

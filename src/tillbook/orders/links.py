@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.crypto import salted_hmac
 
 from tillbook.core.links import absolute_url
+from tillbook.core.validation import id_from_text
 from tillbook.orders.models import Order, Ticket
 
 
@@ -29,10 +30,7 @@ def order_token_matches(order: Order, token: str) -> bool:
 
 
 def token_order_id(token: str) -> int | None:
-    head = token.split(".", 1)[0]
-    if not head.isdecimal() or len(head) > 18:
-        return None
-    return int(head)
+    return id_from_text(token.split(".", 1)[0])
 
 
 def order_url(order: Order) -> str:

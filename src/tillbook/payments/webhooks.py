@@ -24,6 +24,7 @@ from django.db import transaction
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
+from tillbook.core.validation import id_from_text
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
     Payment,
@@ -158,18 +159,8 @@ def _object(event: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _id_of(value: object) -> int | None:
-    """One of our ids echoed back in an event, or None. Metadata can be typed in Stripe's
-    dashboard; isdigit() alone lets "²" through, which int() refuses, as it refuses more
-    than 4,300 digits."""
-    text = str(value or "")
-    if not (text.isascii() and text.isdigit()) or len(text) > 18:
-        return None
-    return int(text)
-
-
 def _payment_by_id(business: Business, value: object) -> Payment | None:
-    payment_id = _id_of(value)
+    payment_id = id_from_text(value)
     if payment_id is None:
         return None
     return Payment.objects.filter(business=business, provider="stripe", pk=payment_id).first()
@@ -372,7 +363,7 @@ def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> R
         found = Refund.objects.filter(payment=payment, provider_reference=reference).first()
         if found is not None:
             return found
-    refund_id = _id_of(metadata.get("tillbook_refund"))
+    refund_id = id_from_text(metadata.get("tillbook_refund"))
     if refund_id is not None:
         return Refund.objects.filter(payment=payment, pk=refund_id).first()
     return None

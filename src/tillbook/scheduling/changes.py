@@ -19,7 +19,13 @@ from tillbook.core.models import User
 from tillbook.core.money import Money
 from tillbook.scheduling import notifications
 from tillbook.scheduling.availability import Interval, slot_is_offered
-from tillbook.scheduling.models import Booking, BookingLink, BookingState
+from tillbook.scheduling.models import (
+    BOOKING_CHARGE_PURPOSE,
+    BOOKING_PURPOSES,
+    Booking,
+    BookingLink,
+    BookingState,
+)
 from tillbook.scheduling.policy import CancellationTerms, cancellation_terms
 from tillbook.scheduling.selectors import group_session_key, service_slots
 from tillbook.scheduling.services import (
@@ -175,7 +181,7 @@ def _payments(booking: Booking) -> QuerySet[Payment]:
 
     return Payment.objects.filter(
         business=booking.business,
-        request__purpose__in=("booking", "booking_charge"),
+        request__purpose__in=BOOKING_PURPOSES,
         request__purpose_id=str(booking.pk),
         state=PaymentState.SUCCEEDED,
     )
@@ -202,7 +208,7 @@ def _lock_open_requests(booking: Booking) -> set[int]:
     """
     from tillbook.payments.models import PaymentRequest, RequestState
 
-    its_own = Q(purpose="booking_charge", purpose_id=str(booking.pk))
+    its_own = Q(purpose=BOOKING_CHARGE_PURPOSE, purpose_id=str(booking.pk))
     if booking.payment_request_id is not None:
         its_own |= Q(pk=booking.payment_request_id)
     requests = PaymentRequest.objects.filter(

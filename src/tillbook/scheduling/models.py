@@ -243,6 +243,13 @@ ONE_TO_ONE_KEY = "b:"
 # constraints in migration 0002 too: keep both in step.
 BLOCKING_STATES = (BookingState.HELD, BookingState.AWAITING_PAYMENT, BookingState.CONFIRMED)
 
+# What a booking's payment requests are for (scheduling.purposes): the payment that confirms
+# it, in full or a deposit, and later charges (its balance, a no-show fee). A booking's
+# requests are those of these purposes whose purpose_id is the booking's id.
+BOOKING_PURPOSE = "booking"
+BOOKING_CHARGE_PURPOSE = "booking_charge"
+BOOKING_PURPOSES = (BOOKING_PURPOSE, BOOKING_CHARGE_PURPOSE)
+
 
 class Booking(TenantModel):
     # Stable across reschedules: the calendar file's UID.

@@ -36,6 +36,7 @@ from tillbook.scheduling.availability import (
 )
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
+    BOOKING_PURPOSE,
     Booking,
     BookingEvent,
     BookingLink,
@@ -614,7 +615,7 @@ def booking_submit_details(
         when = wall_time(locked.start, locked.customer_timezone)
         request = payment_request_create(
             business=locked.business,
-            purpose="booking",
+            purpose=BOOKING_PURPOSE,
             purpose_id=str(locked.pk),
             title=f"{locked.service.name}, {when}",
             amount=locked.deposit_money,

@@ -19,6 +19,7 @@ from tillbook.payments.services import manual_payment_record, payment_request_cr
 from tillbook.scheduling import notifications
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
+    BOOKING_CHARGE_PURPOSE,
     Booking,
     BookingState,
     Service,
@@ -76,7 +77,7 @@ def booking_create_for_customer(
 def _charge_request(booking: Booking, amount: Money, title: str) -> PaymentRequest:
     return payment_request_create(
         business=booking.business,
-        purpose="booking_charge",
+        purpose=BOOKING_CHARGE_PURPOSE,
         purpose_id=str(booking.pk),
         title=title,
         amount=amount,

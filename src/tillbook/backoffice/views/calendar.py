@@ -34,7 +34,13 @@ from tillbook.insights.periods import FIRST_DAY, LAST_DAY
 from tillbook.payments.models import Payment, PaymentRequest
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
 from tillbook.scheduling.imports import busy_times_store
-from tillbook.scheduling.models import Booking, CalendarImport, Service, StaffMember
+from tillbook.scheduling.models import (
+    BOOKING_PURPOSES,
+    Booking,
+    CalendarImport,
+    Service,
+    StaffMember,
+)
 from tillbook.scheduling.selectors import blocks_between, bookings_between, paid_without_time
 from tillbook.scheduling.services import CustomerDetails
 from tillbook.scheduling.setup import (
@@ -169,7 +175,7 @@ def _booking_page(request: HttpRequest, booking: Booking, *, status: int = 200) 
     requests = list(
         PaymentRequest.objects.filter(
             business=booking.business,
-            purpose__in=("booking", "booking_charge"),
+            purpose__in=BOOKING_PURPOSES,
             purpose_id=str(booking.pk),
         ).order_by("created_at")
     )

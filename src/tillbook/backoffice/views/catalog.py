@@ -35,6 +35,7 @@ from tillbook.catalog.selectors import offerings_search
 from tillbook.core.errors import InvalidInput, TillbookError
 from tillbook.core.models import Business, Role, timezone_choices
 from tillbook.core.money import InvalidAmount, Money
+from tillbook.core.validation import id_from_text
 from tillbook.orders.capacity import quotas_available
 from tillbook.orders.pricing import shop_settings
 
@@ -286,9 +287,8 @@ def _problem(request: HttpRequest, offering: Offering, error: TillbookError) -> 
 def _pick(model: Any, offering: Offering, raw: str) -> Any:
     if not raw:
         return None
-    if not raw.isdecimal() or len(raw) > 18:  # an id, not thousands of digits
-        raise InvalidInput("Unknown item.")
-    found = model.objects.filter(offering=offering, pk=int(raw)).first()
+    pk = id_from_text(raw)
+    found = model.objects.filter(offering=offering, pk=pk).first() if pk is not None else None
     if found is None:
         raise InvalidInput("Unknown item.")
     return found
@@ -527,11 +527,9 @@ def discount_list(request: HttpRequest) -> HttpResponse:
             offering_id = post.get("offering", "")
             offering = None
             if offering_id:
-                offering = (
-                    Offering.objects.filter(business=business, pk=int(offering_id)).first()
-                    if offering_id.isdecimal()
-                    else None
-                )
+                pk = id_from_text(offering_id)
+                if pk is not None:
+                    offering = Offering.objects.filter(business=business, pk=pk).first()
                 if offering is None:
                     # Not a code for every offering instead of the one that was meant.
                     raise InvalidInput("Choose an offering from the list.")

@@ -13,6 +13,7 @@ from tillbook.backoffice.access import business_of, business_view, page, user_of
 from tillbook.backoffice.views.helpers import csv_response
 from tillbook.catalog.models import Event
 from tillbook.core.errors import TillbookError
+from tillbook.core.validation import id_from_text
 from tillbook.orders.fulfilment import ticket_check_in
 from tillbook.orders.links import ticket_code_matches, token_order_id
 from tillbook.orders.models import Ticket
@@ -37,12 +38,12 @@ def attendees(request: HttpRequest, offering_id: int) -> HttpResponse:
     result = None
     status = 200
     if request.method == "POST":
-        raw = request.POST.get("ticket", "")
+        pk = id_from_text(request.POST.get("ticket", ""))
         ticket = (
-            Ticket.objects.filter(business=business_of(request), pk=int(raw))
+            Ticket.objects.filter(business=business_of(request), pk=pk)
             .select_related("event__offering")
             .first()
-            if raw.isdecimal() and len(raw) <= 18  # an id, not thousands of digits
+            if pk is not None
             else None
         )
         if ticket is None:

@@ -33,6 +33,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.core.selectors import business_by_slug
+from tillbook.core.validation import id_from_text
 from tillbook.customers.attribution import latest_touch
 from tillbook.payments.models import Payment
 from tillbook.payments.providers import enabled_providers
@@ -220,9 +221,7 @@ def booking_hold_view(request: HttpRequest, business_slug: str, service_slug: st
         staff_param = request.POST.get("staff", "any")
         staff = None
         if staff_param != "any":
-            # int() refuses "²" (which isdigit() accepts) and strings past 4,300 digits.
-            is_id = staff_param.isascii() and staff_param.isdigit() and len(staff_param) <= 18
-            staff = service.staff.filter(pk=int(staff_param) if is_id else 0).first()
+            staff = service.staff.filter(pk=id_from_text(staff_param) or 0).first()
             if staff is None:
                 return _service_page(
                     request, business, service, error="Choose someone from the list.", status=400
