@@ -23,7 +23,7 @@ from tillbook.api.models import ApiToken
 from tillbook.api.services import api_token_authenticate
 from tillbook.core.errors import Forbidden, InvalidInput, TillbookError
 from tillbook.core.scoping import business_scope
-from tillbook.insights.periods import FIRST_DAY, LAST_DAY
+from tillbook.insights.periods import FIRST_DAY, LAST_DAY, within_years
 
 # For text query parameters: PostgreSQL refuses a NUL character in any text value, so a search
 # for one would end in a server error instead of an answer.
@@ -38,7 +38,7 @@ def plausible_times(**times: datetime | None) -> None:
     wrong = {
         field: [f"Give a time between {FIRST_DAY.year} and {LAST_DAY.year}."]
         for field, value in times.items()
-        if value is not None and not FIRST_DAY.year <= value.year <= LAST_DAY.year
+        if value is not None and not within_years(value)
     }
     if wrong:
         raise InvalidInput(next(iter(wrong.values()))[0], field_errors=wrong)

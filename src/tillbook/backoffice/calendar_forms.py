@@ -10,7 +10,7 @@ from django import forms
 
 from tillbook.core.errors import InvalidInput
 from tillbook.core.models import Business
-from tillbook.insights.periods import FIRST_DAY, LAST_DAY
+from tillbook.insights.periods import FIRST_DAY, LAST_DAY, within_years
 from tillbook.scheduling.models import Service, StaffMember
 
 LOCAL_HELP = "In the staff member's own time zone, e.g. 2026-12-07 14:30."
@@ -25,7 +25,7 @@ def parse_local(text: str, zone_name: str) -> datetime:
             f"{text or 'An empty value'} is not a date and time; write it as 2026-12-07 14:30.",
             field_errors={"start": ["Not a date and time."]},
         ) from None
-    if not FIRST_DAY.year <= naive.year <= LAST_DAY.year:
+    if not within_years(naive):
         # Year 1 or 9999 parses, but the buffers and margins added to it overflow.
         message = f"Pick a date from {FIRST_DAY.year} to {LAST_DAY.year}."
         raise InvalidInput(message, field_errors={"start": [message]})

@@ -10,15 +10,15 @@ from django import forms
 
 from tillbook.core.models import Business
 from tillbook.core.money import InvalidAmount, Money
-from tillbook.insights.periods import FIRST_DAY, LAST_DAY
+from tillbook.insights.periods import FIRST_DAY, LAST_DAY, within_years
 from tillbook.payments.models import AmountType, PaymentState
 from tillbook.payments.providers import provider_classes
 from tillbook.payments.providers.base import PaymentProvider
 
 
-def within_years(day: date) -> None:
+def years_validator(day: date) -> None:
     """Year 9999 is a valid date, but the day after it (or its end in UTC) is not."""
-    if not FIRST_DAY <= day <= LAST_DAY:
+    if not within_years(day):
         raise forms.ValidationError(f"Pick a date from {FIRST_DAY.year} to {LAST_DAY.year}.")
 
 
@@ -46,8 +46,8 @@ class PaymentFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=200, label="Search")
     state = forms.ChoiceField(required=False, choices=[("", "Any state"), *PaymentState.choices])
     provider = forms.ChoiceField(required=False, choices=())
-    created_from = forms.DateField(required=False, label="From", validators=[within_years])
-    created_to = forms.DateField(required=False, label="To", validators=[within_years])
+    created_from = forms.DateField(required=False, label="From", validators=[years_validator])
+    created_to = forms.DateField(required=False, label="To", validators=[years_validator])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +122,7 @@ class PaymentLinkForm(forms.Form):
     )
     expires_on = forms.DateField(
         required=False,
-        validators=[within_years],
+        validators=[years_validator],
         label="Expires on",
         help_text="The link stops working at the end of this day (your time zone).",
         widget=forms.DateInput(attrs={"type": "date"}),

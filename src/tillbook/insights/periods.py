@@ -77,10 +77,17 @@ def iso_day(text: str) -> date:
     return date.fromisoformat(text)
 
 
+def within_years(moment: date) -> bool:
+    """Whether a day (or a datetime, by its own calendar day) lies in the years Tillbook deals
+    with. Year 1 or 9999 parses, but a day, a week or a zone added to it overflows."""
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def period_between(first: date, last: date, zone: ZoneInfo) -> Period:
     """A period asked for by a person (the range picker, `tillbook metrics`)."""
     for day, name in ((first, "from"), (last, "to")):
-        if not FIRST_DAY <= day <= LAST_DAY:
+        if not within_years(day):
             raise InvalidInput(
                 f"Pick dates from {FIRST_DAY.year} to {LAST_DAY.year}; {day} is outside.",
                 field_errors={name: [f"Between {FIRST_DAY.year} and {LAST_DAY.year}."]},

@@ -30,7 +30,7 @@ from tillbook.core.links import absolute_url
 from tillbook.core.models import Business, Role
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.tasks import enqueue_on_commit
-from tillbook.insights.periods import FIRST_DAY, LAST_DAY
+from tillbook.insights.periods import within_years
 from tillbook.payments.models import Payment, PaymentRequest
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
 from tillbook.scheduling.imports import busy_times_store
@@ -70,7 +70,7 @@ def _day(text: str, zone: ZoneInfo) -> date:
     except ValueError:
         day = None
     # Year 1 or 9999 would overflow the week around it: show this week instead.
-    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+    if day is None or not within_years(day):
         return timezone.now().astimezone(zone).date()
     return day
 
