@@ -358,3 +358,49 @@ def test_customer_values_are_read_once_and_kept_per_business(
 
     with django_assert_num_queries(10 if connection.vendor == "sqlite" else 14):
         assert _cohorts(scoped) == [(date(2026, 9, 1), "USD", 1, 1, 1000)]
+
+
+def test_a_payment_left_unfinished_for_over_a_week_stops_holding_the_rollups_back(
+    scoped: Business,
+) -> None:
+    """A payment still waiting when the rollups read it is read again at every refresh, with
+    everything after it, until it finishes. Online payments are asked about for a week after
+    they began; one left waiting longer (a processor disconnected since, a buyer who never came
+    back) must not have every refresh read all the sales after it again, for ever. Should it
+    succeed after all, the rollups read it again."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from tillbook.insights.models import DailyLedger
+    from tillbook.insights.rollups import rollups_refresh
+    from tillbook.payments.services import payment_confirm
+
+    now = timezone.now()
+    stale = pay(scoped, "old@example.com", now, PaymentState.CREATED)
+    waiting = pay(scoped, "new@example.com", now, PaymentState.PENDING)
+    Payment.objects.filter(pk=stale.pk).update(created_at=now - timedelta(days=7, minutes=1))
+    Payment.objects.filter(pk=waiting.pk).update(created_at=now - timedelta(days=6, hours=23))
+    pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    assert customer_firsts_refresh(business=scoped) == 3
+    # A payment begun less than a week ago still holds the watermark: it is read again.
+    Payment.objects.filter(pk=waiting.pk).update(state=PaymentState.FAILED)
+    pay(scoped, "ben@example.com", datetime(2026, 9, 2, tzinfo=UTC))
+    assert customer_firsts_refresh(business=scoped) == 3  # the failed one, ann's and ben's
+    # The stale one is not: only the new sale is read.
+    pay(scoped, "cy@example.com", datetime(2026, 9, 3, tzinfo=UTC))
+    assert customer_firsts_refresh(business=scoped) == 1
+    rollups_refresh(business=scoped)
+    assert DailyLedger.objects.aggregate(gross=Sum("gross"))["gross"] == 3000
+    assert set(firsts()) == {"ann@example.com", "ben@example.com", "cy@example.com"}
+
+    assert payment_confirm(payment=stale).newly_succeeded  # the processor's word, at last
+    rollups_refresh(business=scoped)
+    assert DailyLedger.objects.aggregate(gross=Sum("gross"))["gross"] == 4000
+    assert set(firsts()) == {
+        "old@example.com",
+        "ann@example.com",
+        "ben@example.com",
+        "cy@example.com",
+    }

@@ -1,8 +1,9 @@
 """Keeping the rollups up to date, set-based and incrementally.
 
 Payments are read by id above a watermark. A payment that is still created or pending when
-read may succeed later, so the watermark never passes the oldest unfinished payment: it is
-read again next time, and counted once it has succeeded. A customer's first payment can only
+read may succeed later, so the watermark never passes the oldest unfinished payment begun in
+the last week: it is read again next time, and counted once it has succeeded (one older than
+that leaves a RollupReread row if it ever succeeds). A customer's first payment can only
 move earlier (history imported after newer sales), so the upsert keeps the earliest time.
 
 The watermark only moves up to ids every one of which is settled: the highest ids are read
@@ -37,6 +38,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Lower, TruncDate
+from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.insights.attribution import payment_utm
@@ -51,6 +53,7 @@ from tillbook.insights.models import (
 )
 from tillbook.payments.ledger_lock import ledger_inserts_settled
 from tillbook.payments.models import (
+    PAYMENT_FINISHES_WITHIN,
     BalanceKind,
     BalanceTransaction,
     LedgerRow,
@@ -126,7 +129,9 @@ VALUES = "customer_values"
 READ_AGAIN = (FIRSTS, DAILY, VALUES)  # the rollups that read payments: read a changed one again
 # Which of payments (0), refunds (1) and balance lines (2) each rollup reads.
 READS = {FIRSTS: (0,), DAILY: (0, 1, 2), VALUES: (0, 1)}
-# Payments that may still succeed: a watermark never passes the oldest of them.
+# Payments that may still succeed: a watermark never passes the oldest of them begun within
+# PAYMENT_FINISHES_WITHIN (one left waiting longer would have every refresh read all the sales
+# after it again; should it succeed after all, payment_confirm has it read again).
 UNFINISHED_PAYMENTS = (PaymentState.CREATED, PaymentState.PENDING)
 _Piece = tuple[datetime, datetime, Any]
 
@@ -205,7 +210,7 @@ def customer_firsts_refresh(*, business: Business, tops: Tops | None = None) -> 
             mark.save()
             return 0
         mark.last_payment_id, window = _ids_since(
-            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
+            Payment, business, mark.last_payment_id, tops.payment, _unfinished_payments()
         )
         paid = window.filter(state=PaymentState.SUCCEEDED, succeeded_at__isnull=False).exclude(
             customer_email=""
@@ -314,10 +319,10 @@ def customer_values_refresh(*, business: Business) -> int:
     with transaction.atomic():
         mark = _locked_mark(business, VALUES)
         next_payment, payments = _ids_since(
-            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
+            Payment, business, mark.last_payment_id, tops.payment, _unfinished_payments()
         )
         next_refund, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, tops.refund, [RefundState.PENDING]
+            Refund, business, mark.last_refund_id, tops.refund, _UNFINISHED_REFUNDS
         )
         read = payments.count() + refunds.count()
         if read:
@@ -396,17 +401,26 @@ def _ids_since(
     business: Business,
     since: int,
     top: int,
-    unfinished_states: Sequence[str],
+    unfinished: Q | None,
 ) -> tuple[int, Any]:
-    """(new watermark, rows above the old one up to `top`) for one source table."""
+    """(new watermark, rows above the old one up to `top`) for one source table: below the
+    first row that is `unfinished`."""
     window = model.objects.filter(business=business, pk__gt=since, pk__lte=top)
     if top <= since:
         return since, window.none()
-    unfinished = None
-    if unfinished_states:
-        pending = window.filter(Q(state__in=unfinished_states))
-        unfinished = pending.aggregate(first=Min("pk"))["first"]
-    return (top if unfinished is None else unfinished - 1), window
+    first = None if unfinished is None else window.filter(unfinished).aggregate(first=Min("pk"))
+    waiting = None if first is None else first["first"]
+    return (top if waiting is None else waiting - 1), window
+
+
+def _unfinished_payments() -> Q:
+    return Q(
+        state__in=UNFINISHED_PAYMENTS,
+        created_at__gte=timezone.now() - PAYMENT_FINISHES_WITHIN,
+    )
+
+
+_UNFINISHED_REFUNDS = Q(state=RefundState.PENDING)
 
 
 def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int:
@@ -424,13 +438,13 @@ def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int
             mark.last_payment_id = mark.last_refund_id = mark.last_line_id = 0
             mark.zone = business.timezone
         next_payment, payments = _ids_since(
-            Payment, business, mark.last_payment_id, tops.payment, UNFINISHED_PAYMENTS
+            Payment, business, mark.last_payment_id, tops.payment, _unfinished_payments()
         )
         next_refund, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, tops.refund, [RefundState.PENDING]
+            Refund, business, mark.last_refund_id, tops.refund, _UNFINISHED_REFUNDS
         )
         next_line, lines = _ids_since(
-            BalanceTransaction, business, mark.last_line_id, tops.line, []
+            BalanceTransaction, business, mark.last_line_id, tops.line, None
         )
         touched: set[date] = set()
         for window, field in (

@@ -4,6 +4,7 @@ says which, and the processor's own id deduplicates."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from django.db import models, transaction
@@ -101,6 +102,12 @@ class PaymentState(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+
+
+# How long a payment begun online may still finish: the sweep asks the processor about it for
+# this long (Stripe's Checkout Sessions expire after 24 hours; a week covers every processor's
+# window). One still created or pending after that is not waited for (the rollups' watermark).
+PAYMENT_FINISHES_WITHIN = timedelta(days=7)
 
 
 # The ledger's two big tables (a million-row Stripe history is a million of each) index only

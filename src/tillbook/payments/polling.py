@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from tillbook.core.scoping import business_scope
-from tillbook.payments.models import Payment, PaymentState
+from tillbook.payments.models import PAYMENT_FINISHES_WITHIN, Payment, PaymentState
 from tillbook.payments.providers import provider_adapter, provider_classes
 from tillbook.payments.services import payment_confirm, payment_fail
 
@@ -22,8 +22,7 @@ logger = logging.getLogger(__name__)
 
 # A payer takes a few minutes on a processor's page; only then is silence suspicious.
 POLL_AFTER = timedelta(minutes=10)
-# Stripe's Checkout Sessions expire after 24 hours; a week covers every processor's window.
-POLL_UNTIL = timedelta(days=7)
+POLL_UNTIL = PAYMENT_FINISHES_WITHIN
 BATCH = 200
 
 

@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +22,7 @@ from tillbook.core.tokens import new_secret
 from tillbook.customers.models import Customer
 from tillbook.insights.rollups import rollups_reread
 from tillbook.payments.models import (
+    PAYMENT_FINISHES_WITHIN,
     AmountType,
     Payment,
     PaymentRequest,
@@ -270,12 +271,16 @@ def payment_confirm(
                 locked.other_reference = other_reference
                 locked.save(update_fields=["other_reference"])
             return Confirmation(payment=locked, newly_succeeded=False)
+        now = timezone.now()
         if locked.state in (PaymentState.FAILED, PaymentState.CANCELLED):
             # The processor says it succeeded after all (e.g. a late capture): money moved, so
             # it must be recorded, not ignored.
             locked.failure_reason = ""
             rollups_reread(business=locked.business, payment_ids=[locked.pk])
-        now = timezone.now()
+        elif locked.created_at < now - PAYMENT_FINISHES_WITHIN + timedelta(days=1):
+            # The rollups may have stopped waiting for it (insights.rollups; a day early, for
+            # a refresh that began before this confirmation and ends after): read it again.
+            rollups_reread(business=locked.business, payment_ids=[locked.pk])
         locked.state = PaymentState.SUCCEEDED
         locked.succeeded_at = now
         if provider_reference:
