@@ -209,6 +209,15 @@ def test_from_major_accepts_up_to_the_largest_amount() -> None:
         ("1.500", "USD", "en_US", 150),
         ("1,234.50", "USD", "en_US", 123450),
         (" 12.50 ", "USD", "en_US", 1250),
+        # Where a space groups thousands (a narrow no-break space in fr_FR, a no-break space
+        # in sv_SE), an ordinary space typed in its place groups them too.
+        ("1 234,50", "EUR", "fr_FR", 123450),
+        ("1\u202f234,50", "EUR", "fr_FR", 123450),
+        ("1\u00a0234,50", "EUR", "fr_FR", 123450),
+        ("12 000 000", "EUR", "fr_FR", 1200000000),
+        ("1 234,50", "SEK", "sv_SE", 123450),
+        ("2 500", "SEK", "sv_SE", 250000),
+        ("12,50", "EUR", "fr_FR", 1250),
     ],
 )
 def test_typed_amounts_are_read_as_the_locale_writes_them(
@@ -223,6 +232,9 @@ def test_typed_amounts_are_read_as_the_locale_writes_them(
         ("12,50", "en_US", "'12,50' is not an amount; write it like 1234.50."),
         ("1,234", "de_DE", "1,234 has more decimals than EUR allows (2)."),
         ("12,50 €", "de_DE", "'12,50 €' is not an amount; write it like 1234.50."),
+        # A space that does not group thousands is not read as if it did.
+        ("12 34,50", "fr_FR", "'12 34,50' is not an amount; write it like 1234.50."),
+        ("1 234,50", "de_DE", "'1 234,50' is not an amount; write it like 1234.50."),
     ],
 )
 def test_a_typed_amount_that_fits_no_reading_is_refused_in_the_words_typed(

@@ -24,6 +24,7 @@ from babel.numbers import (
 
 # "1.500", "12.000.000": thousands grouped with dots (a first group without a leading zero).
 _DOT_GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:\.\d{3})+")
+_SPACE = re.compile(r"[ \u00a0\u202f]")
 
 
 class CurrencyMismatch(ValueError):
@@ -123,7 +124,8 @@ class Money:
     def from_typed(cls, text: str, currency: str, locale: str) -> Money:
         """Read an amount a person typed in a form, as the business's `locale` writes amounts:
         "1,234.50" where a comma groups thousands (en_US), "12,50" and "1.500" where a comma
-        marks the decimals and a dot groups thousands (de_DE). A comma that fits neither is
+        marks the decimals and a dot groups thousands (de_DE), "1 234,50" where a space groups
+        them (fr_FR, sv_SE: typed with an ordinary space or theirs). A comma that fits neither is
         refused, never dropped ("12,50" in a shop that writes 12.50 is not 1,250.00).
 
         Otherwise as `from_major`, which is also how amounts are shown in forms ("1.50"): a
@@ -131,17 +133,16 @@ class Money:
         in a currency with three decimals, whose amounts are shown so ("1.500" KWD)."""
         typed = text.strip()
         text = typed
-        if "," in text:
+        group = get_group_symbol(locale)
+        if group.isspace():  # fr_FR, sv_SE: a space a keyboard types stands for theirs
+            text = _SPACE.sub(group, text)
+        if "," in text or (group.isspace() and group in text):
             try:
                 text = str(parse_decimal(text, locale=locale, strict=True))
             except NumberFormatError:
-                shown = text if len(text) <= 20 else f"{text[:20]}…"
-                raise InvalidAmount(f"{shown!r} is not an amount; write it like 1234.50.") from None
-        elif (
-            _DOT_GROUPED.fullmatch(text)
-            and get_group_symbol(locale) == "."
-            and currency_precision(currency) != 3
-        ):
+                shown = typed if len(typed) <= 20 else f"{typed[:20]}…"
+                raise InvalidAmount(f"'{shown}' is not an amount; write it like 1234.50.") from None
+        elif _DOT_GROUPED.fullmatch(text) and group == "." and currency_precision(currency) != 3:
             text = text.replace(".", "")
         try:
             return cls.from_major(text, currency)
