@@ -150,9 +150,13 @@ def test_the_business_page_shows_what_a_buyer_pays_not_the_base_price(
     assert _price_shown(page, "Maple T-shirt") == "$30.00"
     assert _price_shown(page, "Pricing Workbook") == "$19.00"
     assert _price_shown(page, "Coaching 101") == "Free"
-    # Free only when every ticket is.
+    # A free ticket among paid ones: not "from $0.00".
     from tillbook.catalog.models import TicketType
 
+    assert TicketType.objects.filter(offering=shop.workshop, price=2500).update(price=0) == 1
+    page = client.get("/acme/").content.decode()
+    assert _price_shown(page, "Pricing Workshop") == "Free – $40.00"
+    # Free only when every ticket is.
     TicketType.objects.filter(offering=shop.workshop).update(price=0)
     page = client.get("/acme/").content.decode()
     assert _price_shown(page, "Pricing Workshop") == "Free"
