@@ -249,7 +249,9 @@ def test_a_refused_shipping_option_shows_the_form_again_and_changes_nothing(
         {"action": "apply", "discount_code": "NOPE", "shipping_rate": "999999"},
     )
     assert both.status_code == 400
+    # Both said at once, not the second only after the buyer mended the first.
     assert "The discount code NOPE is not valid." in both.content.decode()
+    assert "Choose a shipping option that delivers to your country." in both.content.decode()
     assert 'name="expected_total" value="25.00"' in both.content.decode()
     after = database_fingerprint()
     after.pop("sessions.session", None), before.pop("sessions.session", None)

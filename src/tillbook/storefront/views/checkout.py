@@ -248,6 +248,9 @@ def checkout(request: HttpRequest, business_slug: str) -> HttpResponse:
                 if not error:
                     error, status = problem.message, problem.status_code
                     field_errors = problem.field_errors
+                elif problem.message not in error:  # a second refusal is said at once too
+                    error = f"{error} {problem.message}"
+                    field_errors = {**problem.field_errors, **field_errors}
                 if "discount_code" in problem.field_errors and discount:
                     discount = ""
                 elif "shipping_rate" in problem.field_errors and shipping_rate_id is not None:
