@@ -47,6 +47,26 @@ def create(client: Client, kind: str, title: str, price: str = "10.00") -> Offer
     return Offering.objects.get(title=title)
 
 
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "Q" * 5000])
+def test_an_event_in_a_time_zone_that_is_not_one_is_refused(
+    owner_client: Client, scoped: Business, zone: str
+) -> None:
+    event = create(owner_client, "ticket", "Workshop", "40.00")
+    # 5,000 characters were a server error: the zone database refused the name as a file name.
+    response = owner_client.post(
+        f"/manage/acme/catalog/{event.pk}/event/",
+        {"starts_at": "2030-03-10T14:00", "timezone": zone, "venue_name": "Studio"},
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"/manage/acme/catalog/{event.pk}/", 302)]
+    shown = zone if len(zone) <= 40 else f"{zone[:40]}…"
+    assert (
+        f"{shown} is not a time zone; use an IANA name such as Europe/Berlin or America/New_York."
+        in response.content.decode()
+    )
+    assert Event.objects.count() == 0
+
+
 def test_edit_every_kind(owner_client: Client, scoped: Business) -> None:
     event = create(owner_client, "ticket", "Workshop", "40.00")
     base = f"/manage/acme/catalog/{event.pk}"

@@ -63,6 +63,29 @@ def test_business_create_refuses_bad_input_and_writes_nothing(
         assert AuditEntry.objects.count() == 0
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("slug", "cannot be a business address: use 1–50 lowercase letters, digits and hyphens."),
+        ("currency", "is not an ISO 4217 currency code (e.g. USD, EUR, GBP)."),
+        ("timezone_name", "is not a time zone; use an IANA name such as Europe/Berlin or "
+         "America/New_York."),
+        ("locale", "is not a known locale (e.g. en_US, de_DE, fr_FR)."),
+    ],
+)  # fmt: skip
+def test_a_long_value_is_repeated_in_its_message_by_its_start_only(
+    field: str, message: str
+) -> None:
+    arguments = {"slug": "fine", "name": "Fine", "currency": "USD", "timezone_name": "UTC"}
+    arguments[field] = "Q" * 5000
+    with unscoped():
+        with pytest.raises(InvalidInput) as refused:
+            business_create(**arguments)
+        assert Business.objects.count() == 0
+    assert str(refused.value) == f"{'Q' * 40}… {message}"
+
+
 def test_taken_address_is_a_conflict(business: Business) -> None:
     with unscoped(), pytest.raises(Conflict, match="The address acme is already taken"):
         business_create(slug="acme", name="Copy", currency="USD", timezone_name="UTC")

@@ -18,7 +18,7 @@ from tillbook.api.base import (
     plausible_times,
     requires_scope,
 )
-from tillbook.core.errors import InvalidInput, NotFound
+from tillbook.core.errors import InvalidInput, NotFound, as_typed
 from tillbook.core.validation import validate_timezone
 from tillbook.scheduling.availability import Interval, Schedule
 from tillbook.scheduling.changes import booking_cancel, booking_reschedule
@@ -291,9 +291,9 @@ def _minute(text: str) -> int:
     try:
         hours, minutes = (int(part) for part in text.split(":"))
     except ValueError:
-        raise InvalidInput(f"{text} is not a time; write HH:MM, e.g. 09:30.") from None
+        raise InvalidInput(f"{as_typed(text)} is not a time; write HH:MM, e.g. 09:30.") from None
     if not (0 <= hours <= 24 and 0 <= minutes < 60):
-        raise InvalidInput(f"{text} is not a time of day.")
+        raise InvalidInput(f"{as_typed(text)} is not a time of day.")
     return hours * 60 + minutes
 
 
@@ -311,7 +311,7 @@ def set_staff_hours(
         # A lookup, not int(): int() refuses "²" (which isdigit() accepts) and 5,000 digits.
         weekday = WEEKDAYS.get(day)
         if weekday is None:
-            raise InvalidInput(f"{day} is not a weekday; use 0 (Monday) to 6 (Sunday).")
+            raise InvalidInput(f"{as_typed(day)} is not a weekday; use 0 (Monday) to 6 (Sunday).")
         weekly[weekday] = [(_minute(r.start), _minute(r.end)) for r in ranges]
     staff_hours_set(staff=member, weekly=weekly)
     return _staff_out(member, schedules_for([member])[member.pk])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from tillbook.core.errors import InvalidInput
+from tillbook.core.errors import InvalidInput, as_typed
 from tillbook.core.models import Business
 from tillbook.insights.periods import FIRST_DAY, LAST_DAY, within_years
 from tillbook.scheduling.models import Service, StaffMember
@@ -21,8 +21,9 @@ def parse_local(text: str, zone_name: str) -> datetime:
     try:
         naive = datetime.fromisoformat(text.strip().replace(" ", "T"))
     except ValueError:
+        shown = as_typed(text) if text else "An empty value"
         raise InvalidInput(
-            f"{text or 'An empty value'} is not a date and time; write it as 2026-12-07 14:30.",
+            f"{shown} is not a date and time; write it as 2026-12-07 14:30.",
             field_errors={"start": ["Not a date and time."]},
         ) from None
     if not within_years(naive):

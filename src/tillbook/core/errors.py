@@ -5,6 +5,13 @@ raise before writing or inside the transaction that rolls back."""
 from __future__ import annotations
 
 
+def as_typed(text: object, limit: int = 40) -> str:
+    """What a person typed, to repeat in a message: at most `limit` characters (a value of
+    5,000 characters comes back as its start and an ellipsis, not whole)."""
+    value = str(text)
+    return value if len(value) <= limit else f"{value[:limit]}…"
+
+
 class TillbookError(Exception):
     status_code = 400
 

@@ -22,6 +22,8 @@ from babel.numbers import (
     parse_decimal,
 )
 
+from tillbook.core.errors import as_typed
+
 # "1.500", "12.000.000": thousands grouped with dots (a first group without a leading zero).
 _DOT_GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:\.\d{3})+")
 _SPACE = re.compile(r"[ \u00a0\u202f]")
@@ -97,7 +99,7 @@ class Money:
         if isinstance(value, float):
             raise InvalidAmount("Money never comes from a float; pass a string or a Decimal.")
         text = str(value).strip()
-        shown = text if len(text) <= 20 else f"{text[:20]}…"
+        shown = as_typed(text, 20)
         try:
             decimal = Decimal(text)
         except InvalidOperation:
@@ -140,7 +142,7 @@ class Money:
             try:
                 text = str(parse_decimal(text, locale=locale, strict=True))
             except NumberFormatError:
-                shown = typed if len(typed) <= 20 else f"{typed[:20]}…"
+                shown = as_typed(typed, 20)
                 raise InvalidAmount(f"'{shown}' is not an amount; write it like 1234.50.") from None
         elif _DOT_GROUPED.fullmatch(text) and group == "." and currency_precision(currency) != 3:
             text = text.replace(".", "")

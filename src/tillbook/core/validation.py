@@ -6,7 +6,7 @@ import zoneinfo
 
 from babel import Locale, UnknownLocaleError
 
-from tillbook.core.errors import InvalidInput
+from tillbook.core.errors import InvalidInput, as_typed
 from tillbook.core.models import RESERVED_SLUGS, slug_validator
 from tillbook.core.money import is_known_currency
 
@@ -24,8 +24,9 @@ def id_from_text(value: object) -> int | None:
 def validate_currency(code: str) -> str:
     code = (code or "").strip().upper()
     if not is_known_currency(code):
+        shown = as_typed(code) if code else "An empty value"
         raise InvalidInput(
-            f"{code or 'An empty value'} is not an ISO 4217 currency code (e.g. USD, EUR, GBP).",
+            f"{shown} is not an ISO 4217 currency code (e.g. USD, EUR, GBP).",
             field_errors={"currency": ["Unknown currency code."]},
         )
     return code
@@ -35,10 +36,11 @@ def validate_timezone(name: str) -> str:
     name = (name or "").strip()
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long
+        shown = as_typed(name) if name else "An empty value"
         raise InvalidInput(
-            f"{name or 'An empty value'} is not a time zone; use an IANA name such as "
-            "Europe/Berlin or America/New_York.",
+            f"{shown} is not a time zone; use an IANA name such as Europe/Berlin or "
+            "America/New_York.",
             field_errors={"timezone": ["Unknown time zone."]},
         ) from None
     return name
@@ -49,8 +51,9 @@ def validate_locale(code: str) -> str:
     try:
         Locale.parse(code)
     except (UnknownLocaleError, ValueError, TypeError):
+        shown = as_typed(code) if code else "An empty value"
         raise InvalidInput(
-            f"{code or 'An empty value'} is not a known locale (e.g. en_US, de_DE, fr_FR).",
+            f"{shown} is not a known locale (e.g. en_US, de_DE, fr_FR).",
             field_errors={"locale": ["Unknown locale."]},
         ) from None
     return code
@@ -61,9 +64,10 @@ def validate_slug(slug: str) -> str:
     try:
         slug_validator(slug)
     except Exception:
+        shown = as_typed(slug) if slug else "An empty value"
         raise InvalidInput(
-            f"{slug or 'An empty value'} cannot be a business address: use 1–50 lowercase "
-            "letters, digits and hyphens.",
+            f"{shown} cannot be a business address: use 1–50 lowercase letters, digits and "
+            "hyphens.",
             field_errors={"slug": ["Invalid address."]},
         ) from None
     if slug in RESERVED_SLUGS:

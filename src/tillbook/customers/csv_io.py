@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from tillbook.core.csvfiles import unescape_cell
-from tillbook.core.errors import InvalidInput
+from tillbook.core.errors import InvalidInput, as_typed
 from tillbook.customers.models import Customer
 from tillbook.customers.services import ImportRow
 from tillbook.customers.validation import (
@@ -103,7 +103,7 @@ def _parse_bool(value: str) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise FieldProblem("marketing_consent", f"“{value}” is not yes or no.")
+    raise FieldProblem("marketing_consent", f"“{as_typed(value)}” is not yes or no.")
 
 
 def _parse_when(value: str) -> datetime | None:
@@ -117,7 +117,7 @@ def _parse_when(value: str) -> datetime | None:
             parsed = datetime(day.year, day.month, day.day)  # noqa: DTZ001 - made aware below
     if parsed is None:
         raise FieldProblem(
-            "consent_at", f"“{value}” is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM."
+            "consent_at", f"“{as_typed(value)}” is not a date; use YYYY-MM-DD or YYYY-MM-DD HH:MM."
         )
     if timezone.is_naive(parsed):
         parsed = timezone.make_aware(parsed, timezone.get_current_timezone())

@@ -8,6 +8,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from tillbook.core.errors import as_typed
+
 EMAIL_MAX_LENGTH = 254  # Customer.email
 
 
@@ -57,7 +59,7 @@ def normalize_phone(raw: str, *, region: str = "") -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         hint = "" if text.startswith("+") else " Include the country code, e.g. +1 415 555 0123."
-        raise FieldProblem("phone", f"“{text}” is not a valid phone number.{hint}")
+        raise FieldProblem("phone", f"“{as_typed(text)}” is not a valid phone number.{hint}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from tillbook.core.audit import audit_record
-from tillbook.core.errors import Conflict, InvalidInput
+from tillbook.core.errors import Conflict, InvalidInput, as_typed
 from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.core.tokens import hash_secret, new_secret
@@ -79,7 +79,7 @@ def staff_hours_set(
     rows = []
     for weekday, ranges in weekly.items():
         if weekday not in range(7):
-            raise InvalidInput(f"{weekday} is not a weekday (0 = Monday … 6 = Sunday).")
+            raise InvalidInput(f"{as_typed(weekday)} is not a weekday (0 = Monday … 6 = Sunday).")
         rows += [
             WeeklyHours(
                 business=staff.business, staff=staff, weekday=weekday, start_minute=s, end_minute=e

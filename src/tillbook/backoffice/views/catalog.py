@@ -35,7 +35,7 @@ from tillbook.catalog.selectors import offerings_search
 from tillbook.core.errors import InvalidInput, TillbookError
 from tillbook.core.models import Business, Role, timezone_choices
 from tillbook.core.money import InvalidAmount, Money
-from tillbook.core.validation import id_from_text
+from tillbook.core.validation import id_from_text, validate_timezone
 from tillbook.orders.capacity import quotas_available
 from tillbook.orders.pricing import shop_settings
 
@@ -336,8 +336,8 @@ def _local(text: str, zone: str, field: str) -> datetime | None:
 def event_save_view(request: HttpRequest, offering_id: int) -> HttpResponse:
     offering = _offering(request, offering_id)
     post = request.POST
-    zone = post.get("timezone", "") or offering.business.timezone
     try:
+        zone = validate_timezone(post.get("timezone", "") or offering.business.timezone)
         starts_at = _local(post.get("starts_at", ""), zone, "start")
         if starts_at is None:
             raise InvalidInput("Give the date and time the event starts.")

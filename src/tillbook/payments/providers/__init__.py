@@ -8,7 +8,7 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from tillbook.core.errors import InvalidInput
+from tillbook.core.errors import InvalidInput, as_typed
 from tillbook.core.models import Business
 from tillbook.payments.models import ProviderAccount
 from tillbook.payments.providers.base import PaymentProvider
@@ -27,7 +27,7 @@ def provider_for(*, business: Business, name: str) -> PaymentProvider:
     """The provider `name` as configured for `business`; refuses unknown or disabled ones."""
     provider_class = provider_classes().get(name)
     if provider_class is None:
-        raise InvalidInput(f"{name!r} is not a payment provider Tillbook knows.")
+        raise InvalidInput(f"{as_typed(name)!r} is not a payment provider Tillbook knows.")
     account = ProviderAccount.objects.filter(business=business, provider=name).first()
     if account is None and not provider_class.enabled_without_account():
         raise InvalidInput(f"{provider_class.label} is not switched on for {business.name}.")
@@ -41,7 +41,7 @@ def provider_adapter(*, business: Business, name: str) -> PaymentProvider:
     taken before must still be refunded, polled and confirmed by late webhooks."""
     provider_class = provider_classes().get(name)
     if provider_class is None:
-        raise InvalidInput(f"{name!r} is not a payment provider Tillbook knows.")
+        raise InvalidInput(f"{as_typed(name)!r} is not a payment provider Tillbook knows.")
     account = ProviderAccount.objects.filter(business=business, provider=name).first()
     return provider_class(business=business, account=account)
 
