@@ -32,6 +32,7 @@ from tillbook.scheduling.services import (
     booking_submit_details,
 )
 
+from ..access import database_fingerprint
 from .conftest import ANN, berlin
 
 pytestmark = pytest.mark.django_db
@@ -444,6 +445,50 @@ def test_an_unpaid_booking_moved_gets_no_calendar_event(
     assert Booking.objects.get(pk=booking.pk).state == BookingState.AWAITING_PAYMENT
     moved = OutboxMessage.objects.get(template="booking_rescheduled")
     assert moved.attachments == []
+
+
+@pytest.mark.parametrize("moved_by", ["customer", "staff", "api"])
+def test_an_unpaid_booking_whose_hold_ran_out_cannot_be_moved(
+    service: Service, coach: StaffMember, next_week: date, owner, moved_by: str
+) -> None:
+    """A booking waiting for its payment could still be moved after its hold ran out, until
+    the sweep expired it: the move took another time for a booking that no longer holds any,
+    spent the customer's link and emailed a new time the sweep then let go."""
+    start = berlin(next_week, 14)
+    held = booking_hold(
+        service=service,
+        duration_minutes=60,
+        start=start,
+        staff=coach,
+        customer_timezone="Europe/Berlin",
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    booking, link = booking_for_link(business_id=booking.business_id, secret=held.secret)
+    runs_out = booking.hold_expires_at
+    assert runs_out is not None
+    mover = {"customer": {"link": link}, "staff": {"actor": owner}, "api": {"as_business": True}}
+    before = database_fingerprint()
+    with pytest.raises(Conflict) as refused:
+        booking_reschedule(
+            booking=booking,
+            start=berlin(next_week + timedelta(days=1), 10),
+            now=runs_out,  # the instant the sweep expires it
+            **mover[moved_by],
+        )
+    assert refused.value.message == (
+        "The time held for this booking ran out before it was paid, so it can no longer be "
+        "moved; please pick a time again."
+    )
+    assert database_fingerprint() == before
+    stored = Booking.objects.get()
+    assert (stored.start, stored.end, stored.state, stored.hold_expires_at) == (
+        start,
+        start + timedelta(hours=1),
+        BookingState.AWAITING_PAYMENT,
+        runs_out,
+    )
+    assert stored.payment_request.state == RequestState.OPEN
+    assert OutboxMessage.objects.count() == 0
 
 
 def test_a_returning_customer_who_ticks_the_marketing_box_on_a_booking_page_consents(

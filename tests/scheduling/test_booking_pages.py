@@ -284,6 +284,36 @@ def test_a_reschedule_link_used_twice_is_refused_with_410_and_changes_nothing(
     assert client.get(emailed + "reschedule/").status_code == 410
 
 
+def test_moving_an_unpaid_booking_whose_hold_ran_out_is_refused_with_409_and_changes_nothing(
+    client: Client, service: Service, next_week: date
+) -> None:
+    from django.utils import timezone
+
+    from ..access import database_fingerprint
+
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    ran_out = timezone.now() - timedelta(minutes=1)
+    Booking.objects.update(hold_expires_at=ran_out)
+    before = database_fingerprint()
+    response = client.post(
+        location + "reschedule/", {"start": berlin(next_week + timedelta(days=1), 9).isoformat()}
+    )
+    assert response.status_code == 409
+    assert (
+        "The time held for this booking ran out before it was paid, so it can no longer be "
+        "moved; please pick a time again."
+    ) in response.content.decode()
+    assert database_fingerprint() == before
+    booking = Booking.objects.get()
+    assert (booking.start, booking.state, booking.hold_expires_at) == (
+        berlin(next_week, 11),
+        BookingState.AWAITING_PAYMENT,
+        ran_out,
+    )
+    assert OutboxMessage.objects.count() == 0
+
+
 def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
     client: Client, service: Service, next_week: date, django_capture_on_commit_callbacks
 ) -> None:

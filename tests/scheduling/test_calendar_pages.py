@@ -124,6 +124,37 @@ def test_booking_blocking_or_moving_to_year_1_or_9999_is_refused_and_changes_not
     assert database_fingerprint() == before
 
 
+def test_staff_moving_an_unpaid_booking_whose_hold_ran_out_get_409_and_nothing_changes(
+    owner_client: Client, service: Service, coach: StaffMember, next_week: date
+) -> None:
+    """The page offers no move for it, but the action took one: the booking is no longer the
+    customer's time, and the sweep expires it whatever its new start."""
+    held = booking_hold(
+        service=service, duration_minutes=60, start=berlin(next_week, 14), staff=coach
+    )
+    booking = booking_submit_details(booking=held.booking, details=ANN)
+    ran_out = timezone.now() - timedelta(minutes=1)
+    Booking.objects.filter(pk=booking.pk).update(hold_expires_at=ran_out)
+    before = database_fingerprint()
+    response = owner_client.post(
+        url(service, f"bookings/{booking.pk}/action/"),
+        {"action": "reschedule", "start": f"{next_week + timedelta(days=1)} 10:00"},
+    )
+    assert response.status_code == 409
+    assert (
+        "The time held for this booking ran out before it was paid, so it can no longer be "
+        "moved; please pick a time again."
+    ) in response.content.decode()
+    assert database_fingerprint() == before
+    booking.refresh_from_db()
+    assert (booking.start, booking.state, booking.hold_expires_at) == (
+        berlin(next_week, 14),
+        BookingState.AWAITING_PAYMENT,
+        ran_out,
+    )
+    assert OutboxMessage.objects.count() == 0
+
+
 def test_booking_for_a_customer_confirms_and_can_send_a_payment_link(
     owner_client: Client,
     service: Service,

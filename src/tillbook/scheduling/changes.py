@@ -95,6 +95,13 @@ def booking_reschedule(
         if locked.state not in CHANGEABLE:
             state = locked.get_state_display().lower()
             raise Conflict(f"A {state} booking cannot be rescheduled.")
+        if locked.hold_has_run_out(now):
+            # Staff and the API too: the sweep expires it whatever its start, so a move would
+            # only announce a new time the booking no longer holds (and the old link is spent).
+            raise Conflict(
+                "The time held for this booking ran out before it was paid, so it can no "
+                "longer be moved; please pick a time again."
+            )
         if not by_business and _inside_window(locked, now):
             raise Conflict(
                 f"This booking starts within {locked.cancel_window_hours} hours, so it can no "

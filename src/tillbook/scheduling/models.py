@@ -7,7 +7,7 @@ A service is defined here for now; when the catalog (offerings of every kind) la
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from django.db import models
@@ -343,6 +343,16 @@ class Booking(TenantModel):
     @property
     def is_blocking(self) -> bool:
         return self.state in BLOCKING_STATES
+
+    def hold_has_run_out(self, now: datetime) -> bool:
+        """Held or awaiting payment past its time: no longer the customer's time (other
+        bookings may take it), though it stays in its state until it is expired
+        (booking_expire_due, or a new hold in its way)."""
+        return (
+            self.state in (BookingState.HELD, BookingState.AWAITING_PAYMENT)
+            and self.hold_expires_at is not None
+            and self.hold_expires_at <= now
+        )
 
     @property
     def total(self) -> Money:

@@ -476,12 +476,7 @@ def _expire(booking_id: int, now: datetime, *, unless_being_paid: bool = False) 
             if paying.filter(pk=request_id).values_list("pk", flat=True).first() is None:
                 return False  # locked by a payment being confirmed: its outcome decides
         booking = Booking.objects.select_for_update().filter(pk=booking_id).first()
-        if (
-            booking is None
-            or booking.state not in (BookingState.HELD, BookingState.AWAITING_PAYMENT)
-            or booking.hold_expires_at is None
-            or booking.hold_expires_at > now
-        ):
+        if booking is None or not booking.hold_has_run_out(now):
             return False
         booking.state = BookingState.EXPIRED
         booking.save(update_fields=["state"])
