@@ -787,6 +787,49 @@ def test_a_cancelled_bookings_balance_link_no_longer_takes_a_payment(
     assert Booking.objects.get(pk=other.pk).state == BookingState.CONFIRMED
 
 
+def test_staff_cannot_send_a_payment_link_for_a_cancelled_booking(
+    make_service: Callable[..., Service],
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    owner_client,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """The page offers no link for a cancelled booking, but the action sent one (a page opened
+    before the customer cancelled): the customer could pay the balance of a session that was
+    cancelled and refunded, and nothing would close that link."""
+    from django.urls import reverse
+
+    from tillbook.core.money import Money
+    from tillbook.scheduling.staff_actions import booking_request_payment
+
+    service = make_service(payment_mode="full")
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_cancel(booking=booking, link=link)
+    assert [(r.amount, r.state) for r in Refund.objects.all()] == [(12000, RefundState.SUCCEEDED)]
+    before = database_fingerprint()
+    action = reverse("backoffice:calendar_booking_action", args=[service.business.slug, booking.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(action, {"action": "request_payment", "amount": "120.00"})
+    assert response.status_code == 409
+    assert (
+        "Only a confirmed, completed or no-show booking can be sent a payment link; "
+        "this one is cancelled."
+    ) in response.content.decode()
+    with pytest.raises(Conflict):
+        booking_request_payment(
+            booking=booking, amount=Money(12000, "USD"), reason="Balance", actor=owner
+        )
+    assert database_fingerprint() == before
+    assert PaymentRequest.objects.get().pk == booking.payment_request_id
+    assert Booking.objects.get().state == BookingState.CANCELLED
+    assert OutboxMessage.objects.filter(template="booking_payment_link").count() == 0
+
+
 @pytest.mark.parametrize(
     ("limit", "other_day", "reclaimed"),
     [

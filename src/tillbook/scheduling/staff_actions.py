@@ -20,6 +20,7 @@ from tillbook.scheduling import notifications
 from tillbook.scheduling.models import (
     BLOCKING_STATES,
     BOOKING_CHARGE_PURPOSE,
+    KEPT_STATES,
     Booking,
     BookingState,
     Service,
@@ -93,6 +94,15 @@ def booking_request_payment(
     if booking.customer is None:
         raise InvalidInput("This booking has no customer to send a link to.")
     with transaction.atomic():
+        # Checked on the locked row: a page opened before the customer cancelled (and was
+        # refunded) would otherwise send a link that takes money for a session that is off.
+        # (Cancelling closes the links sent before: changes.booking_cancel.)
+        locked = locked_booking(booking)
+        if locked.state not in KEPT_STATES:
+            raise Conflict(
+                "Only a confirmed, completed or no-show booking can be sent a payment link; "
+                f"this one is {locked.get_state_display().lower()}."
+            )
         request = _charge_request(booking, amount, f"{reason}: {booking.service.name}")
         pay_url = absolute_url(reverse("storefront:pay", args=[request.token]))
         locale = booking.business.locale
