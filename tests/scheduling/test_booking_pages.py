@@ -478,3 +478,22 @@ def test_the_reschedule_page_offers_the_times_next_to_the_booking_itself(
         berlin(next_week, 11, 30),
         berlin(next_week, 12),
     ]
+
+
+def test_the_manage_page_of_an_unpaid_booking_whose_hold_ran_out_offers_a_new_time(
+    client: Client, service: Service, next_week: date
+) -> None:
+    """Before the sweep expires it, the page said the time was still held and offered to pay
+    (which the expired payment link then refused)."""
+    from django.utils import timezone
+
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    waiting = client.get(location).content.decode()
+    assert "Pay with" in waiting and "This hold ran out" not in waiting
+    Booking.objects.update(hold_expires_at=timezone.now() - timedelta(minutes=1))
+    page = client.get(location).content.decode()
+    assert "This hold ran out" in page
+    assert f'href="/{service.business.slug}/book/{service.slug}/">Pick a time again</a>' in page
+    assert "Pay with" not in page and "The time is held for you" not in page
+    assert Booking.objects.get().state == BookingState.AWAITING_PAYMENT  # the sweep expires it

@@ -35,7 +35,7 @@ from tillbook.core.scoping import business_scope
 from tillbook.core.selectors import business_by_slug
 from tillbook.core.validation import id_from_text
 from tillbook.customers.attribution import latest_touch
-from tillbook.payments.models import Payment
+from tillbook.payments.models import Payment, PaymentState
 from tillbook.payments.providers import enabled_providers
 from tillbook.payments.services import payment_start
 from tillbook.scheduling.area import location_unreadable
@@ -281,11 +281,16 @@ def _manage_page(
             .order_by("-created_at", "-id")
             .first()
         )
+    now = timezone.now()
     context = {
         "business": business,
         "booking": booking,
         "service": booking.service,
         "secret": secret,
+        # Its time is free again though the sweep has not expired it yet; a payment already
+        # being confirmed is still waited for (booking_confirm handles it).
+        "ran_out": booking.hold_has_run_out(now)
+        and not (latest_payment is not None and latest_payment.state == PaymentState.PENDING),
         "link_replaced": link.replaced_at is not None,
         "local_start": booking.start.astimezone(zone),
         "local_end": booking.end.astimezone(zone),
@@ -297,7 +302,7 @@ def _manage_page(
         "posted": request.POST,
         "can_change": booking.state in (BookingState.CONFIRMED, BookingState.AWAITING_PAYMENT)
         and link.replaced_at is None
-        and booking.start > timezone.now(),
+        and booking.start > now,
         "quote": (
             cancellation_quote(booking, by_business=False)
             if booking.state == BookingState.CONFIRMED
