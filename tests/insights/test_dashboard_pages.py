@@ -229,3 +229,30 @@ def test_a_figure_falling_from_nothing_below_zero_is_not_shown_as_better() -> No
     assert _change(5000, 0, higher_is_better=True) == ("new", True)
     assert _change(5000, 0, higher_is_better=False) == ("new", False)
     assert _change(0, 0, higher_is_better=True) == ("", None)
+
+
+def test_the_marketing_report_reads_attribution_once_per_period(
+    owner_client: Client,
+    september: Business,  # noqa: F811
+    django_assert_num_queries,
+) -> None:
+    """The campaigns and the UTM campaigns without an ad campaign come from one reading of the
+    period's sales per UTM campaign (and one for the previous period), not one per table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}")  # the rollups are up to date
+    # Session, user, membership (twice), the rollups' refresh with nothing new (on PostgreSQL
+    # four more for the ledger's lock), and the page's own figures.
+    with (
+        django_assert_num_queries(49 if connection.vendor == "sqlite" else 53),
+        CaptureQueriesContext(connection) as captured,
+    ):
+        page = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()
+    assert "4.43×" in page  # fall-launch is mapped to Fall Launch – Search
+    sqls = [query["sql"] for query in captured.captured_queries]
+    by_utm = [sql for sql in sqls if '"insights_dailyledger"."utm_campaign" AS' in sql]
+    mappings = [sql for sql in sqls if 'FROM "marketing_campaignmapping"' in sql]
+    firsts = [sql for sql in sqls if '"insights_customerfirstpayment"."first_utm"' in sql]
+    # This period and the one before; August has no UTM sales, so no mapping is looked up.
+    assert (len(by_utm), len(mappings), len(firsts)) == (2, 1, 2)

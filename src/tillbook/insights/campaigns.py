@@ -168,20 +168,24 @@ def _spend(business: Business, period: Period) -> tuple[list[CampaignResult], li
 
 def _attributed_campaigns(
     business: Business, period: Period
-) -> dict[int, tuple[AdCampaign, Attribution]]:
-    """The period's attributed revenue, orders and new customers per ad campaign."""
+) -> tuple[dict[int, tuple[AdCampaign, Attribution]], dict[str, Attribution]]:
+    """The period's attributed revenue, orders and new customers per ad campaign, and the UTM
+    campaigns with sales that belong to none (see `unattributed_utms`), from one reading."""
     attributed = attributed_by_utm(business=business, period=period)
-    targets = _utm_targets(business, set(attributed), period).found if attributed else {}
+    targets = _utm_targets(business, set(attributed), period) if attributed else Targets({}, set())
     found: dict[int, tuple[AdCampaign, Attribution]] = {}
+    unattributed: dict[str, Attribution] = {}
     for utm, value in attributed.items():
-        campaign = targets.get(utm)
+        campaign = targets.found.get(utm)
         if campaign is None:
+            value.names_several = utm in targets.ambiguous
+            unattributed[utm] = value
             continue
         total = found.setdefault(campaign.pk, (campaign, Attribution()))[1]
         total.revenue += value.revenue
         total.orders += value.orders
         total.new_customers += value.new_customers
-    return found
+    return found, unattributed
 
 
 def campaign_results(*, business: Business, period: Period) -> list[CampaignResult]:
@@ -199,7 +203,22 @@ def campaigns_with_apart(
     *, business: Business, period: Period
 ) -> tuple[list[CampaignResult], list[CampaignResult]]:
     """The campaigns of the period, and apart from them those billed in another currency than
-    the business's.
+    the business's (see `campaign_breakdown`)."""
+    breakdown = campaign_breakdown(business=business, period=period)
+    return breakdown.campaigns, breakdown.apart
+
+
+@dataclass
+class CampaignBreakdown:
+    campaigns: list[CampaignResult]
+    apart: list[CampaignResult]  # billed in another currency than the business's
+    unattributed: dict[str, Attribution]  # UTM campaigns with sales but no ad campaign
+
+
+def campaign_breakdown(*, business: Business, period: Period) -> CampaignBreakdown:
+    """The campaigns of the period, apart from them those billed in another currency than the
+    business's, and the UTM campaigns whose sales belong to no ad campaign: one reading of the
+    period's sales per UTM campaign serves all three.
 
     The first list holds every campaign with spend in the business's currency or attributed
     revenue, biggest spend first. The second holds spend in other currencies, never added into
@@ -211,7 +230,7 @@ def campaigns_with_apart(
     own, apart = _spend(business, period)
     results = {result.campaign_id: result for result in own if result.campaign_id is not None}
     billed_apart = {result.campaign_id: result for result in reversed(apart)}  # the first row
-    attributed = _attributed_campaigns(business, period)
+    attributed, unattributed = _attributed_campaigns(business, period)
     # A campaign with sales but no spend in the period is billed as it last was.
     unspent = [pk for pk in attributed if pk not in results and pk not in billed_apart]
     for pk, currency in _billing_currencies(business, unspent).items():
@@ -234,7 +253,7 @@ def campaigns_with_apart(
         result.orders += value.orders
         result.new_customers += value.new_customers
     ranked = sorted(results.values(), key=lambda r: (-r.spend, -r.attributed_revenue, r.campaign))
-    return ranked, apart
+    return CampaignBreakdown(ranked, apart, unattributed)
 
 
 def _billing_currencies(business: Business, campaigns: list[int]) -> dict[int, str]:
@@ -310,13 +329,7 @@ def _utm_targets(business: Business, utms: set[str], period: Period) -> Targets:
 def unattributed_utms(*, business: Business, period: Period) -> dict[str, Attribution]:
     """UTM campaigns with sales but no ad campaign: newsletters, social posts, a mapping the
     owner still has to make, or a value that names several campaigns (`names_several`)."""
-    attributed = attributed_by_utm(business=business, period=period)
-    if not attributed:
-        return {}
-    targets = _utm_targets(business, set(attributed), period)
-    for utm in targets.ambiguous & set(attributed):
-        attributed[utm].names_several = True
-    return {utm: value for utm, value in attributed.items() if utm not in targets.found}
+    return _attributed_campaigns(business, period)[1]
 
 
 def channel_results(results: list[CampaignResult]) -> list[CampaignResult]:

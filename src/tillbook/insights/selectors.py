@@ -15,11 +15,11 @@ from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.insights.bookings import BookingMetrics, booking_metrics
 from tillbook.insights.campaigns import (
+    Attribution,
     CampaignResult,
-    campaigns_with_apart,
+    campaign_breakdown,
     channel_results,
     ratio,
-    unattributed_utms,
 )
 from tillbook.insights.customers import (
     CustomerCounts,
@@ -47,6 +47,8 @@ class PeriodMetrics:
     campaigns: list[CampaignResult]
     bookings: BookingMetrics
     spend_apart: list[CampaignResult]  # campaigns billed in another currency
+    # UTM campaigns with sales but no ad campaign, read with the campaigns.
+    unattributed: dict[str, Attribution]
 
     @property
     def payout_total(self) -> int:
@@ -76,7 +78,7 @@ class PeriodMetrics:
 def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
     totals = sales_totals(business=business, period=period)
     own = totals.pop(business.currency, SalesTotals(business.currency))
-    campaigns, apart = campaigns_with_apart(business=business, period=period)
+    breakdown = campaign_breakdown(business=business, period=period)
     return PeriodMetrics(
         period=period,
         currency=business.currency,
@@ -84,9 +86,10 @@ def period_metrics(*, business: Business, period: Period) -> PeriodMetrics:
         other_currencies=dict(sorted(totals.items())),
         payouts=payouts_by_processor(business=business, period=period),
         customers=customers_new_and_returning(business=business, period=period),
-        campaigns=campaigns,
+        campaigns=breakdown.campaigns,
         bookings=booking_metrics(business=business, period=period),
-        spend_apart=apart,
+        spend_apart=breakdown.apart,
+        unattributed=breakdown.unattributed,
     )
 
 
@@ -200,8 +203,7 @@ def metrics_json(metrics: Metrics, *, business: Business) -> dict[str, Any]:
     for key in ("by_campaign", "by_channel", "currency"):
         previous.pop(key)
     requests = metrics.open_requests
-    period = metrics.current.period
-    unattributed = sorted(unattributed_utms(business=business, period=period).items())
+    unattributed = sorted(metrics.current.unattributed.items())
     return {
         **current,
         "previous": previous,

@@ -22,7 +22,7 @@ from tillbook.backoffice.views.helpers import apply_error
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Role
 from tillbook.core.money import Money
-from tillbook.insights.campaigns import channel_results, unattributed_utms, unlinked_refunds
+from tillbook.insights.campaigns import channel_results, unlinked_refunds
 from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import revenue_by_day
 from tillbook.marketing.models import AdCampaign, CampaignMapping
@@ -78,7 +78,7 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         context["chargebacks"] = fmt(unlinked.chargebacks) if unlinked.chargebacks else ""
         context["unattributed"] = [
             (utm, fmt(value.revenue), value.orders, value.names_several)
-            for utm, value in sorted(unattributed_utms(business=business, period=period).items())
+            for utm, value in sorted(current.unattributed.items())
         ]
     elif report == "customers":
         cohorts = lifetime_value_by_cohort(business=business)
