@@ -245,7 +245,7 @@ def test_the_marketing_report_reads_attribution_once_per_period(
     # Session, user, membership (twice), the rollups' refresh with nothing new (on PostgreSQL
     # four more for the ledger's lock), and the page's own figures.
     with (
-        django_assert_num_queries(49 if connection.vendor == "sqlite" else 53),
+        django_assert_num_queries(51 if connection.vendor == "sqlite" else 55),
         CaptureQueriesContext(connection) as captured,
     ):
         page = owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}").content.decode()

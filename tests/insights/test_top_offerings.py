@@ -1,5 +1,6 @@
 """The dashboard's top offerings: paid order lines net of tax and refunds, and services by
-their kept bookings and late-cancellation fees; the card and its CSV download."""
+their kept bookings and late-cancellation fees less their refunds; the card and its CSV
+download."""
 
 from __future__ import annotations
 
@@ -100,3 +101,81 @@ def test_the_card_and_its_download(owner_client: Client, week: Period) -> None:
 def test_an_empty_range_says_so(owner_client: Client, make_service: Callable[..., Service]) -> None:  # noqa: F811
     page = owner_client.get("/manage/acme/?from=2020-01-01&to=2020-01-31").content.decode()
     assert "No offering or service sold in this range." in page
+
+
+def _paid(booking: Booking, amount: int, *refunds: int, purpose: str = "booking") -> None:
+    """A succeeded payment towards the booking, and succeeded refunds of it."""
+    from tillbook.payments.models import Payment, PaymentRequest, Refund
+
+    request = PaymentRequest.objects.create(
+        business=booking.business,
+        token=f"t{booking.pk}-{purpose}",
+        purpose=purpose,
+        purpose_id=str(booking.pk),
+        title="Coaching call",
+        currency="USD",
+        amount=amount,
+    )
+    payment = Payment.objects.create(
+        business=booking.business,
+        request=request,
+        provider="manual",
+        state="succeeded",
+        currency="USD",
+        amount=amount,
+        fee_amount=0,
+        succeeded_at=booking.created_at,
+    )
+    for n, refunded in enumerate(refunds):
+        Refund.objects.create(
+            business=booking.business,
+            payment=payment,
+            state="succeeded",
+            currency="USD",
+            amount=refunded,
+            idempotency_key=f"r{payment.pk}-{n}",
+            succeeded_at=booking.created_at,
+        )
+
+
+def test_services_earn_their_bookings_net_of_refunds_as_products_do(
+    owner_client: Client,
+    scoped: Business,
+    coach: StaffMember,  # noqa: F811
+    service: Service,  # noqa: F811
+) -> None:
+    """A kept booking earns its price less what was refunded of it; a cancelled one its late
+    fee, less what was refunded of the fee after the cancellation gave the rest back."""
+    monday = monday_in(2)
+    week = Period(monday, monday + timedelta(days=6), scoped.zone)
+    day = lambda n, hour=10: berlin(monday + timedelta(days=n), hour)  # noqa: E731
+    # Completed, paid 120.00, 30.00 given back as a goodwill gesture: 90.00.
+    goodwill = book(service, coach, day(1), 60, BookingState.COMPLETED)
+    _paid(goodwill, 12000, 3000)
+    # Confirmed, a 50.00 deposit and the 70.00 balance, the balance refunded: 50.00.
+    balance = book(service, coach, day(2), 60, BookingState.CONFIRMED)
+    _paid(balance, 5000)
+    _paid(balance, 7000, 7000, purpose="booking_charge")
+    # Cancelled late, paid 120.00: the cancellation kept 60.00 and refunded 60.00; later 20.00
+    # of the fee was given back too: 40.00.
+    late = book(service, coach, day(3), 60, BookingState.CANCELLED)
+    Booking.objects.filter(pk=late.pk).update(cancellation_fee=6000)
+    _paid(late, 12000, 6000, 2000)
+    # Cancelled late, its 60.00 fee kept and the other 60.00 not yet refunded: 60.00.
+    pending = book(service, coach, day(4), 60, BookingState.CANCELLED)
+    Booking.objects.filter(pk=pending.pk).update(cancellation_fee=6000)
+    _paid(pending, 12000)
+    # Completed and paid on site (no payment in Tillbook): its price, 120.00.
+    book(service, coach, day(1, 14), 60, BookingState.COMPLETED)
+    assert top_offerings(business=scoped, period=week) == [
+        OfferingResult("service", "Coaching call", 3, 9000 + 5000 + 4000 + 6000 + 12000),
+    ]
+    query = f"from={week.first}&to={week.last}"
+    response = owner_client.get(f"/manage/acme/insights/export/offerings.csv?{query}")
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[1:] == ["service,Coaching call,USD,3,360.00"]
+    report = owner_client.get(f"/manage/acme/insights/bookings/?{query}").content.decode()
+    assert '<td class="num">2</td><td class="num">$360.00</td></tr>' in report
+    response = owner_client.get(f"/manage/acme/insights/export/bookings.csv?{query}")
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines[1] == "Coaching call,3,2,0,0.0,2,USD,360.00"

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import CharField, Count, F, Max, QuerySet, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.insights.periods import Period
+from tillbook.payments.models import Payment, PaymentState, Refund, RefundState
 from tillbook.scheduling.availability import Interval, Schedule, working_intervals
 from tillbook.scheduling.models import (
+    BOOKING_PURPOSES,
     KEPT_STATES,
     ONE_TO_ONE_KEY,
     Booking,
@@ -79,7 +82,8 @@ class BookingMetrics:
 @dataclass(frozen=True)
 class ServiceSales:
     """What one service's bookings in a period brought, in the business's currency: the
-    price of those kept (confirmed, completed, no-show) and the late-cancellation fees."""
+    price of those kept (confirmed, completed, no-show) and the late-cancellation fees, less
+    what was refunded of them (see `_refunded`)."""
 
     service_id: int
     name: str
@@ -134,10 +138,68 @@ class _ServiceTotals:
     revenue: int = 0
 
 
+def _refunded(business: Business, period: Period) -> dict[int, int]:
+    """Per service, what was refunded of what its bookings of the period earned, in the
+    business's currency, as order lines lose their order's refunded share. A kept booking
+    earns its price less the refunds of its payments (deposit, balance, fee); a cancelled one
+    its late fee, less what was refunded beyond the rest of what was paid (the cancellation's
+    own refund gives that back). One query, and two more when something was refunded."""
+    bookings = Booking.objects.filter(
+        business=business,
+        state__in=(*KEPT, BookingState.CANCELLED),
+        start__gte=period.start,
+        start__lt=period.end,
+        currency=business.currency,
+    )
+    refunded = dict(
+        Refund.objects.filter(
+            business=business,
+            state=RefundState.SUCCEEDED,
+            currency=business.currency,
+            payment__request__purpose__in=BOOKING_PURPOSES,
+            payment__request__purpose_id__in=bookings.annotate(
+                key=Cast("pk", output_field=CharField())
+            ).values("key"),
+        )
+        .values("payment__request__purpose_id")
+        .annotate(total=Sum("amount"))
+        .values_list("payment__request__purpose_id", "total")
+        .order_by()
+    )
+    if not refunded:
+        return {}
+    paid = dict(
+        Payment.objects.filter(
+            business=business,
+            state=PaymentState.SUCCEEDED,
+            currency=business.currency,
+            request__purpose__in=BOOKING_PURPOSES,
+            request__purpose_id__in=list(refunded),
+        )
+        .values("request__purpose_id")
+        .annotate(paid=Sum(F("amount") + F("tip_amount")))
+        .values_list("request__purpose_id", "paid")
+        .order_by()
+    )
+    found: dict[int, int] = {}
+    for pk, service_id, state, price, fee in bookings.filter(
+        pk__in=[int(key) for key in refunded]
+    ).values_list("pk", "service_id", "state", "price", "cancellation_fee"):
+        back = refunded[str(pk)]
+        if state == BookingState.CANCELLED:  # the fee is what is left of what was paid
+            taken = fee - min(fee, max(0, paid.get(str(pk), 0) - back))
+        else:
+            taken = min(price, back)
+        if taken:
+            found[service_id] = found.get(service_id, 0) + taken
+    return found
+
+
 def _per_service(
-    sums: list[_Sums], business: Business
+    sums: list[_Sums], business: Business, refunded: dict[int, int]
 ) -> tuple[dict[int, _ServiceTotals], dict[int, str]]:
-    """Each service's totals, and the services' names (one query)."""
+    """Each service's totals, and the services' names (one query). `refunded`: per service,
+    what was refunded of its revenue (`_refunded`)."""
     totals: dict[int, _ServiceTotals] = {}
     for row in sums:
         total = totals.setdefault(row.service_id, _ServiceTotals())
@@ -154,6 +216,9 @@ def _per_service(
         elif row.state == BookingState.CANCELLED:
             total.cancelled += row.count
             total.revenue += row.cancellation_fees if counted else 0
+    for service_id, taken in refunded.items():
+        if service_id in totals:
+            totals[service_id].revenue -= taken
     names = dict(Service.objects.filter(pk__in=totals).values_list("pk", "name"))
     return totals, names
 
@@ -169,13 +234,15 @@ def _service_sales(
 
 
 def service_sales(*, business: Business, period: Period) -> tuple[ServiceSales, ...]:
-    return _service_sales(*_per_service(_sums(business, period), business))
+    sums, refunded = _sums(business, period), _refunded(business, period)
+    return _service_sales(*_per_service(sums, business, refunded))
 
 
 @dataclass(frozen=True)
 class ServiceBookings:
     """One service's bookings in a period: the counts over every booking, the revenue in the
-    business's currency (kept bookings' price and late-cancellation fees, as top offerings)."""
+    business's currency (kept bookings' price and late-cancellation fees less what was
+    refunded of them, as top offerings)."""
 
     name: str
     bookings: int  # kept: confirmed, completed or no-show
@@ -204,12 +271,13 @@ def _service_bookings(
 
 def bookings_by_service(*, business: Business, period: Period) -> tuple[ServiceBookings, ...]:
     """Every service with a booking starting in the period, most booked first."""
-    return _service_bookings(*_per_service(_sums(business, period), business))
+    sums, refunded = _sums(business, period), _refunded(business, period)
+    return _service_bookings(*_per_service(sums, business, refunded))
 
 
 def booking_metrics(*, business: Business, period: Period) -> BookingMetrics:
     sums = _sums(business, period)
-    totals, names = _per_service(sums, business)
+    totals, names = _per_service(sums, business, _refunded(business, period))
 
     def count(*states: str) -> int:
         return sum(row.count for row in sums if row.state in states)

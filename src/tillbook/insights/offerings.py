@@ -6,7 +6,8 @@ Definitions (the dashboard's help text says the same):
   tax) in orders paid in the period, less refunds: each line keeps the share of its order
   that was not refunded, rounded down to the minor unit;
 - a service earns the price of its bookings in the period (by start) that were kept
-  (confirmed, completed or missed), plus the late-cancellation fees of cancelled ones.
+  (confirmed, completed or missed), plus the late-cancellation fees of cancelled ones, less
+  what was refunded of them (insights.bookings._refunded).
 Only the business's currency counts; processor fees are not shared out per offering.
 Lines of a deleted offering are listed under the title they were sold with.
 """
