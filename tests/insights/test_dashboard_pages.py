@@ -99,7 +99,7 @@ def test_a_refused_range_is_400_on_every_page_and_download(
             "payouts",
             [
                 "provider,payout,arrival_date,currency,amount,sales,refunds,fees,other,lines",
-                "paypal,3QR99999ST0000000,2026-09-20,USD,1000.00,0.00,0.00,0.00,0.00,0",
+                "paypal,3QR99999ST0000000,2026-09-20,USD,1000.00,,,,,0",
                 "stripe,po_2001,2026-09-08,USD,111.60,200.00,80.00,6.40,-2.00,4",
             ],
         ),
@@ -256,3 +256,34 @@ def test_the_marketing_report_reads_attribution_once_per_period(
     firsts = [sql for sql in sqls if '"insights_customerfirstpayment"."first_utm"' in sql]
     # This period and the one before; August has no UTM sales, so no mapping is looked up.
     assert (len(by_utm), len(mappings), len(firsts)) == (2, 1, 2)
+
+
+def test_a_payout_without_lines_shows_only_its_amount(
+    owner_client: Client,
+    september: Business,  # noqa: F811
+) -> None:
+    """PayPal's activity download lists the withdrawal but not what it carried: its contents
+    are unknown, not zero (0 − 0 − 0 + 0 is not $1,000.00)."""
+    dashboard = owner_client.get(f"/manage/acme/?{RANGE}").content.decode()
+    assert (
+        '<tr><td>PayPal</td><td class="num">1 <span class="muted">(1 without lines)</span></td>'
+        '<td class="num">$1,000.00</td><td class="num">–</td><td class="num">–</td>'
+        '<td class="num">–</td><td class="num">–</td></tr>'
+    ) in dashboard
+    assert (
+        '<tr><td>Stripe</td><td class="num">1</td><td class="num">$111.60</td>'
+        '<td class="num">$200.00</td><td class="num">$80.00</td><td class="num">$6.40</td>'
+        '<td class="num">-$2.00</td></tr>'
+    ) in dashboard
+    report = owner_client.get(f"/manage/acme/insights/payments/?{RANGE}").content.decode()
+    assert (
+        '<td class="num">$1,000.00</td><td class="num">–</td><td class="num">–</td>'
+        '<td class="num">–</td><td class="num">–</td><td class="num">0</td></tr>'
+    ) in report
+    response = owner_client.get(f"/manage/acme/insights/export/payouts.csv?{RANGE}")
+    lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
+    assert lines == [
+        "provider,payout,arrival_date,currency,amount,sales,refunds,fees,other,lines",
+        "paypal,3QR99999ST0000000,2026-09-20,USD,1000.00,,,,,0",
+        "stripe,po_2001,2026-09-08,USD,111.60,200.00,80.00,6.40,-2.00,4",
+    ]

@@ -160,18 +160,27 @@ def offering_display(business: Business, results: list[OfferingResult]) -> list[
 def payout_totals_display(
     business: Business, summaries: list[PayoutSummary]
 ) -> list[dict[str, Any]]:
-    """One row per processor and currency: how many payouts, and what they carried."""
+    """One row per processor and currency: how many payouts, and what they carried. What a
+    payout without lines carried is not known (not zero): the contents sum the payouts with
+    lines, and the row says how many had none (blank contents when none had lines)."""
     rows = []
     for summary in summaries:
+        itemised = [payout for payout in summary.payouts if payout["lines"]]
         row: dict[str, Any] = {
             "provider": summary.processor,
             "count": summary.count,
+            "without_lines": summary.count - len(itemised),
+            "amount": Money(summary.amount, summary.currency).format(business.locale),
         }
-        for key in ("amount", "sales", "refunds", "fees", "other"):
-            total = sum(int(str(payout[key])) for payout in summary.payouts)
-            row[key] = Money(total, summary.currency).format(business.locale)
+        for key in CONTENTS:
+            total = sum(int(str(payout[key])) for payout in itemised)
+            row[key] = Money(total, summary.currency).format(business.locale) if itemised else ""
         rows.append(row)
     return rows
+
+
+# What a payout carried, from its lines: amount = sales − refunds − fees + other.
+CONTENTS = ("sales", "refunds", "fees", "other")
 
 
 def payout_display(business: Business, summaries: list[PayoutSummary]) -> list[dict[str, Any]]:
@@ -179,8 +188,11 @@ def payout_display(business: Business, summaries: list[PayoutSummary]) -> list[d
     for summary in summaries:
         for payout in summary.payouts:
             row: dict[str, Any] = {**payout, "provider": summary.processor}
-            for key in ("amount", "sales", "refunds", "fees", "other"):
-                row[key] = Money(int(str(payout[key])), summary.currency).format(business.locale)
+            for key in ("amount", *CONTENTS):
+                # A payout without lines: what it carried is not known (not zero).
+                known = key == "amount" or payout["lines"]
+                money = Money(int(str(payout[key])), summary.currency)
+                row[key] = money.format(business.locale) if known else ""
             rows.append(row)
     return rows
 
@@ -265,9 +277,11 @@ def _payout_rows(business: Business, period: Period) -> Rows:
     rows: Rows = [[*header, "sales", "refunds", "fees", "other", "lines"]]
     for summary in payouts_by_processor(business=business, period=period):
         for payout in summary.payouts:
-            amounts = [
+            amounts = [  # blank contents for a payout without lines: not known, not zero
                 Money(int(str(payout[key])), summary.currency).major_string()
-                for key in ("amount", "sales", "refunds", "fees", "other")
+                if key == "amount" or payout["lines"]
+                else ""
+                for key in ("amount", *CONTENTS)
             ]
             head = [summary.provider, payout["reference"], payout["arrival_date"], summary.currency]
             rows.append([*head, *amounts, payout["lines"]])
