@@ -1034,3 +1034,28 @@ def test_a_paypal_refund_above_its_payment_in_a_large_file_is_linked(
             business=scoped, period=Period(date(2026, 9, 1), date(2026, 9, 30), scoped.zone)
         )["USD"]
     assert (totals.gross, totals.refunds) == (6000, 6000)
+
+
+def test_a_paypal_shopping_cart_item_row_is_not_a_line_and_does_not_hide_its_payment(
+    run_import: Importer, scoped: Business
+) -> None:
+    """A cart's items are rows of their own with the payment's Transaction ID ("Shopping Cart
+    Item", German "Warenkorbartikel"), marked Memo in Balance Impact. A download without that
+    column counted the item as a balance line, and the payment below it as already known."""
+    item = (
+        '"09/15/2026","08:00:00","PDT","Hal Hill","Shopping Cart Item","Completed","USD",'
+        '"60.00","0.00","60.00","6CD22222EF3333333",""\n'
+    )
+    german = item.replace("Shopping Cart Item", "Warenkorbartikel")
+    text = PAYPAL_HEADER + item + PAYPAL_SALE + german
+    run = run_import(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert (run.state, run.rows_read, run.imported, run.duplicates) == (RunState.DONE, 3, 1, 0)
+    assert run.skipped == {"shopping cart item (the payment's own row counts)": 2}
+    payment = Payment.objects.get()
+    assert (payment.provider_reference, payment.amount, payment.fee_amount) == (
+        "6CD22222EF3333333",
+        6000,
+        239,
+    )
+    line = BalanceTransaction.objects.get()
+    assert (line.kind, line.gross, line.net, line.payment_id) == ("charge", 6000, 5761, payment.pk)

@@ -36,6 +36,9 @@ TAKEN_BACK = frozenset(
 )
 # Types are matched by words they contain, in English and German.
 CONVERSION_WORDS = ("currency conversion", "währungsumrechnung")
+# A cart's items: rows of their own with the payment's Transaction ID, the money counted once
+# on the payment's row (Balance Impact "Memo", where the download has that column).
+CART_ITEM_WORDS = ("shopping cart item", "warenkorbartikel")
 HOLD_WORDS = ("hold", "release", "einbehalt", "freigabe", "authorization", "autorisierung")
 REFUND_WORDS = ("refund", "rückzahlung", "rückerstattung", "erstattung")
 # A buyer's bank took a payment back (and PayPal charged for it), or gave it back: counted as
@@ -90,6 +93,8 @@ class PaypalActivityReader(Reader):
             return Skipped(row.line, "currency conversion (not a sale)")
         if any(word in lowered for word in HOLD_WORDS):
             return Skipped(row.line, "hold or release (not a sale)")
+        if any(word in lowered for word in CART_ITEM_WORDS):
+            return Skipped(row.line, "shopping cart item (the payment's own row counts)")
         if row.get("impact").lower() == "memo":
             return Skipped(row.line, "memo row (no effect on the balance)")
         currency = cells.currency(row, "currency")
