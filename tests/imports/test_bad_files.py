@@ -52,6 +52,25 @@ def test_an_unknown_set_of_columns_lists_what_was_found() -> None:
     )
 
 
+def test_an_unknown_set_of_columns_names_only_the_first_few() -> None:
+    """A file that is no export at all (a data dump of 50,000 columns, one of them a long
+    text) got a message quoting every cell: megabytes in the import's history and page."""
+    cells = [f"col{n}" for n in range(50_000)]
+    cells[1] = "x" * 100_000
+    source = ImportSource.from_bytes((",".join(cells) + "\n" + ",".join(cells) + "\n").encode())
+    [message] = problems_of(source)
+    assert message.startswith(
+        f"Tillbook does not know this set of columns (found: col0, {'x' * 80}…, col2, col3, "
+    )
+    assert "col59, …and 49,940 more). It reads: Google Ads campaign report;" in message
+    [asked] = problems_of(source, kind="square_transactions")
+    assert asked.startswith(
+        "the columns are not those of a Square transactions CSV file (missing: date, "
+    )
+    assert asked.endswith("col59, …and 49,940 more)")
+    assert len(message) < 1500 and len(asked) < 1000
+
+
 def test_an_unknown_kind_name() -> None:
     source = ImportSource.from_path(FIXTURES / "paypal_activity.csv")
     [message] = problems_of(source, kind="quickbooks")

@@ -98,7 +98,7 @@ def _find_header(lines: list[str], kind: str | None) -> Table:
                 )
             ]
         )
-    seen = ", ".join(cell.strip() for cell in first_rows if cell.strip()) or "nothing"
+    seen = _cells_seen(first_rows)
     if kind is not None:
         missing = ", ".join(candidates[kind]().missing_columns(first_rows))
         message = (
@@ -109,6 +109,25 @@ def _find_header(lines: list[str], kind: str | None) -> Table:
         labels = "; ".join(reader.label for reader in candidates.values())
         message = f"Tillbook does not know this set of columns (found: {seen}). It reads: {labels}"
     raise ImportFileInvalid([FileProblem(0, message)])
+
+
+SEEN_CELLS = 60  # cells of an unknown header quoted in its message
+SEEN_CELL_CHARACTERS = 80
+
+
+def _cells_seen(cells: list[str]) -> str:
+    """The first cells of a header no reader knows, for its message: a file that is no export
+    may have thousands of columns, or a cell of 100,000 characters."""
+    named = [cell.strip() for cell in cells if cell.strip()]
+    if not named:
+        return "nothing"
+    shown = [
+        cell if len(cell) <= SEEN_CELL_CHARACTERS else cell[:SEEN_CELL_CHARACTERS] + "…"
+        for cell in named[:SEEN_CELLS]
+    ]
+    if len(named) > SEEN_CELLS:
+        shown.append(f"…and {len(named) - SEEN_CELLS:,} more")
+    return ", ".join(shown)
 
 
 @dataclass
