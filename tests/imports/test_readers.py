@@ -321,6 +321,47 @@ def test_paypal_column_subset_with_the_other_time_zone_spelling() -> None:
     assert records[1].occurred_at == datetime(2026, 9, 21, 17, 0, tzinfo=UTC)
 
 
+def test_paypal_balance_affecting_download_names_the_type_description() -> None:
+    """PayPal's "balance affecting" download (German "Monatlicher Kontoauszug") has no Type or
+    Status column: its Description (Beschreibung) says what each row is."""
+    english = (
+        '"Date","Time","TimeZone","Description","Currency","Gross","Fee","Net","Balance",'
+        '"Transaction ID","From Email Address","Name","Bank Name","Bank Account",'
+        '"Shipping and Handling Amount","Sales Tax","Invoice ID","Reference Txn ID"\n'
+        '"09/15/2026","08:00:00","PDT","Website Payment","USD","60.00","-2.39","57.61",'
+        '"57.61","6CD22222EF3333333","hal@example.com","Hal Hill","","","0.00","0.00",'
+        '"INV-101",""\n'
+        '"09/16/2026","09:30:00","PDT","Payment Refund","USD","-60.00","1.80","-58.20",'
+        '"-0.59","7EF33333GH4444444","","Hal Hill","","","0.00","0.00","INV-101",'
+        '"6CD22222EF3333333"\n'
+    )
+    check, records = read_all(ImportSource.from_bytes(english.encode(), "activity.csv"))
+    assert (check.kind, check.rows_read, check.skipped) == ("paypal_activity", 2, {})
+    assert ledger(records) == [
+        (Movement.SALE, "6CD22222EF3333333", "6CD22222EF3333333", "USD", 6000, 239, 5761),
+        (Movement.REFUND, "7EF33333GH4444444", "6CD22222EF3333333", "USD", -6000, -180, -5820),
+    ]
+    german = (
+        '"Datum","Uhrzeit","Zeitzone","Beschreibung","Währung","Brutto","Entgelt","Netto",'
+        '"Guthaben","Transaktionscode","Absender E-Mail-Adresse","Name","Name der Bank",'
+        '"Bankkonto","Versand- und Bearbeitungsgebühr","Umsatzsteuer","Rechnungsnummer",'
+        '"Zugehöriger Transaktionscode"\n'
+        '"02.09.2026","09:00:00","MESZ","Handyzahlung","EUR","1.234,56","-43,56","1.191,00",'
+        '"1.191,00","4CC11111DD2222222","kai@example.de","Kai Klein","","","0,00","0,00",'
+        '"R-2",""\n'
+        '"03.09.2026","10:00:00","MESZ","Allgemeine Währungsumrechnung","EUR","-10,00",'
+        '"0,00","-10,00","1.181,00","4EE11111FF2222222","","","","","0,00","0,00","",""\n'
+    )
+    check, records = read_all(ImportSource.from_bytes(german.encode(), "aktivitaet.csv"))
+    assert (check.kind, check.skipped) == (
+        "paypal_activity",
+        {"currency conversion (not a sale)": 1},
+    )
+    assert ledger(records) == [
+        (Movement.SALE, "4CC11111DD2222222", "4CC11111DD2222222", "EUR", 123456, 4356, 119100),
+    ]
+
+
 # Ad platforms ------------------------------------------------------------------------------
 
 

@@ -23,9 +23,10 @@ from tillbook.imports.readers.cells import ColumnError
 from tillbook.imports.records import LedgerRecord, Movement, Record, Skipped
 
 GERMAN = (
-    "datum", "uhrzeit", "zeitzone", "typ", "währung", "brutto", "entgelt", "gebühr", "netto",
-    "transaktionscode", "zugehöriger transaktionscode", "absender e-mail-adresse",
-    "rechnungsnummer", "guthaben", "betreff", "hinweis", "auswirkung auf guthaben",
+    "datum", "uhrzeit", "zeitzone", "typ", "beschreibung", "währung", "brutto", "entgelt",
+    "gebühr", "netto", "transaktionscode", "zugehöriger transaktionscode",
+    "absender e-mail-adresse", "rechnungsnummer", "guthaben", "betreff", "hinweis",
+    "auswirkung auf guthaben",
 )  # fmt: skip
 
 COMPLETED = frozenset({"completed", "abgeschlossen", "terminé", "completado"})
@@ -62,7 +63,9 @@ class PaypalActivityReader(Reader):
         Column("time", ("time", "uhrzeit")),
         Column("zone", ("timezone", "time zone", "zeitzone")),
         Column("name", ("name",)),
-        Column("type", ("type", "typ"), required=True),
+        # The "balance affecting" download (German "Monatlicher Kontoauszug") names the type
+        # Description and has no Status: every row of it is completed.
+        Column("type", ("type", "typ", "description", "beschreibung"), required=True),
         Column("status", ("status",)),
         Column("currency", ("currency", "währung"), required=True),
         Column("gross", ("gross", "brutto"), required=True),
@@ -74,7 +77,7 @@ class PaypalActivityReader(Reader):
             "reference_id",
             ("reference txn id", "zugehöriger transaktionscode", "referenz-transaktionscode"),
         ),
-        Column("invoice", ("invoice number", "rechnungsnummer")),
+        Column("invoice", ("invoice number", "invoice id", "rechnungsnummer")),
         Column("subject", ("subject", "betreff")),
         Column("impact", ("balance impact", "auswirkung auf guthaben")),
     )
