@@ -1059,3 +1059,58 @@ def test_a_paypal_shopping_cart_item_row_is_not_a_line_and_does_not_hide_its_pay
     )
     line = BalanceTransaction.objects.get()
     assert (line.kind, line.gross, line.net, line.payment_id) == ("charge", 6000, 5761, payment.pk)
+
+
+def test_an_id_longer_than_the_ledger_keeps_is_a_problem_on_its_line_and_writes_nothing(
+    run_import: Importer, scoped: Business
+) -> None:
+    """A damaged file with a 300-character id passed the check and then failed on
+    PostgreSQL's column length while landing (an unexpected error, after earlier commits had
+    landed part of the file); SQLite kept it longer than the column says."""
+    head = "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Transfer\n"
+    good = "txn_1,charge,ch_1,10.00,0.30,9.70,usd,2026-09-01 10:00,po_1\n"
+    long_id = "txn_" + "9" * 300
+    rows = [
+        f"{long_id},charge,ch_2,10.00,0.30,9.70,usd,2026-09-01 10:00,\n",
+        f"txn_3,charge,ch_{'3' * 260},10.00,0.30,9.70,usd,2026-09-01 10:00,\n",
+        f"txn_4,charge,ch_4,10.00,0.30,9.70,usd,2026-09-01 10:00,po_{'4' * 260}\n",
+    ]
+    before = database_fingerprint()
+    run = run_import(ImportSource.from_bytes((head + good + "".join(rows)).encode(), "b.csv"))
+    assert run.state == RunState.FAILED
+    assert run.problems == [
+        [3, f"the id “{long_id[:40]}…” has 304 characters; Tillbook keeps ids of up to 255 "
+         "(the file may be damaged)"],
+        [4, f"the id “ch_{'3' * 37}…” has 263 characters; Tillbook keeps ids of up to 255 "
+         "(the file may be damaged)"],
+        [5, f"the id “po_{'4' * 37}…” has 263 characters; Tillbook keeps ids of up to 255 "
+         "(the file may be damaged)"],
+    ]  # fmt: skip
+    after = database_fingerprint()
+    assert after.pop("imports.importrun") != before.pop("imports.importrun")
+    assert after == before
+    campaign_id = "1" * 101
+    ads = f"Day,Campaign,Campaign ID,Impr.,Clicks,Cost\n2026-09-01,A,{campaign_id},10,1,1.00\n"
+    run = run_import(ImportSource.from_bytes(ads.encode(), "g.csv"))
+    assert (run.state, run.problems) == (
+        RunState.FAILED,
+        [
+            [
+                2,
+                f"the id “{'1' * 40}…” has 101 characters; Tillbook keeps campaign ids of up to "
+                "100 (the file may be damaged)",
+            ]
+        ],
+    )
+    again = database_fingerprint()
+    again.pop("imports.importrun")
+    assert again == before
+    from tillbook.imports.reading import CAMPAIGN_ID_CHARACTERS, LEDGER_ID_CHARACTERS
+    from tillbook.marketing.models import AdCampaign
+
+    kept = {
+        model._meta.get_field("provider_reference").max_length
+        for model in (Payment, Refund, Payout, BalanceTransaction)
+    }
+    assert kept == {LEDGER_ID_CHARACTERS}
+    assert AdCampaign._meta.get_field("external_id").max_length == CAMPAIGN_ID_CHARACTERS

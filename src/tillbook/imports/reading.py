@@ -251,6 +251,9 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
         if isinstance(result, Skipped):
             current.skipped[result.reason] += 1
             continue
+        if too_long := _id_too_long(result):
+            current.problem(start, too_long)
+            continue
         if isinstance(result, AdRecord) and (clash := _billed_apart(current, result)):
             current.problem(start, clash)
             continue
@@ -259,6 +262,37 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
         yield from table.reader.finish(context)
     except CellError as error:
         current.problem(0, str(error))
+
+
+# What the ledger and the campaigns keep of an id (payments' and payouts' provider_reference,
+# AdCampaign.external_id): a longer one is damage, refused while the file is checked rather
+# than by the database while it lands.
+LEDGER_ID_CHARACTERS = 255
+CAMPAIGN_ID_CHARACTERS = 100
+
+
+def _id_too_long(record: Record) -> str:
+    ids: tuple[str, ...]
+    if isinstance(record, AdRecord):
+        if len(record.campaign_id) <= CAMPAIGN_ID_CHARACTERS:
+            return ""
+        ids, limit, what = (record.campaign_id,), CAMPAIGN_ID_CHARACTERS, "campaign ids"
+    else:
+        ids = (
+            record.reference,
+            record.payment_reference,
+            record.refund_reference,
+            record.payout_reference,
+            record.reversed_payout,
+        )
+        if max(map(len, ids)) <= LEDGER_ID_CHARACTERS:  # one comparison on the hot path
+            return ""
+        limit, what = LEDGER_ID_CHARACTERS, "ids"
+    value = next(value for value in ids if len(value) > limit)
+    return (
+        f"the id “{value[:40]}…” has {len(value):,} characters; Tillbook keeps {what} of up "
+        f"to {limit} (the file may be damaged)"
+    )
 
 
 def _billed_apart(current: Pass, record: AdRecord) -> str:
