@@ -149,6 +149,21 @@ def test_bytes_that_are_not_utf8_are_reported_on_their_line() -> None:
     )
 
 
+def test_a_nul_character_is_reported_on_its_line() -> None:
+    """PostgreSQL keeps no NUL in text: a damaged file with one in any cell passed the check
+    and failed while landing (an unexpected error, after earlier commits)."""
+    data = (FIXTURES / "paypal_subset.csv").read_bytes().replace(b"Subscription", b"Sub\x00")
+    assert problems_of(ImportSource.from_bytes(data)) == [
+        "Line 3: the file holds a NUL character, which no export has: it is damaged or saved "
+        "in another encoding. In Excel, save it as “CSV UTF-8”."
+    ]
+    text = (FIXTURES / "paypal_subset.csv").read_text().replace("Subscription", "Sub\x00")
+    assert problems_of(ImportSource.from_bytes(text.encode("utf-16"))) == [
+        "Line 3: the file holds a NUL character, which no export has: it is damaged or saved "
+        "in another encoding. In Excel, save it as “CSV UTF-8”."
+    ]
+
+
 def test_utf16_files_from_excel_are_read() -> None:
     text = (FIXTURES / "paypal_subset.csv").read_text().replace(",", "\t")
     check, records = read_all(ImportSource.from_bytes(text.encode("utf-16")))

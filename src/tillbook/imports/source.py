@@ -120,10 +120,21 @@ def text_lines(source: ImportSource) -> Iterator[Iterator[str]]:
             yield _utf8_lines(buffered)
 
 
+NUL_CHARACTER = (
+    "the file holds a NUL character, which no export has: it is damaged or saved in another "
+    "encoding. In Excel, save it as “CSV UTF-8”."
+)
+# No cell of an export holds one, and PostgreSQL keeps none in text: refused with its line
+# while the file is read, rather than by the database while its rows land.
+
+
 def _utf16_lines(stream: IO[bytes]) -> Iterator[str]:
     text = io.TextIOWrapper(stream, encoding="utf-16", newline="")
     try:
-        yield from text
+        for number, line in enumerate(text, start=1):
+            if "\x00" in line:
+                raise ImportFileInvalid([FileProblem(number, NUL_CHARACTER)])
+            yield line
     except UnicodeDecodeError:
         raise ImportFileInvalid(
             [FileProblem(0, "the file is not readable UTF-16 text; save it as CSV UTF-8")]
@@ -144,6 +155,8 @@ def _cr_lines(stream: IO[bytes]) -> Iterator[bytes]:
 def _utf8_lines(lines: Iterable[bytes]) -> Iterator[str]:
     # Decoding line by line puts a byte that is not UTF-8 on its line in the error report.
     for number, line in enumerate(lines, start=1):
+        if b"\x00" in line:
+            raise ImportFileInvalid([FileProblem(number, NUL_CHARACTER)])
         try:
             yield line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError:
