@@ -307,3 +307,41 @@ def test_a_message_the_server_refuses_for_good_fails_at_once(
     later = queue(business, dedupe_key="later")
     outcome, _ = deliver(later)
     assert (outcome, later.state) == ("will retry", MessageState.QUEUED)
+
+
+def test_a_long_non_ascii_business_name_is_encoded_in_words_mail_readers_accept(
+    business: Business, smtp_server: Inbox
+) -> None:
+    """The sender's name was encoded once, in one piece, before Django saw it: a name of some
+    fifty letters with accents became a single encoded word of 150 characters in From (RFC 2047
+    allows 75), and the outbox showed "=?utf-8?b?…?=" instead of the name."""
+    import re
+    from email.header import decode_header, make_header
+    from email.utils import formataddr
+
+    name = "Salon de Beauté Élégance Hélène & Frédérique, Société Coopérative Québécoise"
+    business.name = name
+    business.save()
+    message = queue(business)
+    assert message.from_email == f'"{name}" <bookings@tillbook.example>'
+    assert deliver(message) == ("sent", "")
+    raw = smtp_server.envelopes[0].content.decode("utf-8")
+    header = raw.split("\r\nFrom:", 1)[1].split("\r\nTo:", 1)[0]
+    assert header.isascii()
+    words = re.findall(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=", header)
+    assert len(words) > 1
+    assert [word for word in words if len(word) > 75] == []
+    # Decoded as RFC 2047 6.2 says: the space between two encoded words is not text (the
+    # email package's newer parser keeps it as a space).
+    decoded = str(make_header(decode_header(header.replace("\r\n", ""))))
+    assert decoded == f"{name} <bookings@tillbook.example>"
+    # A message queued before, its name stored encoded in one piece, goes out the same way.
+    earlier = queue(business, dedupe_key="earlier")
+    with unscoped():
+        OutboxMessage.objects.filter(pk=earlier.pk).update(
+            from_email=formataddr((name, "bookings@tillbook.example"))
+        )
+    assert deliver(earlier) == ("sent", "")
+    raw = smtp_server.envelopes[1].content.decode("utf-8")
+    again = raw.split("\r\nFrom:", 1)[1].split("\r\nTo:", 1)[0]
+    assert again == header

@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import timedelta
-from email.utils import formataddr, make_msgid, parseaddr
+from email.charset import Charset
+from email.header import decode_header, make_header
+from email.headerregistry import Address
+from email.utils import make_msgid, parseaddr
+from itertools import repeat
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +37,8 @@ logger = logging.getLogger(__name__)
 # rather than sent a second time.
 STALE_SENDING_AFTER = timedelta(minutes=15)
 
+ENCODED_WORD_LIMIT = 75  # characters in one RFC 2047 encoded word, "=?utf-8?b?" to "?="
+
 
 def retry_delay(attempt: int) -> timedelta:
     """1 min, 5 min, 25 min, ~2 h, then ~10 h between attempts."""
@@ -50,8 +56,27 @@ def _sender_domain() -> str:
 
 def _sender(business: Business) -> str:
     """The business's name on Tillbook's address; its name on one line (a line break in it
-    would make every message refused as a header injection)."""
-    return formataddr((" ".join(business.name.split()), sender_address()))
+    would make every message refused as a header injection).
+
+    Kept as written, quoted where it must be but not encoded: the outbox shows the name, and
+    Django encodes it when sending, in words short enough for every mail reader.
+    """
+    return str(Address(display_name=" ".join(business.name.split()), addr_spec=sender_address()))
+
+
+def _from_header(from_email: str) -> str:
+    """The sender for the From header. A name with letters beyond ASCII goes out as encoded
+    words of at most 75 characters (RFC 2047): Django and the email package write one word
+    of 76 or, for a name already encoded as by an earlier Tillbook, of any length."""
+    name, address = parseaddr(from_email)
+    if not address:
+        return from_email
+    name = str(make_header(decode_header(name))) if "=?" in name else name
+    name = " ".join(name.split())
+    if name.isascii():
+        return str(Address(display_name=name, addr_spec=address))
+    words = Charset("utf-8").header_encode_lines(name, repeat(ENCODED_WORD_LIMIT))
+    return f"{' '.join(word or '' for word in words)} <{address}>"
 
 
 def message_queue(
@@ -106,7 +131,7 @@ def _email_for(message: OutboxMessage) -> EmailMultiAlternatives:
     email = EmailMultiAlternatives(
         subject=message.subject,
         body=message.body_text,
-        from_email=message.from_email,
+        from_email=_from_header(message.from_email),
         # Django's own: it writes a non-ASCII domain as the DNS knows it (xn--…), which
         # formataddr refuses to.
         to=[sanitize_address((" ".join(message.to_name.split()), message.to_email), "utf-8")],
