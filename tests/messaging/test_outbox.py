@@ -345,3 +345,28 @@ def test_a_long_non_ascii_business_name_is_encoded_in_words_mail_readers_accept(
     raw = smtp_server.envelopes[1].content.decode("utf-8")
     again = raw.split("\r\nFrom:", 1)[1].split("\r\nTo:", 1)[0]
     assert again == header
+
+
+def test_a_customer_with_a_long_name_with_accents_gets_their_email(
+    business: Business, smtp_server: Inbox
+) -> None:
+    """A name beyond some 45 bytes (María José Fernández-González de la Peña Ruiz) was encoded
+    by Django on two lines, then read back as an address with a line break in it: every
+    message to that customer failed at once ("address parts cannot contain newlines")."""
+    import re
+    from email.header import decode_header, make_header
+
+    customer = "María José Fernández-González de la Peña Ruiz"
+    message = queue(business)
+    with unscoped():
+        OutboxMessage.objects.filter(pk=message.pk).update(to_name=customer)
+    assert deliver(message) == ("sent", "")
+    assert smtp_server.envelopes[0].rcpt_tos == ["ann@example.com"]
+    raw = smtp_server.envelopes[0].content.decode("utf-8")
+    header = raw.split("\r\nTo:", 1)[1].split("\r\nReply-To:", 1)[0].split("\r\nDate:")[0]
+    assert header.isascii()
+    words = re.findall(r"=\?[^?]+\?[bBqQ]\?[^?]*\?=", header)
+    assert len(words) > 1
+    assert [word for word in words if len(word) > 75] == []
+    decoded = str(make_header(decode_header(header.replace("\r\n", ""))))
+    assert decoded == f"{customer} <ann@example.com>"

@@ -19,7 +19,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.message import sanitize_address
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -59,24 +58,27 @@ def _sender(business: Business) -> str:
     would make every message refused as a header injection).
 
     Kept as written, quoted where it must be but not encoded: the outbox shows the name, and
-    Django encodes it when sending, in words short enough for every mail reader.
+    _address_header encodes it when the message is sent.
     """
     return str(Address(display_name=" ".join(business.name.split()), addr_spec=sender_address()))
 
 
-def _from_header(from_email: str) -> str:
-    """The sender for the From header. A name with letters beyond ASCII goes out as encoded
-    words of at most 75 characters (RFC 2047): Django and the email package write one word
-    of 76 or, for a name already encoded as by an earlier Tillbook, of any length."""
-    name, address = parseaddr(from_email)
-    if not address:
-        return from_email
+def _address_header(name: str, address: str) -> str:
+    """A name and address for From or To. A name with letters beyond ASCII goes out as
+    encoded words of at most 75 characters (RFC 2047): Django and the email package write
+    words of 76, and a name stored encoded by an earlier Tillbook was one word of any length.
+    Django writes a non-ASCII domain as the DNS knows it (xn--…) when it sends."""
     name = str(make_header(decode_header(name))) if "=?" in name else name
     name = " ".join(name.split())
     if name.isascii():
         return str(Address(display_name=name, addr_spec=address))
     words = Charset("utf-8").header_encode_lines(name, repeat(ENCODED_WORD_LIMIT))
     return f"{' '.join(word or '' for word in words)} <{address}>"
+
+
+def _from_header(from_email: str) -> str:
+    name, address = parseaddr(from_email)
+    return _address_header(name, address) if address else from_email
 
 
 def message_queue(
@@ -132,9 +134,7 @@ def _email_for(message: OutboxMessage) -> EmailMultiAlternatives:
         subject=message.subject,
         body=message.body_text,
         from_email=_from_header(message.from_email),
-        # Django's own: it writes a non-ASCII domain as the DNS knows it (xn--…), which
-        # formataddr refuses to.
-        to=[sanitize_address((" ".join(message.to_name.split()), message.to_email), "utf-8")],
+        to=[_address_header(message.to_name, message.to_email)],
         reply_to=[message.reply_to] if message.reply_to else None,
         headers={"Message-ID": message.message_id, **message.headers},
         connection=get_connection(fail_silently=False),
