@@ -497,3 +497,52 @@ def test_the_manage_page_of_an_unpaid_booking_whose_hold_ran_out_offers_a_new_ti
     assert f'href="/{service.business.slug}/book/{service.slug}/">Pick a time again</a>' in page
     assert "Pay with" not in page and "The time is held for you" not in page
     assert Booking.objects.get().state == BookingState.AWAITING_PAYMENT  # the sweep expires it
+
+
+def test_the_calendar_file_is_only_for_a_confirmed_booking_and_links_only_a_working_link(
+    client: Client,
+    make_service,
+    coach: StaffMember,
+    next_week: date,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """booking.ics gave a confirmed invitation for a booking still awaiting its payment (or
+    whose hold ran out), which then stayed in the customer's calendar; and from a link spent
+    on a reschedule, one whose "Reschedule or cancel" link no longer worked."""
+    from icalendar import Calendar
+
+    paid = make_service("Paid call", payment_mode="full")
+    unpaid = hold(client, paid, start=berlin(next_week, 10).isoformat())["Location"]
+    client.post(unpaid + "details/", {"name": "Bo", "email": "bo@example.com"})
+    assert Booking.objects.get(service=paid).state == BookingState.AWAITING_PAYMENT
+    refused = client.get(unpaid + "booking.ics")
+    assert refused.status_code == 409
+    assert refused.content.decode() == (
+        "This booking is not confirmed, so there is no calendar file for it."
+    )
+    Booking.objects.filter(service=paid).update(state=BookingState.EXPIRED)
+    assert client.get(unpaid + "booking.ics").status_code == 409
+
+    service = make_service("Intro call", payment_mode="later")
+    with django_capture_on_commit_callbacks(execute=True):
+        location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+        client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    emailed = OutboxMessage.objects.get().body_text.split("https://shop.example.test")[1].split()[0]
+    new_start = berlin(next_week + timedelta(days=1), 9)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(emailed + "reschedule/", {"start": new_start.isoformat()})
+    latest = OutboxMessage.objects.get(template="booking_rescheduled")
+    current = latest.body_text.split("https://shop.example.test")[1].split()[0]
+
+    def description(path: str) -> str:
+        response = client.get(path + "booking.ics")
+        assert response.status_code == 200
+        [event] = Calendar.from_ical(response.content).walk("VEVENT")
+        assert event.decoded("DTSTART") == new_start
+        assert event["SEQUENCE"] == 1
+        return str(event["DESCRIPTION"])
+
+    assert description(current) == (
+        f"Video call\nReschedule or cancel: https://shop.example.test{current}"
+    )
+    assert description(emailed) == "Video call"

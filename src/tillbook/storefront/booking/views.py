@@ -487,8 +487,25 @@ def booking_cancel_view(request: HttpRequest, business_slug: str, secret: str) -
 def booking_calendar_file(request: HttpRequest, business_slug: str, secret: str) -> HttpResponse:
     business = _business(business_slug)
     with business_scope(business):
-        booking, _ = _linked(business, secret)
-        manage = absolute_url(reverse("storefront:booking_manage", args=[business.slug, secret]))
+        booking, link = _linked(business, secret)
+        # As the emails: a booking waiting for its payment is no event yet (nothing would take
+        # it out of the calendar when the hold runs out).
+        if booking.state in (
+            BookingState.HELD,
+            BookingState.AWAITING_PAYMENT,
+            BookingState.EXPIRED,
+        ):
+            return HttpResponse(
+                "This booking is not confirmed, so there is no calendar file for it.",
+                status=409,
+                content_type="text/plain; charset=utf-8",
+            )
+        # A link spent on a reschedule changes nothing any more: the file does not offer it.
+        manage = (
+            absolute_url(reverse("storefront:booking_manage", args=[business.slug, secret]))
+            if link.replaced_at is None
+            else ""
+        )
         response = HttpResponse(
             booking_invitation(booking, manage_url=manage), content_type="text/calendar"
         )
