@@ -370,3 +370,33 @@ def test_a_customer_with_a_long_name_with_accents_gets_their_email(
     assert [word for word in words if len(word) > 75] == []
     decoded = str(make_header(decode_header(header.replace("\r\n", ""))))
     assert decoded == f"{customer} <ann@example.com>"
+
+
+def test_a_subject_longer_than_the_outbox_keeps_is_shortened_not_refused(
+    business: Business,
+) -> None:
+    """A receipt for a payment link with a long title from a business with a long name made a
+    subject of over 300 characters: PostgreSQL refused the outbox row, and with it the
+    confirmation of the payment the receipt was for."""
+    business.name = "N" * 120
+    business.save()
+    title = "T" * 200
+    with business_scope(business):
+        message = message_queue(
+            business=business,
+            to_email="ann@example.com",
+            template="payment_receipt",
+            context={
+                "title": title,
+                "amount": "$10.00",
+                "tip": "",
+                "method": "card",
+                "paid_at": timezone.now(),
+                "reference": "P-1",
+            },
+        )
+        message.full_clean()
+    limit = OutboxMessage._meta.get_field("subject").max_length
+    assert limit == 300
+    assert message.subject == f"Receipt from {'N' * 120}: {'T' * 164}…"
+    assert len(message.subject) == limit

@@ -81,6 +81,14 @@ def _from_header(from_email: str) -> str:
     return _address_header(name, address) if address else from_email
 
 
+def _clipped(text: str, limit: int | None) -> str:
+    """Text cut to what its column keeps, with an ellipsis: a long title in a subject must
+    not make the database refuse the message (and the payment or booking sending it)."""
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
 def message_queue(
     *,
     business: Business,
@@ -108,7 +116,7 @@ def message_queue(
         to_name=to_name,
         from_email=_sender(business),
         reply_to=business.contact_email,
-        subject=rendered.subject,
+        subject=_clipped(rendered.subject, OutboxMessage._meta.get_field("subject").max_length),
         body_text=rendered.text,
         body_html=rendered.html,
         headers=headers or {},
