@@ -875,3 +875,43 @@ def test_a_late_payment_reclaims_its_time_only_within_the_services_limits(
     assert list(paid_without_time(business=booking.business)) == ([] if reclaimed else [booking])
     confirmations = OutboxMessage.objects.filter(template="booking_confirmed").count()
     assert confirmations == (1 if reclaimed else 0)
+
+
+def test_the_reason_staff_give_for_cancelling_is_sent_to_the_customer(
+    service: Service,
+    coach: StaffMember,
+    next_week: date,
+    owner,
+    django_capture_on_commit_callbacks,
+) -> None:
+    """The back office asks for a "Reason (sent to the customer)", but the cancellation email
+    never said it: the customer learnt only that the session was off."""
+    import email
+    import email.policy
+
+    from tillbook.messaging.services import _email_for
+
+    booking, _ = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    booking_cancel(booking=booking, actor=owner, reason="Carla is ill <and> sorry\r\nabout it")
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "\nReason: Carla is ill <and> sorry about it\n" in message.body_text
+    assert "<p>Reason: Carla is ill &lt;and&gt; sorry about it</p>" in message.body_html
+    parsed = email.message_from_bytes(
+        _email_for(message).message().as_bytes(), policy=email.policy.default
+    )
+    assert "Reason: Carla is ill <and> sorry about it" in parsed.get_body(("plain",)).get_content()
+
+
+def test_the_customers_own_reason_is_not_echoed_back(
+    service: Service, coach: StaffMember, next_week: date, django_capture_on_commit_callbacks
+) -> None:
+    booking, secret = paid_booking(
+        service, coach, berlin(next_week, 14), django_capture_on_commit_callbacks
+    )
+    _, link = booking_for_link(business_id=booking.business_id, secret=secret)
+    booking_cancel(booking=booking, link=link, reason="Found another coach")
+    message = OutboxMessage.objects.get(template="booking_cancelled")
+    assert "Reason" not in message.body_text
+    assert "Found another coach" not in message.body_html

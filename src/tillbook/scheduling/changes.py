@@ -287,6 +287,9 @@ def booking_cancel(
             # Late but nothing kept (nothing was paid, or no fee): no fee to announce.
             is_late=terms.is_late and terms.fee.amount > 0,
             has_refund=terms.refund.amount > 0,
+            # What staff write is for the customer (the back office says so); a customer's own
+            # reason is not read back to them.
+            reason=locked.cancel_reason if by_business else "",
         )
     if terms.refund.amount > 0:
         _refund(locked, terms.refund, actor)

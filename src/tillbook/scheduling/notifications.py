@@ -93,14 +93,26 @@ def send_rescheduled(booking: Booking, *, secret: str) -> OutboxMessage | None:
 
 
 def send_cancelled(
-    booking: Booking, *, fee: str, refund: str, is_late: bool, has_refund: bool
+    booking: Booking,
+    *,
+    fee: str,
+    refund: str,
+    is_late: bool,
+    has_refund: bool,
+    reason: str = "",
 ) -> OutboxMessage | None:
     return _send(
         booking,
         template="booking_cancelled",
         secret="",
         key="cancelled",
-        extra={"fee": fee, "refund": refund, "is_late": is_late, "has_refund": has_refund},
+        extra={
+            "fee": fee,
+            "refund": refund,
+            "is_late": is_late,
+            "has_refund": has_refund,
+            "reason": reason,
+        },
     )
 
 
