@@ -4,7 +4,7 @@ reschedule, each sent once (Cal.com PR #10890, #7739, PR #3376)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -119,4 +119,39 @@ def test_cancelled_bookings_get_no_reminders(
     booking = booked(service, always_open, hours_ahead=72)
     booking_cancel(booking=booking)
     assert reminders_send_due(now=booking.start - timedelta(minutes=60)) == 0
+    assert reminders() == []
+
+
+@pytest.mark.parametrize("change", ["cancel", "reschedule"])
+def test_a_booking_changed_while_the_sweep_runs_gets_no_stale_reminder(
+    make_service: Callable[..., Service],
+    always_open: StaffMember,
+    change: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep read a batch of bookings, then sent their reminders from what it had read: a
+    booking cancelled (or moved) in between still got "see you soon" for the old time."""
+    from tillbook.scheduling import reminders as module
+    from tillbook.scheduling.changes import booking_cancel
+
+    service = make_service(payment_mode="later", reminder_offsets=[120])
+    booking = booked(service, always_open, hours_ahead=72)
+    now = booking.start - timedelta(minutes=60)
+    real_reminder_due = module.reminder_due
+    changed: list[str] = []
+
+    def due_then_changed(seen: Booking, at: datetime) -> int | None:
+        offset = real_reminder_due(seen, at)
+        if not changed:  # the customer acts right after the sweep looked
+            changed.append(change)
+            if change == "cancel":
+                booking_cancel(booking=booking, now=now)
+            else:
+                moved = booking.start + timedelta(days=1)
+                booking_reschedule(booking=booking, start=moved, as_business=True, now=now)
+        return offset
+
+    monkeypatch.setattr(module, "reminder_due", due_then_changed)
+    assert reminders_send_due(now=now) == 0
+    assert changed == [change]
     assert reminders() == []

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from tillbook.scheduling.models import Booking, BookingState
 from tillbook.scheduling.notifications import send_reminder
+from tillbook.scheduling.services import locked_booking
 
 # Offsets beyond this are not looked for (the settings page offers up to a week).
 LONGEST_OFFSET = timedelta(days=14)
@@ -43,8 +45,14 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
     ).select_related("business", "service", "staff", "customer")
     sent = 0
     for booking in bookings.iterator(chunk_size=500):
-        offset = reminder_due(booking, now)
-        if offset is not None:
-            message = send_reminder(booking, offset_minutes=offset)
-            sent += message is not None
+        if reminder_due(booking, now) is None:
+            continue
+        # Asked again of the booking as it is now, under its lock: one cancelled or moved
+        # since the batch was read gets no reminder of the time it no longer has.
+        with transaction.atomic():
+            locked = locked_booking(booking)
+            offset = reminder_due(locked, now)
+            if offset is not None:
+                message = send_reminder(locked, offset_minutes=offset)
+                sent += message is not None
     return sent
