@@ -400,3 +400,34 @@ def test_a_subject_longer_than_the_outbox_keeps_is_shortened_not_refused(
     assert limit == 300
     assert message.subject == f"Receipt from {'N' * 120}: {'T' * 164}…"
     assert len(message.subject) == limit
+
+
+@pytest.mark.parametrize("to_email", ["ann@", "<ann@example.com>", "ann@example@com", "a b@x.y"])
+def test_an_address_no_message_can_carry_fails_at_once(
+    business: Business, smtp_server: Inbox, to_email: str
+) -> None:
+    """An address with no domain was tried six times over thirteen hours, and ones with a
+    second @ or a space were handed to the mail server as they were."""
+    with business_scope(business):
+        message = message_queue(
+            business=business,
+            to_email=to_email,
+            to_name="Ann Example",
+            template="staff_invitation",
+            context=CONTEXT,
+        )
+    outcome, error = deliver(message)
+    assert (outcome, message.state, message.attempts) == ("failed", MessageState.FAILED, 1)
+    assert error == f"ValueError: {to_email!r} is not an address an email can be sent to."
+    assert smtp_server.envelopes == []
+
+
+def test_a_sender_address_set_up_without_a_domain_fails_messages_not_what_queues_them(
+    business: Business, smtp_server: Inbox, settings: Any
+) -> None:
+    settings.DEFAULT_FROM_EMAIL = "tillbook"
+    message = queue(business)
+    assert message.from_email == '"Acme Coaching" <tillbook>'
+    outcome, error = deliver(message)
+    assert (outcome, message.state, message.attempts) == ("failed", MessageState.FAILED, 1)
+    assert error == "ValueError: 'tillbook' is not an address an email can be sent to."

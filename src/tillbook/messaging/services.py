@@ -11,9 +11,10 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.charset import Charset
+from email.errors import MessageError
 from email.header import decode_header, make_header
 from email.headerregistry import Address
-from email.utils import make_msgid, parseaddr
+from email.utils import make_msgid, parseaddr, quote
 from itertools import repeat
 from typing import Any
 
@@ -60,7 +61,13 @@ def _sender(business: Business) -> str:
     Kept as written, quoted where it must be but not encoded: the outbox shows the name, and
     _address_header encodes it when the message is sent.
     """
-    return str(Address(display_name=" ".join(business.name.split()), addr_spec=sender_address()))
+    name, address = " ".join(business.name.split()), sender_address()
+    try:
+        return str(Address(display_name=name, addr_spec=address))
+    except (ValueError, IndexError, MessageError):
+        # A sender address set up wrong (no domain) fails each message when it is sent, where
+        # the outbox shows it; it must not refuse the payment or booking queueing it.
+        return f'"{quote(name)}" <{address}>'
 
 
 def _address_header(name: str, address: str) -> str:
@@ -70,8 +77,13 @@ def _address_header(name: str, address: str) -> str:
     Django writes a non-ASCII domain as the DNS knows it (xn--…) when it sends."""
     name = str(make_header(decode_header(name))) if "=?" in name else name
     name = " ".join(name.split())
+    try:
+        written = str(Address(display_name=name, addr_spec=address))
+    except (ValueError, IndexError, MessageError) as error:
+        # Not an address (no domain, a second @, "<…>" around it): no retry can send it.
+        raise ValueError(f"{address!r} is not an address an email can be sent to.") from error
     if name.isascii():
-        return str(Address(display_name=name, addr_spec=address))
+        return written
     words = Charset("utf-8").header_encode_lines(name, repeat(ENCODED_WORD_LIMIT))
     return f"{' '.join(word or '' for word in words)} <{address}>"
 
