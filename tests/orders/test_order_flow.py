@@ -299,3 +299,35 @@ def test_a_returning_buyer_who_ticks_the_marketing_box_consents(shop: Shop) -> N
     customer.refresh_from_db()
     assert customer.marketing_consent is True
     assert Customer.objects.count() == 1
+
+
+def test_the_receipt_of_a_payment_that_found_no_place_says_so_and_offers_no_tickets(
+    shop: Shop, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The buyer whose payment arrived after the last ticket was sold got the usual receipt,
+    "Your tickets (show the QR code at the entrance)", for tickets that were never issued;
+    only the order page said there was no place."""
+    late = place(shop, [shop.ticket(10), shop.book()])
+    assert late.payment_request is not None
+    started = payment_start(
+        request=late.payment_request, provider="sandbox", return_url="https://x.test/"
+    )
+    Order.objects.filter(pk=late.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+    OrderLine.objects.filter(order=late).update(
+        reserved_until=timezone.now() - timedelta(seconds=1)
+    )
+    order_expire(order=late)
+    place(shop, [shop.ticket(10)], email="bob@example.com", name="Bob")
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox_succeed(started.payment)
+    ticket_line = late.lines.get(kind="ticket")
+    receipt = OutboxMessage.objects.get(template="order_receipt")
+    text = receipt.body_text
+    assert "show the QR code" not in text and "Your tickets" not in receipt.body_html
+    notice = (
+        f"Your payment arrived after the last place was taken for: {ticket_line.quantity} × "
+        f"{ticket_line.label}. {shop.business.name} has been told and will contact you."
+    )
+    assert notice in text
+    assert notice in receipt.body_html.replace("&#x27;", "'")
+    assert "Your downloads: https://" in text  # the book was delivered

@@ -140,7 +140,7 @@ def order_fulfil(*, order: Order, payment: Payment | None, now: datetime | None 
         order_event(locked, OrderEventKind.PAID, f"Paid {paid}{how}")
         if short:
             _shortfall(locked, short)
-        order_receipt_send(order=locked, lines=lines)
+        order_receipt_send(order=locked, lines=lines, short=short)
     return locked
 
 
@@ -166,8 +166,15 @@ def _shortfall(order: Order, short: list[OrderLine]) -> None:
         enqueue_on_commit(order_shortfall_refund, order.pk)
 
 
-def _receipt_context(order: Order, lines: list[OrderLine] | None = None) -> dict[str, Any]:
+def _receipt_context(
+    order: Order, lines: list[OrderLine] | None = None, short: list[OrderLine] | None = None
+) -> dict[str, Any]:
+    """What the receipt says. Lines that found no place (`short`; read from the lines when not
+    given) are named as such, and no ticket, download or course is offered for them."""
     lines = list(order.lines.all()) if lines is None else lines
+    if short is None:
+        short = [line for line in lines if line.capacity_state == CapacityState.SHORT]
+    delivered = [line for line in lines if line not in short]
     return {
         "order": order,
         "lines": [
@@ -183,9 +190,10 @@ def _receipt_context(order: Order, lines: list[OrderLine] | None = None) -> dict
         "shipping": order.money(order.shipping_total).format(order.business.locale),
         "discount": order.money(order.discount_total).format(order.business.locale),
         "order_url": order_url(order),
-        "has_downloads": any(line.kind == OfferingKind.DOWNLOAD for line in lines),
-        "has_courses": any(line.kind == OfferingKind.COURSE for line in lines),
-        "has_tickets": any(line.kind == OfferingKind.TICKET for line in lines),
+        "has_downloads": any(line.kind == OfferingKind.DOWNLOAD for line in delivered),
+        "has_courses": any(line.kind == OfferingKind.COURSE for line in delivered),
+        "has_tickets": any(line.kind == OfferingKind.TICKET for line in delivered),
+        "short_labels": ", ".join(f"{line.quantity} × {line.label}" for line in short),
     }
 
 
@@ -195,6 +203,7 @@ def order_receipt_send(
     actor: User | None = None,
     resend: int = 0,
     lines: list[OrderLine] | None = None,
+    short: list[OrderLine] | None = None,
 ) -> None:
     """Queue the receipt (HTML and text) once per order; staff may resend it explicitly."""
     if not order.is_paid:
@@ -205,7 +214,7 @@ def order_receipt_send(
         to_email=order.email,
         to_name=order.name,
         template="order_receipt",
-        context=_receipt_context(order, lines),
+        context=_receipt_context(order, lines, short),
         dedupe_key=key,
     )
     label = actor.email if actor else ""
