@@ -171,3 +171,20 @@ def test_a_comma_that_is_no_thousands_separator_is_refused_and_nothing_starts(
     assert grouped.status_code == 302
     with business_scope(business):
         assert Payment.objects.get().amount == 123450
+
+
+@pytest.mark.parametrize("typed", ["ann@example", "ann@example.com, bob@example.com", "ann"])
+def test_an_email_for_the_receipt_that_is_no_address_is_refused_before_paying(
+    client: Client, business: Business, purpose: RecordingPurpose, typed: str
+) -> None:
+    """The payer's "email for the receipt" was taken as typed: with a typo the payment went
+    through and the receipt could never be sent (the payer was not told)."""
+    request = link(business)
+    response = client.post(f"/pay/{request.token}/", {"provider": "sandbox", "email": typed})
+    assert response.status_code == 400
+    assert (
+        html.unescape(response.content.decode()).count(f"“{typed}” is not a valid email address.")
+        == 1
+    )
+    with business_scope(business):
+        assert Payment.objects.count() == 0

@@ -20,6 +20,7 @@ from tillbook.core.models import Business, User
 from tillbook.core.money import Money
 from tillbook.core.tokens import new_secret
 from tillbook.customers.models import Customer
+from tillbook.customers.validation import FieldProblem, normalize_email
 from tillbook.insights.rollups import rollups_reread
 from tillbook.payments.models import (
     PAYMENT_FINISHES_WITHIN,
@@ -158,8 +159,16 @@ def payment_start(
     tip: Money | None = None,
     customer_email: str = "",
 ) -> PaymentStarted:
-    """Create a payment for `request` and ask the provider where to send the payer."""
+    """Create a payment for `request` and ask the provider where to send the payer.
+
+    An email the payer gives for the receipt must be an address: a typo is said now, not
+    found later in a receipt that can never be sent."""
     request_is_payable(request)
+    if customer_email.strip():
+        try:
+            customer_email = normalize_email(customer_email)
+        except FieldProblem as problem:
+            raise InvalidInput(problem.message, field_errors={"email": [problem.message]}) from None
     if request.allowed_providers and provider not in request.allowed_providers:
         raise InvalidInput("This payment cannot be made with that method.")
     adapter = provider_for(business=request.business, name=provider)
