@@ -378,3 +378,25 @@ def test_the_payers_return_confirms_before_the_webhook_and_the_webhook_changes_n
     late = deliver(client, stripe_business, events["checkout.session.completed"])
     assert late.json()["detail"] == "already confirmed"
     assert len(purpose.paid) == 1
+
+
+def test_a_signature_with_characters_beyond_ascii_is_refused_not_a_server_error(
+    client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    payment = stripe_payment(stripe_business)
+    event = fake_stripe.pay(payment.checkout_reference)["checkout.session.completed"]
+    body = webhook_body(event)
+    stamp = int(time.time())
+    response = client.post(
+        f"/hooks/stripe/{stripe_business.slug}/",
+        body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=f"t={stamp},v1=caf\u00e9",
+    )
+    assert (response.status_code, response.json()["detail"]) == (
+        400,
+        "No signature matches this endpoint's secret.",
+    )
+    assert events_stored(stripe_business) == []
+    assert state_of(payment)[0] == "pending"
+    assert purpose.paid == []

@@ -76,11 +76,12 @@ def stripe_signature_verify(
     if timestamp is None or not signatures:
         raise SignatureInvalid("The Stripe-Signature header has no timestamp or no v1 value.")
     signed = str(timestamp).encode() + b"." + payload
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    # Compare with every candidate (no early exit), each in constant time.
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
+    # Compare with every candidate (no early exit), each in constant time. As bytes: a header
+    # can carry any character, and compare_digest refuses strings beyond ASCII.
     matched = False
     for signature in signatures:
-        matched |= hmac.compare_digest(expected, signature)
+        matched |= hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
     if not matched:
         raise SignatureInvalid("No signature matches this endpoint's secret.")
     current = time.time() if now is None else now
