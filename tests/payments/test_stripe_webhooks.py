@@ -400,3 +400,51 @@ def test_a_signature_with_characters_beyond_ascii_is_refused_not_a_server_error(
     assert events_stored(stripe_business) == []
     assert state_of(payment)[0] == "pending"
     assert purpose.paid == []
+
+
+def test_an_intent_of_another_installation_on_the_same_stripe_account_changes_nothing_here(
+    client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    """Stripe sends every event of an account to every endpoint: a second Tillbook on the
+    same account names its own payment, whose number can be that of one of ours."""
+    payment = stripe_payment(stripe_business)
+    before = state_of(payment)
+    metadata = {
+        "tillbook_payment": str(payment.pk),
+        "tillbook_request": "a-request-of-the-other-installation",
+        "tillbook_business": stripe_business.slug,
+    }
+    status, session = fake_stripe.create_session(
+        {
+            "mode": "payment",
+            "success_url": "https://other.example.test/done/",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "usd",
+                        "unit_amount": 100,
+                        "product_data": {"name": "Something else"},
+                    },
+                }
+            ],
+            "client_reference_id": str(payment.pk),
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+        }
+    )
+    assert status == 200
+    declined = fake_stripe.decline(session["id"])
+    events = fake_stripe.pay(session["id"])
+    answers = [
+        deliver(client, stripe_business, declined).json()["detail"],
+        deliver(client, stripe_business, events["payment_intent.succeeded"]).json()["detail"],
+        deliver(client, stripe_business, events["checkout.session.completed"]).json()["detail"],
+    ]
+    assert answers == ["unknown payment", "unknown payment", "unknown payment"]
+    assert state_of(payment) == before
+    assert (payment.state, payment.failure_reason, payment.other_reference) == ("pending", "", "")
+    assert purpose.paid == []
+    with business_scope(stripe_business):
+        request = PaymentRequest.objects.get()
+    assert (request.state, request.amount_paid) == (RequestState.OPEN, 0)

@@ -160,17 +160,32 @@ def _object(event: dict[str, Any]) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def _payment_by_id(business: Business, value: object) -> Payment | None:
+def _payment_by_id(business: Business, value: object, metadata: dict[str, Any]) -> Payment | None:
+    """The payment an object names by number, if the object is one Tillbook made for it: its
+    metadata carries the payment request's token. Stripe sends every event of an account to
+    every endpoint, and another Tillbook on the same account numbers its payments too."""
     payment_id = id_from_text(value)
     if payment_id is None:
         return None
-    return Payment.objects.filter(business=business, provider="stripe", pk=payment_id).first()
+    payment = (
+        Payment.objects.filter(business=business, provider="stripe", pk=payment_id)
+        .select_related("request")
+        .first()
+    )
+    if payment is None or payment.request is None:
+        return None
+    token = metadata.get("tillbook_request") if isinstance(metadata, dict) else None
+    if not isinstance(token, str) or not hmac.compare_digest(
+        token.encode("utf-8", "replace"), payment.request.token.encode()
+    ):
+        return None
+    return payment
 
 
 def _payment_for_session(business: Business, session: dict[str, Any]) -> Payment | None:
     metadata = session.get("metadata") or {}
     payment = _payment_by_id(
-        business, session.get("client_reference_id") or metadata.get("tillbook_payment")
+        business, session.get("client_reference_id") or metadata.get("tillbook_payment"), metadata
     )
     if payment is not None and payment.checkout_reference in ("", session.get("id")):
         return payment
@@ -184,7 +199,7 @@ def _payment_for_session(business: Business, session: dict[str, Any]) -> Payment
 def _payment_for_intent(
     business: Business, intent_id: str, metadata: dict[str, Any]
 ) -> Payment | None:
-    payment = _payment_by_id(business, metadata.get("tillbook_payment"))
+    payment = _payment_by_id(business, metadata.get("tillbook_payment"), metadata)
     if payment is not None:
         return payment
     if not intent_id:
