@@ -14,8 +14,15 @@ from tillbook.core.models import AuditEntry, Business, User
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.messaging.models import OutboxMessage
-from tillbook.payments.models import Payment, Refund, RefundState
+from tillbook.payments.models import (
+    BalanceKind,
+    BalanceTransaction,
+    Payment,
+    Refund,
+    RefundState,
+)
 from tillbook.payments.provider_accounts import provider_account_save
+from tillbook.payments.providers.stripe import StripeProvider
 from tillbook.payments.services import refund_create, refund_send
 
 from ..fakes.stripe_server import FakeStripe
@@ -193,3 +200,51 @@ def test_stripe_switched_off_still_refunds_its_payments(
         )
         refund = refund_create(payment=payment, amount=usd(100), reason="", actor=owner)
     assert refund.state == RefundState.SUCCEEDED
+
+
+@pytest.mark.parametrize("answer", ["read after the webhook", "lost"])
+def test_a_refund_stripe_reports_before_answering_is_counted_once_when_paid_out(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+) -> None:
+    """Stripe's charge.refunded (without the refund list, as current API versions send it)
+    can settle a refund of ours before Stripe's answer to the call is read, or when that
+    answer is lost: the refund still ends with Stripe's id, and the payout carrying it does
+    not land it a second time."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    charge_id = fake_stripe.intents[payment.provider_reference]["latest_charge"]
+    sent = StripeProvider.refund
+
+    def webhook_first(self: StripeProvider, *, refund: Refund) -> Any:
+        outcome = sent(self, refund=refund)
+        event = fake_stripe.event("charge.refunded", fake_stripe.charges[charge_id])
+        assert deliver(client, stripe_business, event).json()["detail"] == "refunds recorded"
+        return outcome
+
+    monkeypatch.setattr(StripeProvider, "refund", webhook_first)
+    if answer == "lost":
+        fake_stripe.lose_next_response.add("/v1/refunds")
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (stripe_refund,) = fake_stripe.refunds.values()
+    assert refund.state == RefundState.SUCCEEDED
+    charge_line = fake_stripe.charges[charge_id]["balance_transaction"]
+    payout = fake_stripe.pay_out([charge_line, stripe_refund["balance_transaction"]])
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, stripe_business, fake_stripe.event("payout.paid", payout))
+    assert run_tasks() == 1
+    with business_scope(stripe_business):
+        refunds = list(
+            Refund.objects.values_list("pk", "amount", "state", "source", "provider_reference")
+        )
+        line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
+    assert refunds == [(refund.pk, 2000, RefundState.SUCCEEDED, "live", stripe_refund["id"])]
+    assert (line.refund_id, line.payment_id, line.gross) == (refund.pk, payment.pk, -2000)
+    assert purpose.refunded == [refund.pk]

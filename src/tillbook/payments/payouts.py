@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from tillbook.core.models import Business
 from tillbook.core.tasks import enqueue_on_commit
+from tillbook.core.validation import id_from_text
 from tillbook.imports.landing import LandingCounts, ledger_land_batch, payouts_settle
 from tillbook.imports.readers.stripe import BALANCE_TYPES
 from tillbook.imports.records import PAYOUT_REVERSALS, LedgerRecord, Movement
@@ -245,11 +246,14 @@ def _refunds_adopt(
     """Give Stripe's refund id to a refund known only from charge.refunded's total.
 
     Newer API versions leave the refund list out of charge.refunded, so a refund made in
-    Stripe's dashboard is recorded as "<charge>:<refunded so far>" (payments.webhooks). Its
-    `re_…` line would otherwise land as a second refund of the same money.
+    Stripe's dashboard is recorded as "<charge>:<refunded so far>" (payments.webhooks), and
+    one made through Tillbook that charge.refunded settled before Stripe's answer to the call
+    was read (or when that answer was lost) has no id at all: it is found by the number
+    Tillbook put in the refund's metadata. Either one's `re_…` line would otherwise land as a
+    second refund of the same money.
     """
     wanted = [
-        (record, str(_source(item).get("charge") or ""))
+        (record, str(_source(item).get("charge") or ""), _source(item).get("metadata"))
         for record, item in zip(records, transactions, strict=True)
         if record.movement is Movement.REFUND and record.payment_reference
     ]
@@ -260,7 +264,7 @@ def _refunds_adopt(
         Payment.objects.filter(
             business=business,
             provider="stripe",
-            provider_reference__in={record.payment_reference for record, _ in wanted},
+            provider_reference__in={record.payment_reference for record, _, _ in wanted},
         ).values_list("provider_reference", "pk")
     )
     refunds: dict[int, list[Refund]] = {}
@@ -268,15 +272,20 @@ def _refunds_adopt(
         business=business, payment_id__in=payments.values()
     ).order_by("pk"):
         refunds.setdefault(refund.payment_id, []).append(refund)
-    for record, charge in wanted:
+    for record, charge, metadata in wanted:
         known = refunds.get(payments.get(record.payment_reference, 0), [])
-        if not charge or any(r.provider_reference == record.refund_reference for r in known):
+        if any(r.provider_reference == record.refund_reference for r in known):
             continue
+        ours = id_from_text(metadata.get("tillbook_refund")) if isinstance(metadata, dict) else None
         summary = next(
+            (r for r in known if ours is not None and r.pk == ours and not r.provider_reference),
+            None,
+        ) or next(
             (
                 r
                 for r in known
-                if r.state == RefundState.SUCCEEDED
+                if charge
+                and r.state == RefundState.SUCCEEDED
                 and r.amount == -record.gross
                 and r.provider_reference.startswith(f"{charge}:")
             ),

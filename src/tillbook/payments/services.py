@@ -526,6 +526,18 @@ def refund_settle(
     with transaction.atomic():
         locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
         if locked.state != RefundState.PENDING:
+            if (
+                succeeded
+                and provider_reference
+                and not locked.provider_reference
+                and not Refund.objects.filter(
+                    payment_id=locked.payment_id, provider_reference=provider_reference
+                ).exists()
+            ):
+                # Settled already by a webhook that did not name it (Stripe's charge.refunded
+                # without its refund list, arriving before the call's answer): keep its id.
+                locked.provider_reference = provider_reference
+                locked.save(update_fields=["provider_reference"])
             return locked
         if succeeded:
             locked.state = RefundState.SUCCEEDED
