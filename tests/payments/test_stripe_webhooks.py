@@ -448,3 +448,31 @@ def test_an_intent_of_another_installation_on_the_same_stripe_account_changes_no
     with business_scope(stripe_business):
         request = PaymentRequest.objects.get()
     assert (request.state, request.amount_paid) == (RequestState.OPEN, 0)
+
+
+def test_the_payer_is_shown_stripes_message_only_for_a_card_error(
+    client: Client, stripe_business: Business, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    """Stripe's error messages are for the payer only when they are card errors; others
+    (here: 3-D Secure not completed) speak to the developer about API objects."""
+    payment = stripe_payment(stripe_business)
+    declined = fake_stripe.decline(payment.checkout_reference)
+    declined["data"]["object"]["last_payment_error"] = {
+        "code": "payment_intent_authentication_failure",
+        "doc_url": "https://stripe.com/docs/error-codes/payment-intent-authentication-failure",
+        "message": "The provided PaymentMethod has failed authentication. You can provide "
+        "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent "
+        "again.",
+        "type": "invalid_request_error",
+    }
+    assert deliver(client, stripe_business, declined).json()["detail"] == "failed"
+    assert state_of(payment)[0] == "failed"
+    assert payment.failure_reason == (
+        "Your bank did not confirm the payment. Please try again, or use another card."
+    )
+    with business_scope(stripe_business):
+        token = PaymentRequest.objects.get().token
+    page = client.get(f"/pay/{token}/done/").content.decode()
+    assert "Your bank did not confirm the payment." in page
+    assert "PaymentMethod" not in page
+    assert "PaymentIntent" not in page

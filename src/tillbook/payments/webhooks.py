@@ -35,7 +35,7 @@ from tillbook.payments.models import (
     Refund,
     RefundState,
 )
-from tillbook.payments.providers.stripe import StripeProvider, tillbook_amount
+from tillbook.payments.providers.stripe import StripeProvider, payer_message, tillbook_amount
 from tillbook.payments.services import (
     payment_confirm,
     payment_fail,
@@ -304,12 +304,9 @@ def _intent_failed(business: Business, event: dict[str, Any]) -> str:
     if payment is None:
         return _unknown_payment(business, event)
     if _record(business, event):
-        error = intent.get("last_payment_error") or {}
         # The payer may still try another card on Stripe's page; if that works,
         # payment_intent.succeeded moves the payment on to succeeded.
-        payment_fail(
-            payment=payment, reason=str(error.get("message") or "The payment was declined.")
-        )
+        payment_fail(payment=payment, reason=payer_message(intent.get("last_payment_error")))
     return "failed"
 
 

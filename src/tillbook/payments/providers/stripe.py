@@ -61,6 +61,23 @@ class ChargeDetails:
     charge_id: str = ""  # the intent's latest charge: how Stripe's exports name the sale
 
 
+DECLINED = "The payment was declined."
+NOT_AUTHENTICATED = "Your bank did not confirm the payment. Please try again, or use another card."
+
+
+def payer_message(error: object) -> str:
+    """What the payer is told of a PaymentIntent's last_payment_error. Stripe's message is
+    meant for the payer only for card errors; the others speak of API objects to a
+    developer ("The provided PaymentMethod has failed authentication…")."""
+    if not isinstance(error, dict) or not error:
+        return DECLINED
+    if error.get("type") == "card_error" and isinstance(error.get("message"), str):
+        return error["message"].strip()[:300] or DECLINED
+    if error.get("code") == "payment_intent_authentication_failure":
+        return NOT_AUTHENTICATED
+    return DECLINED
+
+
 def _plain(value: Any) -> dict[str, Any]:
     if isinstance(value, stripe.StripeObject):
         return value.to_dict()
@@ -262,13 +279,13 @@ class StripeProvider(PaymentProvider):
                 transaction = _plain(client.v1.balance_transactions.retrieve(transaction))
             if isinstance(transaction, dict):
                 fee = _fee(transaction, currency)
-        error = intent.get("last_payment_error") or {}
+        error = intent.get("last_payment_error")
         return ChargeDetails(
             payment_intent_id=str(intent.get("id") or payment_intent_id),
             status=str(intent.get("status") or ""),
             fee=fee,
             method=method,
-            failure_reason=str(error.get("message") or ""),
+            failure_reason=payer_message(error) if error else "",
             charge_id=charge_id[:255],
         )
 
