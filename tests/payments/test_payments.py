@@ -226,3 +226,24 @@ def test_closing_a_request_stops_payments_but_never_reopens(
     with pytest.raises(InvalidInput, match="closes as expired or cancelled"):
         payment_request_close(request_id=request.pk, state=RequestState.PAID)
     assert Payment.objects.count() == 0
+
+
+def test_a_payment_of_a_processor_tillbook_cannot_refund_through_is_refused_and_nothing_is_kept(
+    scoped: Business, owner: User
+) -> None:
+    # As the PayPal activity import lands a sale.
+    payment = Payment.objects.create(
+        business=scoped,
+        provider="paypal",
+        source="import",
+        state=PaymentState.SUCCEEDED,
+        currency="USD",
+        amount=5000,
+        provider_reference="8MC585209K746392H",
+        succeeded_at=timezone.now(),
+    )
+    with pytest.raises(Conflict, match="Tillbook cannot refund paypal payments"):
+        refund_create(payment=payment, amount=usd(1000), reason="", actor=owner)
+    assert Refund.objects.count() == 0
+    assert refundable(payment) == usd(5000)
+    assert AuditEntry.objects.filter(action="refund.create").count() == 0

@@ -33,7 +33,7 @@ from tillbook.payments.models import (
     RefundState,
     RequestState,
 )
-from tillbook.payments.providers import provider_adapter, provider_for
+from tillbook.payments.providers import provider_adapter, provider_classes, provider_for
 from tillbook.payments.purposes import purpose_for
 
 MAX_AMOUNT = 10**13  # minor units; far above any real sale, far below integer limits
@@ -416,6 +416,14 @@ def refund_create(
         raise InvalidInput("A refund is in the payment's currency.")
     if amount is not None and amount.amount <= 0:
         raise InvalidInput("The refund must be more than zero.")
+    provider_class = provider_classes().get(payment.provider)
+    if provider_class is None or not provider_class.supports_refunds:
+        # Refused before the refund is written: a pending refund nobody can send would hold
+        # back what can still be refunded.
+        raise Conflict(
+            f"Tillbook cannot refund {payment.provider} payments: refund this one at the "
+            "processor itself."
+        )
     key = (
         f"tillbook-refund-{payment.business_id}-"
         f"{hashlib.sha256(client_key.encode()).hexdigest()[:40]}"
