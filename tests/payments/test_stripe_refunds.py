@@ -248,3 +248,48 @@ def test_a_refund_stripe_reports_before_answering_is_counted_once_when_paid_out(
     assert refunds == [(refund.pk, 2000, RefundState.SUCCEEDED, "live", stripe_refund["id"])]
     assert (line.refund_id, line.payment_id, line.gross) == (refund.pk, payment.pk, -2000)
     assert purpose.refunded == [refund.pk]
+
+
+def test_a_dashboard_refund_whose_handling_failed_is_recorded_when_the_event_is_retried(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The event is stored with what it did, in one transaction: when handling fails half way
+    (here the database, busy, refuses a write), the retry finds the event new, not a
+    duplicate, and the refund is recorded."""
+    from django.db import OperationalError
+
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    told = purpose.on_refunded
+    failures = [OperationalError("database is locked")]
+
+    def busy_once(*, refund: Refund) -> None:
+        if failures:
+            raise failures.pop()
+        told(refund=refund)
+
+    monkeypatch.setattr(purpose, "on_refunded", busy_once)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = deliver(client, stripe_business, event)
+    assert (response.status_code, response.json()["detail"]) == (
+        200,
+        "accepted; handling will be retried",
+    )
+    with business_scope(stripe_business):
+        assert Refund.objects.count() == 0
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.update(run_after=timezone.now())
+    assert run_tasks() == 1
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+    assert (refund.amount, refund.state, refund.source) == (1500, RefundState.SUCCEEDED, "live")
+    assert purpose.refunded == [refund.pk]
+    assert deliver(client, stripe_business, event).json()["detail"] == "duplicate"

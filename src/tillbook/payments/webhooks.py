@@ -278,13 +278,14 @@ def _session_failed(business: Business, event: dict[str, Any]) -> str:
     payment = _payment_for_session(business, session)
     if payment is None:
         return _unknown_payment(business, event)
-    if _record(business, event):
-        reason = (
-            "The checkout expired before it was paid."
-            if event["type"] == "checkout.session.expired"
-            else "The payment did not go through."
-        )
-        payment_fail(payment=payment, reason=reason)
+    with transaction.atomic():
+        if _record(business, event):
+            reason = (
+                "The checkout expired before it was paid."
+                if event["type"] == "checkout.session.expired"
+                else "The payment did not go through."
+            )
+            payment_fail(payment=payment, reason=reason)
     return "failed"
 
 
@@ -303,10 +304,11 @@ def _intent_failed(business: Business, event: dict[str, Any]) -> str:
     payment = _payment_for_intent(business, intent_id, intent.get("metadata") or {})
     if payment is None:
         return _unknown_payment(business, event)
-    if _record(business, event):
-        # The payer may still try another card on Stripe's page; if that works,
-        # payment_intent.succeeded moves the payment on to succeeded.
-        payment_fail(payment=payment, reason=payer_message(intent.get("last_payment_error")))
+    with transaction.atomic():
+        if _record(business, event):
+            # The payer may still try another card on Stripe's page; if that works,
+            # payment_intent.succeeded moves the payment on to succeeded.
+            payment_fail(payment=payment, reason=payer_message(intent.get("last_payment_error")))
     return "failed"
 
 
@@ -321,8 +323,16 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
     ).first()
     if payment is None:
         return _unknown_payment(business, event)
-    if not _record(business, event):
-        return "duplicate"
+    # The event is stored with what it did: if handling fails half way, the retry finds it
+    # new (not a duplicate) and records what was missing.
+    with transaction.atomic():
+        if not _record(business, event):
+            return "duplicate"
+        _refunds_from_charge(payment, charge)
+    return "refunds recorded"
+
+
+def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
     currency = str(charge.get("currency") or "").upper()
     listed = (charge.get("refunds") or {}).get("data") or []
     succeeded = sorted(
@@ -368,7 +378,6 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
                 provider_reference=f"{charge.get('id')}:{refunded}",
                 raw={"charge": charge.get("id"), "amount_refunded": charge.get("amount_refunded")},
             )
-    return "refunds recorded"
 
 
 def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:
