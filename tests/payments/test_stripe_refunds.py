@@ -293,3 +293,38 @@ def test_a_dashboard_refund_whose_handling_failed_is_recorded_when_the_event_is_
     assert (refund.amount, refund.state, refund.source) == (1500, RefundState.SUCCEEDED, "live")
     assert purpose.refunded == [refund.pk]
     assert deliver(client, stripe_business, event).json()["detail"] == "duplicate"
+
+
+def test_an_imported_payment_known_by_a_py_charge_is_refunded_by_its_charge(
+    stripe_business: Business, fake_stripe: FakeStripe, owner: User
+) -> None:
+    """Stripe names some charges py_… (bank debits); its exports and payouts key such a
+    payment by that charge, and a refund names it as `charge`, not as a PaymentIntent."""
+    from django.utils import timezone
+
+    from tillbook.payments.models import PaymentState, Source
+
+    elsewhere = fake_stripe.charge_elsewhere(12000)
+    charge_id = "py_" + elsewhere["id"].removeprefix("ch_")
+    fake_stripe.charges[charge_id] = {**fake_stripe.charges.pop(elsewhere["id"]), "id": charge_id}
+    with business_scope(stripe_business):
+        payment = Payment.objects.create(
+            business=stripe_business,
+            provider="stripe",
+            source=Source.IMPORT,
+            state=PaymentState.SUCCEEDED,
+            currency="USD",
+            amount=12000,
+            provider_reference=charge_id,
+            succeeded_at=timezone.now(),
+        )
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (call,) = [r for r in fake_stripe.requests if r.path == "/v1/refunds"]
+    assert (refund.state, refund.failure_reason) == (RefundState.SUCCEEDED, "")
+    (stripe_refund,) = fake_stripe.refunds.values()
+    assert (call.params["charge"], "payment_intent" in call.params) == (charge_id, False)
+    assert (refund.state, refund.provider_reference, stripe_refund["charge"]) == (
+        RefundState.SUCCEEDED,
+        stripe_refund["id"],
+        charge_id,
+    )

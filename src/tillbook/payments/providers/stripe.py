@@ -349,7 +349,9 @@ class StripeProvider(PaymentProvider):
             "amount": amount,
             "metadata": {"tillbook_refund": str(refund.pk), "tillbook_payment": str(payment.pk)},
         }
-        if payment.provider_reference.startswith("ch_"):
+        # A payment imported from Stripe's exports is known by its charge: ch_…, or py_… for
+        # bank debits and other non-card methods.
+        if payment.provider_reference.startswith(("ch_", "py_")):
             params["charge"] = payment.provider_reference
         else:
             params["payment_intent"] = payment.provider_reference
