@@ -100,6 +100,9 @@ class FakeStripe:
     # Paths that answer 500 without doing anything (Stripe down).
     unavailable: set[str] = field(default_factory=set)
     settlement_currency: str = ""
+    # The status new refunds get: "pending" for methods whose refunds Stripe settles later
+    # (see `refund_settles`).
+    refund_status: str = "succeeded"
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
 
@@ -423,7 +426,7 @@ class FakeStripe:
             "reason": None,
             "receipt_number": None,
             "source_transfer_reversal": None,
-            "status": "succeeded",
+            "status": self.refund_status,
             "transfer_reversal": None,
         }
         transaction["source"] = refund["id"]
@@ -682,6 +685,21 @@ class FakeStripe:
             charge = self.charges[self.intents[intent_id]["latest_charge"]]
             self._refund(charge, amount, {})
             return self.event("charge.refunded", charge)
+
+    def refund_settles(
+        self, refund_id: str, status: str, failure_reason: str | None = None
+    ) -> dict[str, Any]:
+        """Stripe's final word on a pending refund; returns charge.refund.updated. A failed
+        refund's money goes back to the balance and off the charge's refunded total."""
+        with self.lock:
+            refund = self.refunds[refund_id]
+            refund["status"] = status
+            if status in ("failed", "canceled"):
+                refund["failure_reason"] = failure_reason
+                charge = self.charges[refund["charge"]]
+                charge["amount_refunded"] -= refund["amount"]
+                charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+            return self.event("charge.refund.updated", refund)
 
     def event(self, kind: str, obj: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -23,7 +23,7 @@ from tillbook.payments.models import (
 )
 from tillbook.payments.provider_accounts import provider_account_save
 from tillbook.payments.providers.stripe import StripeProvider
-from tillbook.payments.services import refund_create, refund_send
+from tillbook.payments.services import refund_create, refund_send, refundable
 
 from ..fakes.stripe_server import FakeStripe
 from .fixtures import STRIPE_SECRET_KEY, RecordingPurpose, deliver
@@ -328,3 +328,50 @@ def test_an_imported_payment_known_by_a_py_charge_is_refunded_by_its_charge(
         stripe_refund["id"],
         charge_id,
     )
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_a_refund_stripe_settles_later_is_settled_by_its_own_update_not_by_the_charge(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+    outcome: str,
+) -> None:
+    """Stripe answers "pending" for a refund it settles later; charge.refunded (sent when
+    the refund is made, its total counting the pending refund) does not settle it, the
+    refund's own charge.refund.updated does, whichever way it went."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_status = "pending"
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (stripe_refund,) = fake_stripe.refunds.values()
+    assert (refund.state, refund.provider_reference) == (RefundState.PENDING, stripe_refund["id"])
+    charge_id = fake_stripe.intents[payment.provider_reference]["latest_charge"]
+    made = fake_stripe.event("charge.refunded", fake_stripe.charges[charge_id])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, made).json()["detail"] == "refunds recorded"
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        assert (refund.state, Refund.objects.count()) == (RefundState.PENDING, 1)
+    reason = "expired_or_canceled_card" if outcome == "failed" else None
+    updated = fake_stripe.refund_settles(stripe_refund["id"], outcome, reason)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, updated).json()["detail"] == f"refund {outcome}"
+        assert deliver(client, stripe_business, updated).json()["detail"] == "duplicate"
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        mails = OutboxMessage.objects.filter(template="payment_refund").count()
+        left = refundable(payment)
+        assert Refund.objects.count() == 1
+    if outcome == "succeeded":
+        assert (refund.state, refund.failure_reason) == (RefundState.SUCCEEDED, "")
+        assert (purpose.refunded, mails, left) == ([refund.pk], 1, usd(3000))
+    else:
+        assert (refund.state, refund.failure_reason) == (
+            RefundState.FAILED,
+            "Stripe could not refund: expired or canceled card.",
+        )
+        assert (purpose.refunded, mails, left) == ([], 0, usd(5000))

@@ -368,8 +368,12 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
         )
         refunded = tillbook_amount(int(charge.get("amount_refunded") or 0), currency)
         if refunded >= known:
-            # Stripe has refunded at least all we asked for: our pending ones went through.
-            for refund in Refund.objects.filter(payment=payment, state=RefundState.PENDING):
+            # Stripe has refunded at least all we asked for: our pending ones went through,
+            # except those Stripe answered "pending" (they carry its id): its total counts
+            # them already, and their own charge.refund.updated says how they end.
+            for refund in Refund.objects.filter(
+                payment=payment, state=RefundState.PENDING, provider_reference=""
+            ):
                 refund_settle(refund=refund, succeeded=True)
         if refunded > known:
             refund_record_external(
@@ -378,6 +382,45 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
                 provider_reference=f"{charge.get('id')}:{refunded}",
                 raw={"charge": charge.get("id"), "amount_refunded": charge.get("amount_refunded")},
             )
+
+
+def _refund_updated(business: Business, event: dict[str, Any]) -> str:
+    """charge.refund.updated / refund.updated / refund.failed: how a refund of ours that
+    Stripe answered "pending" ended. Refunds made in Stripe's dashboard arrive with
+    charge.refunded."""
+    item = _object(event)
+    reference = str(item.get("id") or "")
+    references = [str(item.get(key) or "") for key in ("payment_intent", "charge")]
+    payment = Payment.objects.filter(
+        business=business, provider="stripe", provider_reference__in=[r for r in references if r]
+    ).first()
+    if payment is None or not reference.startswith("re_"):
+        return _unknown_payment(business, event)
+    status = str(item.get("status") or "")
+    metadata = item.get("metadata")
+    with transaction.atomic():
+        if not _record(business, event):
+            return "duplicate"
+        ours = _our_refund(payment, reference, metadata if isinstance(metadata, dict) else {})
+        if ours is None or status not in ("succeeded", "failed", "canceled"):
+            return f"refund {status}"
+        if ours.state == RefundState.PENDING:
+            reason = str(item.get("failure_reason") or status).replace("_", " ")
+            refund_settle(
+                refund=ours,
+                succeeded=status == "succeeded",
+                provider_reference=reference,
+                failure_reason=f"Stripe could not refund: {reason}.",
+            )
+        elif ours.state == RefundState.SUCCEEDED and status != "succeeded":
+            logger.error(
+                "Stripe refund %s (refund %s of %s) is %s after it succeeded",
+                reference,
+                ours.pk,
+                business.slug,
+                status,
+            )
+    return f"refund {status}"
 
 
 def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:
@@ -421,6 +464,10 @@ HANDLERS = {
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
+    # Stripe sends both for one change; the second finds the refund settled already.
+    "charge.refund.updated": _refund_updated,
+    "refund.updated": _refund_updated,
+    "refund.failed": _refund_updated,
     "payout.paid": _payout,
     # Stripe lists a payout's lines only once it has reconciled them, which can be after
     # payout.paid: reading them again then lands what was missing, and nothing twice.
