@@ -188,3 +188,21 @@ def test_an_email_for_the_receipt_that_is_no_address_is_refused_before_paying(
     )
     with business_scope(business):
         assert Payment.objects.count() == 0
+
+
+def test_a_sandbox_page_address_with_a_character_beyond_ascii_is_not_found(
+    client: Client, business: Business, purpose: RecordingPurpose
+) -> None:
+    request = link(business)
+    started = client.post(f"/pay/{request.token}/", {"provider": "sandbox"})
+    sandbox_url = started["Location"].removeprefix("https://shop.example.test")
+    with business_scope(business):
+        payment = Payment.objects.get()
+    forged = f"/sandbox-pay/{payment.pk}/caf%C3%A9/"
+    assert client.get(forged).status_code == 404
+    assert client.post(forged, {"outcome": "succeed"}).status_code == 404
+    with business_scope(business):
+        payment.refresh_from_db()
+        request.refresh_from_db()
+    assert (payment.state, request.state) == (PaymentState.PENDING, RequestState.OPEN)
+    assert client.get(sandbox_url).status_code == 200
