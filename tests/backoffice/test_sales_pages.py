@@ -194,6 +194,9 @@ def test_check_in_by_scanning_twice_and_at_the_wrong_event(
     assert "This ticket is for “Pricing Workshop”, not “Gala”." in wrong.content.decode()
     forged = client.get(f"/manage/acme/catalog/{shop.workshop.pk}/check-in/{ticket.pk}.bad/")
     assert forged.status_code == 404
+    # A code with a character beyond ASCII is as wrong (it was a server error).
+    beyond = client.get(f"/manage/acme/catalog/{shop.workshop.pk}/check-in/{ticket.pk}.caf%C3%A9/")
+    assert beyond.status_code == 404
     assert Event.objects.count() == 2
 
 

@@ -210,6 +210,8 @@ def test_a_paid_course_opens_from_the_order_page(client: Client, shop: Shop) -> 
     assert "<strong>there</strong>" in lesson and "<script>" not in lesson
     assert "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" in lesson
     assert client.get(f"/acme/orders/{order.pk}.forged/courses/{line.pk}/").status_code == 404
+    # A token with a character beyond ASCII is as wrong (it was a server error).
+    assert client.get(f"/acme/orders/{order.pk}.caf%C3%A9/").status_code == 404
 
 
 def test_a_refused_shipping_option_shows_the_form_again_and_changes_nothing(

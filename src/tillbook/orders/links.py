@@ -25,8 +25,14 @@ def order_token(order: Order) -> str:
     return f"{order.pk}.{_mac('tillbook.order', f'{order.pk}:{order.access_salt}')}"
 
 
+def _same(expected: str, given: str) -> bool:
+    # As bytes: an address can carry any character, and compare_digest refuses strings
+    # beyond ASCII.
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
 def order_token_matches(order: Order, token: str) -> bool:
-    return hmac.compare_digest(order_token(order), token)
+    return _same(order_token(order), token)
 
 
 def token_order_id(token: str) -> int | None:
@@ -42,7 +48,7 @@ def ticket_code(ticket: Ticket) -> str:
 
 
 def ticket_code_matches(ticket: Ticket, code: str) -> bool:
-    return hmac.compare_digest(ticket_code(ticket), code)
+    return _same(ticket_code(ticket), code)
 
 
 def ticket_check_in_url(ticket: Ticket) -> str:
