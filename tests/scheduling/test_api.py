@@ -157,6 +157,35 @@ def test_hold_confirm_reschedule_cancel(
     assert [b["id"] for b in listed.json()] == [booking_id]
 
 
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("cancelled", "A cancelled booking cannot be confirmed."),
+        ("expired", "The time held for this booking ran out; hold a time again."),
+    ],
+)
+def test_confirming_a_cancelled_or_expired_booking_is_refused_and_changes_nothing(
+    api: Any, service: Service, coach: StaffMember, next_week: date, state: str, message: str
+) -> None:
+    """It was listed as "paid without time" for staff to rebook or refund, with no payment at
+    all (what a payment arriving after its hold ran out does), or took its time back."""
+    held = api(
+        "post",
+        "/bookings",
+        {"service_id": service.pk, "duration": 60, "start": utc(next_week, 10)},
+    )
+    booking_id = held.json()["id"]
+    Booking.objects.filter(pk=booking_id).update(state=state)
+    before = database_fingerprint()
+    refused = api(
+        "post", f"/bookings/{booking_id}/confirm", {"name": "Ann", "email": "ann@example.com"}
+    )
+    assert (refused.status_code, refused.json()["detail"]) == (409, message)
+    assert database_fingerprint() == before
+    booking = Booking.objects.get(pk=booking_id)
+    assert (booking.state, booking.paid_without_time, booking.customer) == (state, False, None)
+
+
 def test_staff_hours_can_be_replaced(api: Any, coach: StaffMember) -> None:
     response = api(
         "put",

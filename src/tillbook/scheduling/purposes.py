@@ -39,7 +39,7 @@ class BookingPurpose(PaymentPurpose):
         from tillbook.scheduling.services import booking_confirm
 
         booking = Booking.objects.get(business=request.business, pk=int(request.purpose_id))
-        booking_confirm(booking=booking, actor_label=f"payment via {payment.provider}")
+        booking_confirm(booking=booking, actor_label=f"payment via {payment.provider}", paid=True)
 
     def link_for_staff(self, *, request: PaymentRequest) -> str:
         return f"/manage/{request.business.slug}/calendar/bookings/{request.purpose_id}/"

@@ -380,18 +380,27 @@ def _still_free(booking: Booking, now: datetime) -> bool:
     return not (staff_taken or resource_taken)
 
 
+def _not_confirmable(booking: Booking) -> Conflict:
+    if booking.state == BookingState.EXPIRED:
+        return Conflict("The time held for this booking ran out; hold a time again.")
+    return Conflict(f"A {booking.get_state_display().lower()} booking cannot be confirmed.")
+
+
 def booking_confirm(
-    *, booking: Booking, actor_label: str = "", now: datetime | None = None
+    *, booking: Booking, actor_label: str = "", now: datetime | None = None, paid: bool = False
 ) -> Booking:
     """Confirm a booking, exactly once: the payment webhook, the browser's return and staff may
     all arrive; the row lock makes the second a no-op. Sends the confirmation on commit.
 
-    A payment for a hold that already expired re-claims its time if still free; otherwise the
-    booking is listed as paid without time for staff to rebook or refund (never lost).
+    A payment (`paid`) for a hold that already expired re-claims its time if still free;
+    otherwise the booking is listed as paid without time for staff to rebook or refund (never
+    lost). Without a payment, an expired or cancelled booking is not confirmed.
     """
     now = now or timezone.now()
+    if not paid and booking.state in (BookingState.EXPIRED, BookingState.CANCELLED):
+        raise _not_confirmable(booking)
     with transaction.atomic():
-        if booking.state == BookingState.EXPIRED:
+        if paid and booking.state == BookingState.EXPIRED:
             # Re-claiming counts seats under the service's lock: take it before the booking's
             # row, in the order booking_hold and booking_reschedule take them.
             lock_counted_service(booking.service)
@@ -399,6 +408,8 @@ def booking_confirm(
         if locked.state == BookingState.CONFIRMED:
             return locked
         if locked.state in (BookingState.EXPIRED, BookingState.CANCELLED):
+            if not paid:
+                raise _not_confirmable(locked)
             reclaimed = False
             if locked.state == BookingState.EXPIRED and _still_free(locked, now):
                 try:
@@ -419,7 +430,7 @@ def booking_confirm(
                 )
                 return locked
         elif locked.state not in (BookingState.HELD, BookingState.AWAITING_PAYMENT):
-            raise Conflict(f"A {locked.get_state_display().lower()} booking cannot be confirmed.")
+            raise _not_confirmable(locked)
         locked.state = BookingState.CONFIRMED
         locked.hold_expires_at = None
         locked.confirmed_at = now
