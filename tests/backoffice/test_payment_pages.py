@@ -100,6 +100,39 @@ def test_partial_refund_with_release_notifies_the_buyer(
     assert "Refunded $20.00; the buyer is told." in after
 
 
+def test_a_refund_form_sent_twice_refunds_once(
+    owner_client: Client, business: Business, owner: User
+) -> None:
+    """A double click (or the browser sending the form again) refunded a second time, within
+    what was left: the form carries a key of its own, and the second sending finds its refund."""
+    import re
+
+    payment = paid_link(business, owner)
+    detail = owner_client.get(f"/manage/{business.slug}/payments/{payment.pk}/").content.decode()
+    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', detail)
+    assert key, detail
+    address = f"/manage/{business.slug}/payments/{payment.pk}/refund/"
+    sent = {"amount": "20.00", "reason": "Late start", "key": key.group(1)}
+    assert owner_client.post(address, sent).status_code == 302
+    assert owner_client.post(address, sent).status_code == 302
+    with business_scope(business):
+        assert list(Refund.objects.values_list("amount", "state")) == [
+            (2000, RefundState.SUCCEEDED)
+        ]
+    again = owner_client.get(f"/manage/{business.slug}/payments/{payment.pk}/").content.decode()
+    assert "Up to USD 100.00 can be refunded" in again
+    assert key.group(1) not in again  # a new form, a new key: the next refund is a new one
+    # The old page's form, changed and sent again, is not taken for a new refund either.
+    before = database_fingerprint()
+    changed = owner_client.post(address, {**sent, "amount": "30.00"})
+    assert changed.status_code == 409
+    assert (
+        "This form was already sent for another refund; reload the page to make a new one."
+        in changed.content.decode()
+    )
+    assert database_fingerprint() == before
+
+
 def test_refunding_more_than_is_left_changes_nothing(
     owner_client: Client, business: Business, owner: User
 ) -> None:

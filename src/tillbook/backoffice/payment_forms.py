@@ -76,6 +76,8 @@ class RefundForm(forms.Form):
         required=False,
         label="Release the place (ticket, booking time or stock goes back on sale)",
     )
+    # This form's own: sent twice (a double click), it finds the refund it made.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args: Any, currency: str, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -442,13 +442,13 @@ def refund_create(
             )
     except IntegrityError:
         # The same key, at the same moment, for another payment of the business.
-        raise Conflict(_KEY_REUSED) from None
+        raise Conflict(KEY_REUSED) from None
     if not made:
         return refund
     return refund_send(refund=refund, actor=actor)
 
 
-_KEY_REUSED = (
+KEY_REUSED = (
     "This Idempotency-Key was already used for another refund; send a new key for a new refund."
 )
 
@@ -469,7 +469,7 @@ def _refund_row(
         if earlier.payment_id != locked.pk or (
             amount is not None and earlier.amount != amount.amount
         ):
-            raise Conflict(_KEY_REUSED)
+            raise Conflict(KEY_REUSED)
         return earlier, False
     if locked.state != PaymentState.SUCCEEDED:
         raise Conflict("Only a successful payment can be refunded.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.contrib import messages
@@ -19,7 +20,7 @@ from tillbook.backoffice.payment_forms import (
     SendLinkForm,
 )
 from tillbook.backoffice.views.helpers import apply_error, csv_response, paginate
-from tillbook.core.errors import TillbookError
+from tillbook.core.errors import Conflict, TillbookError
 from tillbook.core.models import AuditEntry, Role
 from tillbook.core.money import Money
 from tillbook.payments.models import (
@@ -35,6 +36,7 @@ from tillbook.payments.providers import provider_classes
 from tillbook.payments.purposes import purpose_for
 from tillbook.payments.selectors import payment_links_search, payments_search
 from tillbook.payments.services import (
+    KEY_REUSED,
     manual_payment_record,
     payment_link_create,
     refund_create,
@@ -150,7 +152,7 @@ def _detail_page(
         refund_form = RefundForm(
             currency=payment.currency,
             locale=business_of(request).locale,
-            initial={"amount": available.major_string()},
+            initial={"amount": available.major_string(), "key": uuid.uuid4().hex},
         )
     staff_link = ""
     if payment.request is not None:
@@ -201,8 +203,13 @@ def payment_refund(request: HttpRequest, payment_id: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             actor=user_of(request),
             releases_capacity=form.cleaned_data["releases_capacity"],
+            client_key=form.cleaned_data["key"],
         )
     except TillbookError as error:
+        if error.message == KEY_REUSED:  # the API's words; this form was sent before
+            error = Conflict(
+                "This form was already sent for another refund; reload the page to make a new one."
+            )
         apply_error(form, error)
         return _detail_page(request, payment, form, status=error.status_code)
     locale = payment.business.locale
