@@ -167,6 +167,25 @@ def test_after_the_last_attempt_the_message_fails_and_staff_can_retry(
             message_retry(message=message, actor=owner)
 
 
+def test_a_message_not_sent_by_its_time_is_not_sent_late(
+    business: Business, smtp_server: Inbox
+) -> None:
+    """A reminder whose sending failed was retried for hours (up to ~13), so it could arrive
+    after the session it reminds of had started; past its `send_before` it is not sent."""
+    smtp_server.fail_next = 1
+    start = timezone.now() + timedelta(minutes=30)
+    message = queue(business, send_before=start)
+    with unscoped():
+        assert message_deliver(message_id=message.pk) == "will retry"
+        OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+        late = start + timedelta(seconds=1)
+        assert message_deliver(message_id=message.pk, now=late) == "too late"
+        message.refresh_from_db()
+    assert (message.state, message.attempts) == (MessageState.FAILED, 1)
+    assert message.last_error == "Not sent: it was only worth sending before its time had come."
+    assert smtp_server.messages == []
+
+
 def test_retry_delays_grow() -> None:
     assert [retry_delay(n).total_seconds() for n in range(1, 7)] == [
         60,

@@ -70,6 +70,9 @@ def test_each_offset_is_sent_once_when_its_time_comes(
     assert message.subject == (
         f"Reminder: Coaching call on {local:%A %-d %B %Y, %H:%M} (Asia/Kathmandu)"
     )
+    # Not sent once the session has started, however its sending went.
+    reminded = OutboxMessage.objects.filter(template="booking_reminder")
+    assert set(reminded.values_list("send_before", flat=True)) == {start}
 
 
 def test_an_offset_longer_than_the_lead_time_is_skipped(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.charset import Charset
 from email.errors import MessageError
 from email.header import decode_header, make_header
@@ -111,10 +111,13 @@ def message_queue(
     dedupe_key: str = "",
     headers: dict[str, str] | None = None,
     attachments: list[dict[str, str]] | None = None,
+    send_before: datetime | None = None,
 ) -> OutboxMessage:
     """Render a message now, store it in the outbox and send it after the transaction commits.
 
     With a `dedupe_key`, asking twice returns the first message instead of sending another.
+    With `send_before`, a message not sent by then (its sending failed, to be retried) is not
+    sent at all.
     """
     if dedupe_key:
         existing = OutboxMessage.objects.filter(business=business, dedupe_key=dedupe_key).first()
@@ -135,6 +138,7 @@ def message_queue(
         attachments=attachments or [],
         message_id=make_msgid(domain=_sender_domain()),
         dedupe_key=dedupe_key,
+        send_before=send_before,
     )
     try:
         with transaction.atomic():
@@ -166,9 +170,12 @@ def _email_for(message: OutboxMessage) -> EmailMultiAlternatives:
     return email
 
 
-def message_deliver(*, message_id: int) -> str:
+TOO_LATE = "Not sent: it was only worth sending before its time had come."
+
+
+def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
     """Send one queued message; returns what happened, for the task log."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
         message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
         if message is None:
@@ -177,6 +184,10 @@ def message_deliver(*, message_id: int) -> str:
             return f"already {message.state}"
         if message.next_attempt_at > now:
             return "not due yet"
+        if message.send_before is not None and message.send_before <= now:
+            message.state, message.last_error = MessageState.FAILED, TOO_LATE
+            message.save(update_fields=["state", "last_error"])
+            return "too late"
         message.attempts += 1
         if settings.TILLBOOK_EMAIL_MODE == "capture":
             message.state = MessageState.CAPTURED

@@ -127,6 +127,7 @@ def send_reminder(booking: Booking, *, offset_minutes: int) -> OutboxMessage | N
         template="booking_reminder",
         context={**_context(booking, ""), "offset_minutes": offset_minutes},
         dedupe_key=f"booking:{booking.pk}:reminder:{booking.sequence}:{offset_minutes}",
+        send_before=booking.start,  # a reminder after the session started helps no one
     )
 
 
