@@ -249,6 +249,15 @@ def order_refunded(*, refund: Refund) -> Order | None:
         if locked is None:
             return None
         locked.refunded_total += refund.amount
+        money = refund.money.format(locked.business.locale)
+        label = refund.created_by.email if refund.created_by else "system"
+        if not locked.is_paid:
+            # A part payment of an order not paid in full (cash towards it, then given back):
+            # the money went back already, so this must be recorded, never refused. The order
+            # keeps its state; it delivered nothing, so there is nothing to take back.
+            locked.save(update_fields=["refunded_total"])
+            order_event(locked, OrderEventKind.REFUNDED, f"Refunded {money}", label)
+            return locked
         full = locked.refunded_total >= locked.total
         order_transition(locked, OrderState.REFUNDED if full else OrderState.PARTIALLY_REFUNDED)
         locked.save(update_fields=["refunded_total", "state"])
@@ -264,8 +273,6 @@ def order_refunded(*, refund: Refund) -> Order | None:
         if full or refund.releases_capacity:
             locked.tickets.update(is_valid=False)
             locked.download_grants.update(is_revoked=True)
-        money = refund.money.format(locked.business.locale)
-        label = refund.created_by.email if refund.created_by else "system"
         order_event(locked, OrderEventKind.REFUNDED, f"Refunded {money}{released}", label)
         # The buyer's refund notice is payments' (refund_notify), sent once per refund.
     return locked
