@@ -273,6 +273,13 @@ def order_refunded(*, refund: Refund) -> Order | None:
         if full or refund.releases_capacity:
             locked.tickets.update(is_valid=False)
             locked.download_grants.update(is_revoked=True)
+        if locked.capacity_shortfall and locked.shortfall_resolved_at is None:
+            # What found no place was paid back: nothing is left to decide, and honouring it
+            # now would deliver (and take places) for money that went back.
+            short = locked.lines.filter(capacity_state=CapacityState.SHORT)
+            if full or locked.refunded_total >= sum(line.total for line in short):
+                locked.shortfall_resolved_at = timezone.now()
+                locked.save(update_fields=["shortfall_resolved_at"])
         order_event(locked, OrderEventKind.REFUNDED, f"Refunded {money}{released}", label)
         # The buyer's refund notice is payments' (refund_notify), sent once per refund.
     return locked
@@ -282,7 +289,11 @@ def order_shortfall_accept(*, order: Order, actor: User) -> Order:
     """Staff decide to honour a paid order beyond capacity (add a seat, find stock)."""
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
-        if not locked.capacity_shortfall or locked.shortfall_resolved_at is not None:
+        if (
+            not locked.capacity_shortfall
+            or locked.shortfall_resolved_at is not None
+            or locked.state == OrderState.REFUNDED
+        ):
             raise Conflict("This order has no open capacity problem.")
         short = list(
             locked.lines.filter(capacity_state=CapacityState.SHORT).select_related(
