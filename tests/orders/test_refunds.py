@@ -13,6 +13,7 @@ from tillbook.core.money import Money
 from tillbook.orders.fulfilment import order_refund, order_shortfall_accept
 from tillbook.orders.models import (
     CapacityState,
+    DownloadGrant,
     Order,
     OrderEvent,
     OrderLine,
@@ -25,7 +26,7 @@ from tillbook.payments.sandbox import sandbox_succeed
 from tillbook.payments.services import manual_payment_record, payment_start
 
 from .shop import Shop
-from .test_order_flow import place
+from .test_order_flow import pay, place
 
 
 def test_refunding_a_part_payment_of_an_unpaid_order_settles_and_keeps_it_awaiting_payment(
@@ -119,3 +120,63 @@ def test_a_shortfall_refunded_in_part_can_still_be_honoured(shop: Shop, owner: A
     )
     order_shortfall_accept(order=late, actor=owner)
     assert Ticket.objects.filter(order=late, is_valid=True).count() == 10
+
+
+def test_a_part_refund_that_releases_gives_back_only_the_places_it_pays_for(
+    shop: Shop, owner: Any
+) -> None:
+    """Refunding one ticket of three with "give the places back" released all three places,
+    invalidated all three tickets and revoked the workbook too, though the buyer had paid
+    for and kept the rest."""
+    order = place(shop, [shop.ticket(3), shop.book()])
+    pay(order)
+    assert order.total == 13900
+    used = Ticket.objects.filter(order=order).order_by("pk").last()
+    assert used is not None
+    Ticket.objects.filter(pk=used.pk).update(checked_in_at=timezone.now())
+    order_refund(
+        order=order, amount=Money(4000, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.refunded_total) == (OrderState.PARTIALLY_REFUNDED, 4000)
+    line = order.lines.get(kind="ticket")
+    assert (line.capacity_state, line.released_quantity) == (CapacityState.SOLD, 1)
+    assert Ticket.objects.filter(order=order, is_valid=True).count() == 2
+    assert Ticket.objects.get(pk=used.pk).is_valid  # the one already used at the door stays
+    assert DownloadGrant.objects.get(order=order).is_revoked is False
+    with pytest.raises(Conflict):
+        place(shop, [shop.ticket(9)], email="bob@example.com")
+    assert place(shop, [shop.ticket(8)], email="bob@example.com").state == "pending"
+    # Less than a ticket's price gives no place back.
+    order_refund(
+        order=order, amount=Money(3999, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    line = order.lines.get(kind="ticket")
+    assert (line.capacity_state, line.released_quantity) == (CapacityState.SOLD, 1)
+    assert Ticket.objects.filter(order=order, is_valid=True).count() == 2
+    assert OrderEvent.objects.filter(order=order, kind="refunded").count() == 2
+    # The rest, in full: every place and the workbook go back.
+    order_refund(
+        order=order, amount=Money(5901, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.refunded_total) == (OrderState.REFUNDED, 13900)
+    line = order.lines.get(kind="ticket")
+    assert line.capacity_state == CapacityState.RELEASED
+    assert Ticket.objects.filter(order=order, is_valid=True).count() == 0
+    assert DownloadGrant.objects.get(order=order).is_revoked is True
+
+
+def test_a_part_refund_that_releases_stops_only_the_tickets_it_pays_for_without_a_quota(
+    shop: Shop, owner: Any
+) -> None:
+    shop.regular.quota = None
+    shop.regular.save()
+    order = place(shop, [shop.ticket(3)])
+    pay(order)
+    order_refund(
+        order=order, amount=Money(8000, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    line = order.lines.get()
+    assert (line.capacity_state, line.released_quantity) == (CapacityState.NONE, 2)
+    assert Ticket.objects.filter(order=order, is_valid=True).count() == 1

@@ -8,9 +8,9 @@ between two counting statements made a place look free twice. Here:
 - every step that changes what is counted (placing an order, a reservation becoming sold,
   expiry, refunds that release, staff accepting a shortfall) first locks the quota rows, always
   in id order so two transactions never wait on each other in a cycle;
-- what is held is counted from one table (order lines) in ONE statement: sold lines plus
-  reserved lines whose reservation has not lapsed. A line moving from reserved to sold is one
-  row changing state, so any snapshot sees it exactly once.
+- what is held is counted from one table (order lines) in ONE statement: sold lines (less the
+  places a part refund gave back) plus reserved lines whose reservation has not lapsed. A line
+  moving from reserved to sold is one row changing state, so any snapshot sees it exactly once.
 
 On SQLite the IMMEDIATE transaction already serialises writers; the same code runs there.
 """
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from tillbook.catalog.models import Quota
 from tillbook.core.errors import Conflict
@@ -67,7 +67,7 @@ def quotas_held(quota_ids: Iterable[int], *, now: datetime) -> dict[int, int]:
         .filter(held_condition(now))
         .order_by()  # no default ordering: it would end up in the GROUP BY
         .values("quota_id")
-        .annotate(held=Sum("quantity"))
+        .annotate(held=Sum(F("quantity") - F("released_quantity")))
     )
     held = dict.fromkeys(ids, 0)
     for row in rows:

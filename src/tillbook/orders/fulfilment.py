@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tillbook.catalog.models import DiscountCode, OfferingKind, OversoldPolicy
@@ -263,14 +263,8 @@ def order_refunded(*, refund: Refund) -> Order | None:
         locked.save(update_fields=["refunded_total", "state"])
         released = ""
         if refund.releases_capacity:
-            lines = list(locked.lines.filter(capacity_state=CapacityState.SOLD))
-            if lines:
-                quotas_lock(line.quota_id for line in lines if line.quota_id)
-                OrderLine.objects.filter(pk__in=[line.pk for line in lines]).update(
-                    capacity_state=CapacityState.RELEASED
-                )
-                released = "; places given back"
-        if full or refund.releases_capacity:
+            released = _places_release(locked, refund_amount=refund.amount, everything=full)
+        if full:
             locked.tickets.update(is_valid=False)
             locked.download_grants.update(is_revoked=True)
         if locked.capacity_shortfall and locked.shortfall_resolved_at is None:
@@ -283,6 +277,60 @@ def order_refunded(*, refund: Refund) -> Order | None:
         order_event(locked, OrderEventKind.REFUNDED, f"Refunded {money}{released}", label)
         # The buyer's refund notice is payments' (refund_notify), sent once per refund.
     return locked
+
+
+def _places_release(order: Order, *, refund_amount: int, everything: bool) -> str:
+    """Give back the places a refund pays for (all of them when the order is refunded in
+    full); their tickets stop being valid. A part refund releases as many places, line by
+    line, as its amount pays for at what each place cost, never more. Returns what the
+    timeline says."""
+    # Sold places, and tickets of unlimited types (no quota to give back, but the tickets the
+    # refund pays for stop being valid all the same).
+    lines = list(
+        order.lines.filter(
+            Q(capacity_state=CapacityState.SOLD)
+            | Q(capacity_state=CapacityState.NONE, kind=OfferingKind.TICKET)
+        )
+    )
+    if not lines:
+        return ""
+    quotas_lock(line.quota_id for line in lines if line.quota_id)
+    count = 0
+    left = refund_amount
+    for line in lines:
+        remaining = line.quantity - line.released_quantity
+        if everything:
+            places = remaining
+        elif line.total <= 0:
+            places = 0  # a free place is given back with the whole order only
+        else:
+            places = min(remaining, left * line.quantity // line.total)
+            left -= -(-line.total * places // line.quantity)  # what they cost, rounded up
+        if places <= 0:
+            continue
+        count += places
+        if places == remaining:
+            state = (
+                CapacityState.RELEASED
+                if line.capacity_state == CapacityState.SOLD
+                else line.capacity_state
+            )
+            OrderLine.objects.filter(pk=line.pk).update(
+                capacity_state=state, released_quantity=line.quantity
+            )
+            Ticket.objects.filter(line=line).update(is_valid=False)
+        else:
+            OrderLine.objects.filter(pk=line.pk).update(
+                released_quantity=F("released_quantity") + places
+            )
+            # The tickets not yet used go first; the newest of them if all are unused.
+            stop = Ticket.objects.filter(line=line, is_valid=True).order_by(
+                F("checked_in_at").asc(nulls_first=True), "-pk"
+            )[:places]
+            Ticket.objects.filter(pk__in=[ticket.pk for ticket in stop]).update(is_valid=False)
+    if count == 0:
+        return "; no place given back (the refund pays for less than one)"
+    return f"; {count} place{'s' if count != 1 else ''} given back"
 
 
 def order_shortfall_accept(*, order: Order, actor: User) -> Order:

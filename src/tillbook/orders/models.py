@@ -192,6 +192,9 @@ class OrderLine(TenantModel):
     )
     # Copied from the order so capacity is counted from this table alone.
     reserved_until = models.DateTimeField(null=True, blank=True)
+    # Places of a sold line given back by refunds that paid for only some of them; the line
+    # holds quantity - released_quantity (all of it is released when the state says so).
+    released_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering: ClassVar = ["pk"]
