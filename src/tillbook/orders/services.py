@@ -190,9 +190,11 @@ def order_place(
     cleaned_attribution = attribution_clean(attribution or {})
     with transaction.atomic():
         customer = _customer_for(business, email, name, marketing_consent)
+        # The quotas before the discount code, as expiry, cancellation and a late payment
+        # lock them: the other order would deadlock with them.
+        _capacity_take(quote, now=now)
         if quote.discount_code is not None:
             _discount_take(quote.discount_code)
-        _capacity_take(quote, now=now)
         order = _order_write(
             business,
             quote,
