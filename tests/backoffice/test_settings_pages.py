@@ -199,6 +199,40 @@ def test_outbox_shows_the_message_as_sent(
     )
 
 
+def test_a_failed_message_past_its_time_is_not_offered_for_retry(
+    owner_client: Client, business: Business, owner: User
+) -> None:
+    """A reminder not sent before its session started: "Retry sending" would only fail it
+    again, so the page does not offer it (a failed message that may still go out does)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.core.services import invitation_create
+    from tillbook.messaging.models import MessageState
+
+    with business_scope(business):
+        invitation_create(
+            business=business,
+            actor_membership=Membership.objects.get(user=owner),
+            email="new@example.com",
+            role=Role.STAFF,
+        )
+        message = OutboxMessage.objects.get()
+        OutboxMessage.objects.filter(pk=message.pk).update(state=MessageState.FAILED)
+    detail = f"/manage/acme/settings/outbox/{message.pk}/"
+    assert "Retry sending" in owner_client.get(detail).content.decode()
+    with business_scope(business):
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            send_before=timezone.now() - timedelta(minutes=1)
+        )
+    assert "Retry sending" not in owner_client.get(detail).content.decode()
+    refused = owner_client.post(f"{detail}retry/", follow=True).content.decode()
+    assert "too late to send it now" in refused
+    message.refresh_from_db()
+    assert message.state == MessageState.FAILED
+
+
 def test_back_office_shows_times_in_the_business_zone(
     owner_client: Client, business: Business
 ) -> None:

@@ -186,6 +186,26 @@ def test_a_message_not_sent_by_its_time_is_not_sent_late(
     assert smtp_server.messages == []
 
 
+def test_a_message_past_its_time_cannot_be_retried(
+    business: Business, owner: User, smtp_server: Inbox
+) -> None:
+    """ "Retry sending" of a reminder whose session has started said "queued again" and logged
+    a retry, and the message then failed at once: it is refused, and nothing changes."""
+    start = timezone.now() + timedelta(minutes=30)
+    message = queue(business, send_before=start)
+    with unscoped():
+        late = start + timedelta(seconds=1)
+        assert message_deliver(message_id=message.pk, now=late) == "too late"
+        OutboxMessage.objects.filter(pk=message.pk).update(send_before=timezone.now())
+    with business_scope(business), pytest.raises(Conflict, match="too late to send it now"):
+        message_retry(message=message, actor=owner)
+    message.refresh_from_db()
+    assert (message.state, message.attempts) == (MessageState.FAILED, 0)
+    with unscoped():
+        assert AuditEntry.objects.filter(action="message.retry").count() == 0
+    assert smtp_server.messages == []
+
+
 def test_retry_delays_grow() -> None:
     assert [retry_delay(n).total_seconds() for n in range(1, 7)] == [
         60,

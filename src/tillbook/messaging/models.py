@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from django.db import models
@@ -67,3 +68,12 @@ class OutboxMessage(TenantModel):
     @property
     def is_done(self) -> bool:
         return self.state in (MessageState.SENT, MessageState.CAPTURED)
+
+    def still_worth_sending(self, now: datetime) -> bool:
+        """False once its `send_before` has come: it is neither sent nor retried then."""
+        return self.send_before is None or self.send_before > now
+
+    @property
+    def can_be_retried(self) -> bool:
+        """Failed, and not past its time (what "Retry sending" is offered for)."""
+        return self.state == MessageState.FAILED and self.still_worth_sending(timezone.now())

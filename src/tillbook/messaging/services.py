@@ -184,7 +184,7 @@ def message_deliver(*, message_id: int, now: datetime | None = None) -> str:
             return f"already {message.state}"
         if message.next_attempt_at > now:
             return "not due yet"
-        if message.send_before is not None and message.send_before <= now:
+        if not message.still_worth_sending(now):
             message.state, message.last_error = MessageState.FAILED, TOO_LATE
             message.save(update_fields=["state", "last_error"])
             return "too late"
@@ -252,6 +252,13 @@ def message_retry(*, message: OutboxMessage, actor: User) -> OutboxMessage:
         if locked.state != MessageState.FAILED:
             state = locked.get_state_display().lower()
             raise Conflict(f"Only failed messages can be retried; this one is {state}.")
+        if not locked.still_worth_sending(timezone.now()):
+            # message_deliver would fail it again at once (TOO_LATE): say so instead of
+            # "queued again".
+            raise Conflict(
+                "This message was only worth sending before its time had come; it is too late "
+                "to send it now."
+            )
         locked.state = MessageState.QUEUED
         locked.attempts = 0
         locked.next_attempt_at = timezone.now()
