@@ -162,6 +162,8 @@ class FakeStripe:
             return self.list_balance_transactions(params)
         if method == "POST" and parts == ["v1", "refunds"]:
             return self.create_refund(params)
+        if method == "GET" and parts[:2] == ["v1", "refunds"] and len(parts) == 3:
+            return self.found(self.refunds, parts[2], "refund", params)
         return stripe_error(404, "invalid_request_error", f"Unrecognized request URL ({path}).")
 
     def found(

@@ -375,3 +375,66 @@ def test_a_refund_stripe_settles_later_is_settled_by_its_own_update_not_by_the_c
             "Stripe could not refund: expired or canceled card.",
         )
         assert (purpose.refunded, mails, left) == ([], 0, usd(5000))
+
+
+@pytest.mark.parametrize("outcome", ["succeeded", "failed"])
+def test_a_pending_refund_whose_update_never_came_is_asked_about(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+    outcome: str,
+) -> None:
+    """An endpoint set up before Tillbook asked for charge.refund.updated (or an event lost on
+    the way) left a refund Stripe answered "pending" pending for good: never counted, never
+    told to the buyer. The sweep asks Stripe about refunds still pending after ten minutes."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.core.scoping import unscoped
+    from tillbook.payments.polling import pending_refunds_poll
+
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_status = "pending"
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (stripe_refund,) = fake_stripe.refunds.values()
+    with unscoped():
+        # Younger than ten minutes: not asked yet.
+        assert pending_refunds_poll().as_dict() == {
+            "succeeded": 0,
+            "failed": 0,
+            "pending": 0,
+            "errors": 0,
+        }
+        Refund.objects.filter(pk=refund.pk).update(
+            created_at=timezone.now() - timedelta(minutes=11)
+        )
+        assert pending_refunds_poll().as_dict() == {  # Stripe has not settled it yet
+            "succeeded": 0,
+            "failed": 0,
+            "pending": 1,
+            "errors": 0,
+        }
+    reason = "expired_or_canceled_card" if outcome == "failed" else None
+    fake_stripe.refund_settles(stripe_refund["id"], outcome, reason)  # its event is lost
+    with django_capture_on_commit_callbacks(execute=True), unscoped():
+        report = pending_refunds_poll().as_dict()
+        assert pending_refunds_poll().as_dict()["pending"] == 0  # asked again: nothing left
+    assert report == {"succeeded": 0, "failed": 0, "pending": 0, "errors": 0, outcome: 1}
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        mails = OutboxMessage.objects.filter(template="payment_refund").count()
+        left = refundable(payment)
+    if outcome == "succeeded":
+        assert (refund.state, refund.failure_reason) == (RefundState.SUCCEEDED, "")
+        assert (purpose.refunded, mails, left) == ([refund.pk], 1, usd(3000))
+    else:
+        assert (refund.state, refund.failure_reason) == (
+            RefundState.FAILED,
+            "Stripe could not refund: expired or canceled card.",
+        )
+        assert (purpose.refunded, mails, left) == ([], 0, usd(5000))

@@ -14,9 +14,15 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from tillbook.core.scoping import business_scope
-from tillbook.payments.models import PAYMENT_FINISHES_WITHIN, Payment, PaymentState
+from tillbook.payments.models import (
+    PAYMENT_FINISHES_WITHIN,
+    Payment,
+    PaymentState,
+    Refund,
+    RefundState,
+)
 from tillbook.payments.providers import provider_adapter, provider_classes
-from tillbook.payments.services import payment_confirm, payment_fail
+from tillbook.payments.services import payment_confirm, payment_fail, refund_settle
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +114,62 @@ def payment_poll(*, payment: Payment, report: PollReport | None = None) -> str:
     )
     report.failed.append(payment.pk)
     return "failed"
+
+
+@dataclass
+class RefundPollReport:
+    succeeded: int = 0
+    failed: int = 0
+    pending: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "pending": self.pending,
+            "errors": self.errors,
+        }
+
+
+def pending_refunds_poll(*, now: datetime | None = None) -> RefundPollReport:
+    """Ask the processor about refunds it answered "pending" (it settles some later, and says
+    so in an event that can be lost, or that an endpoint set up earlier was not sent), from
+    POLL_AFTER to POLL_UNTIL after they were made. Runs unscoped (a sweep)."""
+    now = now or timezone.now()
+    report = RefundPollReport()
+    online = [name for name, cls in provider_classes().items() if cls.is_online]
+    waiting = (
+        Refund.objects.filter(
+            state=RefundState.PENDING,
+            payment__provider__in=online,
+            created_at__lte=now - POLL_AFTER,
+            created_at__gte=now - POLL_UNTIL,
+        )
+        .exclude(provider_reference="")  # never reached the processor: staff send it again
+        .select_related("business", "payment")
+        .order_by("created_at")[:BATCH]
+    )
+    for refund in waiting:
+        with business_scope(refund.business):
+            try:
+                adapter = provider_adapter(business=refund.business, name=refund.payment.provider)
+                outcome = adapter.poll_refund(refund=refund)
+                if outcome is None or outcome.state == "pending":
+                    report.pending += 1
+                    continue
+                refund_settle(
+                    refund=refund,
+                    succeeded=outcome.state == "succeeded",
+                    failure_reason=outcome.failure_reason,
+                )
+            except Exception:
+                # One processor being down must not stop the others; the next run retries.
+                report.errors += 1
+                logger.exception("Polling refund %s failed", refund.pk)
+                continue
+            if outcome.state == "succeeded":
+                report.succeeded += 1
+            else:
+                report.failed += 1
+    return report

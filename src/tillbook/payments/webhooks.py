@@ -35,7 +35,12 @@ from tillbook.payments.models import (
     Refund,
     RefundState,
 )
-from tillbook.payments.providers.stripe import StripeProvider, payer_message, tillbook_amount
+from tillbook.payments.providers.stripe import (
+    StripeProvider,
+    payer_message,
+    refund_failure,
+    tillbook_amount,
+)
 from tillbook.payments.services import (
     payment_confirm,
     payment_fail,
@@ -405,12 +410,11 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
         if ours is None or status not in ("succeeded", "failed", "canceled"):
             return f"refund {status}"
         if ours.state == RefundState.PENDING:
-            reason = str(item.get("failure_reason") or status).replace("_", " ")
             refund_settle(
                 refund=ours,
                 succeeded=status == "succeeded",
                 provider_reference=reference,
-                failure_reason=f"Stripe could not refund: {reason}.",
+                failure_reason=refund_failure(item),
             )
         elif ours.state == RefundState.SUCCEEDED and status != "succeeded":
             logger.error(

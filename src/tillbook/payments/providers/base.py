@@ -41,6 +41,14 @@ class PollOutcome:
 
 
 @dataclass(frozen=True)
+class RefundPollOutcome:
+    """What the processor says about a refund still pending on our side."""
+
+    state: str  # "succeeded", "failed" or "pending"
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
 class AccountField:
     """One setting a business enters for a provider in Settings → Payments."""
 
@@ -106,6 +114,11 @@ class PaymentProvider:
 
     def poll(self, *, payment: Payment) -> PollOutcome | None:
         """Ask the processor about a payment stuck in pending; None when it cannot be asked."""
+        return None
+
+    def poll_refund(self, *, refund: Refund) -> RefundPollOutcome | None:
+        """Ask the processor about a refund it answered "pending"; None when it cannot be
+        asked."""
         return None
 
     def instructions(self) -> str:

@@ -33,6 +33,7 @@ from tillbook.payments.providers.base import (
     PaymentProvider,
     PollOutcome,
     RefundOutcome,
+    RefundPollOutcome,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ class ChargeDetails:
 
 DECLINED = "The payment was declined."
 NOT_AUTHENTICATED = "Your bank did not confirm the payment. Please try again, or use another card."
+
+
+def refund_failure(refund: dict[str, Any]) -> str:
+    """Why Stripe did not make a refund, for staff: "expired or canceled card"."""
+    reason = str(refund.get("failure_reason") or refund.get("status") or "").replace("_", " ")
+    return f"Stripe could not refund: {reason}."
 
 
 def payer_message(error: object) -> str:
@@ -318,6 +325,18 @@ class StripeProvider(PaymentProvider):
         if details.status == "canceled":
             return PollOutcome(state="failed", failure_reason="The payment was cancelled.")
         return PollOutcome(state="pending")
+
+    def poll_refund(self, *, refund: Refund) -> RefundPollOutcome | None:
+        """Ask Stripe how a refund it answered "pending" ended (its update may never come)."""
+        if not refund.provider_reference.startswith("re_"):
+            return None
+        found = _plain(self.client().v1.refunds.retrieve(refund.provider_reference))
+        status = str(found.get("status") or "")
+        if status == "succeeded":
+            return RefundPollOutcome(state="succeeded")
+        if status in ("failed", "canceled"):
+            return RefundPollOutcome(state="failed", failure_reason=refund_failure(found))
+        return RefundPollOutcome(state="pending")
 
     # Payouts ----------------------------------------------------------------------------
 
