@@ -381,7 +381,7 @@ def _still_free(booking: Booking, now: datetime) -> bool:
 
 
 def _not_confirmable(booking: Booking) -> Conflict:
-    if booking.state == BookingState.EXPIRED:
+    if booking.state in (BookingState.EXPIRED, BookingState.HELD, BookingState.AWAITING_PAYMENT):
         return Conflict("The time held for this booking ran out; hold a time again.")
     return Conflict(f"A {booking.get_state_display().lower()} booking cannot be confirmed.")
 
@@ -429,7 +429,9 @@ def booking_confirm(
                     actor_label,
                 )
                 return locked
-        elif locked.state not in (BookingState.HELD, BookingState.AWAITING_PAYMENT):
+        elif locked.state not in (BookingState.HELD, BookingState.AWAITING_PAYMENT) or (
+            not paid and locked.hold_has_run_out(now)  # its time is free for others already
+        ):
             raise _not_confirmable(locked)
         locked.state = BookingState.CONFIRMED
         locked.hold_expires_at = None
