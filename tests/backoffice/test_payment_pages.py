@@ -131,6 +131,10 @@ def test_a_refund_form_sent_twice_refunds_once(
         in changed.content.decode()
     )
     assert database_fingerprint() == before
+    tampered = owner_client.post(address, {**sent, "key": "k" * 65})
+    assert tampered.status_code == 400
+    assert "Ensure this value has at most 64 characters (it has 65)." in tampered.content.decode()
+    assert database_fingerprint() == before
 
 
 def test_refunding_more_than_is_left_changes_nothing(
