@@ -255,3 +255,30 @@ def test_check_in_of_a_ticket_number_too_long_for_an_id_is_404_and_changes_nothi
     answer = owner_client.post(f"{base}/attendees/", {"ticket": typed, "q": ""})
     assert answer.status_code == 404
     assert database_fingerprint() == before
+
+
+def test_staff_cannot_record_a_payment_for_an_order_through_its_payment_request(
+    client: Client, shop: Shop, make_user: Callable[..., User], add_member: Any
+) -> None:
+    """Recording cash for an order is for owners and managers; the order's payment request
+    page must not be a way round that."""
+    order = order_place(
+        business=shop.business, items=[shop.book()], email="c@example.com", name="Cash Buyer"
+    )
+    assert order.payment_request is not None
+    staff = make_user("staff@example.com")
+    add_member(shop.business, staff, Role.STAFF)
+    client.force_login(staff)
+    url = f"/manage/acme/payments/requests/{order.payment_request.pk}/"
+    before = database_fingerprint()
+    response = client.post(f"{url}record/", {"amount": "19.00", "method": "cash"})
+    assert response.status_code == 403
+    assert (
+        "Recording a payment for an order is for the business&#x27;s owners and managers."
+        in response.content.decode()
+    )
+    assert database_fingerprint() == before
+    order.refresh_from_db()
+    assert order.state == OrderState.PENDING
+    assert Payment.objects.count() == 0
+    assert "Record a payment received" not in client.get(url).content.decode()

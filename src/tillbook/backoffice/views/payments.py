@@ -349,6 +349,18 @@ def _request_or_404(request: HttpRequest, request_id: int) -> PaymentRequest:
     return found
 
 
+# Recording cash for an order is for owners and managers (as on the order's page); other
+# requests (payment links, bookings) are daily work any member may record.
+MANAGERS_RECORD = {"order"}
+RECORD_REASON = "Recording a payment for an order is for the business's owners and managers."
+
+
+def _may_record(request: HttpRequest, payment_request: PaymentRequest) -> bool:
+    return payment_request.purpose not in MANAGERS_RECORD or membership_of(request).has_role(
+        Role.MANAGER
+    )
+
+
 def _request_page(
     request: HttpRequest,
     payment_request: PaymentRequest,
@@ -386,6 +398,7 @@ def _request_page(
             "payments": payment_request.payments.order_by("-created_at"),
             "pay_url": pay_url(payment_request),
             "is_payable": is_payable,
+            "may_record": _may_record(request, payment_request),
             "due": due,
             "manual_form": manual_form,
             "send_form": send_form or SendLinkForm(),
@@ -404,6 +417,14 @@ def payment_request_detail(request: HttpRequest, request_id: int) -> HttpRespons
 @require_POST
 def payment_request_record(request: HttpRequest, request_id: int) -> HttpResponse:
     payment_request = _request_or_404(request, request_id)
+    if not _may_record(request, payment_request):
+        return page(
+            request,
+            "backoffice/forbidden.html",
+            {"reason": RECORD_REASON},
+            status=403,
+            section="payments",
+        )
     form = ManualPaymentForm(
         request.POST, currency=payment_request.currency, locale=business_of(request).locale
     )
