@@ -148,3 +148,26 @@ def test_worker_batch_runs_the_tick_and_due_tasks() -> None:
     run("worker", "--batch", "--verbosity", "0")
     statuses = list(DBTaskResult.objects.values_list("status", flat=True))
     assert statuses == ["SUCCESSFUL"] * len(registered_sweeps())
+
+
+@pytest.mark.django_db
+def test_business_create_with_an_owner_email_that_is_not_one_writes_nothing() -> None:
+    with pytest.raises(CommandError) as raised:
+        run(
+            "business",
+            "create",
+            "--slug",
+            "north",
+            "--name",
+            "North",
+            "--currency",
+            "USD",
+            "--timezone",
+            "UTC",
+            "--owner-email",
+            "not-an-email",
+        )
+    assert str(raised.value) == "not-an-email is not an email address."
+    with unscoped():
+        assert Business.objects.count() == 0
+        assert Invitation.objects.count() == 0

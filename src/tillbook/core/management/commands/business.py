@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from tillbook.core.errors import TillbookError
 from tillbook.core.models import Business, Role, User
@@ -38,7 +39,9 @@ class Command(BaseCommand):
         owner_email = (options.get("owner_email") or "").strip().lower()
         owner = User.objects.filter(email__iexact=owner_email).first() if owner_email else None
         try:
-            with unscoped():
+            # One transaction: an owner invitation that cannot be made (an address that is not
+            # one) leaves no business behind.
+            with unscoped(), transaction.atomic():
                 business = business_create(
                     slug=options["slug"],
                     name=options["name"],
@@ -47,16 +50,21 @@ class Command(BaseCommand):
                     locale=options["locale"],
                     owner=owner,
                 )
-            self.stdout.write(
-                self.style.SUCCESS(f"Created {business.name} at /manage/{business.slug}/")
-            )
-            if owner_email and owner is None:
-                with business_scope(business):
-                    created = invitation_create(
-                        business=business, actor_membership=None, email=owner_email, role=Role.OWNER
-                    )
-                self.stdout.write(f"Owner invitation for {owner_email}: {created.accept_url}")
-            elif owner is not None:
-                self.stdout.write(f"{owner.email} is the owner.")
+                created = None
+                if owner_email and owner is None:
+                    with business_scope(business):
+                        created = invitation_create(
+                            business=business,
+                            actor_membership=None,
+                            email=owner_email,
+                            role=Role.OWNER,
+                        )
         except TillbookError as error:
             raise CommandError(error.message) from None
+        self.stdout.write(
+            self.style.SUCCESS(f"Created {business.name} at /manage/{business.slug}/")
+        )
+        if created is not None:
+            self.stdout.write(f"Owner invitation for {owner_email}: {created.accept_url}")
+        elif owner is not None:
+            self.stdout.write(f"{owner.email} is the owner.")
