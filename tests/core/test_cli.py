@@ -171,3 +171,12 @@ def test_business_create_with_an_owner_email_that_is_not_one_writes_nothing() ->
     with unscoped():
         assert Business.objects.count() == 0
         assert Invitation.objects.count() == 0
+
+
+@pytest.mark.parametrize("interval", ["-5", "-0.5", "nan", "inf"])
+def test_worker_refuses_an_interval_that_is_not_a_number_of_seconds(interval: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("worker", "--interval", interval)
+    assert str(raised.value) == (
+        f"--interval must be a number of seconds, 0 or more (not {interval})."
+    )

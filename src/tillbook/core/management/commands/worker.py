@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, connection
 
 from tillbook.core.periodic import sweeps_enqueue_due
@@ -26,6 +27,11 @@ def _tick_forever(interval: int, stop: threading.Event) -> None:
         stop.wait(interval)
 
 
+def options_text(value: float) -> str:
+    """The number as typed: argparse turned "-5" into -5.0 and "nan" into nan."""
+    return str(int(value)) if math.isfinite(value) and value == int(value) else str(value)
+
+
 class Command(BaseCommand):
     help = "Run background tasks (emails, sweeps, imports) and the periodic tick."
 
@@ -38,6 +44,10 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
 
     def handle(self, *args: Any, batch: bool, interval: float, **options: Any) -> None:
+        if not math.isfinite(interval) or interval < 0:
+            raise CommandError(
+                f"--interval must be a number of seconds, 0 or more (not {options_text(interval)})."
+            )
         verbosity = options.get("verbosity", 1)
         if batch:
             sweeps_enqueue_due()
