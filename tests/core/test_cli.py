@@ -180,3 +180,15 @@ def test_worker_refuses_an_interval_that_is_not_a_number_of_seconds(interval: st
     assert str(raised.value) == (
         f"--interval must be a number of seconds, 0 or more (not {interval})."
     )
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_serve_refuses_fewer_than_one_web_process(
+    workers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("os.execv", lambda *args: started.append(args))
+    with pytest.raises(CommandError) as raised:
+        run("serve", "--workers", workers)
+    assert str(raised.value) == f"--workers must be 1 or more (not {workers})."
+    assert started == []

@@ -5,7 +5,7 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -23,6 +23,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, bind: str, workers: int, **options: Any) -> None:
+        # gunicorn refuses a negative count but starts with 0: a server that answers nothing.
+        if workers < 1:
+            raise CommandError(f"--workers must be 1 or more (not {workers}).")
         command = [
             sys.executable,
             "-m",
