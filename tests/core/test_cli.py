@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -192,3 +193,15 @@ def test_serve_refuses_fewer_than_one_web_process(
         run("serve", "--workers", workers)
     assert str(raised.value) == f"--workers must be 1 or more (not {workers})."
     assert started == []
+
+
+def test_openapi_output_to_a_place_that_cannot_be_written_explains_why(tmp_path: Path) -> None:
+    with pytest.raises(CommandError) as raised:
+        run("openapi", "--output", str(tmp_path / "missing" / "openapi.json"))
+    assert str(raised.value) == (
+        f"{tmp_path / 'missing' / 'openapi.json'} cannot be written: No such file or directory."
+    )
+    with pytest.raises(CommandError) as raised:
+        run("openapi", "--output", str(tmp_path))
+    assert str(raised.value) == f"{tmp_path} cannot be written: Is a directory."
+    assert list(tmp_path.iterdir()) == []

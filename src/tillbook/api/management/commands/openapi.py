@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tillbook.api.openapi import openapi_text
 
@@ -17,7 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, output: str | None, **options: Any) -> None:
         text = openapi_text()
         if output:
-            Path(output).write_text(text)
+            try:
+                Path(output).write_text(text)
+            except OSError as error:
+                raise CommandError(f"{output} cannot be written: {error.strerror}.") from None
             self.stdout.write(f"Wrote {output}")
         else:
             self.stdout.write(text, ending="")
