@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tillbook.core.audit import audit_record, model_changes
 from tillbook.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tillbook.core.hooks import pause_point
 from tillbook.core.links import absolute_url
 from tillbook.core.models import ROLE_RANK, Business, Invitation, Membership, Role, User
 from tillbook.core.scoping import business_scope, unscoped
@@ -277,8 +278,20 @@ def invitation_revoke(*, invitation: Invitation, actor_membership: Membership) -
     return locked
 
 
-def _owner_count(business: Business) -> int:
-    return Membership.objects.filter(business=business, role=Role.OWNER).count()
+def _owners_locked(business_id: int) -> int:
+    """Lock the business's owners and count them; call first in the transaction, before any
+    other membership is locked. Two owners taking each other out at once would otherwise each
+    count two owners (each locks only the other's row) and leave the business with none; with
+    the lock, the second waits and counts what the first left."""
+    owners = (
+        Membership.objects.select_for_update()
+        .filter(business_id=business_id, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    count = len(list(owners))
+    pause_point("membership.owners_counted")
+    return count
 
 
 def membership_set_role(
@@ -290,10 +303,11 @@ def membership_set_role(
         raise Forbidden("Only an owner can change an owner's role.")
     _require_role_power(actor_membership=actor_membership, role=role)
     with transaction.atomic():
+        owners = _owners_locked(membership.business_id)
         target = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
             raise Forbidden("Only an owner can change an owner's role.")
-        if target.role == Role.OWNER and role != Role.OWNER and _owner_count(target.business) == 1:
+        if target.role == Role.OWNER and role != Role.OWNER and owners == 1:
             raise Conflict("A business needs at least one owner; make someone else owner first.")
         if ROLE_RANK[Role(role)] == ROLE_RANK[Role(target.role)]:
             return target
@@ -315,10 +329,11 @@ def membership_remove(*, membership: Membership, actor_membership: Membership) -
     if not actor_membership.has_role(Role.MANAGER):
         raise Forbidden("Only owners and managers can manage staff.")
     with transaction.atomic():
+        owners = _owners_locked(membership.business_id)
         target = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
             raise Forbidden("Only an owner can remove an owner.")
-        if target.role == Role.OWNER and _owner_count(target.business) == 1:
+        if target.role == Role.OWNER and owners == 1:
             raise Conflict("A business needs at least one owner; make someone else owner first.")
         audit_record(
             business=target.business,
