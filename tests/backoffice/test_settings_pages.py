@@ -244,3 +244,32 @@ def test_back_office_shows_times_in_the_business_zone(
     # Chicago is UTC-5 in summer: 15:30 UTC is 10:30 there.
     assert "1 Jul 2026 10:30" in page
     assert "1 Jul 2026 15:30" not in page
+
+
+def test_a_manager_cannot_read_an_invitation_link_in_the_outbox(
+    owner_client: Client, business: Business, make_user: Any, add_member: Any
+) -> None:
+    """An owner invitation's link makes whoever opens it first an owner (with an account they
+    create for the invited address): a manager reading it in the outbox could become one."""
+    response = owner_client.post(
+        "/manage/acme/settings/staff/", {"email": "partner@example.com", "role": "owner"}
+    )
+    assert response.status_code == 302
+    with business_scope(business):
+        message = OutboxMessage.objects.get()
+    link = next(word for word in message.body_text.split() if "/manage/invite/" in word)
+    secret = link.rstrip("/").rsplit("/", 1)[1]
+    manager = make_user("manager@example.com")
+    add_member(business, manager, Role.MANAGER)
+    client = Client()
+    client.force_login(manager)
+    page = client.get(f"/manage/acme/settings/outbox/{message.pk}/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert secret not in text
+    assert (
+        "This email holds a one-time link to join Acme Coaching; only owners can read it." in text
+    )
+    assert secret not in client.get("/manage/acme/settings/outbox/").content.decode()
+    as_owner = owner_client.get(f"/manage/acme/settings/outbox/{message.pk}/")
+    assert secret in as_owner.content.decode()

@@ -210,11 +210,22 @@ def _message_or_404(request: HttpRequest, message_id: int) -> OutboxMessage:
     return message
 
 
+# Emails whose body holds a one-time link to join the business: whoever opens it first joins
+# (an owner invitation makes them an owner), so only owners may read them in the outbox.
+OWNERS_ONLY_BODIES = {"staff_invitation"}
+
+
 @business_view(Role.MANAGER)
 def outbox_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = _message_or_404(request, message_id)
+    body_hidden = (
+        message.template in OWNERS_ONLY_BODIES and membership_of(request).role != Role.OWNER
+    )
     return page(
-        request, "backoffice/settings/outbox_detail.html", {"message": message}, section="settings"
+        request,
+        "backoffice/settings/outbox_detail.html",
+        {"message": message, "body_hidden": body_hidden},
+        section="settings",
     )
 
 
