@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import resolve
 
 from tillbook.api.services import api_token_create
 from tillbook.core.models import Business, Membership, Role, User
@@ -411,3 +412,34 @@ def test_staff_post_to_manager_actions_changes_nothing(
         url = url_for(url_patterns("backoffice")[name], world)
         assert client.post(url, MATRIX[name].post).status_code == 403
     assert database_fingerprint() == before
+
+
+def _min_role(name: str, world: dict[str, Any]) -> str:
+    return resolve(url_for(url_patterns("backoffice")[name], world)).func.min_role  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("name", "method"), routes())
+def test_lower_roles_are_refused_every_page_and_action_above_them(
+    name: str,
+    method: str,
+    world: dict[str, Any],
+    client: Client,
+    make_user: Any,
+    add_member: Any,
+    business: Business,
+) -> None:
+    """Staff are refused every manager's and owner's URL, managers every owner's, by GET and by
+    a direct POST alike (a hidden button is no protection), and nothing changes."""
+    needed = _min_role(name, world)
+    lower = [Role.STAFF] if needed == Role.MANAGER else []
+    if needed == Role.OWNER:
+        lower = [Role.STAFF, Role.MANAGER]
+    add_member(business, make_user("manager@example.com"), Role.MANAGER)
+    url = url_for(url_patterns("backoffice")[name], world)
+    for role in lower:
+        client.force_login(User.objects.get(email=f"{role}@example.com"))
+        before = database_fingerprint()
+        data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
+        response = client.get(url) if method == "GET" else client.post(url, data)
+        assert response.status_code == 403, role
+        assert database_fingerprint() == before

@@ -36,7 +36,6 @@ View = Callable[..., HttpResponseBase]
 
 def business_view(min_role: str = Role.STAFF) -> Callable[[View], View]:
     def decorator(view: View) -> View:
-        @login_required
         @wraps(view)
         def wrapper(
             request: HttpRequest, business_slug: str, *args: Any, **kwargs: Any
@@ -57,7 +56,9 @@ def business_view(min_role: str = Role.STAFF) -> Callable[[View], View]:
             with business_scope(membership.business), timezone.override(membership.business.zone):
                 return view(request, *args, **kwargs)
 
-        return wrapper
+        guarded = login_required(wrapper)
+        guarded.min_role = min_role  # type: ignore[attr-defined]  # read by the access tests
+        return guarded
 
     return decorator
 
