@@ -443,3 +443,29 @@ def test_lower_roles_are_refused_every_page_and_action_above_them(
         response = client.get(url) if method == "GET" else client.post(url, data)
         assert response.status_code == 403, role
         assert database_fingerprint() == before
+
+
+# Routes naming one of the business's rows by id (new ones join by themselves).
+ID_ROUTES = [
+    (name, method) for name, method in routes() if "<int:" in url_patterns("backoffice")[name]
+]
+
+
+@pytest.mark.parametrize(("name", "method"), ID_ROUTES)
+def test_another_business_naming_our_ids_at_its_own_address_gets_404_and_changes_nothing(
+    name: str,
+    method: str,
+    world: dict[str, Any],
+    other_business: Business,
+    other_owner: User,
+    client: Client,
+) -> None:
+    """The owner of another business, at their own business's address, with this business's
+    ids (a booking, an order, a staff member, a token…): 404, as for an id that does not exist."""
+    client.force_login(other_owner)
+    url = url_for(url_patterns("backoffice")[name], {**world, "business_slug": other_business.slug})
+    before = database_fingerprint()
+    data = {**MATRIX[name].post, **(csv_upload() if name in UPLOADS else {})}
+    response = client.get(url) if method == "GET" else client.post(url, data)
+    assert response.status_code == 404
+    assert database_fingerprint() == before
