@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+import tillbook
 from tillbook.core.config import database_settings, email_settings
 from tillbook.core.env import Env
 
@@ -20,7 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def run_tillbook(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run the real `tillbook` command in a clean environment (settings load from scratch)."""
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        # The package under test, wherever it was imported from (not another installed copy).
+        "PYTHONPATH": str(Path(tillbook.__file__).resolve().parents[1]),
+    }
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "tillbook", *args],
         env={**base, **env},
@@ -224,3 +230,15 @@ def test_email_url_variants() -> None:
 def test_bad_email_urls_are_explained(url: str, message: str) -> None:
     with pytest.raises(ImproperlyConfigured, match=message):
         email_settings(Env({"TILLBOOK_EMAIL_URL": url}))
+
+
+def test_a_data_folder_that_cannot_be_made_stops_start_up_with_its_name(tmp_path: Path) -> None:
+    a_file = tmp_path / "taken"
+    a_file.write_text("not a folder")
+    result = run_tillbook("business", "list", env={"TILLBOOK_DATA_DIR": str(a_file)})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"tillbook: configuration problem: TILLBOOK_DATA_DIR ({a_file}) cannot be used as the "
+        "data folder: File exists."
+    )
+    assert a_file.read_text() == "not a folder"

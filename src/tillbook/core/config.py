@@ -6,6 +6,7 @@ Kept apart from settings.py so the parsing is tested on its own and settings.py 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -142,13 +143,25 @@ def development_secret_key(data_dir: Path) -> str:
 
     Tillbook never ships a key in code: production must set TILLBOOK_SECRET_KEY.
     """
-    path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    path.write_text(key)
-    path.chmod(0o600)
+    return _development_key(data_dir, "secret_key", lambda: secrets.token_urlsafe(50))
+
+
+def _development_key(data_dir: Path, name: str, generate: Callable[[], str]) -> str:
+    """Read the key file `name` in the data folder, or make the folder and the file. A folder
+    that cannot be made or written (a file of that name, no permission) stops start-up with a
+    message naming the setting, not a traceback."""
+    path = data_dir / name
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = generate()
+        path.write_text(key)
+        path.chmod(0o600)
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"TILLBOOK_DATA_DIR ({data_dir}) cannot be used as the data folder: {error.strerror}."
+        ) from None
     return key
 
 
@@ -187,11 +200,4 @@ def encryption_keys(env: Env, *, data_dir: Path, debug: bool) -> list[str]:
 def development_encryption_key(data_dir: Path) -> str:
     from cryptography.fernet import Fernet
 
-    path = data_dir / "encryption_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key().decode()
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    return _development_key(data_dir, "encryption_key", lambda: Fernet.generate_key().decode())
