@@ -242,3 +242,20 @@ def test_a_data_folder_that_cannot_be_made_stops_start_up_with_its_name(tmp_path
         "data folder: File exists."
     )
     assert a_file.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("business", "list"),
+        ("token", "list", "--business", "acme"),
+        ("metrics", "--business", "acme", "--from", "2026-01-01", "--to", "2026-01-31"),
+    ],
+)
+def test_a_command_before_migrate_says_to_migrate(tmp_path: Path, command: tuple[str]) -> None:
+    result = run_tillbook(*command, env={"TILLBOOK_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "tillbook: the database is not set up for this version of Tillbook; "
+        "run `tillbook migrate` first."
+    )
