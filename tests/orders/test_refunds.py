@@ -56,6 +56,34 @@ def test_refunding_a_part_payment_of_an_unpaid_order_settles_and_keeps_it_awaiti
     assert Refund.objects.get().state == RefundState.SUCCEEDED
 
 
+def test_a_refunded_part_payment_no_longer_counts_towards_the_order(shop: Shop, owner: Any) -> None:
+    """Cash towards an order, given back, still counted as paid on its payment request: paying
+    only the rest then completed the order (tickets issued) with half the money kept."""
+    order = place(shop, [shop.ticket(2)])
+    assert order.payment_request is not None and order.total == 8000
+    manual_payment_record(
+        request=order.payment_request,
+        amount=Money(4000, "USD"),
+        method="cash",
+        note="",
+        actor=owner,
+    )
+    order_refund(
+        order=order, amount=Money(1000, "USD"), reason="", actor=owner, releases_capacity=False
+    )
+    request = PaymentRequest.objects.get(pk=order.payment_request_id)
+    assert (request.state, request.amount_paid) == ("open", 3000)
+    manual_payment_record(
+        request=request, amount=Money(4000, "USD"), method="cash", note="", actor=owner
+    )
+    assert Order.objects.get(pk=order.pk).state == OrderState.PENDING  # 7,000 of 8,000 kept
+    assert Ticket.objects.filter(order=order).count() == 0
+    manual_payment_record(
+        request=request, amount=Money(1000, "USD"), method="cash", note="", actor=owner
+    )
+    assert Order.objects.get(pk=order.pk).state == OrderState.FULFILLED  # all 8,000 kept
+
+
 def _paid_without_place(shop: Shop, *extra: Any) -> Order:
     """An order of 10 tickets (and `extra` items) whose payment arrived after its places were
     sold to someone else."""

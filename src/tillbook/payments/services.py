@@ -571,6 +571,7 @@ def refund_settle(
         )
         request = locked.payment.request
         if succeeded and request is not None:
+            _request_give_back(locked)
             purpose_for(request.purpose).on_refunded(refund=locked)
         if succeeded:
             refund_notify(refund=locked)
@@ -620,9 +621,24 @@ def refund_record_external(
             target=locked,
         )
         if locked.request is not None:
+            _request_give_back(refund)
             purpose_for(locked.request.purpose).on_refunded(refund=refund)
         refund_notify(refund=refund)
     return refund
+
+
+def _request_give_back(refund: Refund) -> None:
+    """Money paid towards a request still open (a part payment), given back, no longer counts
+    towards it: paying only the rest would otherwise complete it (an order fulfilled, a
+    booking's balance settled) with less kept. A paid or reusable request keeps what it took."""
+    payment = refund.payment
+    if payment.request_id is None:
+        return
+    locked = PaymentRequest.objects.select_for_update().get(pk=payment.request_id)
+    if locked.state != RequestState.OPEN or locked.is_reusable:
+        return
+    locked.amount_paid = max(0, locked.amount_paid - min(refund.amount, payment.amount))
+    locked.save(update_fields=["amount_paid"])
 
 
 def payment_link_create(
