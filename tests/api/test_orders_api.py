@@ -11,10 +11,14 @@ import pytest
 from django.test import Client
 
 from tillbook.core.models import Business
+from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
+from tillbook.orders.fulfilment import order_refund
 from tillbook.orders.models import Order
+from tillbook.orders.services import order_place
 from tillbook.payments.models import Payment
 from tillbook.payments.sandbox import sandbox_succeed
+from tillbook.payments.services import payment_start
 
 from ..access import database_fingerprint
 from ..orders.shop import Shop, build_shop
@@ -231,3 +235,24 @@ def test_the_same_item_listed_twice_counts_together_against_the_limit_of_100(
     assert response.status_code == 400
     assert response.json()["detail"] == "At most 100 of one item per order."
     assert database_fingerprint() == before
+
+
+def test_an_order_read_says_how_many_places_of_a_line_a_part_refund_gave_back(
+    api: Client, shop: Shop, owner: Any
+) -> None:
+    """A part refund that releases keeps the line "sold" with fewer places held: without the
+    count, the API read three places sold where two are held."""
+    with business_scope(shop.business):
+        order = order_place(
+            business=shop.business, items=[shop.ticket(3)], email="ann@example.com", name="Ann"
+        )
+        assert order.payment_request is not None
+        started = payment_start(
+            request=order.payment_request, provider="sandbox", return_url="https://x.test/"
+        )
+        sandbox_succeed(started.payment)
+        order_refund(
+            order=order, amount=Money(4000, "USD"), reason="", actor=owner, releases_capacity=True
+        )
+    line = api.get(f"/api/v1/orders/{order.pk}").json()["lines"][0]
+    assert (line["quantity"], line["capacity"], line["released"]) == (3, "sold", 1)

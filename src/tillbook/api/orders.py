@@ -45,6 +45,12 @@ class LineOut(Schema):
     tax: int
     total: int
     capacity: str
+    released: int = Field(
+        description=(
+            "Places of the line given back by refunds (a part refund gives back only the "
+            "places it pays for; the line holds quantity - released)"
+        )
+    )
 
 
 class OrderOut(Schema):
@@ -106,6 +112,7 @@ class OrderOut(Schema):
                     tax=line.tax_amount,
                     total=line.total,
                     capacity=line.capacity_state,
+                    released=line.released_quantity,
                 )
                 for line in order.lines.all()
             ],
