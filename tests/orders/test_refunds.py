@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from tillbook.catalog.models import ShippingRate
 from tillbook.core.errors import Conflict
 from tillbook.core.money import Money
 from tillbook.orders.fulfilment import order_refund, order_shortfall_accept
@@ -84,10 +85,10 @@ def test_a_refunded_part_payment_no_longer_counts_towards_the_order(shop: Shop, 
     assert Order.objects.get(pk=order.pk).state == OrderState.FULFILLED  # all 8,000 kept
 
 
-def _paid_without_place(shop: Shop, *extra: Any) -> Order:
+def _paid_without_place(shop: Shop, *extra: Any, **details: Any) -> Order:
     """An order of 10 tickets (and `extra` items) whose payment arrived after its places were
     sold to someone else."""
-    late = place(shop, [shop.ticket(10), *extra])
+    late = place(shop, [shop.ticket(10), *extra], **details)
     assert late.payment_request is not None
     started = payment_start(
         request=late.payment_request, provider="sandbox", return_url="https://x.test/"
@@ -208,3 +209,33 @@ def test_a_part_refund_that_releases_stops_only_the_tickets_it_pays_for_without_
     line = order.lines.get()
     assert (line.capacity_state, line.released_quantity) == (CapacityState.NONE, 2)
     assert Ticket.objects.filter(order=order, is_valid=True).count() == 1
+
+
+def test_refunding_what_found_no_place_gives_back_no_place_that_was_delivered(
+    shop: Shop, owner: Any
+) -> None:
+    """Staff refunded the tickets that found no place with "give the places back" ticked: the
+    refund paid for places the order never held, yet it gave back the shirts it had sold, as
+    if they were what the money paid for (and they went back on sale while the buyer had
+    them)."""
+    pickup = ShippingRate.objects.get(is_pickup=True)
+    late = _paid_without_place(shop, shop.shirt_item(2), shipping_rate_id=pickup.pk)
+    assert late.total == 45000
+    shirts = late.lines.get(kind="physical")
+    assert shirts.capacity_state == CapacityState.SOLD
+    order_refund(
+        order=late, amount=Money(40000, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    late = Order.objects.get(pk=late.pk)
+    assert late.shortfall_resolved_at is not None
+    shirts = late.lines.get(kind="physical")
+    assert (shirts.capacity_state, shirts.released_quantity) == (CapacityState.SOLD, 0)
+    assert OrderEvent.objects.get(order=late, kind="refunded").message == (
+        "Refunded $400.00; no place given back (the refund pays for what found no place)"
+    )
+    # What is refunded beyond the places that found none pays for the shirts.
+    order_refund(
+        order=late, amount=Money(2500, "USD"), reason="", actor=owner, releases_capacity=True
+    )
+    shirts = late.lines.get(kind="physical")
+    assert (shirts.capacity_state, shirts.released_quantity) == (CapacityState.SOLD, 1)

@@ -282,8 +282,8 @@ def order_refunded(*, refund: Refund) -> Order | None:
 def _places_release(order: Order, *, refund_amount: int, everything: bool) -> str:
     """Give back the places a refund pays for (all of them when the order is refunded in
     full); their tickets stop being valid. A part refund releases as many places, line by
-    line, as its amount pays for at what each place cost, never more. Returns what the
-    timeline says."""
+    line, as its amount pays for at what each place cost, never more; money paid back for
+    what found no place comes first and gives back nothing. Returns what the timeline says."""
     # Sold places, and tickets of unlimited types (no quota to give back, but the tickets the
     # refund pays for stop being valid all the same).
     lines = list(
@@ -297,6 +297,16 @@ def _places_release(order: Order, *, refund_amount: int, everything: bool) -> st
     quotas_lock(line.quota_id for line in lines if line.quota_id)
     count = 0
     left = refund_amount
+    unheld = 0
+    if not everything:
+        # What found no place (paid but no place) is paid back first: that money pays for
+        # no place the order holds, so it must not give back places that were delivered.
+        short = sum(
+            order.lines.filter(capacity_state=CapacityState.SHORT).values_list("total", flat=True)
+        )
+        before = order.refunded_total - refund_amount
+        unheld = min(max(short - before, 0), refund_amount)
+        left -= unheld
     for line in lines:
         remaining = line.quantity - line.released_quantity
         if everything:
@@ -328,6 +338,8 @@ def _places_release(order: Order, *, refund_amount: int, everything: bool) -> st
                 F("checked_in_at").asc(nulls_first=True), "-pk"
             )[:places]
             Ticket.objects.filter(pk__in=[ticket.pk for ticket in stop]).update(is_valid=False)
+    if count == 0 and unheld:
+        return "; no place given back (the refund pays for what found no place)"
     if count == 0:
         return "; no place given back (the refund pays for less than one)"
     return f"; {count} place{'s' if count != 1 else ''} given back"
