@@ -103,6 +103,9 @@ class FakeStripe:
     # The status new refunds get: "pending" for methods whose refunds Stripe settles later
     # (see `refund_settles`).
     refund_status: str = "succeeded"
+    # The prefix of new refunds' ids: "re" for cards, "pyr" for bank debits and other
+    # non-card methods (the ones Stripe mostly answers "pending" for).
+    refund_prefix: str = "re"
     lock: threading.Lock = field(default_factory=threading.Lock)
     base_url: str = ""
 
@@ -416,7 +419,7 @@ class FakeStripe:
     def _refund(self, charge: dict[str, Any], amount: int, metadata: dict[str, Any]) -> dict:
         transaction = self._balance_transaction(-amount, 0, charge["currency"], "refund", "refund")
         refund = {
-            "id": _id("re"),
+            "id": _id(self.refund_prefix),
             "object": "refund",
             "amount": amount,
             "balance_transaction": transaction["id"],

@@ -438,3 +438,49 @@ def test_a_pending_refund_whose_update_never_came_is_asked_about(
             "Stripe could not refund: expired or canceled card.",
         )
         assert (purpose.refunded, mails, left) == ([], 0, usd(5000))
+
+
+@pytest.mark.parametrize("learnt_by", ["webhook", "poll"])
+def test_a_pending_refund_of_a_bank_debit_is_settled_by_its_update_or_the_poll(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+    learnt_by: str,
+) -> None:
+    """Stripe names the refunds of bank debits and other non-card methods pyr_…, and these
+    are the refunds it answers "pending" for: their charge.refund.updated was taken for
+    another's ("unknown payment") and the poll never asked about them, so they stayed
+    pending for good."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tillbook.core.scoping import unscoped
+    from tillbook.payments.polling import pending_refunds_poll
+
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_status = "pending"
+    fake_stripe.refund_prefix = "pyr"
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (stripe_refund,) = fake_stripe.refunds.values()
+    assert (refund.state, refund.provider_reference) == (RefundState.PENDING, stripe_refund["id"])
+    assert stripe_refund["id"].startswith("pyr_")
+    updated = fake_stripe.refund_settles(stripe_refund["id"], "succeeded")
+    with django_capture_on_commit_callbacks(execute=True):
+        if learnt_by == "webhook":
+            answer = deliver(client, stripe_business, updated).json()["detail"]
+            assert answer == "refund succeeded"
+        else:
+            with unscoped():
+                Refund.objects.filter(pk=refund.pk).update(
+                    created_at=timezone.now() - timedelta(minutes=11)
+                )
+                assert pending_refunds_poll().as_dict()["succeeded"] == 1
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        assert (refund.state, purpose.refunded) == (RefundState.SUCCEEDED, [refund.pk])
+        assert refundable(payment) == usd(3000)

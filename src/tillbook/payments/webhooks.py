@@ -36,6 +36,7 @@ from tillbook.payments.models import (
     RefundState,
 )
 from tillbook.payments.providers.stripe import (
+    REFUND_PREFIXES,
     StripeProvider,
     payer_message,
     refund_failure,
@@ -399,7 +400,7 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
     payment = Payment.objects.filter(
         business=business, provider="stripe", provider_reference__in=[r for r in references if r]
     ).first()
-    if payment is None or not reference.startswith("re_"):
+    if payment is None or not reference.startswith(REFUND_PREFIXES):
         return _unknown_payment(business, event)
     status = str(item.get("status") or "")
     metadata = item.get("metadata")

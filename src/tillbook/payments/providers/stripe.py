@@ -66,6 +66,11 @@ DECLINED = "The payment was declined."
 NOT_AUTHENTICATED = "Your bank did not confirm the payment. Please try again, or use another card."
 
 
+# Stripe's refunds: re_… for cards, pyr_… for bank debits and other non-card methods (the
+# refunds it mostly answers "pending" for, and settles days later).
+REFUND_PREFIXES = ("re_", "pyr_")
+
+
 def refund_failure(refund: dict[str, Any]) -> str:
     """Why Stripe did not make a refund, for staff: "expired or canceled card"."""
     reason = str(refund.get("failure_reason") or refund.get("status") or "").replace("_", " ")
@@ -328,7 +333,7 @@ class StripeProvider(PaymentProvider):
 
     def poll_refund(self, *, refund: Refund) -> RefundPollOutcome | None:
         """Ask Stripe how a refund it answered "pending" ended (its update may never come)."""
-        if not refund.provider_reference.startswith("re_"):
+        if not refund.provider_reference.startswith(REFUND_PREFIXES):
             return None
         found = _plain(self.client().v1.refunds.retrieve(refund.provider_reference))
         status = str(found.get("status") or "")
