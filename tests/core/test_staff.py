@@ -186,6 +186,29 @@ def test_the_last_owner_stays(business: Business) -> None:
     assert owner.role == Role.OWNER
 
 
+def test_an_owner_demoted_meanwhile_can_no_longer_remove_or_demote_an_owner(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    """The acting member's role was the one read when the page was opened: an owner demoted
+    by another owner at that moment could still remove or demote a third owner. It is read
+    again under the owners' lock."""
+    acting = owner_membership(business)  # as loaded with the request
+    second = staff_of("second@example.com", Role.OWNER)
+    third = staff_of("third@example.com", Role.OWNER)
+    with unscoped():
+        Membership.objects.filter(pk=acting.pk).update(role=Role.MANAGER)  # by `second`, just now
+    with business_scope(business):
+        with pytest.raises(Forbidden, match=r"Only an owner can remove an owner\."):
+            membership_remove(membership=third, actor_membership=acting)
+        with pytest.raises(Forbidden, match=r"Only an owner can change an owner's role\."):
+            membership_set_role(membership=third, actor_membership=acting, role=Role.STAFF)
+        assert dict(Membership.objects.values_list("pk", "role")) == {
+            acting.pk: Role.MANAGER,
+            second.pk: Role.OWNER,
+            third.pk: Role.OWNER,
+        }
+
+
 def test_inviting_an_existing_member_is_a_conflict(business: Business, owner: User) -> None:
     with business_scope(business), pytest.raises(Conflict, match="already works for Acme Coaching"):
         invitation_create(

@@ -294,6 +294,15 @@ def _owners_locked(business_id: int) -> int:
     return count
 
 
+def _actor_now(actor_membership: Membership) -> Membership:
+    """The acting member as they are now (read after the owners' lock): an owner demoted by
+    another owner a moment ago acts as what they are now, not as the page they opened."""
+    current = Membership.objects.filter(pk=actor_membership.pk).select_related("user").first()
+    if current is None:
+        raise Forbidden("You no longer work for this business.")
+    return current
+
+
 def membership_set_role(
     *, membership: Membership, actor_membership: Membership, role: str
 ) -> Membership:
@@ -304,6 +313,8 @@ def membership_set_role(
     _require_role_power(actor_membership=actor_membership, role=role)
     with transaction.atomic():
         owners = _owners_locked(membership.business_id)
+        actor_membership = _actor_now(actor_membership)
+        _require_role_power(actor_membership=actor_membership, role=role)
         target = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
             raise Forbidden("Only an owner can change an owner's role.")
@@ -330,6 +341,9 @@ def membership_remove(*, membership: Membership, actor_membership: Membership) -
         raise Forbidden("Only owners and managers can manage staff.")
     with transaction.atomic():
         owners = _owners_locked(membership.business_id)
+        actor_membership = _actor_now(actor_membership)
+        if not actor_membership.has_role(Role.MANAGER):
+            raise Forbidden("Only owners and managers can manage staff.")
         target = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
         if target.role == Role.OWNER and actor_membership.role != Role.OWNER:
             raise Forbidden("Only an owner can remove an owner.")
