@@ -39,6 +39,10 @@ def test_business_create_makes_the_owner_and_records_it(owner: User) -> None:
         ("slug", "Not A Slug", "cannot be a business address"),
         ("slug", "admin", "admin is reserved by Tillbook"),
         ("currency", "ABC", "ABC is not an ISO 4217 currency code"),
+        # ISO 4217 codes that no one pays in: no currency, testing, gold, special drawing rights.
+        ("currency", "XXX", "XXX is not a currency customers pay in; choose one such as USD"),
+        ("currency", "XTS", "XTS is not a currency customers pay in; choose one such as USD"),
+        ("currency", "XAU", "XAU is not a currency customers pay in; choose one such as USD"),
         ("timezone_name", "Mars/Olympus", "Mars/Olympus is not a time zone"),
         ("timezone_name", "../../etc/passwd", "is not a time zone"),
         ("locale", "xx_YY", "xx_YY is not a known locale"),

@@ -21,8 +21,18 @@ def id_from_text(value: object) -> int | None:
     return int(text)
 
 
+# ISO 4217's X codes that are money people pay in (the CFA francs, the East Caribbean dollar,
+# the Caribbean guilder, the CFP franc); the others are metals, funds, testing and "no currency".
+X_CURRENCIES_PAID_IN = frozenset({"XAF", "XCD", "XCG", "XOF", "XPF"})
+
+
 def validate_currency(code: str) -> str:
     code = (code or "").strip().upper()
+    if code.startswith("X") and is_known_currency(code) and code not in X_CURRENCIES_PAID_IN:
+        raise InvalidInput(
+            f"{code} is not a currency customers pay in; choose one such as USD, EUR or GBP.",
+            field_errors={"currency": ["Not a currency customers pay in."]},
+        )
     if not is_known_currency(code):
         shown = as_typed(code) if code else "An empty value"
         raise InvalidInput(
