@@ -47,6 +47,7 @@ def test_business_create_makes_the_owner_and_records_it(owner: User) -> None:
         ("timezone_name", "../../etc/passwd", "is not a time zone"),
         ("locale", "xx_YY", "xx_YY is not a known locale"),
         ("name", "   ", "A business needs a name."),
+        ("name", "N" * 121, "A business name has at most 120 characters; this one has 121."),
     ],
 )
 def test_business_create_refuses_bad_input_and_writes_nothing(

@@ -125,6 +125,10 @@ def test_token_create_refuses_unknown_business_and_scope(business: Business) -> 
         run("token", "create", "--business", "nope", "--scope", "customers:read")
     with pytest.raises(CommandError, match="Unknown scope orders:fly"):
         run("token", "create", "--business", "acme", "--scope", "orders:fly")
+    # Said, not cut to 100 characters without a word.
+    long = ["--name", "T" * 101, "--scope", "customers:read"]
+    with pytest.raises(CommandError, match="at most 100 characters; this one has 101"):
+        run("token", "create", "--business", "acme", *long)
     with unscoped():
         assert ApiToken.objects.count() == 0
 

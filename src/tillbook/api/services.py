@@ -35,6 +35,9 @@ def api_token_create(
     name = (name or "").strip()
     if not name:
         raise InvalidInput("Give the token a name, e.g. “Zapier” or “Website”.")
+    if len(name) > 100:
+        count = f"{len(name):,}"
+        raise InvalidInput(f"A token's name has at most 100 characters; this one has {count}.")
     scopes = sorted(set(scopes))
     if not scopes:
         raise InvalidInput(f"Choose at least one scope: {', '.join(SCOPES)}.")
@@ -47,7 +50,7 @@ def api_token_create(
     secret = f"tb_{prefix}_{new_secret(32)}"
     token = ApiToken(
         business=business,
-        name=name[:100],
+        name=name,
         prefix=prefix,
         token_hash=hash_secret(secret),
         scopes=scopes,

@@ -63,9 +63,12 @@ def business_create(
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A business needs a name.", field_errors={"name": ["Required."]})
+    if len(name) > 120:  # said, not cut: the name is on every page and email
+        message = f"A business name has at most 120 characters; this one has {len(name):,}."
+        raise InvalidInput(message, field_errors={"name": [message]})
     business = Business(
         slug=slug,
-        name=name[:120],
+        name=name,
         currency=validate_currency(currency),
         timezone=validate_timezone(timezone_name),
         locale=validate_locale(locale),
