@@ -137,6 +137,30 @@ def test_a_refund_form_sent_twice_refunds_once(
     assert database_fingerprint() == before
 
 
+def test_a_record_payment_form_sent_twice_records_once(
+    owner_client: Client, business: Business, owner: User
+) -> None:
+    import re
+
+    with business_scope(business):
+        link = payment_link_create(
+            business=business, actor=owner, title="Coaching", amount=Money(12000, "USD")
+        )
+    page = owner_client.get(f"/manage/{business.slug}/payments/requests/{link.pk}/")
+    key = re.search(
+        r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page.content.decode()
+    )
+    assert key
+    record = f"/manage/{business.slug}/payments/requests/{link.pk}/record/"
+    cash = {"amount": "50.00", "method": "cash", "note": "", "key": key.group(1)}
+    assert owner_client.post(record, cash).status_code == 302
+    assert owner_client.post(record, cash).status_code == 302
+    with business_scope(business):
+        assert list(Payment.objects.values_list("amount", flat=True)) == [5000]
+        link.refresh_from_db()
+    assert link.amount_paid == 5000
+
+
 def test_refunding_more_than_is_left_changes_nothing(
     owner_client: Client, business: Business, owner: User
 ) -> None:

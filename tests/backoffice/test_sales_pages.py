@@ -145,6 +145,43 @@ def test_manual_payment_completes_an_order(owner_client: Client, shop: Shop) -> 
     assert Payment.objects.filter(provider="manual").count() == 2
 
 
+def _form_key(page: str, action: str) -> str:
+    """The hidden key of the form posting to `action` on `page`."""
+    import re
+
+    form = page[page.index(f'action="{action}"') :]
+    found = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', form)
+    assert found, form[:2000]
+    return found.group(1)
+
+
+def test_order_forms_sent_twice_record_and_refund_once(owner_client: Client, shop: Shop) -> None:
+    """A double click on "Record payment" recorded the cash twice (the order then looked paid
+    with half the money), and on "Refund" refunded twice: each form carries a key of its own."""
+    order = order_place(
+        business=shop.business, items=[shop.book()], email="c@example.com", name="Cash Buyer"
+    )
+    base = f"/manage/acme/sales/{order.pk}/"
+    key = _form_key(owner_client.get(base).content.decode(), f"{base}payment/")
+    cash = {"amount": "10.00", "method": "cash", "key": key}
+    assert owner_client.post(f"{base}payment/", cash).status_code == 302
+    assert owner_client.post(f"{base}payment/", cash).status_code == 302
+    order.refresh_from_db()
+    assert list(Payment.objects.values_list("amount", flat=True)) == [1000]
+    assert order.payment_request is not None and order.payment_request.amount_paid == 1000
+    page = owner_client.get(base).content.decode()
+    assert _form_key(page, f"{base}payment/") != key  # the next payment is a new one
+    paid = paid_order(shop, [shop.ticket(2)])
+    base = f"/manage/acme/sales/{paid.pk}/"
+    key = _form_key(owner_client.get(base).content.decode(), f"{base}refund/")
+    back = {"amount": "20.00", "reason": "Late start", "key": key}
+    assert owner_client.post(f"{base}refund/", back).status_code == 302
+    assert owner_client.post(f"{base}refund/", back).status_code == 302
+    assert list(Refund.objects.values_list("amount", flat=True)) == [2000]
+    paid.refresh_from_db()
+    assert paid.refunded_total == 2000
+
+
 def test_staff_cannot_refund(
     client: Client, shop: Shop, make_user: Callable[..., User], add_member: Any
 ) -> None:

@@ -90,6 +90,8 @@ class RefundForm(forms.Form):
 
 
 class ManualPaymentForm(forms.Form):
+    # This form's own: sent twice (a double click), it finds the payment it recorded.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     METHODS = [
         ("cash", "Cash"),
         ("bank_transfer", "Bank transfer"),

@@ -409,10 +409,21 @@ def order_payments(order: Order) -> list[Payment]:
 
 
 def order_refund(
-    *, order: Order, amount: Any, reason: str, actor: User | None, releases_capacity: bool
+    *,
+    order: Order,
+    amount: Any,
+    reason: str,
+    actor: User | None,
+    releases_capacity: bool,
+    client_key: str = "",
 ) -> Refund:
-    """Refund an order's payment (through its provider), all or part."""
-    from tillbook.payments.services import refund_create, refundable
+    """Refund an order's payment (through its provider), all or part. With the form's
+    `client_key`, sending the same form again returns the refund it made."""
+    from tillbook.payments.services import refund_create, refund_for_client_key, refundable
+
+    earlier = refund_for_client_key(business_id=order.business_id, client_key=client_key)
+    if earlier is not None and earlier.payment.request_id == order.payment_request_id:
+        return earlier
 
     if order.state == OrderState.REFUNDED:
         raise Conflict(f"Order {order.number} is already fully refunded.")
@@ -427,6 +438,7 @@ def order_refund(
                 reason=reason,
                 actor=actor,
                 releases_capacity=releases_capacity,
+                client_key=client_key,
             )
     raise InvalidInput("That is more than can still be refunded for one payment of this order.")
 

@@ -334,12 +334,27 @@ def payment_fail(*, payment: Payment, reason: str) -> Payment:
 
 
 def manual_payment_record(
-    *, request: PaymentRequest, amount: Money, method: str, note: str, actor: User
+    *,
+    request: PaymentRequest,
+    amount: Money,
+    method: str,
+    note: str,
+    actor: User,
+    client_key: str = "",
 ) -> Payment:
-    """Staff record money received outside Tillbook (cash, bank transfer): full or partial."""
+    """Staff record money received outside Tillbook (cash, bank transfer): full or partial.
+
+    `client_key` is the form's own key: sent twice (a double click), it returns the payment
+    the first sending recorded instead of recording the money again."""
     _check_amount(amount, request.business, "The amount")
     with transaction.atomic():
         locked = PaymentRequest.objects.select_for_update().get(pk=request.pk)
+        if client_key:
+            earlier = Payment.objects.filter(
+                request=locked, provider="manual", metadata__form_key=client_key
+            ).first()
+            if earlier is not None:
+                return earlier
         request_is_payable(locked)
         if (
             locked.amount_type == AmountType.FIXED
@@ -358,6 +373,7 @@ def manual_payment_record(
             fee_amount=0,
             method=(method or "cash")[:40],
             description=note[:300],
+            metadata={"form_key": client_key[:64]} if client_key else {},
             customer=locked.customer,
             # The customer figures (new and returning, cohorts, CAC) know payers by email.
             customer_email=locked.customer.email if locked.customer else "",
@@ -425,8 +441,7 @@ def refund_create(
             "processor itself."
         )
     key = (
-        f"tillbook-refund-{payment.business_id}-"
-        f"{hashlib.sha256(client_key.encode()).hexdigest()[:40]}"
+        _refund_key(payment.business_id, client_key)
         if client_key
         else f"tillbook-refund-{uuid.uuid4()}"
     )
@@ -446,6 +461,18 @@ def refund_create(
     if not made:
         return refund
     return refund_send(refund=refund, actor=actor)
+
+
+def _refund_key(business_id: int, client_key: str) -> str:
+    return f"tillbook-refund-{business_id}-{hashlib.sha256(client_key.encode()).hexdigest()[:40]}"
+
+
+def refund_for_client_key(*, business_id: int, client_key: str) -> Refund | None:
+    """The refund an earlier request with this caller's key made, if any."""
+    if not client_key:
+        return None
+    key = _refund_key(business_id, client_key)
+    return Refund.objects.filter(business_id=business_id, idempotency_key=key).first()
 
 
 KEY_REUSED = (

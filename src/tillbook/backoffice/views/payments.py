@@ -382,6 +382,7 @@ def _request_page(
         )
     if manual_form is None:
         initial = {"amount": due.major_string()} if due is not None and due.amount else {}
+        initial["key"] = uuid.uuid4().hex
         manual_form = ManualPaymentForm(
             currency=business.currency, locale=business.locale, initial=initial
         )
@@ -439,6 +440,7 @@ def payment_request_record(request: HttpRequest, request_id: int) -> HttpRespons
             method=form.cleaned_data["method"],
             note=form.cleaned_data["note"],
             actor=user_of(request),
+            client_key=form.cleaned_data["key"],
         )
     except TillbookError as error:
         apply_error(form, error)

@@ -3,6 +3,7 @@ receipt, record a manual payment, refund; the "paid but no place" list."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from django import forms
@@ -100,6 +101,8 @@ class RefundForm(forms.Form):
     releases_capacity = forms.BooleanField(
         required=False, label="Give the places (tickets, stock) back so others can buy them"
     )
+    # This form's own: sent twice (a double click), it finds the refund it made.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
 class ManualPaymentForm(forms.Form):
@@ -113,6 +116,8 @@ class ManualPaymentForm(forms.Form):
         ]
     )
     note = forms.CharField(max_length=300, required=False)
+    # This form's own: sent twice (a double click), it finds the payment it recorded.
+    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
 def _detail_page(request: HttpRequest, order: Order, *, status: int = 200) -> HttpResponse:
@@ -145,9 +150,9 @@ def _detail_page(request: HttpRequest, order: Order, *, status: int = 200) -> Ht
         "grants": order.download_grants.select_related("offering"),
         "payments": payments,
         "order_link": order_url(order),
-        "refund_form": RefundForm(initial={"amount": left}),
+        "refund_form": RefundForm(initial={"amount": left, "key": uuid.uuid4().hex}),
         "payment_form": ManualPaymentForm(
-            initial={"amount": Money(due, order.currency).major_string()}
+            initial={"amount": Money(due, order.currency).major_string(), "key": uuid.uuid4().hex}
         ),
         "due": due,
     }
@@ -201,6 +206,7 @@ def order_manual_payment(request: HttpRequest, order_id: int) -> HttpResponse:
             method=form.cleaned_data["method"],
             note=form.cleaned_data["note"],
             actor=user_of(request),
+            client_key=form.cleaned_data["key"],
         )
     except InvalidAmount as error:
         return _failed(request, order, f"The amount is not valid: {error}", 400)
@@ -226,6 +232,7 @@ def order_refund_view(request: HttpRequest, order_id: int) -> HttpResponse:
             reason=form.cleaned_data["reason"],
             actor=user_of(request),
             releases_capacity=form.cleaned_data["releases_capacity"],
+            client_key=form.cleaned_data["key"],
         )
     except InvalidAmount as error:
         return _failed(request, order, f"The amount is not valid: {error}", 400)
