@@ -279,6 +279,30 @@ def test_no_show_with_a_fee_sends_a_payment_link(
     )
 
 
+def test_mark_paid_sent_twice_records_the_cash_once(
+    owner_client: Client, service: Service, coach: StaffMember, next_week: date
+) -> None:
+    """A double click on "Mark paid (cash)" recorded the cash twice (a new request each time):
+    the booking's form carries a key of its own."""
+    import re
+
+    from tillbook.payments.models import Payment
+
+    booking = confirmed(service, coach, next_week, 10)
+    page = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
+    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page)
+    assert key, page
+    action = url(service, f"bookings/{booking.pk}/action/")
+    cash = {"action": "mark_paid", "amount": "30.00", "key": key.group(1)}
+    assert owner_client.post(action, cash).status_code == 302
+    assert owner_client.post(action, cash).status_code == 302
+    assert list(Payment.objects.filter(provider="manual").values_list("amount", flat=True)) == [
+        3000
+    ]
+    again = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
+    assert key.group(1) not in again  # the next payment is a new one
+
+
 def test_the_csv_export_lists_every_booking(
     owner_client: Client, service: Service, coach: StaffMember, next_week: date
 ) -> None:

@@ -14,7 +14,7 @@ from tillbook.core.errors import Conflict, InvalidInput
 from tillbook.core.links import absolute_url
 from tillbook.core.models import User
 from tillbook.core.money import Money
-from tillbook.payments.models import PaymentRequest
+from tillbook.payments.models import Payment, PaymentRequest
 from tillbook.payments.services import manual_payment_record, payment_request_create
 from tillbook.scheduling import notifications
 from tillbook.scheduling.models import (
@@ -122,9 +122,21 @@ def booking_request_payment(
     return request
 
 
-def booking_mark_paid(*, booking: Booking, amount: Money, method: str, actor: User) -> Booking:
-    """Record money received outside Tillbook (cash, card terminal, bank transfer)."""
+def booking_mark_paid(
+    *, booking: Booking, amount: Money, method: str, actor: User, client_key: str = ""
+) -> Booking:
+    """Record money received outside Tillbook (cash, card terminal, bank transfer). The form's
+    `client_key`, sent twice (a double click), finds the payment the first sending recorded."""
     with transaction.atomic():
+        if client_key:
+            locked_booking(booking)  # two sendings at once: the second waits, then finds it
+            if Payment.objects.filter(
+                request__purpose=BOOKING_CHARGE_PURPOSE,
+                request__purpose_id=str(booking.pk),
+                provider="manual",
+                metadata__form_key=client_key,
+            ).exists():
+                return booking
         request = _charge_request(booking, amount, f"Payment for {booking.service.name}")
         manual_payment_record(
             request=request,
@@ -132,6 +144,7 @@ def booking_mark_paid(*, booking: Booking, amount: Money, method: str, actor: Us
             method=method,
             note="Recorded in the calendar",
             actor=actor,
+            client_key=client_key,
         )
     return booking
 

@@ -3,6 +3,7 @@ customer, blocked time, calendar feeds and imports, CSV export, the embed snippe
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -193,6 +194,8 @@ def _booking_page(request: HttpRequest, booking: Booking, *, status: int = 200) 
             "local_end": booking.end.astimezone(zone),
             "customer_start": booking.start.astimezone(ZoneInfo(booking.customer_timezone)),
             "zone": str(zone),
+            # The payment form's own: sent twice (a double click), it records the cash once.
+            "form_key": uuid.uuid4().hex,
             "requests": requests,
             "payments": payments,
             "events": list(booking.events.all()),
@@ -239,7 +242,7 @@ def calendar_booking_action(request: HttpRequest, booking_id: int) -> HttpRespon
                 raise InvalidInput("Enter the amount received.")
             booking_mark_paid(
                 booking=booking, amount=amount, method=request.POST.get("method", "cash"),
-                actor=actor,
+                actor=actor, client_key=request.POST.get("key", "")[:64],
             )  # fmt: skip
             done = "Recorded the payment."
         elif action == "reschedule":
