@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time
 from typing import Any
 
@@ -14,6 +15,19 @@ from tillbook.insights.periods import FIRST_DAY, LAST_DAY, within_years
 from tillbook.payments.models import AmountType, PaymentState
 from tillbook.payments.providers import provider_classes
 from tillbook.payments.providers.base import PaymentProvider
+
+
+class FormKeyField(forms.CharField):
+    """A form's own key, made when the form is shown: sent twice (a double click), the form
+    finds what its first sending did instead of doing it again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            widget=forms.HiddenInput,
+            required=False,
+            max_length=64,
+            initial=lambda: uuid.uuid4().hex,  # a callable: a new key for each form shown
+        )
 
 
 def years_validator(day: date) -> None:
@@ -76,8 +90,7 @@ class RefundForm(forms.Form):
         required=False,
         label="Release the place (ticket, booking time or stock goes back on sale)",
     )
-    # This form's own: sent twice (a double click), it finds the refund it made.
-    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    key = FormKeyField()
 
     def __init__(self, *args: Any, currency: str, locale: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -90,8 +103,7 @@ class RefundForm(forms.Form):
 
 
 class ManualPaymentForm(forms.Form):
-    # This form's own: sent twice (a double click), it finds the payment it recorded.
-    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    key = FormKeyField()
     METHODS = [
         ("cash", "Cash"),
         ("bank_transfer", "Bank transfer"),

@@ -4,6 +4,7 @@ does not hand out working links or tokens."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 
@@ -13,3 +14,10 @@ def new_secret(nbytes: int = 32) -> str:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secrets_match(expected: str, given: str) -> bool:
+    """Whether `given` (from an address, a header, a processor's metadata) is the secret we
+    expect, in constant time. As bytes: what arrives can carry any character, and
+    hmac.compare_digest refuses strings beyond ASCII (a server error, not a refusal)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))

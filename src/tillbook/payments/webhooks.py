@@ -24,6 +24,7 @@ from django.db import transaction
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
+from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
@@ -82,12 +83,11 @@ def stripe_signature_verify(
     if timestamp is None or not signatures:
         raise SignatureInvalid("The Stripe-Signature header has no timestamp or no v1 value.")
     signed = str(timestamp).encode() + b"." + payload
-    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest().encode()
-    # Compare with every candidate (no early exit), each in constant time. As bytes: a header
-    # can carry any character, and compare_digest refuses strings beyond ASCII.
+    expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    # Compare with every candidate (no early exit), each in constant time.
     matched = False
     for signature in signatures:
-        matched |= hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
+        matched |= secrets_match(expected, signature)
     if not matched:
         raise SignatureInvalid("No signature matches this endpoint's secret.")
     current = time.time() if now is None else now
@@ -181,9 +181,7 @@ def _payment_by_id(business: Business, value: object, metadata: dict[str, Any]) 
     if payment is None or payment.request is None:
         return None
     token = metadata.get("tillbook_request") if isinstance(metadata, dict) else None
-    if not isinstance(token, str) or not hmac.compare_digest(
-        token.encode("utf-8", "replace"), payment.request.token.encode()
-    ):
+    if not isinstance(token, str) or not secrets_match(payment.request.token, token):
         return None
     return payment
 

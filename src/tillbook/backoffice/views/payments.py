@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
 from django.contrib import messages
@@ -152,7 +151,7 @@ def _detail_page(
         refund_form = RefundForm(
             currency=payment.currency,
             locale=business_of(request).locale,
-            initial={"amount": available.major_string(), "key": uuid.uuid4().hex},
+            initial={"amount": available.major_string()},
         )
     staff_link = ""
     if payment.request is not None:
@@ -382,7 +381,6 @@ def _request_page(
         )
     if manual_form is None:
         initial = {"amount": due.major_string()} if due is not None and due.amount else {}
-        initial["key"] = uuid.uuid4().hex
         manual_form = ManualPaymentForm(
             currency=business.currency, locale=business.locale, initial=initial
         )

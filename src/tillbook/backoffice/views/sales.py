@@ -3,7 +3,6 @@ receipt, record a manual payment, refund; the "paid but no place" list."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 
 from django import forms
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tillbook.backoffice.access import business_of, business_view, page, user_of
+from tillbook.backoffice.payment_forms import FormKeyField
 from tillbook.backoffice.views.helpers import csv_response, paginate
 from tillbook.catalog.models import OfferingKind
 from tillbook.core.errors import TillbookError
@@ -101,8 +101,7 @@ class RefundForm(forms.Form):
     releases_capacity = forms.BooleanField(
         required=False, label="Give the places (tickets, stock) back so others can buy them"
     )
-    # This form's own: sent twice (a double click), it finds the refund it made.
-    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    key = FormKeyField()
 
 
 class ManualPaymentForm(forms.Form):
@@ -116,8 +115,7 @@ class ManualPaymentForm(forms.Form):
         ]
     )
     note = forms.CharField(max_length=300, required=False)
-    # This form's own: sent twice (a double click), it finds the payment it recorded.
-    key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    key = FormKeyField()
 
 
 def _detail_page(request: HttpRequest, order: Order, *, status: int = 200) -> HttpResponse:
@@ -150,9 +148,9 @@ def _detail_page(request: HttpRequest, order: Order, *, status: int = 200) -> Ht
         "grants": order.download_grants.select_related("offering"),
         "payments": payments,
         "order_link": order_url(order),
-        "refund_form": RefundForm(initial={"amount": left, "key": uuid.uuid4().hex}),
+        "refund_form": RefundForm(initial={"amount": left}),
         "payment_form": ManualPaymentForm(
-            initial={"amount": Money(due, order.currency).major_string(), "key": uuid.uuid4().hex}
+            initial={"amount": Money(due, order.currency).major_string()}
         ),
         "due": due,
     }

@@ -3,8 +3,6 @@ to, and the sandbox processor's hosted test page."""
 
 from __future__ import annotations
 
-import hmac
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,6 +12,7 @@ from tillbook.core.errors import TillbookError
 from tillbook.core.links import absolute_url
 from tillbook.core.money import InvalidAmount, Money
 from tillbook.core.scoping import business_scope, unscoped
+from tillbook.core.tokens import secrets_match
 from tillbook.payments.models import AmountType, Payment, PaymentState, RequestState
 from tillbook.payments.polling import payment_confirm_on_return
 from tillbook.payments.providers import enabled_providers
@@ -118,11 +117,7 @@ def sandbox_checkout(request: HttpRequest, payment_id: int, signature: str) -> H
     if (
         payment is None
         or payment.provider != "sandbox"
-        # As bytes: an address can carry any character, and compare_digest refuses strings
-        # beyond ASCII.
-        or not hmac.compare_digest(
-            signature.encode("utf-8", "replace"), sandbox_signature(payment).encode()
-        )
+        or not secrets_match(sandbox_signature(payment), signature)
     ):
         raise Http404("No test payment at this address.")
     with business_scope(payment.business):
