@@ -2,7 +2,9 @@
 refreshes its rollups in between: the rollups must still count it.
 
 The rollups read rows above a watermark id. An import holds the watermarks while it writes
-(rollups_hold), so the refresh waits for its commit and then reads its rows. A payment written
+(rollups_hold), so the refresh waits for its commit and then reads its rows; one landed in a
+single transaction (PostgreSQL) also holds its business's shared ledger lock, so the refresh
+skips its round instead of waiting for the whole import. A payment written
 one at a time (staff recording cash) holds its business's shared ledger lock until it commits;
 the refresh reads the highest ids under the exclusive one (payments/ledger_lock.py), and skips
 a round rather than wait in line for it (which would hold up every new checkout). The
@@ -187,12 +189,28 @@ def yield_to(refreshing: threading.Thread, pid: int) -> None:
         time.sleep(0.01)
 
 
-def test_a_refresh_during_an_import_waits_for_it_and_counts_its_payments(
+def test_a_refresh_during_an_import_skips_its_round_and_the_next_counts_its_payments(
     business: Business,
 ) -> None:
+    # Landed in one transaction (in_one_pass), the import holds the business's shared ledger
+    # lock: the dashboard's refresh gives up after a second instead of waiting for the whole
+    # import, and the refresh after the commit reads it.
+    run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
+    assert (services.in_one_pass(run), run.state, run.imported) == (True, RunState.DONE, 2)
+    assert refreshed is False
+    # 100.00 + 50.00 imported, 25.00 at the till.
+    assert _dashboard_gross(business) == 10000 + 5000 + 2500
+    assert _cohort_revenue(business) == 10000 + 5000 + 2500
+
+
+def test_a_refresh_during_an_import_checked_first_waits_for_it_and_counts_its_payments(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Checked whole, then landed in batches (SQLite; a dry run; an ad report; a day-first
+    # file read again): each batch's transaction holds the watermarks, and the refresh waits.
+    monkeypatch.setattr(services, "in_one_pass", lambda run: False)
     run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
-    # 100.00 + 50.00 imported, 25.00 at the till.
     assert _dashboard_gross(business) == 10000 + 5000 + 2500
     assert _cohort_revenue(business) == 10000 + 5000 + 2500
 
@@ -201,6 +219,7 @@ def test_negative_control_without_the_hold_the_import_is_lost(
     business: Business, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(services, "rollups_hold", lambda *, business: None)
+    monkeypatch.setattr(services, "ledger_insert_lock", lambda *, business_id: None)
     run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     # The refresh read the till's payment (a higher id) and moved past the import's.
@@ -208,6 +227,18 @@ def test_negative_control_without_the_hold_the_import_is_lost(
     assert _cohort_revenue(business) == 2500
     with unscoped():
         assert Payment.objects.filter(business=business).count() == 3
+
+
+def test_the_hold_alone_keeps_a_refresh_from_losing_an_import_landed_at_once(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the shared ledger lock the refresh goes ahead, meets the held watermarks and
+    # waits for the commit: slower for the dashboard, but nothing is lost.
+    monkeypatch.setattr(services, "ledger_insert_lock", lambda *, business_id: None)
+    run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
+    assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
+    assert _dashboard_gross(business) == 10000 + 5000 + 2500
+    assert _cohort_revenue(business) == 10000 + 5000 + 2500
 
 
 def test_negative_control_without_holding_the_customer_values_the_cohorts_lose_the_import(
@@ -226,6 +257,7 @@ def test_negative_control_without_holding_the_customer_values_the_cohorts_lose_t
         )
 
     monkeypatch.setattr(services, "rollups_hold", hold_all_but_the_values)
+    monkeypatch.setattr(services, "ledger_insert_lock", lambda *, business_id: None)
     run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
     assert _dashboard_gross(business) == 10000 + 5000 + 2500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -201,3 +202,28 @@ def test_a_day_first_file_whose_order_was_learned_late_is_read_again_for_landing
             for payment in Payment.objects.order_by("succeeded_at")
         ]
     assert days == [date(2026, 5, 10), date(2026, 5, 13)]
+
+
+def test_an_error_while_landing_stops_the_thread_reading_the_file(
+    run_import: Importer, scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batches of two, 40 rows: the reading thread is far ahead when the landing fails, and
+    # must not be left waiting (holding the file) for batches nobody will take.
+    monkeypatch.setattr(landing, "BATCH", 2)
+    calls = []
+
+    def broken(**kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return landing.ledger_land_batch(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "ledger_land_batch", broken)
+    lines = [
+        f"txn_{n},charge,ch_{n},12.00,0.65,11.35,usd,2026-09-01 10:00,po_1\n" for n in range(40)
+    ]
+    with pytest.raises(RuntimeError, match="disk full") as raised:
+        run_import(source(BALANCE + "".join(lines)))
+    assert raised.value is not None  # the error (and its frames) still held here
+    assert [t.name for t in threading.enumerate() if t.name == "import-reader"] == []
+    assert (Payment.objects.count(), BalanceTransaction.objects.count()) == (0, 0)

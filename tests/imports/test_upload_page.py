@@ -136,12 +136,12 @@ def test_an_unexpected_error_stops_the_run_and_the_upload_is_still_removed(
     django_capture_on_commit_callbacks: Any,
     monkeypatch: Any,
 ) -> None:
-    from tillbook.imports import services
+    from tillbook.imports import reading, services
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(services, "file_check", broken)
+    monkeypatch.setattr(reading, "text_lines", broken)  # how both ways of importing read
     with django_capture_on_commit_callbacks(execute=True):
         owner_client.post(URL, {"file": upload("paypal_activity.csv")})
     with business_scope(business):
@@ -152,7 +152,9 @@ def test_an_unexpected_error_stops_the_run_and_the_upload_is_still_removed(
     with business_scope(business):
         run.refresh_from_db()
         assert Payment.objects.count() == 0
-    assert (run.state, run.message) == (RunState.FAILED, services.STOPPED)
+    # Nothing was landed either way; a file landed in one transaction says nothing is kept.
+    stopped = services.STOPPED_WHOLE if services.in_one_pass(run) else services.STOPPED
+    assert (run.state, run.message, run.rows_done) == (RunState.FAILED, stopped, 0)
     assert not stored.exists()
     assert not stored.parent.exists()
 
@@ -165,16 +167,14 @@ def test_an_interrupted_import_is_marked_as_such(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(services, "_land", interrupted)
+    monkeypatch.setattr(services, "ledger_land_batch", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_import("paypal_activity.csv")
     with business_scope(business):
         run = ImportRun.objects.get()
-    assert (run.state, run.message, run.is_finished) == (
-        RunState.FAILED,
-        services.INTERRUPTED,
-        True,
-    )
+        assert Payment.objects.count() == 0
+    said = services.INTERRUPTED_WHOLE if services.in_one_pass(run) else services.INTERRUPTED
+    assert (run.state, run.message, run.is_finished) == (RunState.FAILED, said, True)
 
 
 @pytest.mark.parametrize(
@@ -203,6 +203,34 @@ def test_a_run_that_stopped_moving_says_so_instead_of_spinning(
     assert "This import has not moved for 16\xa0minutes." in stalled
     assert says in stalled
     assert 'hx-trigger="every 10s"' in stalled  # a worker that comes back is still noticed
+
+
+def test_a_run_checked_and_landed_at_once_shows_how_much_of_the_file_is_read(
+    owner_client: Client, business: Business
+) -> None:
+    # Its rows are only counted at the end: the bar follows the bytes read (in_one_pass).
+    with business_scope(business):
+        run = ImportRun.objects.create(
+            business=business,
+            file_name="big.csv",
+            state=RunState.IMPORTING,
+            rows_read=120_000,
+            rows_done=115_000,
+            bytes_read=3_300_000,
+            bytes_total=10_000_000,
+        )
+    text = owner_client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>Importing…</strong> 120000 rows read (33% of the file)</p>" in text
+    assert '<progress max="100" value="33"' in text
+    with business_scope(business):
+        ImportRun.objects.filter(pk=run.pk).update(bytes_read=10_000_000, bytes_total=10_000_000)
+    text = owner_client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert '<progress max="100" value="99"' in text  # 100 only once it is done
+    with business_scope(business):
+        ImportRun.objects.filter(pk=run.pk).update(bytes_total=0)  # a zip file: size unknown
+    text = owner_client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<strong>Importing…</strong> 120000 rows read</p>" in text
+    assert '<progress max="100" value="0"' in text
 
 
 def test_a_single_long_problem_is_shown_whole(

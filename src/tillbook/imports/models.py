@@ -22,7 +22,7 @@ class RunState(models.TextChoices):
 
 # A run that has not moved for this long has stopped: its worker died or is not running.
 # (A check saves its progress every few thousand rows and landing every 50,000 rows, each a
-# matter of seconds.)
+# matter of seconds; a file landed in one pass saves it after every batch of rows.)
 STALLED_AFTER = timedelta(minutes=15)
 
 
@@ -37,6 +37,10 @@ class ImportRun(TenantModel):
     rows_total = models.PositiveIntegerField(default=0)  # known after the check
     rows_done = models.PositiveIntegerField(default=0)
     rows_read = models.PositiveIntegerField(default=0)
+    # Of a file checked and landed in one pass (PostgreSQL), whose rows are not counted before
+    # its end: its size and how much of it has been read, for the progress bar (0: unknown).
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    bytes_read = models.PositiveBigIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     skipped = models.JSONField(default=dict, blank=True)  # {reason: count}
@@ -84,9 +88,13 @@ class ImportRun(TenantModel):
     def percent(self) -> int:
         if self.state == RunState.DONE:
             return 100
-        if self.state != RunState.IMPORTING or not self.rows_total:
+        if self.state != RunState.IMPORTING:
             return 0  # while checking, the number of rows is not known yet
-        return min(99, (100 * self.rows_done) // self.rows_total)
+        if self.rows_total:
+            return min(99, (100 * self.rows_done) // self.rows_total)
+        if self.bytes_total:  # checked and landed in one pass: how much of the file is read
+            return min(99, (100 * self.bytes_read) // self.bytes_total)
+        return 0
 
     @property
     def skipped_total(self) -> int:

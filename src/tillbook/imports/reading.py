@@ -139,6 +139,8 @@ class Pass:
     rows_read: int = 0
     problems: list[FileProblem] = field(default_factory=list)
     problem_total: int = 0
+    # Of the rows after the header (about its bytes: the progress of a file read in one pass).
+    characters_read: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     # Per ad campaign of the file (platform, id or name): its currency and where it was first.
     billed: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
@@ -180,13 +182,16 @@ class _Lines:
     """The file's lines, remembering whether the last one read ended with a line break (only
     the file's final line can lack one: a file cut off in a download ends mid-row)."""
 
-    def __init__(self, lines: Iterator[str]) -> None:
+    def __init__(self, lines: Iterator[str], current: Pass) -> None:
         self._lines = lines
         self._last = "\n"
+        self._current = current
 
     def __iter__(self) -> Iterator[str]:
+        current = self._current
         for line in self._lines:
             self._last = line
+            current.characters_read += len(line)
             yield line
 
     @property
@@ -207,7 +212,7 @@ def _damage(error: csv.Error) -> str:
 
 def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator[Record]:
     table, context = current.table, current.context
-    tracked = _Lines(lines)
+    tracked = _Lines(lines, current)
     reader = csv.reader(tracked, _dialect(table.separator))
     width = len(table.header.headers)
     try:
@@ -356,6 +361,12 @@ def file_check(
                 keep(record)
             if progress is not None and count % PROGRESS_EVERY == 0:
                 progress(current.rows_read)
+    return file_verdict(current, asked=date_order, records=count, kept=spool is not None)
+
+
+def file_verdict(current: Pass, *, asked: DateOrder | None, records: int, kept: bool) -> FileCheck:
+    """The verdict on a file read whole by `current` (`records` made, `kept` for landing):
+    raise ImportFileInvalid listing every problem, else describe it."""
     try:
         order = current.context.dates.resolved_order()
     except CellError as error:
@@ -374,10 +385,10 @@ def file_check(
         family=reader.family,
         date_order=order,
         rows_read=current.rows_read,
-        records=count,
+        records=records,
         skipped=dict(current.skipped),
         warnings=list(dict.fromkeys(current.context.warnings)),
-        spooled=spool is not None and _read_in_order(current.context.dates, date_order, order),
+        spooled=kept and _read_in_order(current.context.dates, asked, order),
     )
 
 
@@ -390,4 +401,4 @@ def _read_in_order(dates: DateReader, asked: DateOrder | None, resolved: DateOrd
     return asked is not None or resolved is not DateOrder.DAY_FIRST or not dates.ambiguous
 
 
-__all__ = ["ColumnError", "FileCheck", "Pass", "file_check", "file_pass"]
+__all__ = ["ColumnError", "FileCheck", "Pass", "file_check", "file_pass", "file_verdict"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -26,6 +26,7 @@ from tillbook.core.errors import InvalidInput
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business, User
 from tillbook.core.tasks import enqueue_on_commit
+from tillbook.imports import landing
 from tillbook.imports.ad_landing import AdCounts, ad_land_batch, ad_landing_lock
 from tillbook.imports.base import readers
 from tillbook.imports.dates import DateOrder
@@ -41,11 +42,13 @@ from tillbook.imports.landing import (
 )
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
-from tillbook.imports.reading import FileCheck, file_check, file_pass
+from tillbook.imports.reading import FileCheck, file_check, file_pass, file_verdict
 from tillbook.imports.records import AdRecord, LedgerRecord, Record
 from tillbook.imports.source import ImportSource
 from tillbook.imports.spool import RecordSpool
+from tillbook.imports.streamed import BatchReader, SideProgress
 from tillbook.insights.rollups import rollups_hold, rollups_refresh
+from tillbook.payments.ledger_lock import ledger_insert_lock
 from tillbook.payments.models import BalanceKind, BalanceTransaction, Refund
 
 logger = logging.getLogger(__name__)
@@ -78,6 +81,14 @@ STOPPED = (
 INTERRUPTED = (
     "The import was interrupted before it finished. Rows imported before it stopped are kept; "
     "importing the file again adds only what is missing."
+)
+# Of a file landed in one transaction (in_one_pass), which leaves nothing half-imported.
+STOPPED_WHOLE = (
+    "The import stopped because of an unexpected error; nothing was imported. Import the file "
+    "again; if it stops again, tell the person who runs Tillbook."
+)
+INTERRUPTED_WHOLE = (
+    "The import was interrupted before it finished; nothing was imported. Import the file again."
 )
 
 
@@ -179,13 +190,118 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
         run.rows_read = rows
         _save(run, "rows_read")
 
-    with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
-        try:
+    whole = in_one_pass(run)
+    try:
+        if whole:
+            finished = _execute_in_one_pass(run, source)
+            if finished is not None:
+                return finished
+            whole = False  # its dates must be read again: checked first, then landed
+            run.state, run.rows_done, run.bytes_read, run.bytes_total = RunState.CHECKING, 0, 0, 0
+            _save(run, "state", "rows_done", "bytes_read", "bytes_total")
+        with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
             return _execute(run, source, spool, progress)
-        except BaseException as error:
-            # Ctrl-C on the command line or a worker told to stop included.
-            _stopped(run, STOPPED if isinstance(error, Exception) else INTERRUPTED)
-            raise
+    except BaseException as error:
+        # Ctrl-C on the command line or a worker told to stop included.
+        if whole:
+            run.rows_done = 0  # the progress said landed what the rollback took back
+        if isinstance(error, Exception):
+            _stopped(run, STOPPED_WHOLE if whole else STOPPED)
+        else:
+            _stopped(run, INTERRUPTED_WHOLE if whole else INTERRUPTED)
+        raise
+
+
+def in_one_pass(run: ImportRun) -> bool:
+    """Whether `run` checks and lands its file in one pass, in one transaction.
+
+    On PostgreSQL: the file is read once, in a thread of its own, while what it has read lands
+    (imports/streamed.py), and the transaction is rolled back at the first problem. On SQLite,
+    which allows one writer at a time, the progress could not be written beside that
+    transaction; a dry run is one transaction already. Those check the whole file first (its
+    records kept in a spool on disk), then land them, committing every 50,000 rows.
+    """
+    return connection.vendor == "postgresql" and not run.is_dry_run
+
+
+class _ReadAgain(Exception):
+    """The file's ambiguous dates turned out day-first after some were read month-first."""
+
+
+def _execute_in_one_pass(run: ImportRun, source: ImportSource) -> ImportRun | None:
+    """Check and land `run`'s ledger file in one transaction (see in_one_pass). None, with
+    nothing written, for a file that must be read twice: an ad platform's report (landed in
+    batches of days), or one whose ambiguous dates were read before their order was known."""
+    business = run.business
+    asked = _date_order(run.date_order)
+    side = SideProgress(run)
+    try:
+        with transaction.atomic():
+            with file_pass(
+                source,
+                kind=run.kind or None,
+                date_order=asked,
+                zone=business.zone,
+                currency=business.currency,
+            ) as (current, records):
+                if current.table.reader.family != "ledger":
+                    return None
+                reader = BatchReader(current, records, landing.BATCH)
+                counts = _land_as_read(run, reader, side, size=source.size)
+            check = file_verdict(current, asked=asked, records=reader.records, kept=True)
+            if not check.spooled:
+                raise _ReadAgain
+            _checked(run, check)
+            _landed(run, check, counts)
+            pause_point("import.landed")  # rows written, not yet committed
+            _done(run)
+    except ImportFileInvalid as error:
+        _refused(run, error)
+        return run
+    except _ReadAgain:
+        return None
+    finally:
+        side.close()
+    rollups_refresh(business=business)
+    return run
+
+
+def _land_as_read(
+    run: ImportRun, reader: BatchReader, side: SideProgress, *, size: int
+) -> LandingCounts:
+    """Land the batches `reader` hands over until the file shows a problem (the caller's
+    transaction is then rolled back); reading goes on to the end for the report."""
+    business, current = run.business, reader.current
+    run.state, run.bytes_total = RunState.IMPORTING, size
+    # A refresh of the dashboard skips its round rather than wait for the whole import; the
+    # one after the commit reads it (payments/ledger_lock.py). And none moves the watermarks
+    # past the import's rows meanwhile.
+    ledger_insert_lock(business_id=business.pk)
+    rollups_hold(business=business)
+    with connection.cursor() as cursor:
+        # Foreign keys checked by each statement, not all at the commit: PostgreSQL keeps the
+        # checks it defers in memory, a few for every row of a file of millions of rows.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    total = LandingCounts()
+    analysed = STATISTICS_FROM // 2
+    batches = reader.batches()
+    try:
+        for batch in batches:
+            if current.problem_total:
+                continue  # nothing more lands; the transaction will be rolled back
+            total.add(ledger_land_batch(business=business, records=batch))  # type: ignore[arg-type]
+            run.rows_done += len(batch)
+            side.write(
+                rows_read=current.rows_read,
+                rows_done=run.rows_done,
+                characters=current.characters_read,
+            )
+            if run.rows_done >= analysed * 2:
+                statistics_refresh()
+                analysed = run.rows_done
+    finally:
+        batches.close()  # on an error here, the reading thread stops before the file closes
+    return total
 
 
 def _stopped(run: ImportRun, message: str) -> None:
@@ -193,7 +309,7 @@ def _stopped(run: ImportRun, message: str) -> None:
     run.state, run.finished_at, run.message = RunState.FAILED, timezone.now(), message
     try:
         with transaction.atomic():
-            _save(run, "state", "finished_at", "message")
+            _save(run, "state", "finished_at", "message", "rows_done")
     except DatabaseError:  # the error was the database's; the log keeps the first one
         logger.exception("Import run %s could not be marked as stopped", run.pk)
 
@@ -213,38 +329,67 @@ def _execute(
             spool=spool,
         )
     except ImportFileInvalid as error:
-        run.state, run.finished_at = RunState.FAILED, timezone.now()
-        run.message = error.message[:500]
-        run.problems = [[problem.line, problem.message] for problem in error.problems]
-        run.problem_total = error.total
-        _save(run, "state", "finished_at", "message", "problems", "problem_total")
+        _refused(run, error)
         return run
-    run.kind = check.kind
-    run.date_order = check.date_order.value if check.date_order else ""
-    run.rows_read, run.rows_total = check.rows_read, check.records
-    run.skipped, run.warnings = check.skipped, check.warnings
+    _checked(run, check)
     run.state = RunState.IMPORTING
     _save(run, "kind", "date_order", "rows_read", "rows_total", "skipped", "warnings", "state")
     if run.is_dry_run:
         with transaction.atomic():
             counts = _land(run, source, check, spool)
-            twice = refunds_counted_twice(business) if check.kind.startswith("stripe") else 0
+            _warned(run, check, counts)
             transaction.set_rollback(True)  # a dry run counts what would happen, then forgets
     else:
         counts = _land(run, source, check, spool)
-        twice = refunds_counted_twice(business) if check.kind.startswith("stripe") else 0
+        _warned(run, check, counts)
         rollups_refresh(business=business)
+    _done(run)
+    return run
+
+
+def _refused(run: ImportRun, error: ImportFileInvalid) -> None:
+    run.state, run.finished_at, run.rows_done = RunState.FAILED, timezone.now(), 0
+    run.message = error.message[:500]
+    run.problems = [[problem.line, problem.message] for problem in error.problems]
+    run.problem_total = error.total
+    _save(run, "state", "finished_at", "message", "problems", "problem_total", "rows_done")
+
+
+def _checked(run: ImportRun, check: FileCheck) -> None:
+    run.kind = check.kind
+    run.date_order = check.date_order.value if check.date_order else ""
+    run.rows_read, run.rows_total = check.rows_read, check.records
+    run.skipped, run.warnings = check.skipped, check.warnings
+
+
+def _landed(run: ImportRun, check: FileCheck, counts: LandingCounts) -> None:
+    """What a ledger file's landing leaves to do at its end (in its transaction)."""
+    business = run.business
+    if counts.named_unknown:
+        refunds_link_late(business=business, counts=counts)
+    if counts.payouts:
+        payouts_settle(business=business, payout_ids=counts.payouts)
+    _warned(run, check, counts)
+
+
+def _warned(run: ImportRun, check: FileCheck, counts: LandingCounts | AdCounts) -> None:
     run.imported, run.duplicates = counts.imported, counts.duplicates
+    twice = refunds_counted_twice(run.business) if check.kind.startswith("stripe") else 0
     if isinstance(counts, LandingCounts) and counts.unlinked_refunds:
         said = UNLINKED_REFUNDS if check.kind.startswith("stripe") else UNKNOWN_REFUNDED
         run.warnings = [*run.warnings, said.format(count=counts.unlinked_refunds)]
     if twice:
         run.warnings = [*run.warnings, REFUNDS_TWICE.format(count=twice)]
+
+
+def _done(run: ImportRun) -> None:
     run.state, run.finished_at = RunState.DONE, timezone.now()
     run.rows_done = run.rows_total
     run.message = _summary(run)
-    _save(run, "imported", "duplicates", "warnings", "state", "finished_at", "rows_done", "message")
-    return run
+    _save(
+        run, "kind", "date_order", "rows_read", "rows_total", "skipped", "imported",
+        "duplicates", "warnings", "state", "finished_at", "rows_done", "message",
+    )  # fmt: skip
 
 
 def _land(

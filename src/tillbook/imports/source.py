@@ -35,15 +35,22 @@ class ImportSource:
 
     name: str
     opener: Callable[[], IO[bytes]]
+    # Bytes of its text, for a progress bar; 0 when not known (a generator, a zip file).
+    size: int = 0
 
     @classmethod
     def from_path(cls, path: str | Path) -> ImportSource:
         location = Path(path)
-        return cls(location.name, lambda: location.open("rb"))
+        try:
+            with location.open("rb") as stream:
+                size = 0 if stream.read(4) == _ZIP_MAGIC else location.stat().st_size
+        except OSError:  # said when the import opens it
+            size = 0
+        return cls(location.name, lambda: location.open("rb"), size)
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "upload.csv") -> ImportSource:
-        return cls(name, lambda: io.BytesIO(data))
+        return cls(name, lambda: io.BytesIO(data), 0 if data[:4] == _ZIP_MAGIC else len(data))
 
 
 DAMAGED_ZIP = (

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from django_tasks import task
@@ -21,7 +22,7 @@ def import_run_task(run_id: int) -> str:
     path = Path(run.stored_path)
     try:
         with business_scope(run.business):
-            source = ImportSource(run.file_name, lambda: path.open("rb"))
+            source = replace(ImportSource.from_path(path), name=run.file_name)
             run = import_run_execute(run=run, source=source)
     finally:
         # Done, refused or stopped by an error, the run is finished and will not be run again

@@ -1,0 +1,122 @@
+"""Reading a file in a thread of its own while the import lands what it has read.
+
+On PostgreSQL an import checks and lands a ledger file in one pass, inside one transaction
+that is rolled back at its first problem (a file with an error still writes nothing). The
+thread here reads and parses the file into batches while the import's own thread lands the
+batches before them: the parsing is Python's work, and much of the landing is waiting for
+PostgreSQL, which psycopg does without holding the interpreter's lock. The reading thread
+never touches the database.
+
+The progress of such an import is written through a connection of its own (`SideProgress`):
+the import's transaction is open until the end, and the back office's progress bar must
+move before that.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils import timezone
+
+from tillbook.imports.models import ImportRun
+from tillbook.imports.reading import Pass
+from tillbook.imports.records import Record
+
+QUEUED_BATCHES = 4  # batches read ahead of the landing (memory: a few times BATCH records)
+_PUT_PATIENCE = 0.05  # seconds between looks at whether the landing has given up
+
+
+class BatchReader:
+    """Batches of `size` records of `records` (read by `current`), made in a thread.
+
+    Once the file shows a problem nothing more is handed over (nothing will be landed), but
+    the rest of the file is still read for the report of every problem. Iterate `batches()`
+    once; an error of the reading thread is raised there, after the batches before it.
+    """
+
+    def __init__(self, current: Pass, records: Iterator[Record], size: int) -> None:
+        self.current = current
+        self.records = 0  # records made, counted by the reading thread
+        self._source = records
+        self._size = size
+        self._queue: queue.Queue[list[Record] | None] = queue.Queue(QUEUED_BATCHES)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, name="import-reader", daemon=True)
+
+    def _read(self) -> None:
+        batch: list[Record] = []
+        try:
+            for record in self._source:
+                self.records += 1
+                if self._stop.is_set():
+                    return
+                if self.current.problem_total:
+                    batch = []
+                    continue
+                batch.append(record)
+                if len(batch) >= self._size:
+                    self._put(batch)
+                    batch = []
+            if batch and not self.current.problem_total:
+                self._put(batch)
+        except BaseException as error:  # handed to the landing thread, which raises it
+            self._error = error
+        finally:
+            self._put(None)
+
+    def _put(self, item: list[Record] | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_PUT_PATIENCE)
+                return
+            except queue.Full:
+                continue
+
+    def batches(self) -> Generator[list[Record], None, None]:
+        self._thread.start()
+        try:
+            while (batch := self._queue.get()) is not None:
+                yield batch
+        finally:
+            # Landing done, or given up (an error, a Ctrl-C): the reader stops at its next row.
+            self._stop.set()
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class SideProgress:
+    """Writes a run's progress through a database connection of its own, in autocommit, so it
+    is seen while the import's transaction is still open. The import's own connection must not
+    change the run's row before the last write here: this connection would wait for its lock."""
+
+    def __init__(self, run: ImportRun) -> None:
+        self._run = run
+        self._connection: Any = None
+
+    def write(self, *, rows_read: int, rows_done: int, characters: int) -> None:
+        if self._connection is None:
+            own = connections[DEFAULT_DB_ALIAS]  # the same database, another session
+            self._connection = type(own)(dict(own.settings_dict), alias=DEFAULT_DB_ALIAS)
+        quote = self._connection.ops.quote_name
+        run = self._run
+        run.rows_read, run.rows_done, run.bytes_read = rows_read, rows_done, characters
+        run.updated_at = timezone.now()
+        table = quote(ImportRun._meta.db_table)
+        statement = (
+            f"UPDATE {table} SET state = %s, rows_read = %s, rows_done = %s, "  # noqa: S608 - names from model metadata
+            "bytes_read = %s, bytes_total = %s, updated_at = %s WHERE id = %s"
+        )
+        values = [run.state, rows_read, rows_done, characters, run.bytes_total, run.updated_at]
+        with self._connection.cursor() as cursor:
+            cursor.execute(statement, [*values, run.pk])
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

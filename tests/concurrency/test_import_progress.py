@@ -1,0 +1,120 @@
+"""An import landed in one transaction shows its progress while that transaction is open.
+
+On PostgreSQL a ledger file is checked and landed in one pass, inside one transaction rolled
+back at its first problem (imports/services.py, in_one_pass). The back office's progress bar
+reads the run's row from another session, so the progress is written through a connection of
+the import's own (imports/streamed.py, SideProgress). Here the import pauses in its second
+batch, with the first landed and uncommitted: another session sees the progress and none of
+the rows. The negative control writes the progress through the import's own connection, as
+every other save of the run does: the other session then sees nothing move.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tillbook.core.hooks import installed_pause
+from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope, unscoped
+from tillbook.imports import landing, streamed
+from tillbook.imports.models import ImportRun, RunState
+from tillbook.imports.services import import_run_create, import_run_execute, in_one_pass
+from tillbook.imports.source import ImportSource
+from tillbook.payments.models import BalanceTransaction, Payment
+
+from .race import BARRIER_TIMEOUT, postgresql_only
+
+pytestmark = [postgresql_only, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+BALANCE = "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Transfer\n" + "".join(
+    f"txn_{n},charge,ch_{n},12.00,0.65,11.35,usd,2026-09-01 10:0{n},po_1\n" for n in range(7)
+)
+
+
+class _Import:
+    """The import in a thread and session of its own, held in its second batch."""
+
+    def __init__(self, business: Business) -> None:
+        self.business = business
+        self.paused, self.released = threading.Event(), threading.Event()
+        self.calls = 0
+        self.runs: list[ImportRun] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def pause(self) -> None:
+        self.calls += 1
+        if self.calls == 2:  # the first batch landed, the second checked
+            self.paused.set()
+            assert self.released.wait(BARRIER_TIMEOUT)
+
+    def _run(self) -> None:
+        try:
+            with business_scope(self.business):
+                run = import_run_create(
+                    business=self.business, actor=None, file_name="balance.csv", enqueue=False
+                )
+                source = ImportSource.from_bytes(BALANCE.encode(), "balance.csv")
+                self.runs.append(import_run_execute(run=run, source=source))
+        finally:
+            connection.close()
+
+
+def _seen_while_paused(business: Business) -> tuple[Any, ...]:
+    """What another session sees of the run and the ledger while the import is paused."""
+    importing = _Import(business)
+    with installed_pause("ledger_land.checked", importing.pause):
+        importing.thread.start()
+        try:
+            assert importing.paused.wait(BARRIER_TIMEOUT)
+            with unscoped():
+                run = ImportRun.objects.get(business=business)
+                seen = (
+                    run.state,
+                    run.rows_done,
+                    run.bytes_read > 0,
+                    run.bytes_total,
+                    run.percent > 0,
+                    Payment.objects.filter(business=business).count(),
+                )
+        finally:
+            importing.released.set()
+        importing.thread.join(BARRIER_TIMEOUT)
+    assert not importing.thread.is_alive()
+    (finished,) = importing.runs
+    assert (in_one_pass(finished), finished.state, finished.imported) == (True, RunState.DONE, 7)
+    with unscoped():
+        assert BalanceTransaction.objects.filter(business=business).count() == 7
+    return seen
+
+
+def test_the_progress_of_an_import_landed_at_once_is_seen_before_its_commit(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing, "BATCH", 3)
+    assert _seen_while_paused(business) == (
+        RunState.IMPORTING,
+        3,  # the first batch, landed and not committed
+        True,
+        len(BALANCE),
+        True,
+        0,  # none of its payments is seen before the commit
+    )
+
+
+def test_negative_control_progress_written_in_the_import_s_transaction_is_not_seen(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(landing, "BATCH", 3)
+
+    def in_the_transaction(self: streamed.SideProgress, **progress: int) -> None:
+        run = self._run
+        run.rows_read, run.rows_done = progress["rows_read"], progress["rows_done"]
+        run.bytes_read = progress["characters"]
+        run.save(update_fields=["state", "rows_read", "rows_done", "bytes_read", "bytes_total"])
+
+    monkeypatch.setattr(streamed.SideProgress, "write", in_the_transaction)
+    assert _seen_while_paused(business) == (RunState.CHECKING, 0, False, 0, False, 0)
