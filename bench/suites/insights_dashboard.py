@@ -13,7 +13,9 @@ on the new and returning customers before timing anything.
 
 imports.stripe_balance: a Stripe balance history export of --rows rows (every documented
 column; charges, refunds, fees and payouts, newest first) imported end to end into a fresh
-business: the check that keeps its records, landing, payouts and the rollups refresh.
+business: reading and checking every row, landing, payouts and the rollups refresh (on
+PostgreSQL in one pass, the file read in a thread while the rows before it land; on SQLite the
+check first, keeping its records, then the landing).
 Baseline: the csv module reading and parsing the same file, and executemany of its rows into
 a plain table without indexes, in the same run. A second row compares with the ledger's floor:
 the database itself copying those parsed rows into Tillbook's own tables (the payouts, a

@@ -1,10 +1,12 @@
 """Import runs: create one for a file, and carry it out (as a task, or inline for the CLI).
 
-A run first checks the whole file without writing (every problem with its line number; a
-file with any problem writes nothing), keeping the records it read in a spool on disk, then
-lands them in batches. Every few batches commit with the run's progress (50,000 rows), so the
-back office can show a progress bar; a run interrupted half-way is
-simply run again, since landing is deduplicated by the processors' own ids.
+A file with any problem writes nothing, and the run lists every problem with its line number.
+On PostgreSQL a processor's file is checked and landed in one pass, in one transaction rolled
+back at the first problem (in_one_pass). Otherwise a run first checks the whole file without
+writing, keeping the records it read in a spool on disk, then lands them in batches; every few
+batches commit with the run's progress (50,000 rows), so the back office can show a progress
+bar. Either way a run interrupted half-way is simply run again, since landing is deduplicated
+by the processors' own ids.
 """
 
 from __future__ import annotations
