@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from tillbook.core.hooks import installed_pause
 from tillbook.core.models import Business
@@ -118,3 +118,33 @@ def test_negative_control_progress_written_in_the_import_s_transaction_is_not_se
 
     monkeypatch.setattr(streamed.SideProgress, "write", in_the_transaction)
     assert _seen_while_paused(business) == (RunState.CHECKING, 0, False, 0, False, 0)
+
+
+def test_an_import_run_inside_a_transaction_that_holds_its_run_does_not_wait_for_itself(
+    business: Business,
+) -> None:
+    # A caller that changed the run in a transaction of its own and imports in it: the
+    # progress connection must not wait for that row (the import would wait for it for ever).
+    with business_scope(business):
+        run = import_run_create(
+            business=business, actor=None, file_name="balance.csv", enqueue=False
+        )
+    finished: list[ImportRun] = []
+
+    def importing() -> None:
+        try:
+            with business_scope(business), transaction.atomic():
+                ImportRun.objects.filter(pk=run.pk).update(file_name="balance (again).csv")
+                source = ImportSource.from_bytes(BALANCE.encode(), "balance.csv")
+                finished.append(import_run_execute(run=run, source=source))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=importing, daemon=True)
+    thread.start()
+    thread.join(BARRIER_TIMEOUT)
+    assert not thread.is_alive(), "the import waited for its own run's row"
+    assert (finished[0].state, finished[0].imported) == (RunState.DONE, 7)
+    with unscoped():
+        assert ImportRun.objects.get(pk=run.pk).state == RunState.DONE
+        assert BalanceTransaction.objects.filter(business=business).count() == 7

@@ -92,8 +92,8 @@ class BatchReader:
 
 class SideProgress:
     """Writes a run's progress through a database connection of its own, in autocommit, so it
-    is seen while the import's transaction is still open. The import's own connection must not
-    change the run's row before the last write here: this connection would wait for its lock."""
+    is seen while the import's transaction is still open. (The import's own connection changes
+    the run's row only at its end, after the last write here.)"""
 
     def __init__(self, run: ImportRun) -> None:
         self._run = run
@@ -108,9 +108,13 @@ class SideProgress:
         run.rows_read, run.rows_done, run.bytes_read = rows_read, rows_done, characters
         run.updated_at = timezone.now()
         table = quote(ImportRun._meta.db_table)
+        # Never waiting for the row: if the import's caller holds it in a transaction of its
+        # own (it changed the run and has not committed), waiting here would wait for ever.
+        # The bar then does not move; the import goes on.
         statement = (
             f"UPDATE {table} SET state = %s, rows_read = %s, rows_done = %s, "  # noqa: S608 - names from model metadata
-            "bytes_read = %s, bytes_total = %s, updated_at = %s WHERE id = %s"
+            "bytes_read = %s, bytes_total = %s, updated_at = %s "
+            f"WHERE id IN (SELECT id FROM {table} WHERE id = %s FOR UPDATE SKIP LOCKED)"
         )
         values = [run.state, rows_read, rows_done, characters, run.bytes_total, run.updated_at]
         with self._connection.cursor() as cursor:
