@@ -520,3 +520,32 @@ def test_a_service_with_an_enormous_setting_is_refused_and_nothing_is_written(
     assert response.status_code == 400
     assert f"Ensure this value is less than or equal to {limit}." in response.content.decode()
     assert database_fingerprint() == before
+
+
+def test_send_payment_link_sent_twice_sends_one_link(
+    owner_client: Client, service: Service, coach: StaffMember, next_week: date
+) -> None:
+    """A double click on "Send payment link" sent the customer two links for the same balance
+    (both payable): the second sending of the page's form finds the first link."""
+    import re
+
+    from tillbook.payments.models import PaymentRequest
+
+    booking = confirmed(service, coach, next_week, 10)
+    page = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
+    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page)
+    assert key, page
+    action = url(service, f"bookings/{booking.pk}/action/")
+    link = {"action": "request_payment", "amount": "30.00", "key": key.group(1)}
+    assert owner_client.post(action, link).status_code == 302
+    assert owner_client.post(action, link).status_code == 302
+    links = PaymentRequest.objects.filter(purpose_id=str(booking.pk), title__startswith="Balance")
+    assert list(links.values_list("amount", "form_key")) == [(3000, key.group(1))]
+    assert OutboxMessage.objects.filter(template="booking_payment_link").count() == 1
+    # A new page's form is a new link (asking for the rest again is the owner's choice).
+    again = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
+    other = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', again)
+    assert other and other.group(1) != key.group(1)
+    assert owner_client.post(action, {**link, "key": other.group(1)}).status_code == 302
+    assert links.count() == 2
+    assert OutboxMessage.objects.filter(template="booking_payment_link").count() == 2

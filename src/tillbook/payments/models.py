@@ -77,6 +77,9 @@ class PaymentRequest(TenantModel):
     amount_paid = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The key of the back-office form that sent it, where one did: the same form sent twice (a
+    # double click on "Send payment link") finds this request instead of sending another.
+    form_key = models.CharField(max_length=64, blank=True)
 
     class Meta:
         indexes: ClassVar = [

@@ -88,22 +88,32 @@ def _charge_request(booking: Booking, amount: Money, title: str) -> PaymentReque
 
 
 def booking_request_payment(
-    *, booking: Booking, amount: Money, reason: str, actor: User
+    *, booking: Booking, amount: Money, reason: str, actor: User, client_key: str = ""
 ) -> PaymentRequest:
-    """Send the customer a payment link for this booking (balance, or a fee)."""
+    """Send the customer a payment link for this booking (balance, or a fee). The form's
+    `client_key`, sent twice (a double click), finds the link the first sending sent."""
     if booking.customer is None:
         raise InvalidInput("This booking has no customer to send a link to.")
     with transaction.atomic():
         # Checked on the locked row: a page opened before the customer cancelled (and was
         # refunded) would otherwise send a link that takes money for a session that is off.
         # (Cancelling closes the links sent before: changes.booking_cancel.)
-        locked = locked_booking(booking)
+        locked = locked_booking(booking)  # two sendings at once: the second waits, then finds it
+        if client_key:
+            sent = PaymentRequest.objects.filter(
+                purpose=BOOKING_CHARGE_PURPOSE, purpose_id=str(booking.pk), form_key=client_key
+            ).first()
+            if sent is not None:
+                return sent
         if locked.state not in KEPT_STATES:
             raise Conflict(
                 "Only a confirmed, completed or no-show booking can be sent a payment link; "
                 f"this one is {locked.get_state_display().lower()}."
             )
         request = _charge_request(booking, amount, f"{reason}: {booking.service.name}")
+        if client_key:
+            request.form_key = client_key
+            request.save(update_fields=["form_key"])
         pay_url = absolute_url(reverse("storefront:pay", args=[request.token]))
         locale = booking.business.locale
         notifications.send_payment_link(

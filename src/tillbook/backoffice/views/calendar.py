@@ -235,7 +235,10 @@ def calendar_booking_action(request: HttpRequest, booking_id: int) -> HttpRespon
         elif action == "request_payment":
             if amount is None:
                 raise InvalidInput("Enter the amount to ask for.")
-            booking_request_payment(booking=booking, amount=amount, reason="Balance", actor=actor)
+            booking_request_payment(
+                booking=booking, amount=amount, reason="Balance", actor=actor,
+                client_key=request.POST.get("key", "")[:64],
+            )  # fmt: skip
             done = "Sent the payment link."
         elif action == "mark_paid":
             if amount is None:
