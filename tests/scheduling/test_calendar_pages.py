@@ -279,28 +279,33 @@ def test_no_show_with_a_fee_sends_a_payment_link(
     )
 
 
+def _form_key(client: Client, service: Service, booking: Booking) -> str:
+    """The key of the booking page's payment form (a new one each time the page is shown)."""
+    import re
+
+    page = client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
+    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page)
+    assert key, page
+    return key.group(1)
+
+
 def test_mark_paid_sent_twice_records_the_cash_once(
     owner_client: Client, service: Service, coach: StaffMember, next_week: date
 ) -> None:
     """A double click on "Mark paid (cash)" recorded the cash twice (a new request each time):
     the booking's form carries a key of its own."""
-    import re
-
     from tillbook.payments.models import Payment
 
     booking = confirmed(service, coach, next_week, 10)
-    page = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
-    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page)
-    assert key, page
+    key = _form_key(owner_client, service, booking)
     action = url(service, f"bookings/{booking.pk}/action/")
-    cash = {"action": "mark_paid", "amount": "30.00", "key": key.group(1)}
+    cash = {"action": "mark_paid", "amount": "30.00", "key": key}
     assert owner_client.post(action, cash).status_code == 302
     assert owner_client.post(action, cash).status_code == 302
     assert list(Payment.objects.filter(provider="manual").values_list("amount", flat=True)) == [
         3000
     ]
-    again = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
-    assert key.group(1) not in again  # the next payment is a new one
+    assert _form_key(owner_client, service, booking) != key  # the next payment is a new one
 
 
 def test_the_csv_export_lists_every_booking(
@@ -527,25 +532,20 @@ def test_send_payment_link_sent_twice_sends_one_link(
 ) -> None:
     """A double click on "Send payment link" sent the customer two links for the same balance
     (both payable): the second sending of the page's form finds the first link."""
-    import re
-
     from tillbook.payments.models import PaymentRequest
 
     booking = confirmed(service, coach, next_week, 10)
-    page = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
-    key = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', page)
-    assert key, page
+    key = _form_key(owner_client, service, booking)
     action = url(service, f"bookings/{booking.pk}/action/")
-    link = {"action": "request_payment", "amount": "30.00", "key": key.group(1)}
+    link = {"action": "request_payment", "amount": "30.00", "key": key}
     assert owner_client.post(action, link).status_code == 302
     assert owner_client.post(action, link).status_code == 302
     links = PaymentRequest.objects.filter(purpose_id=str(booking.pk), title__startswith="Balance")
-    assert list(links.values_list("amount", "form_key")) == [(3000, key.group(1))]
+    assert list(links.values_list("amount", "form_key")) == [(3000, key)]
     assert OutboxMessage.objects.filter(template="booking_payment_link").count() == 1
     # A new page's form is a new link (asking for the rest again is the owner's choice).
-    again = owner_client.get(url(service, f"bookings/{booking.pk}/")).content.decode()
-    other = re.search(r'<input type="hidden" name="key" value="([0-9a-f]{32})"', again)
-    assert other and other.group(1) != key.group(1)
-    assert owner_client.post(action, {**link, "key": other.group(1)}).status_code == 302
+    other = _form_key(owner_client, service, booking)
+    assert other != key
+    assert owner_client.post(action, {**link, "key": other}).status_code == 302
     assert links.count() == 2
     assert OutboxMessage.objects.filter(template="booking_payment_link").count() == 2
