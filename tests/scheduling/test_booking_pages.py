@@ -312,6 +312,27 @@ def test_moving_an_unpaid_booking_whose_hold_ran_out_is_refused_with_409_and_cha
         ran_out,
     )
     assert OutboxMessage.objects.count() == 0
+    # The page itself says so instead of listing times the move would refuse.
+    page = client.get(location + "reschedule/")
+    assert page.status_code == 409
+    body = page.content.decode()
+    assert "ran out before it was paid, so it can no longer be moved" in body
+    assert 'name="start"' not in body and "No other free times" not in body
+
+
+def test_the_reschedule_page_of_a_cancelled_booking_lists_no_times(
+    client: Client, make_service, coach: StaffMember, next_week: date
+) -> None:
+    service = make_service("Intro call", payment_mode="later")
+    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
+    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    assert 'name="start"' in client.get(location + "reschedule/").content.decode()
+    assert client.post(location + "cancel/").status_code == 302
+    page = client.get(location + "reschedule/")
+    assert page.status_code == 409
+    body = page.content.decode()
+    assert "A cancelled booking cannot be rescheduled." in body
+    assert 'name="start"' not in body
 
 
 def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(

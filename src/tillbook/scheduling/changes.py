@@ -63,6 +63,27 @@ class Rescheduled:
     secret: str  # the new manage link; the one used is now replaced
 
 
+def reschedule_refusal(booking: Booking, *, now: datetime, by_business: bool) -> Conflict | None:
+    """Why `booking` cannot be moved to any other time now, or None. (The reschedule page asks
+    before it lists times; booking_reschedule asks again under the booking's lock.)"""
+    if booking.state not in CHANGEABLE:
+        state = booking.get_state_display().lower()
+        return Conflict(f"A {state} booking cannot be rescheduled.")
+    if booking.hold_has_run_out(now):
+        # Staff and the API too: the sweep expires it whatever its start, so a move would
+        # only announce a new time the booking no longer holds (and the old link is spent).
+        return Conflict(
+            "The time held for this booking ran out before it was paid, so it can no "
+            "longer be moved; please pick a time again."
+        )
+    if not by_business and _inside_window(booking, now):
+        return Conflict(
+            f"This booking starts within {booking.cancel_window_hours} hours, so it can no "
+            f"longer be rescheduled online. Please contact {booking.business.name}."
+        )
+    return None
+
+
 def booking_reschedule(
     *,
     booking: Booking,
@@ -92,21 +113,9 @@ def booking_reschedule(
         if link is not None:
             link = BookingLink.objects.select_for_update().get(pk=link.pk)
         _check_link(link)
-        if locked.state not in CHANGEABLE:
-            state = locked.get_state_display().lower()
-            raise Conflict(f"A {state} booking cannot be rescheduled.")
-        if locked.hold_has_run_out(now):
-            # Staff and the API too: the sweep expires it whatever its start, so a move would
-            # only announce a new time the booking no longer holds (and the old link is spent).
-            raise Conflict(
-                "The time held for this booking ran out before it was paid, so it can no "
-                "longer be moved; please pick a time again."
-            )
-        if not by_business and _inside_window(locked, now):
-            raise Conflict(
-                f"This booking starts within {locked.cancel_window_hours} hours, so it can no "
-                f"longer be rescheduled online. Please contact {locked.business.name}."
-            )
+        refusal = reschedule_refusal(locked, now=now, by_business=by_business)
+        if refusal is not None:
+            raise refusal
         if start == locked.start:
             raise InvalidInput("That is the booking's current time; pick another.")
         slots = service_slots(

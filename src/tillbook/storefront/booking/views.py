@@ -41,7 +41,12 @@ from tillbook.payments.services import payment_start
 from tillbook.scheduling.area import location_unreadable
 from tillbook.scheduling.availability import Interval, Slot, days_with_slots
 from tillbook.scheduling.calendar_files import booking_invitation
-from tillbook.scheduling.changes import booking_cancel, booking_reschedule, cancellation_quote
+from tillbook.scheduling.changes import (
+    booking_cancel,
+    booking_reschedule,
+    cancellation_quote,
+    reschedule_refusal,
+)
 from tillbook.scheduling.models import Booking, BookingLink, BookingState, Service
 from tillbook.scheduling.selectors import active_services, slots_for_customer
 from tillbook.scheduling.services import (
@@ -430,10 +435,14 @@ def booking_reschedule_view(request: HttpRequest, business_slug: str, secret: st
                 "booking. Use the link in your latest confirmation email.",
                 410,
             )
+        refusal = reschedule_refusal(booking, now=timezone.now(), by_business=False)
+        if refusal is not None and not error:
+            # Cancelled, its unpaid hold ran out, or too close to its start: no time to offer.
+            error, status = refusal.message, refusal.status_code
         zone = ZoneInfo(booking.customer_timezone)
         window_start = timezone.now()
         slots: list[Slot] = []
-        if not error or status != 410:
+        if (not error or status != 410) and refusal is None:
             slots = slots_for_customer(
                 service=booking.service,
                 duration_minutes=booking.duration_minutes,
@@ -460,6 +469,7 @@ def booking_reschedule_view(request: HttpRequest, business_slug: str, secret: st
                 "days": sorted(days.items()),
                 "error": error,
                 "spent": link.replaced_at is not None,
+                "refused": refusal is not None,
             },
             status=status,
         )
