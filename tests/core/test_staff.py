@@ -209,6 +209,41 @@ def test_an_owner_demoted_meanwhile_can_no_longer_remove_or_demote_an_owner(
         }
 
 
+def test_a_second_invitation_for_another_role_is_refused_once_the_first_was_accepted(
+    business: Business,
+) -> None:
+    """Accepting it kept the first role silently and marked the invitation used (an owner
+    invitation left the person staff, with "joined as staff" in the audit log)."""
+    from tillbook.core.models import AuditEntry
+
+    with business_scope(business):
+        as_staff, as_manager = (
+            invitation_create(
+                business=business,
+                actor_membership=owner_membership(business),
+                email="nia@example.com",
+                role=role,
+            )
+            for role in (Role.STAFF, Role.MANAGER)
+        )
+    secret = as_staff.accept_url.rstrip("/").rsplit("/", 1)[1]
+    joined = invitation_accept(secret=secret, user=None, name="Nia", password=PASSWORD)
+    with business_scope(business):
+        audit_before = AuditEntry.objects.count()
+    second = as_manager.accept_url.rstrip("/").rsplit("/", 1)[1]
+    with pytest.raises(Conflict) as refused:
+        invitation_accept(secret=second, user=joined.user)
+    assert refused.value.message == (
+        "You already work for Acme Coaching as staff; this invitation is for manager. Ask an "
+        "owner to change your role on the Team page."
+    )
+    with business_scope(business):
+        joined.refresh_from_db()
+        assert joined.role == Role.STAFF
+        assert Invitation.objects.get(pk=as_manager.invitation.pk).accepted_at is None
+        assert AuditEntry.objects.count() == audit_before
+
+
 def test_inviting_an_existing_member_is_a_conflict(business: Business, owner: User) -> None:
     with business_scope(business), pytest.raises(Conflict, match="already works for Acme Coaching"):
         invitation_create(

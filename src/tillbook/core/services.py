@@ -250,6 +250,15 @@ def invitation_accept(
         if membership is None:
             membership = Membership(business=business, user=user, role=invitation.role)
             membership.save()
+        elif membership.role != invitation.role:
+            # Joined since through another invitation. A role changes on the Team page, where
+            # an owner's removal or demotion is checked; the invitation stays open to withdraw.
+            raise Conflict(
+                f"You already work for {business.name} as "
+                f"{membership.get_role_display().lower()}; this invitation is for "
+                f"{invitation.get_role_display().lower()}. Ask an owner to change your role on "
+                "the Team page."
+            )
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
