@@ -264,3 +264,52 @@ def test_one_login_works_for_several_businesses(
         ("acme", Role.OWNER),
         ("rival", Role.STAFF),
     ]
+
+
+def _invite(business: Business, by: Membership, email: str, role: str) -> Invitation:
+    with business_scope(business):
+        return invitation_create(
+            business=business, actor_membership=by, email=email, role=role
+        ).invitation
+
+
+def _open(business: Business) -> list[str]:
+    with business_scope(business):
+        return sorted(
+            f"{i.email} as {i.role}"
+            for i in Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+        )
+
+
+def test_removing_someone_withdraws_the_invitations_they_sent(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    """A manager let go left their open invitations working: a friend could still join."""
+    from tillbook.core.models import AuditEntry
+
+    manager = staff_of("mo@example.com", Role.MANAGER)
+    _invite(business, manager, "friend@example.com", Role.STAFF)
+    _invite(business, manager, "pal@example.com", Role.MANAGER)
+    _invite(business, owner_membership(business), "hire@example.com", Role.STAFF)
+    with business_scope(business):
+        membership_remove(membership=manager, actor_membership=owner_membership(business))
+        entry = AuditEntry.objects.filter(action="staff.remove").get()
+    assert entry.summary == (
+        "Removed mo@example.com (manager); withdrew 2 open invitation(s) they had sent"
+    )
+    assert _open(business) == ["hire@example.com as staff"]
+
+
+def test_a_lower_role_withdraws_the_invitations_it_could_not_send(
+    business: Business, staff_of: Callable[[str, str], Membership]
+) -> None:
+    first = owner_membership(business)
+    second = staff_of("sam@example.com", Role.OWNER)
+    _invite(business, second, "partner@example.com", Role.OWNER)
+    _invite(business, second, "coach@example.com", Role.STAFF)
+    with business_scope(business):
+        membership_set_role(membership=second, actor_membership=first, role=Role.MANAGER)
+    assert _open(business) == ["coach@example.com as staff"]  # a manager may invite staff
+    with business_scope(business):
+        membership_set_role(membership=second, actor_membership=first, role=Role.STAFF)
+    assert _open(business) == []

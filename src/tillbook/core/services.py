@@ -139,6 +139,24 @@ def _require_role_power(*, actor_membership: Membership, role: str) -> None:
         raise Forbidden("Only an owner can make someone an owner.")
 
 
+def _withdraw_invitations_beyond(*, business_id: int, user: User, role: str | None) -> int:
+    """Withdraw the open invitations `user` sent that their `role` (None: removed) can no
+    longer grant, as _require_role_power decides: someone removed, or made staff, leaves no
+    invitation behind for a friend to join with. How many."""
+    if role == Role.OWNER:
+        return 0
+    sent = Invitation.objects.filter(
+        business_id=business_id, invited_by=user, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    if role == Role.MANAGER:
+        sent = sent.filter(role=Role.OWNER)
+    return sent.update(revoked_at=timezone.now())
+
+
+def _withdrawn(count: int) -> str:
+    return f"; withdrew {count} open invitation(s) they had sent" if count else ""
+
+
 @dataclass(frozen=True)
 class InvitationCreated:
     invitation: Invitation
@@ -337,11 +355,14 @@ def membership_set_role(
         old_role = target.role
         target.role = role
         target.save(update_fields=["role"])
+        withdrawn = _withdraw_invitations_beyond(
+            business_id=target.business_id, user=target.user, role=role
+        )
         audit_record(
             business=target.business,
             actor=actor_membership.user,
             action="staff.role",
-            summary=f"Changed {target.user.email} from {old_role} to {role}",
+            summary=f"Changed {target.user.email} from {old_role} to {role}{_withdrawn(withdrawn)}",
             target=target,
             changes={"role": [old_role, role]},
         )
@@ -361,11 +382,14 @@ def membership_remove(*, membership: Membership, actor_membership: Membership) -
             raise Forbidden("Only an owner can remove an owner.")
         if target.role == Role.OWNER and owners == 1:
             raise Conflict("A business needs at least one owner; make someone else owner first.")
+        withdrawn = _withdraw_invitations_beyond(
+            business_id=target.business_id, user=target.user, role=None
+        )
         audit_record(
             business=target.business,
             actor=actor_membership.user,
             action="staff.remove",
-            summary=f"Removed {target.user.email} ({target.role})",
+            summary=f"Removed {target.user.email} ({target.role}){_withdrawn(withdrawn)}",
             target=target,
         )
         target.delete()
