@@ -331,3 +331,25 @@ def test_the_receipt_of_a_payment_that_found_no_place_says_so_and_offers_no_tick
     assert notice in text
     assert notice in receipt.body_html.replace("&#x27;", "'")
     assert "Your downloads: https://" in text  # the book was delivered
+
+
+def test_the_receipt_says_the_discount_is_already_in_the_line_amounts(
+    shop: Shop, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The lines are what the buyer pays for them, discount taken off; a bare "Discount −$9.90"
+    under them read as taken off a second time (the lines then did not add up to the total)."""
+    from tillbook.catalog.services import discount_code_save
+
+    discount_code_save(business=shop.business, code="TENOFF", kind="percent", value=10)
+    order = place(shop, [shop.ticket(2), shop.book()], discount_code="TENOFF")
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(order)
+    receipt = OutboxMessage.objects.get(template="order_receipt")
+    lines = [line for line in receipt.body_text.splitlines() if ": $" in line or "−" in line]
+    assert lines == [
+        "2 × Pricing Workshop — Regular: $72.00",
+        "1 × Pricing Workbook: $17.10",
+        "Discount (included above): −$9.90",
+        "Total: $89.10",
+    ]
+    assert "<td>Discount (included above)</td>" in receipt.body_html
