@@ -148,3 +148,29 @@ def test_an_import_run_inside_a_transaction_that_holds_its_run_does_not_wait_for
     with unscoped():
         assert ImportRun.objects.get(pk=run.pk).state == RunState.DONE
         assert BalanceTransaction.objects.filter(business=business).count() == 7
+
+
+@pytest.mark.parametrize("error", [RuntimeError("the refresh failed"), KeyboardInterrupt()])
+def test_an_error_after_the_commit_does_not_say_a_committed_import_imported_nothing(
+    business: Business, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    # The import's rows are committed; the dashboard's refresh after it fails (or Ctrl-C
+    # arrives then). The run must not turn into "nothing was imported" with its rows all there.
+    from tillbook.imports import services
+
+    def refresh(*, business: Business) -> bool:
+        raise error
+
+    monkeypatch.setattr(services, "rollups_refresh", refresh)
+    with business_scope(business):
+        run = import_run_create(
+            business=business, actor=None, file_name="balance.csv", enqueue=False
+        )
+        source = ImportSource.from_bytes(BALANCE.encode(), "balance.csv")
+        with pytest.raises(type(error)):
+            import_run_execute(run=run, source=source)
+    with unscoped():
+        assert BalanceTransaction.objects.filter(business=business).count() == 7
+        run.refresh_from_db()
+    assert (run.state, run.imported, run.rows_done) == (RunState.DONE, 7, 7)
+    assert run.message.startswith("Imported 7 of 7 rows")

@@ -193,16 +193,18 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
         _save(run, "rows_read")
 
     whole = in_one_pass(run)
+    finished: ImportRun | None = None
     try:
         if whole:
             finished = _execute_in_one_pass(run, source)
-            if finished is not None:
-                return finished
-            whole = False  # its dates must be read again: checked first, then landed
-            run.state, run.rows_done, run.bytes_read, run.bytes_total = RunState.CHECKING, 0, 0, 0
-            _save(run, "state", "rows_done", "bytes_read", "bytes_total")
-        with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
-            return _execute(run, source, spool, progress)
+        if finished is None:
+            if whole:  # its dates must be read again: checked first, then landed
+                whole = False
+                run.state, run.rows_done = RunState.CHECKING, 0
+                run.bytes_read = run.bytes_total = 0
+                _save(run, "state", "rows_done", "bytes_read", "bytes_total")
+            with RecordSpool(Path(settings.DATA_DIR) / "imports" / "spool") as spool:
+                return _execute(run, source, spool, progress)
     except BaseException as error:
         # Ctrl-C on the command line or a worker told to stop included.
         if whole:
@@ -212,6 +214,11 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
         else:
             _stopped(run, INTERRUPTED_WHOLE if whole else INTERRUPTED)
         raise
+    if finished.state == RunState.DONE:
+        # Committed: the run is done, whatever befalls the dashboard's refresh (an error or a
+        # Ctrl-C here must not have it say that nothing was imported; a later refresh reads it).
+        rollups_refresh(business=finished.business)
+    return finished
 
 
 def in_one_pass(run: ImportRun) -> bool:
@@ -264,7 +271,6 @@ def _execute_in_one_pass(run: ImportRun, source: ImportSource) -> ImportRun | No
         return None
     finally:
         side.close()
-    rollups_refresh(business=business)
     return run
 
 
