@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
 import pytest
 
 from tillbook.imports import streamed
+from tillbook.imports.reading import file_pass
+from tillbook.imports.source import ImportSource
 from tillbook.imports.streamed import QUEUED_BATCHES, BatchReader
+
+BARRIER = 30.0  # seconds a stuck thread is given before the test fails instead of hanging
 
 
 class _Pass:
@@ -84,3 +90,50 @@ def test_an_error_while_reading_is_raised_in_the_landing_thread_after_the_batche
         next(batches)  # the 7th record never made a whole batch
     assert landed == [[0, 1, 2], [3, 4, 5]]
     assert not reader._thread.is_alive()
+
+
+class _DamagedFromRowFour:
+    """A Stripe balance history whose rows after the third are all damaged (each a problem,
+    none a record), and that goes on until `ended` is set: a very large file."""
+
+    HEADER = b"id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Transfer\n"
+    GOOD = b"txn_%d,charge,ch_%d,12.00,0.65,11.35,usd,2026-09-01 10:00,po_1\n"
+    DAMAGED = b"txn_x,charge,ch_x,twelve,0.65,11.35,usd,2026-09-01 10:00,po_1\n"
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+        self.pending = self.HEADER + b"".join(self.GOOD % (n, n) for n in range(3))
+
+    def read(self, size: int = -1) -> bytes:
+        if self.ended.is_set():
+            return b""
+        while len(self.pending) < size:
+            self.pending += self.DAMAGED * 100
+        data, self.pending = self.pending[:size], self.pending[size:]
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def test_landing_that_gives_up_stops_the_reader_even_among_rows_that_make_no_record() -> None:
+    # A Ctrl-C (or a worker told to stop) after the file's first problem: every row after it is
+    # a problem, so no record comes, and the reader must still stop at its next row rather than
+    # read the rest of a file of millions of rows before the import can end.
+    damaged = _DamagedFromRowFour()
+    source = ImportSource("balance.csv", lambda: damaged)  # type: ignore[arg-type, return-value]
+    with file_pass(source, kind=None, date_order=None, zone=UTC, currency="USD") as (
+        current,
+        records,
+    ):
+        reader = BatchReader(current, records, 3)
+        batches = reader.batches()
+        assert len(next(batches)) == 3
+        closing = threading.Thread(target=batches.close, daemon=True)
+        closing.start()
+        closing.join(5)
+        stopped = not closing.is_alive()
+        damaged.ended.set()  # a reader that did not stop reaches the end of the file now
+        closing.join(BARRIER)
+    assert stopped, "the reader went on reading the file after the landing gave up"
+    assert current.problem_total > 0

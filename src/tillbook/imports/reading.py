@@ -141,6 +141,9 @@ class Pass:
     problem_total: int = 0
     # Of the rows after the header (about its bytes: the progress of a file read in one pass).
     characters_read: int = 0
+    # Set from another thread when its records are no longer wanted (the import gave up):
+    # reading stops at the next line, even among rows that make no record.
+    given_up: bool = False
     skipped: Counter[str] = field(default_factory=Counter)
     # Per ad campaign of the file (platform, id or name): its currency and where it was first.
     billed: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
@@ -190,6 +193,8 @@ class _Lines:
     def __iter__(self) -> Iterator[str]:
         current = self._current
         for line in self._lines:
+            if current.given_up:
+                return
             self._last = line
             current.characters_read += len(line)
             yield line

@@ -83,7 +83,8 @@ class BatchReader:
             while (batch := self._queue.get()) is not None:
                 yield batch
         finally:
-            # Landing done, or given up (an error, a Ctrl-C): the reader stops at its next row.
+            # Landing done, or given up (an error, a Ctrl-C): the reader stops at its next line.
+            self.current.given_up = True
             self._stop.set()
             self._thread.join()
         if self._error is not None:
