@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -137,3 +138,24 @@ def test_landing_that_gives_up_stops_the_reader_even_among_rows_that_make_no_rec
         closing.join(BARRIER)
     assert stopped, "the reader went on reading the file after the landing gave up"
     assert current.problem_total > 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_the_progress_of_a_file_read_in_one_pass_reaches_the_end_of_the_file(
+    encoding: str, tmp_path: Path
+) -> None:
+    # The bar of an import landed in one pass is the characters read against the source's
+    # size: a UTF-16 file (Excel's "Unicode text") has two bytes a character, and its bar
+    # must not stop half-way.
+    text = _DamagedFromRowFour.HEADER + b"".join(
+        _DamagedFromRowFour.GOOD % (n, n) for n in range(50)
+    )
+    path = tmp_path / "balance.csv"
+    path.write_bytes(text.decode().encode(encoding))
+    for source in (ImportSource.from_path(path), ImportSource.from_bytes(path.read_bytes())):
+        with file_pass(source, kind=None, date_order=None, zone=UTC, currency="USD") as (
+            current,
+            records,
+        ):
+            assert len(list(records)) == 50
+        assert 0.99 <= current.characters_read / source.size <= 1

@@ -35,7 +35,8 @@ class ImportSource:
 
     name: str
     opener: Callable[[], IO[bytes]]
-    # Bytes of its text, for a progress bar; 0 when not known (a generator, a zip file).
+    # The characters of its text, for a progress bar that counts the characters read (see
+    # _text_size); 0 when not known (a generator, a zip file).
     size: int = 0
 
     @classmethod
@@ -43,14 +44,24 @@ class ImportSource:
         location = Path(path)
         try:
             with location.open("rb") as stream:
-                size = 0 if stream.read(4) == _ZIP_MAGIC else location.stat().st_size
+                size = _text_size(stream.read(4), location.stat().st_size)
         except OSError:  # said when the import opens it
             size = 0
         return cls(location.name, lambda: location.open("rb"), size)
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "upload.csv") -> ImportSource:
-        return cls(name, lambda: io.BytesIO(data), 0 if data[:4] == _ZIP_MAGIC else len(data))
+        return cls(name, lambda: io.BytesIO(data), _text_size(data[:4], len(data)))
+
+
+def _text_size(head: bytes, size: int) -> int:
+    """About how many characters a file of `size` bytes starting with `head` holds: its bytes,
+    half of them in UTF-16 (Excel's "Unicode text"); 0 for a zip file, whose text is larger."""
+    if head == _ZIP_MAGIC:
+        return 0
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return size // 2
+    return size
 
 
 DAMAGED_ZIP = (
