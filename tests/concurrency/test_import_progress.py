@@ -174,3 +174,99 @@ def test_an_error_after_the_commit_does_not_say_a_committed_import_imported_noth
         run.refresh_from_db()
     assert (run.state, run.imported, run.rows_done) == (RunState.DONE, 7, 7)
     assert run.message.startswith("Imported 7 of 7 rows")
+
+
+def test_an_import_whose_progress_cannot_be_written_still_lands(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second connection refused (the server's connection limit reached): only the bar
+    depends on it, so the import goes on instead of rolling back with "nothing imported"."""
+    from django.db import OperationalError
+
+    tried = []
+
+    def refused(self: streamed.SideProgress, **progress: int) -> None:
+        tried.append(progress["rows_done"])
+        raise OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(landing, "BATCH", 3)
+    monkeypatch.setattr(streamed.SideProgress, "_write", refused)
+    with business_scope(business):
+        run = import_run_create(
+            business=business, actor=None, file_name="balance.csv", enqueue=False
+        )
+        source = ImportSource.from_bytes(BALANCE.encode(), "balance.csv")
+        finished = import_run_execute(run=run, source=source)
+    assert (finished.state, finished.imported, finished.rows_done) == (RunState.DONE, 7, 7)
+    assert tried == [3]  # tried once, then left alone
+    with unscoped():
+        assert BalanceTransaction.objects.filter(business=business).count() == 7
+
+
+class _AnalyseHolder:
+    """Another import's transaction that has analysed the ledger's tables and not committed."""
+
+    def __init__(self) -> None:
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Payment._meta.db_table}")
+                self.holding.set()
+                assert self.release.wait(BARRIER_TIMEOUT)
+        finally:
+            connection.close()
+
+
+def _refresh_in_a_thread() -> tuple[threading.Thread, list[bool]]:
+    refreshed: list[bool] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:  # its import's transaction
+                refreshed.append(landing.statistics_refresh())
+                cursor.execute("SELECT 1")  # and that transaction is still usable
+                refreshed.append(cursor.fetchone() == (1,))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, refreshed
+
+
+def test_an_import_does_not_wait_for_another_import_s_statistics_lock() -> None:
+    holder = _AnalyseHolder()
+    holder.thread.start()
+    try:
+        assert holder.holding.wait(BARRIER_TIMEOUT)
+        thread, refreshed = _refresh_in_a_thread()
+        thread.join(BARRIER_TIMEOUT)
+        assert not thread.is_alive()
+        assert refreshed == [False, True]  # went on with the statistics it had
+    finally:
+        holder.release.set()
+        holder.thread.join(BARRIER_TIMEOUT)
+    thread, refreshed = _refresh_in_a_thread()
+    thread.join(BARRIER_TIMEOUT)
+    assert refreshed == [True, True]  # once the other committed
+
+
+def test_negative_control_without_the_lock_timeout_an_import_waits_for_the_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(landing, "STATISTICS_PATIENCE", "0")  # PostgreSQL: wait for ever
+    holder = _AnalyseHolder()
+    holder.thread.start()
+    try:
+        assert holder.holding.wait(BARRIER_TIMEOUT)
+        thread, refreshed = _refresh_in_a_thread()
+        thread.join(3)
+        assert thread.is_alive()  # stalled behind the other import
+    finally:
+        holder.release.set()
+        holder.thread.join(BARRIER_TIMEOUT)
+    thread.join(BARRIER_TIMEOUT)
+    assert refreshed == [True, True]

@@ -224,6 +224,8 @@ def test_an_error_while_landing_stops_the_thread_reading_the_file(
     ]
     with pytest.raises(RuntimeError, match="disk full") as raised:
         run_import(source(BALANCE + "".join(lines)))
-    assert raised.value is not None  # the error (and its frames) still held here
+    # Asked while `raised` still holds the error and its frames (and so the batches' generator
+    # of the failed landing, had nothing closed it).
+    assert str(raised.value) == "disk full"
     assert [t.name for t in threading.enumerate() if t.name == "import-reader"] == []
     assert (Payment.objects.count(), BalanceTransaction.objects.count()) == (0, 0)

@@ -15,6 +15,7 @@ Work goes in batches of a few set-based queries each, so a million rows stay fas
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from datetime import UTC, date, datetime, time
 from itertools import islice
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import Model, Sum
 from django.db.models.functions import Lower
 
@@ -44,8 +45,11 @@ from tillbook.payments.models import (
     Source,
 )
 
+logger = logging.getLogger(__name__)
+
 BATCH = 5000
 IMPORT_CACHE_KIB = 128 * 1024  # SQLite's page cache while landing (see large_page_cache)
+STATISTICS_PATIENCE = "200ms"  # how long an import waits to analyse its tables (see below)
 LOOKUP_CHUNK = 5000  # ids per lookup query (SQLite allows 32766 parameters per statement)
 # Payments and balance lines go in with insert_rows (no model instance per row): a
 # million-row balance export would otherwise spend most of its time in bulk_create.
@@ -151,21 +155,33 @@ def large_page_cache() -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
-def statistics_refresh() -> None:
+def statistics_refresh() -> bool:
     """On PostgreSQL, fresh planner statistics for the tables an import is filling.
 
     A table analysed while it was small keeps looking small: the id lookups then filter every
     row of the business instead of probing the unique index, and each batch was slower than
     the last. Landing calls this each time the rows it has added double.
+
+    ANALYZE takes a lock that another import landing in one transaction holds until it
+    commits (it analysed too): rather than stall until then, this one goes on with the
+    statistics it has (returns False). Inside the import's transaction, in a savepoint, so
+    the refusal leaves that transaction usable.
     """
     if connection.vendor != "postgresql":
-        return
+        return True
     tables = ", ".join(
         connection.ops.quote_name(model._meta.db_table)
         for model in (Payment, BalanceTransaction, Payout, Refund)
     )
-    with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [STATISTICS_PATIENCE])
+            cursor.execute(f"ANALYZE {tables}")
+            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")  # the import's own waits
+    except OperationalError:
+        logger.info("Import statistics not refreshed: another import holds the tables' lock")
+        return False
+    return True
 
 
 def _identities(model: type[Model], count: int) -> list[int] | None:

@@ -14,17 +14,20 @@ move before that.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Generator, Iterator
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import timezone
 
 from tillbook.imports.models import ImportRun
 from tillbook.imports.reading import Pass
 from tillbook.imports.records import Record
+
+logger = logging.getLogger(__name__)
 
 QUEUED_BATCHES = 4  # batches read ahead of the landing (memory: a few times BATCH records)
 _PUT_PATIENCE = 0.05  # seconds between looks at whether the landing has given up
@@ -99,8 +102,21 @@ class SideProgress:
     def __init__(self, run: ImportRun) -> None:
         self._run = run
         self._connection: Any = None
+        self._broken = False
 
     def write(self, *, rows_read: int, rows_done: int, characters: int) -> None:
+        """Best effort: if the second connection cannot be had (the server's connection limit
+        reached), the bar stops moving and the import goes on."""
+        if self._broken:
+            return
+        try:
+            self._write(rows_read=rows_read, rows_done=rows_done, characters=characters)
+        except DatabaseError:
+            logger.warning("Import run %s: its progress could not be written", self._run.pk)
+            self._broken = True
+            self.close()
+
+    def _write(self, *, rows_read: int, rows_done: int, characters: int) -> None:
         if self._connection is None:
             own = connections[DEFAULT_DB_ALIAS]  # the same database, another session
             self._connection = type(own)(dict(own.settings_dict), alias=DEFAULT_DB_ALIAS)
@@ -123,5 +139,8 @@ class SideProgress:
 
     def close(self) -> None:
         if self._connection is not None:
-            self._connection.close()
+            try:
+                self._connection.close()
+            except DatabaseError:
+                logger.warning("Import run %s: its progress connection did not close", self._run.pk)
             self._connection = None
