@@ -1,0 +1,94 @@
+"""A file landed in one pass (PostgreSQL, in_one_pass) lands exactly as one checked first and
+then landed in batches: the same run report and the same ledger, file after file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tillbook.core.models import Business
+from tillbook.core.scoping import business_scope
+from tillbook.imports import landing, services
+from tillbook.imports.models import ImportRun
+from tillbook.payments.models import BalanceTransaction, Payment, Payout, Refund
+
+Importer = Callable[..., ImportRun]
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="only PostgreSQL lands a file in one pass; on SQLite both imports take the same path",
+)
+
+SEQUENCES = {
+    "stripe balance, overlap, again": [
+        "stripe_balance.csv",
+        "stripe_balance_overlap.csv",
+        "stripe_balance.csv",
+    ],
+    "stripe payments, balance, itemized": [
+        "stripe_payments.csv",
+        "stripe_balance.csv",
+        "stripe_itemized_payout_reconciliation.csv",
+    ],
+    "square": ["square_transactions.csv", "square_transactions.csv"],
+    "paypal, subset, german": [
+        "paypal_activity.csv",
+        "paypal_subset.csv",
+        "paypal_activity_de.csv",
+    ],
+}
+
+
+def _report(run: ImportRun) -> tuple[Any, ...]:
+    return (
+        run.state, run.kind, run.date_order, run.rows_read, run.rows_total, run.rows_done,
+        run.imported, run.duplicates, run.skipped, run.warnings, run.message, run.problems,
+    )  # fmt: skip
+
+
+PAYMENT_FIELDS = (
+    "provider", "provider_reference", "other_reference", "source", "state", "currency",
+    "amount", "fee_amount", "tip_amount", "tax_amount", "customer_email", "created_at",
+    "succeeded_at",
+)  # fmt: skip
+LINE_FIELDS = (
+    "provider", "provider_reference", "kind", "currency", "gross", "fee", "net", "occurred_at",
+    "available_on", "payment__provider_reference", "refund__provider_reference",
+    "payout__provider_reference", "raw",
+)  # fmt: skip
+REFUND_FIELDS = ("payment__provider_reference", "provider_reference", "state", "amount")
+PAYOUT_FIELDS = ("provider", "provider_reference", "state", "amount", "arrival_date")
+
+
+def _ledger(business: Business) -> dict[str, list[tuple[Any, ...]]]:
+    with business_scope(business):
+        return {
+            "payments": sorted(Payment.objects.values_list(*PAYMENT_FIELDS)),
+            "lines": sorted(BalanceTransaction.objects.values_list(*LINE_FIELDS)),
+            "refunds": sorted(Refund.objects.values_list(*REFUND_FIELDS)),
+            "payouts": sorted(Payout.objects.values_list(*PAYOUT_FIELDS)),
+        }
+
+
+@pytest.mark.parametrize("batch", [landing.BATCH, 2], ids=["batches", "tiny batches"])
+@pytest.mark.parametrize("files", list(SEQUENCES.values()), ids=list(SEQUENCES))
+def test_one_pass_and_checked_first_land_the_same(
+    run_import: Importer,
+    business: Business,
+    other_business: Business,
+    monkeypatch: pytest.MonkeyPatch,
+    files: list[str],
+    batch: int,
+) -> None:
+    monkeypatch.setattr(landing, "BATCH", batch)
+    one_pass = [run_import(name, target=business) for name in files]
+    assert [services.in_one_pass(run) for run in one_pass] == [True] * len(files)
+    monkeypatch.setattr(services, "in_one_pass", lambda run: False)
+    checked_first = [run_import(name, target=other_business) for name in files]
+    assert [_report(run) for run in one_pass] == [_report(run) for run in checked_first]
+    ledger = _ledger(business)
+    assert ledger["lines"]  # something landed to compare
+    assert ledger == _ledger(other_business)
