@@ -8,7 +8,7 @@ poll racing a late webhook still confirms once. Running the poll twice changes n
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -124,12 +124,7 @@ class RefundPollReport:
     errors: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "pending": self.pending,
-            "errors": self.errors,
-        }
+        return asdict(self)
 
 
 def pending_refunds_poll(*, now: datetime | None = None) -> RefundPollReport:

@@ -457,7 +457,7 @@ def refund_create(
             )
     except IntegrityError:
         # The same key, at the same moment, for another payment of the business.
-        raise Conflict(KEY_REUSED) from None
+        raise KeyReused(KEY_REUSED) from None
     if not made:
         return refund
     return refund_send(refund=refund, actor=actor)
@@ -473,6 +473,10 @@ def refund_for_client_key(*, business_id: int, client_key: str) -> Refund | None
         return None
     key = _refund_key(business_id, client_key)
     return Refund.objects.filter(business_id=business_id, idempotency_key=key).first()
+
+
+class KeyReused(Conflict):
+    """A refund's key (the API's Idempotency-Key, a form's own key) names another refund."""
 
 
 KEY_REUSED = (
@@ -496,7 +500,7 @@ def _refund_row(
         if earlier.payment_id != locked.pk or (
             amount is not None and earlier.amount != amount.amount
         ):
-            raise Conflict(KEY_REUSED)
+            raise KeyReused(KEY_REUSED)
         return earlier, False
     if locked.state != PaymentState.SUCCEEDED:
         raise Conflict("Only a successful payment can be refunded.")

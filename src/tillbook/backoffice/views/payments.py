@@ -35,7 +35,7 @@ from tillbook.payments.providers import provider_classes
 from tillbook.payments.purposes import purpose_for
 from tillbook.payments.selectors import payment_links_search, payments_search
 from tillbook.payments.services import (
-    KEY_REUSED,
+    KeyReused,
     manual_payment_record,
     payment_link_create,
     refund_create,
@@ -205,7 +205,7 @@ def payment_refund(request: HttpRequest, payment_id: int) -> HttpResponse:
             client_key=form.cleaned_data["key"],
         )
     except TillbookError as error:
-        if error.message == KEY_REUSED:  # the API's words; this form was sent before
+        if isinstance(error, KeyReused):  # said in the API's words; this form was sent before
             error = Conflict(
                 "This form was already sent for another refund; reload the page to make a new one."
             )
