@@ -22,6 +22,20 @@ def png_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def staff_invitation_email(business: Business, owner: User) -> OutboxMessage:
+    """The owner invites new@example.com as staff: the invitation email in the outbox."""
+    from tillbook.core.services import invitation_create
+
+    with business_scope(business):
+        invitation_create(
+            business=business,
+            actor_membership=Membership.objects.get(user=owner),
+            email="new@example.com",
+            role=Role.STAFF,
+        )
+        return OutboxMessage.objects.get()
+
+
 def test_owner_edits_the_profile(owner_client: Client, business: Business) -> None:
     response = owner_client.post(
         "/manage/acme/settings/profile/",
@@ -176,16 +190,7 @@ def test_token_without_scopes_is_refused(owner_client: Client, business: Busines
 def test_outbox_shows_the_message_as_sent(
     owner_client: Client, business: Business, owner: User
 ) -> None:
-    from tillbook.core.services import invitation_create
-
-    with business_scope(business):
-        invitation_create(
-            business=business,
-            actor_membership=Membership.objects.get(user=owner),
-            email="new@example.com",
-            role=Role.STAFF,
-        )
-        message = OutboxMessage.objects.get()
+    message = staff_invitation_email(business, owner)
     listing = owner_client.get("/manage/acme/settings/outbox/").content.decode()
     assert "Olive Owner invited you to Acme Coaching on Tillbook" in listing
     detail = owner_client.get(f"/manage/acme/settings/outbox/{message.pk}/").content.decode()
@@ -208,17 +213,10 @@ def test_a_failed_message_past_its_time_is_not_offered_for_retry(
 
     from django.utils import timezone
 
-    from tillbook.core.services import invitation_create
     from tillbook.messaging.models import MessageState
 
+    message = staff_invitation_email(business, owner)
     with business_scope(business):
-        invitation_create(
-            business=business,
-            actor_membership=Membership.objects.get(user=owner),
-            email="new@example.com",
-            role=Role.STAFF,
-        )
-        message = OutboxMessage.objects.get()
         OutboxMessage.objects.filter(pk=message.pk).update(state=MessageState.FAILED)
     detail = f"/manage/acme/settings/outbox/{message.pk}/"
     assert "Retry sending" in owner_client.get(detail).content.decode()
