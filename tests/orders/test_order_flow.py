@@ -42,6 +42,16 @@ def pay(order: Order) -> None:
     sandbox_succeed(started.payment)
 
 
+def expire_and_sell_its_places_to_bob(shop: Shop, order: Order) -> None:
+    """The order's reservation runs out and it expires; then Bob buys 10 tickets, its places."""
+    Order.objects.filter(pk=order.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
+    OrderLine.objects.filter(order=order).update(
+        reserved_until=timezone.now() - timedelta(seconds=1)
+    )
+    order_expire(order=order)
+    place(shop, [shop.ticket(10)], email="bob@example.com", name="Bob")
+
+
 def test_placing_an_order_snapshots_lines_and_reserves_places(shop: Shop) -> None:
     order = place(shop, [shop.ticket(2), shop.book()])
     assert (order.number, order.state, order.total, order.currency) == (
@@ -213,12 +223,7 @@ def test_payment_after_the_place_was_sold_keeps_the_order_and_alerts(
         request=late.payment_request, provider="sandbox", return_url="https://x.test/"
     )
     # The reservation runs out while the buyer is on the processor's page; someone else buys.
-    Order.objects.filter(pk=late.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
-    OrderLine.objects.filter(order=late).update(
-        reserved_until=timezone.now() - timedelta(seconds=1)
-    )
-    order_expire(order=late)
-    place(shop, [shop.ticket(10)], email="bob@example.com", name="Bob")
+    expire_and_sell_its_places_to_bob(shop, late)
     with django_capture_on_commit_callbacks(execute=True):
         sandbox_succeed(started.payment)
     late.refresh_from_db()
@@ -312,12 +317,7 @@ def test_the_receipt_of_a_payment_that_found_no_place_says_so_and_offers_no_tick
     started = payment_start(
         request=late.payment_request, provider="sandbox", return_url="https://x.test/"
     )
-    Order.objects.filter(pk=late.pk).update(reserved_until=timezone.now() - timedelta(seconds=1))
-    OrderLine.objects.filter(order=late).update(
-        reserved_until=timezone.now() - timedelta(seconds=1)
-    )
-    order_expire(order=late)
-    place(shop, [shop.ticket(10)], email="bob@example.com", name="Bob")
+    expire_and_sell_its_places_to_bob(shop, late)
     with django_capture_on_commit_callbacks(execute=True):
         sandbox_succeed(started.payment)
     ticket_line = late.lines.get(kind="ticket")
