@@ -19,21 +19,24 @@ def run(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
+def run_business_create(
+    *, slug: str, name: str, currency: str, timezone: str, owner_email: str | None = None
+) -> tuple[str, str]:
+    """The `business create` command, each option given as its --flag (--owner-email if set)."""
+    options = ["--slug", slug, "--name", name, "--currency", currency, "--timezone", timezone]
+    if owner_email is not None:
+        options += ["--owner-email", owner_email]
+    return run("business", "create", *options)
+
+
 @pytest.mark.django_db
 def test_business_create_for_a_first_install_invites_the_owner() -> None:
-    out, _ = run(
-        "business",
-        "create",
-        "--slug",
-        "north",
-        "--name",
-        "North Studio",
-        "--currency",
-        "EUR",
-        "--timezone",
-        "Europe/Berlin",
-        "--owner-email",
-        "Founder@Example.com",
+    out, _ = run_business_create(
+        slug="north",
+        name="North Studio",
+        currency="EUR",
+        timezone="Europe/Berlin",
+        owner_email="Founder@Example.com",
     )
     assert "Created North Studio at /manage/north/" in out
     assert (
@@ -51,19 +54,8 @@ def test_business_create_for_a_first_install_invites_the_owner() -> None:
 @pytest.mark.django_db
 def test_business_create_with_an_existing_login_makes_it_owner(make_user: object) -> None:
     user = User.objects.create_user("me@example.com", "x" * 12)
-    out, _ = run(
-        "business",
-        "create",
-        "--slug",
-        "north",
-        "--name",
-        "North",
-        "--currency",
-        "USD",
-        "--timezone",
-        "UTC",
-        "--owner-email",
-        "me@example.com",
+    out, _ = run_business_create(
+        slug="north", name="North", currency="USD", timezone="UTC", owner_email="me@example.com"
     )
     assert "me@example.com is the owner." in out
     with unscoped():
@@ -73,31 +65,9 @@ def test_business_create_with_an_existing_login_makes_it_owner(make_user: object
 @pytest.mark.django_db
 def test_business_create_explains_bad_input_and_writes_nothing() -> None:
     with pytest.raises(CommandError, match="ABC is not an ISO 4217 currency code"):
-        run(
-            "business",
-            "create",
-            "--slug",
-            "x",
-            "--name",
-            "X",
-            "--currency",
-            "ABC",
-            "--timezone",
-            "UTC",
-        )
+        run_business_create(slug="x", name="X", currency="ABC", timezone="UTC")
     with pytest.raises(CommandError, match="Nowhere is not a time zone"):
-        run(
-            "business",
-            "create",
-            "--slug",
-            "x",
-            "--name",
-            "X",
-            "--currency",
-            "USD",
-            "--timezone",
-            "Nowhere",
-        )
+        run_business_create(slug="x", name="X", currency="USD", timezone="Nowhere")
     assert Business.objects.count() == 0
 
 
@@ -158,19 +128,8 @@ def test_worker_batch_runs_the_tick_and_due_tasks() -> None:
 @pytest.mark.django_db
 def test_business_create_with_an_owner_email_that_is_not_one_writes_nothing() -> None:
     with pytest.raises(CommandError) as raised:
-        run(
-            "business",
-            "create",
-            "--slug",
-            "north",
-            "--name",
-            "North",
-            "--currency",
-            "USD",
-            "--timezone",
-            "UTC",
-            "--owner-email",
-            "not-an-email",
+        run_business_create(
+            slug="north", name="North", currency="USD", timezone="UTC", owner_email="not-an-email"
         )
     assert str(raised.value) == "not-an-email is not an email address."
     with unscoped():
