@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -76,6 +76,25 @@ def hold(client: Client, service: Service, **data: object):  # type: ignore[no-u
         service_url(service) + "hold/",
         {"duration": 60, "staff": "any", "tz": "Europe/Berlin", **data},
     )
+
+
+def book(
+    client: Client,
+    service: Service,
+    start: datetime,
+    *,
+    name: str = "Ann",
+    email: str = "ann@example.com",
+) -> str:
+    """Hold `start` and give the details: the address of the booking's own page."""
+    location = hold(client, service, start=start.isoformat())["Location"]
+    client.post(location + "details/", {"name": name, "email": email})
+    return location
+
+
+def link_in(message: OutboxMessage) -> str:
+    """The path of the booking link an email gives."""
+    return message.body_text.split("https://shop.example.test")[1].split()[0]
 
 
 def test_picking_a_time_holds_it_and_opens_the_details_form(
@@ -268,9 +287,8 @@ def test_a_reschedule_link_used_twice_is_refused_with_410_and_changes_nothing(
 ) -> None:
     service = make_service("Intro call", payment_mode="later")
     with django_capture_on_commit_callbacks(execute=True):
-        location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-        client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
-    emailed = OutboxMessage.objects.get().body_text.split("https://shop.example.test")[1].split()[0]
+        book(client, service, berlin(next_week, 11))
+    emailed = link_in(OutboxMessage.objects.get())
     new_start = berlin(next_week + timedelta(days=1), 9)
     with django_capture_on_commit_callbacks(execute=True):
         moved = client.post(emailed + "reschedule/", {"start": new_start.isoformat()})
@@ -291,8 +309,7 @@ def test_moving_an_unpaid_booking_whose_hold_ran_out_is_refused_with_409_and_cha
 
     from ..access import database_fingerprint
 
-    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    location = book(client, service, berlin(next_week, 11))
     ran_out = timezone.now() - timedelta(minutes=1)
     Booking.objects.update(hold_expires_at=ran_out)
     before = database_fingerprint()
@@ -324,8 +341,7 @@ def test_the_reschedule_page_of_a_cancelled_booking_lists_no_times(
     client: Client, make_service, coach: StaffMember, next_week: date
 ) -> None:
     service = make_service("Intro call", payment_mode="later")
-    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    location = book(client, service, berlin(next_week, 11))
     assert 'name="start"' in client.get(location + "reschedule/").content.decode()
     assert client.post(location + "cancel/").status_code == 302
     page = client.get(location + "reschedule/")
@@ -384,8 +400,7 @@ def test_a_booking_made_after_an_ad_click_counts_for_that_campaign(
 def test_a_booking_without_a_campaign_counts_for_none(
     client: Client, service: Service, next_week: date
 ) -> None:
-    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    book(client, service, berlin(next_week, 10))
     booking = Booking.objects.get()
     assert booking.utm_campaign == ""
     customer = booking.customer
@@ -410,8 +425,7 @@ def test_a_returning_customer_keeps_where_they_first_came_from_when_booking_afte
         acquisition_campaign="may",
     )
     client.get(service_url(service), {"utm_source": "meta", "utm_campaign": "spring-promo"})
-    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "Ann@Example.com"})
+    book(client, service, berlin(next_week, 10), email="Ann@Example.com")
     customer = Customer.objects.get()
     assert Booking.objects.get().customer == customer
     assert (customer.acquisition_source, customer.acquisition_campaign) == ("newsletter", "may")
@@ -437,8 +451,7 @@ def test_a_pay_later_booking_from_an_ad_counts_when_its_payment_link_is_paid(
     service = make_service("Intro call", payment_mode="later")
     business = service.business
     assert client.get(service_url(service), {"utm_campaign": "spring-promo"}).status_code == 200
-    location = hold(client, service, start=berlin(next_week, 10).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    book(client, service, berlin(next_week, 10))
     booking = Booking.objects.get()
     assert (booking.utm_campaign, booking.state) == ("spring-promo", BookingState.CONFIRMED)
     # Staff send the session's payment link afterwards; it is a request of its own.
@@ -462,8 +475,7 @@ def test_a_new_time_at_the_end_of_the_calendar_is_refused_and_changes_nothing(
     client: Client, make_service, coach: StaffMember, next_week: date
 ) -> None:
     service = make_service("Intro call", payment_mode="later")
-    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    location = book(client, service, berlin(next_week, 11))
     before = (list(Booking.objects.values()), OutboxMessage.objects.count())
     response = client.post(location + "reschedule/", {"start": "9999-12-31T23:00:00+00:00"})
     assert response.status_code == 400
@@ -477,8 +489,7 @@ def test_the_reschedule_page_offers_the_times_next_to_the_booking_itself(
     """The booking's own hour hid the half hours on either side of it, which the move itself
     accepts: a customer could not see "half an hour later"."""
     service = make_service("Intro call", payment_mode="later", durations=[(60, Money(0, "USD"))])
-    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    location = book(client, service, berlin(next_week, 11))
     page = client.get(location + "reschedule/")
     assert page.status_code == 200
     body = page.content.decode()
@@ -508,8 +519,7 @@ def test_the_manage_page_of_an_unpaid_booking_whose_hold_ran_out_offers_a_new_ti
     (which the expired payment link then refused)."""
     from django.utils import timezone
 
-    location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-    client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
+    location = book(client, service, berlin(next_week, 11))
     waiting = client.get(location).content.decode()
     assert "Pay with" in waiting and "This hold ran out" not in waiting
     Booking.objects.update(hold_expires_at=timezone.now() - timedelta(minutes=1))
@@ -533,8 +543,7 @@ def test_the_calendar_file_is_only_for_a_confirmed_booking_and_links_only_a_work
     from icalendar import Calendar
 
     paid = make_service("Paid call", payment_mode="full")
-    unpaid = hold(client, paid, start=berlin(next_week, 10).isoformat())["Location"]
-    client.post(unpaid + "details/", {"name": "Bo", "email": "bo@example.com"})
+    unpaid = book(client, paid, berlin(next_week, 10), name="Bo", email="bo@example.com")
     assert Booking.objects.get(service=paid).state == BookingState.AWAITING_PAYMENT
     refused = client.get(unpaid + "booking.ics")
     assert refused.status_code == 409
@@ -546,14 +555,13 @@ def test_the_calendar_file_is_only_for_a_confirmed_booking_and_links_only_a_work
 
     service = make_service("Intro call", payment_mode="later")
     with django_capture_on_commit_callbacks(execute=True):
-        location = hold(client, service, start=berlin(next_week, 11).isoformat())["Location"]
-        client.post(location + "details/", {"name": "Ann", "email": "ann@example.com"})
-    emailed = OutboxMessage.objects.get().body_text.split("https://shop.example.test")[1].split()[0]
+        book(client, service, berlin(next_week, 11))
+    emailed = link_in(OutboxMessage.objects.get())
     new_start = berlin(next_week + timedelta(days=1), 9)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(emailed + "reschedule/", {"start": new_start.isoformat()})
     latest = OutboxMessage.objects.get(template="booking_rescheduled")
-    current = latest.body_text.split("https://shop.example.test")[1].split()[0]
+    current = link_in(latest)
 
     def description(path: str) -> str:
         response = client.get(path + "booking.ics")
