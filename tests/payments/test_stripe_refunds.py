@@ -45,6 +45,20 @@ def usd(amount: int) -> Money:
     return Money(amount, "USD")
 
 
+def pending_stripe_refund(
+    client: Client, business: Business, fake: FakeStripe, owner: User, refund_prefix: str = "re"
+) -> tuple[Payment, Refund, dict[str, Any]]:
+    """A $20.00 refund of a paid $50.00 payment that Stripe answers "pending" for, its id
+    starting with `refund_prefix`: the payment, the refund and Stripe's refund."""
+    payment = paid_stripe_payment(client, business, fake)
+    fake.refund_status = "pending"
+    fake.refund_prefix = refund_prefix
+    with business_scope(business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (stripe_refund,) = fake.refunds.values()
+    return payment, refund, stripe_refund
+
+
 def test_refund_sends_the_saved_idempotency_key_and_notifies_the_buyer_once(
     client: Client,
     stripe_business: Business,
@@ -343,11 +357,9 @@ def test_a_refund_stripe_settles_later_is_settled_by_its_own_update_not_by_the_c
     """Stripe answers "pending" for a refund it settles later; charge.refunded (sent when
     the refund is made, its total counting the pending refund) does not settle it, the
     refund's own charge.refund.updated does, whichever way it went."""
-    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
-    fake_stripe.refund_status = "pending"
-    with business_scope(stripe_business):
-        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
-    (stripe_refund,) = fake_stripe.refunds.values()
+    payment, refund, stripe_refund = pending_stripe_refund(
+        client, stripe_business, fake_stripe, owner
+    )
     assert (refund.state, refund.provider_reference) == (RefundState.PENDING, stripe_refund["id"])
     charge_id = fake_stripe.intents[payment.provider_reference]["latest_charge"]
     made = fake_stripe.event("charge.refunded", fake_stripe.charges[charge_id])
@@ -397,11 +409,9 @@ def test_a_pending_refund_whose_update_never_came_is_asked_about(
     from tillbook.core.scoping import unscoped
     from tillbook.payments.polling import pending_refunds_poll
 
-    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
-    fake_stripe.refund_status = "pending"
-    with business_scope(stripe_business):
-        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
-    (stripe_refund,) = fake_stripe.refunds.values()
+    payment, refund, stripe_refund = pending_stripe_refund(
+        client, stripe_business, fake_stripe, owner
+    )
     with unscoped():
         # Younger than ten minutes: not asked yet.
         assert pending_refunds_poll().as_dict() == {
@@ -461,12 +471,9 @@ def test_a_pending_refund_of_a_bank_debit_is_settled_by_its_update_or_the_poll(
     from tillbook.core.scoping import unscoped
     from tillbook.payments.polling import pending_refunds_poll
 
-    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
-    fake_stripe.refund_status = "pending"
-    fake_stripe.refund_prefix = "pyr"
-    with business_scope(stripe_business):
-        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
-    (stripe_refund,) = fake_stripe.refunds.values()
+    payment, refund, stripe_refund = pending_stripe_refund(
+        client, stripe_business, fake_stripe, owner, refund_prefix="pyr"
+    )
     assert (refund.state, refund.provider_reference) == (RefundState.PENDING, stripe_refund["id"])
     assert stripe_refund["id"].startswith("pyr_")
     updated = fake_stripe.refund_settles(stripe_refund["id"], "succeeded")
