@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -672,8 +672,6 @@ def test_a_balance_history_names_a_checkouts_sale_by_its_charge_and_adds_no_seco
 ) -> None:
     """Tillbook's Stripe checkout stores the PaymentIntent and the charge beside it; the
     balance history, before the payout that carries the charge is read, names it by charge."""
-    from datetime import UTC
-
     moment = datetime(2026, 9, 1, 20, 4, tzinfo=UTC)
     live = checkout(scoped, "pi_1001", 12000, moment, fee_amount=378, other_reference="ch_1001")
     balance = ImportSource.from_bytes(
@@ -712,8 +710,6 @@ def test_a_refund_named_by_the_intent_replaces_the_exports_summary_of_it(
 ) -> None:
     """The payments export says 100.00 was refunded; the reconciliation report then names
     the refund itself: 100.00 in all, not 200.00, whichever id each file used."""
-    from datetime import UTC
-
     if checkout_first:
         moment = datetime(2026, 10, 1, 14, tzinfo=UTC)
         checkout(scoped, "pi_5001", 30000, moment)
@@ -1115,3 +1111,34 @@ def test_an_id_longer_than_the_ledger_keeps_is_a_problem_on_its_line_and_writes_
     }
     assert kept == {LEDGER_ID_CHARACTERS}
     assert AdCampaign._meta.get_field("external_id").max_length == CAMPAIGN_ID_CHARACTERS
+
+
+def _by_second_id(queries: CaptureQueriesContext) -> int:
+    """How many of `queries` looked a batch's payment ids up among the payments' second ids."""
+    return sum(
+        1
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "other_reference", "id" FROM "payments_payment"')
+    )
+
+
+def test_payments_are_looked_up_by_their_second_id_only_where_some_payment_has_one(
+    run_import: Importer, scoped: Business
+) -> None:
+    """A business whose payments have no second id (no Stripe checkout) has no batch's ids
+    looked up among them; one that has one does, and its charge is found by it."""
+    with CaptureQueriesContext(connection) as queries:
+        first = run_import("stripe_balance.csv")
+    assert (first.state, _by_second_id(queries)) == (RunState.DONE, 0)
+    moment = datetime(2026, 9, 1, 20, 4, tzinfo=UTC)
+    live = checkout(scoped, "pi_9001", 12000, moment, fee_amount=378, other_reference="ch_9001")
+    with CaptureQueriesContext(connection) as queries:
+        second = run_import(
+            _balance_file(
+                "txn_9001,charge,ch_9001,120.00,3.78,116.22,usd,2026-09-01 20:04,"
+                "2026-09-03 00:00,Leadership session,,\n"
+            )
+        )
+    assert (second.state, second.imported, _by_second_id(queries)) == (RunState.DONE, 1, 1)
+    assert BalanceTransaction.objects.get(provider_reference="txn_9001").payment_id == live.pk
+    assert Payment.objects.filter(provider_reference="ch_9001").count() == 0

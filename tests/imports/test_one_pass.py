@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tillbook.core.hooks import installed_pause
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
 from tillbook.imports import landing, services
-from tillbook.imports.models import ImportRun
+from tillbook.imports.models import ImportRun, RunState
 from tillbook.payments.models import BalanceTransaction, Payment, Payout, Refund
 
 Importer = Callable[..., ImportRun]
@@ -92,3 +93,28 @@ def test_one_pass_and_checked_first_land_the_same(
     ledger = _ledger(business)
     assert ledger["lines"]  # something landed to compare
     assert ledger == _ledger(other_business)
+
+
+def _page_cost() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('random_page_cost')")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)  # the setting's end is the landing transaction's
+@pytest.mark.parametrize("one_pass", [True, False], ids=["one pass", "checked first"])
+def test_a_landing_plans_its_lookups_for_pages_in_memory_and_nothing_after_it_does(
+    run_import: Importer, business: Business, monkeypatch: pytest.MonkeyPatch, one_pass: bool
+) -> None:
+    # With a spinning disk's page cost the planner read whole tables for a batch's ids once
+    # the ledger held a few hundred thousand rows (landing.index_lookups_preferred).
+    if not one_pass:
+        monkeypatch.setattr(services, "in_one_pass", lambda run: False)
+    before = _page_cost()
+    assert before != landing.LOOKUP_PAGE_COST  # else the test could not tell
+    seen: list[str] = []
+    with installed_pause("ledger_land.checked", lambda: seen.append(_page_cost())):
+        run = run_import("stripe_balance.csv", target=business)
+    assert (run.state, services.in_one_pass(run)) == (RunState.DONE, one_pass)
+    assert seen == [landing.LOOKUP_PAGE_COST]  # one batch
+    assert _page_cost() == before

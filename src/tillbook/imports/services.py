@@ -36,6 +36,7 @@ from tillbook.imports.landing import (
     SUMMARY_SUFFIX,
     LandingCounts,
     batches,
+    index_lookups_preferred,
     large_page_cache,
     ledger_land_batch,
     payouts_settle,
@@ -290,6 +291,7 @@ def _land_as_read(
         # Foreign keys checked by each statement, not all at the commit: PostgreSQL keeps the
         # checks it defers in memory, a few for every row of a file of millions of rows.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    index_lookups_preferred()
     total = LandingCounts()
     analysed = STATISTICS_FROM // 2
     batches = reader.batches()
@@ -445,6 +447,7 @@ def _land_records(
                     rollups_hold(business=run.business)
                 if not ledger:
                     ad_landing_lock(business_id=run.business_id)
+                index_lookups_preferred()
                 for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
                     _land_batch(run, each, total, cache)
                     run.rows_done += len(each)
