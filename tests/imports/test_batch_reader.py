@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -159,3 +160,27 @@ def test_the_progress_of_a_file_read_in_one_pass_reaches_the_end_of_the_file(
         ):
             assert len(list(records)) == 50
         assert 0.99 <= current.characters_read / source.size <= 1
+
+
+def test_turns_at_the_lock_are_short_while_a_file_is_read_and_as_before_after() -> None:
+    # The landing thread waits for the reading thread to give the lock up after each answer
+    # from the database: the turns are short while a reader runs, and Python's own after.
+    before = sys.getswitchinterval()
+    assert before > streamed.SWITCH_INTERVAL  # else the test could not tell
+    reader, _ = _reader(iter(range(7)))
+    assert [sys.getswitchinterval() for _ in reader.batches()] == [streamed.SWITCH_INTERVAL] * 3
+    assert sys.getswitchinterval() == before
+
+
+def test_the_turns_are_given_back_when_the_last_of_two_readers_ends_even_one_given_up() -> None:
+    before = sys.getswitchinterval()
+    first, _ = _reader(iter(range(30)))
+    second, _ = _reader(iter(range(4)))
+    given_up = first.batches()
+    next(given_up)
+    landed = second.batches()
+    next(landed)
+    given_up.close()  # the first landing gave up; the second reader still runs
+    assert sys.getswitchinterval() == streamed.SWITCH_INTERVAL
+    assert [len(batch) for batch in landed] == [1]
+    assert sys.getswitchinterval() == before
