@@ -12,6 +12,7 @@ every other save of the run does: the other session then sees nothing move.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from tillbook.imports import landing, streamed
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.services import import_run_create, import_run_execute, in_one_pass
 from tillbook.imports.source import ImportSource
+from tillbook.insights.rollups import rollups_hold
 from tillbook.payments.models import BalanceTransaction, Payment
 
 from .race import BARRIER_TIMEOUT, postgresql_only
@@ -270,3 +272,113 @@ def test_negative_control_without_the_lock_timeout_an_import_waits_for_the_other
         holder.thread.join(BARRIER_TIMEOUT)
     thread.join(BARRIER_TIMEOUT)
     assert refreshed == [True, True]
+
+
+class _RollupsHolder:
+    """Another import of the business in its transaction: it holds the rollups to its commit."""
+
+    def __init__(self, business: Business) -> None:
+        self.business = business
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            with business_scope(self.business), transaction.atomic():
+                rollups_hold(business=self.business)
+                self.holding.set()
+                assert self.release.wait(BARRIER_TIMEOUT)
+        finally:
+            connection.close()
+
+
+def _seen_while_another_import_holds(business: Business) -> list[tuple[str, str, int]]:
+    """(state, message, payments) of the run each time another session sees it change while
+    another import holds the business's rollups, for about a second; then that import ends."""
+    holder = _RollupsHolder(business)
+    holder.thread.start()
+    assert holder.holding.wait(BARRIER_TIMEOUT)
+    importing = _Import(business)
+    importing.thread.start()
+    seen: list[tuple[str, str, int]] = []
+    try:
+        stamps: set[object] = set()
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            with unscoped():
+                run = ImportRun.objects.filter(business=business).first()
+                if run is not None and run.updated_at not in stamps:
+                    stamps.add(run.updated_at)
+                    payments = Payment.objects.filter(business=business).count()
+                    seen.append((run.state, run.message, payments))
+            time.sleep(0.02)
+    finally:
+        holder.release.set()
+    holder.thread.join(BARRIER_TIMEOUT)
+    importing.thread.join(BARRIER_TIMEOUT)
+    assert not importing.thread.is_alive()
+    (finished,) = importing.runs
+    assert (finished.state, finished.imported, finished.message) == (
+        RunState.DONE,
+        7,
+        "Imported 7 of 7 rows; 0 already known, 0 skipped.",
+    )
+    return seen
+
+
+def test_an_import_waiting_for_another_import_of_its_business_says_so_and_keeps_alive(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.imports import services
+
+    monkeypatch.setattr(services, "WAIT_TURN", "100ms")
+    seen = _seen_while_another_import_holds(business)
+    waiting = (RunState.IMPORTING, services.WAITING, 0)
+    # Created, then checking, then a sign of life every 100 ms while it waits: its page says
+    # why it waits, and never takes it for stopped (a run unchanged for 15 minutes).
+    first = seen.index(waiting)
+    assert set(seen[:first]) <= {(RunState.QUEUED, "", 0), (RunState.CHECKING, "", 0)}
+    assert set(seen[first:]) == {waiting}
+    assert len(seen[first:]) >= 5
+    with unscoped():
+        assert BalanceTransaction.objects.filter(business=business).count() == 7
+        assert ImportRun.objects.get(business=business).message.startswith("Imported 7 of 7")
+
+
+def test_negative_control_an_import_that_waits_without_patience_shows_no_sign_of_life(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.imports import services
+
+    def hold_for_as_long_as_it_takes(*, business: Business, patience: str | None = None) -> bool:
+        return rollups_hold(business=business)
+
+    monkeypatch.setattr(services, "WAIT_TURN", "100ms")
+    monkeypatch.setattr(services, "rollups_hold", hold_for_as_long_as_it_takes)
+    # Its row stays as it was when checking began: after 15 minutes of another import, its
+    # page says it stopped.
+    seen = _seen_while_another_import_holds(business)
+    assert seen[-1] == (RunState.CHECKING, "", 0)
+    assert set(seen) <= {(RunState.QUEUED, "", 0), (RunState.CHECKING, "", 0)}
+
+
+def test_a_hold_given_up_leaves_the_transaction_usable_and_one_taken_keeps_its_lock_timeout(
+    business: Business,
+) -> None:
+    holder = _RollupsHolder(business)
+    holder.thread.start()
+    assert holder.holding.wait(BARRIER_TIMEOUT)
+    try:
+        with business_scope(business), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '7s'")
+            assert rollups_hold(business=business, patience="50ms") is False
+            cursor.execute("SHOW lock_timeout")
+            assert cursor.fetchone() == ("7s",)
+    finally:
+        holder.release.set()
+    holder.thread.join(BARRIER_TIMEOUT)
+    with business_scope(business), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '7s'")
+        assert rollups_hold(business=business, patience="50ms") is True
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("7s",)

@@ -205,21 +205,28 @@ def test_a_run_that_stopped_moving_says_so_instead_of_spinning(
     assert 'hx-trigger="every 10s"' in stalled  # a worker that comes back is still noticed
 
 
+def _importing(client: Client, business: Business, **fields: Any) -> tuple[ImportRun, str]:
+    """A run importing a file with `fields`, and its progress as its page shows it."""
+    with business_scope(business):
+        run = ImportRun.objects.create(
+            business=business, file_name="big.csv", state=RunState.IMPORTING, **fields
+        )
+    text = client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    return run, text
+
+
 def test_a_run_checked_and_landed_at_once_shows_how_much_of_the_file_is_read(
     owner_client: Client, business: Business
 ) -> None:
     # Its rows are only counted at the end: the bar follows the bytes read (in_one_pass).
-    with business_scope(business):
-        run = ImportRun.objects.create(
-            business=business,
-            file_name="big.csv",
-            state=RunState.IMPORTING,
-            rows_read=120_000,
-            rows_done=115_000,
-            bytes_read=3_300_000,
-            bytes_total=10_000_000,
-        )
-    text = owner_client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
+    run, text = _importing(
+        owner_client,
+        business,
+        rows_read=120_000,
+        rows_done=115_000,
+        bytes_read=3_300_000,
+        bytes_total=10_000_000,
+    )
     assert "<strong>Importing…</strong> 120000 rows read (33% of the file)</p>" in text
     assert '<progress max="100" value="33"' in text
     with business_scope(business):
@@ -230,6 +237,21 @@ def test_a_run_checked_and_landed_at_once_shows_how_much_of_the_file_is_read(
         ImportRun.objects.filter(pk=run.pk).update(bytes_total=0)  # a zip file: size unknown
     text = owner_client.get(f"{URL}{run.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
     assert "<strong>Importing…</strong> 120000 rows read</p>" in text
+    assert '<progress max="100" value="0"' in text
+
+
+def test_a_run_waiting_for_another_import_says_so_instead_of_its_progress(
+    owner_client: Client, business: Business
+) -> None:
+    from tillbook.imports.services import WAITING
+
+    _, text = _importing(owner_client, business, bytes_total=10_000_000, message=WAITING)
+    assert (
+        "<p><strong>Waiting for another import into this business to finish.</strong> "
+        "It goes on by itself when that one is done.</p>"
+    ) in text
+    assert "Importing…" not in text
+    assert 'hx-trigger="every 1s"' in text
     assert '<progress max="100" value="0"' in text
 
 

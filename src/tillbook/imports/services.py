@@ -58,6 +58,10 @@ logger = logging.getLogger(__name__)
 
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
 BATCHES_PER_COMMIT = 10
+# How long a run landed in one pass waits for another import of its business between the
+# times it says it is waiting (a PostgreSQL interval).
+WAIT_TURN = "5s"
+WAITING = "Waiting for another import into this business to finish."
 STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
 
 REFUNDS_TWICE = (
@@ -286,7 +290,11 @@ def _land_as_read(
     # one after the commit reads it (payments/ledger_lock.py). And none moves the watermarks
     # past the import's rows meanwhile.
     ledger_insert_lock(business_id=business.pk)
-    rollups_hold(business=business)
+    # Another import of the business (or a payout's lines) holds the rollups until it commits,
+    # which for a large file is minutes: this run says so meanwhile, and its page does not
+    # take it for stopped.
+    while not rollups_hold(business=business, patience=WAIT_TURN):
+        side.waiting(WAITING)
     with connection.cursor() as cursor:
         # Foreign keys checked by each statement, not all at the commit: PostgreSQL keeps the
         # checks it defers in memory, a few for every row of a file of millions of rows.

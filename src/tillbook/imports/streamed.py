@@ -155,6 +155,14 @@ class SideProgress:
             self._broken = True
             self.close()
 
+    def waiting(self, message: str) -> None:
+        """The run waits for something before it can go on, and says what (its page shows
+        it, and a run that says so is not taken for stopped); the next write clears it."""
+        run = self._run
+        run.message = message
+        self.write(rows_read=run.rows_read, rows_done=run.rows_done, characters=run.bytes_read)
+        run.message = ""
+
     def _write(self, *, rows_read: int, rows_done: int, characters: int) -> None:
         if self._connection is None:
             own = connections[DEFAULT_DB_ALIAS]  # the same database, another session
@@ -169,10 +177,13 @@ class SideProgress:
         # The bar then does not move; the import goes on.
         statement = (
             f"UPDATE {table} SET state = %s, rows_read = %s, rows_done = %s, "  # noqa: S608 - names from model metadata
-            "bytes_read = %s, bytes_total = %s, updated_at = %s "
+            "bytes_read = %s, bytes_total = %s, message = %s, updated_at = %s "
             f"WHERE id IN (SELECT id FROM {table} WHERE id = %s FOR UPDATE SKIP LOCKED)"
         )
-        values = [run.state, rows_read, rows_done, characters, run.bytes_total, run.updated_at]
+        values = [
+            run.state, rows_read, rows_done, characters, run.bytes_total, run.message,
+            run.updated_at,
+        ]  # fmt: skip
         with self._connection.cursor() as cursor:
             cursor.execute(statement, [*values, run.pk])
 

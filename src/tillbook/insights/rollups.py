@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     Count,
     DateField,
@@ -666,7 +666,7 @@ def _recompute(business: Business, first: date, last: date) -> int:
     return (last - first).days + 1
 
 
-def rollups_hold(*, business: Business) -> None:
+def rollups_hold(*, business: Business, patience: str | None = None) -> bool:
     """Keep every refresh of `business`'s rollups waiting until the caller's transaction ends.
 
     For a transaction that writes many payments, refunds or balance lines (an import's
@@ -675,9 +675,30 @@ def rollups_hold(*, business: Business) -> None:
     ids 100–50,000 uncommitted, after a card payment took id 50,001 and committed, would move
     the watermark past the import's rows for good. Holding the watermarks' rows makes that
     refresh wait for the commit, then read them.
+
+    Another transaction holding them (another import of the business) is waited for; with
+    `patience` (a PostgreSQL interval, "2s"), only that long: False then, holding nothing,
+    and the caller's transaction still usable (a savepoint), so it can say it is waiting and
+    try again.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("rollups_hold must run inside transaction.atomic().")
+    if patience is None or connection.vendor != "postgresql":
+        _watermarks_lock(business)
+        return True
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('lock_timeout')")
+            (previous,) = cursor.fetchone()
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [patience])
+            _watermarks_lock(business)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+    except OperationalError:  # the lock's wait ran out (the savepoint's setting went with it)
+        return False
+    return True
+
+
+def _watermarks_lock(business: Business) -> None:
     names = (VALUES, FIRSTS, DAILY)
     for name in names:
         RollupWatermark.objects.get_or_create(business=business, name=name)
