@@ -92,9 +92,9 @@ def test_the_card_and_its_download(owner_client: Client, week: Period) -> None:
     lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines == [
         "kind,offering,currency,sold,net_revenue",
-        "service,Coaching call,USD,3,370.00",
-        "ticket,Pricing Workshop,USD,3,98.75",
-        'download,"Pricing Workbook, 2nd edition",USD,3,33.25',
+        "Bookable service,Coaching call,USD,3,370.00",
+        "Event tickets,Pricing Workshop,USD,3,98.75",
+        'Digital download,"Pricing Workbook, 2nd edition",USD,3,33.25',
     ]
 
 
@@ -173,7 +173,7 @@ def test_services_earn_their_bookings_net_of_refunds_as_products_do(
     query = f"from={week.first}&to={week.last}"
     response = owner_client.get(f"/manage/acme/insights/export/offerings.csv?{query}")
     lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
-    assert lines[1:] == ["service,Coaching call,USD,3,360.00"]
+    assert lines[1:] == ["Bookable service,Coaching call,USD,3,360.00"]
     report = owner_client.get(f"/manage/acme/insights/bookings/?{query}").content.decode()
     assert '<td class="num">2</td><td class="num">$360.00</td></tr>' in report
     response = owner_client.get(f"/manage/acme/insights/export/bookings.csv?{query}")

@@ -283,7 +283,9 @@ def _payout_rows(business: Business, period: Period) -> Rows:
                 else ""
                 for key in ("amount", *CONTENTS)
             ]
-            head = [summary.provider, payout["reference"], payout["arrival_date"], summary.currency]
+            # The processor as the page writes it ("PayPal", not "paypal").
+            head = [summary.processor, payout["reference"], payout["arrival_date"]]
+            head.append(summary.currency)
             rows.append([*head, *amounts, payout["lines"]])
     return rows
 
@@ -347,7 +349,8 @@ def _booking_rows(business: Business, period: Period) -> Rows:
 def _offering_rows(business: Business, period: Period) -> Rows:
     rows: Rows = [["kind", "offering", "currency", "sold", "net_revenue"]]
     for r in top_offerings(business=business, period=period, limit=None):
-        rows.append([r.kind, r.title, business.currency, r.sold, _m(business, r.net_revenue)])
+        kind = OFFERING_KINDS.get(r.kind, r.kind)
+        rows.append([kind, r.title, business.currency, r.sold, _m(business, r.net_revenue)])
     return rows
 
 
