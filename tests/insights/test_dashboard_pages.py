@@ -284,6 +284,6 @@ def test_a_payout_without_lines_shows_only_its_amount(
     lines = b"".join(response.streaming_content).decode().lstrip("\ufeff").splitlines()
     assert lines == [
         "provider,payout,arrival_date,currency,amount,sales,refunds,fees,other,lines",
-        "paypal,3QR99999ST0000000,2026-09-20,USD,1000.00,,,,,0",
-        "stripe,po_2001,2026-09-08,USD,111.60,200.00,80.00,6.40,-2.00,4",
+        "PayPal,3QR99999ST0000000,2026-09-20,USD,1000.00,,,,,0",
+        "Stripe,po_2001,2026-09-08,USD,111.60,200.00,80.00,6.40,-2.00,4",
     ]
