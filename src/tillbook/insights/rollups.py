@@ -508,6 +508,10 @@ _KINDS_SOLD = [BalanceKind.CHARGE, BalanceKind.REFUND]
 
 
 def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) -> None:
+    """What each payout carried, summed from its lines again. A payout without lines (PayPal's
+    withdrawals, a payout known only from the processor's word) keeps a row that says so: else
+    every view of the dashboard would look for its lines again. Lines that arrive later are
+    new lines, and the refresh that reads them sums their payouts again (_payout_contents)."""
     sums = (
         BalanceTransaction.objects.filter(business=business, payout_id__in=payout_ids)
         .exclude(kind=BalanceKind.PAYOUT)
@@ -521,6 +525,7 @@ def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) 
         )
         .order_by()
     )
+    found = list(sums)
     PayoutContents.objects.filter(business=business, payout_id__in=payout_ids).delete()
     PayoutContents.objects.bulk_create(
         PayoutContents(
@@ -532,8 +537,14 @@ def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) 
             other=row["other"],
             lines=row["lines"],
         )
-        for row in sums
+        for row in [*found, *_without_lines(payout_ids, found)]
     )
+
+
+def _without_lines(payout_ids: Sequence[int], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    summed = {row["payout_id"] for row in found}
+    nothing = {"sales": 0, "refunds": 0, "fees": 0, "other": 0, "lines": 0}
+    return [{"payout_id": pk, **nothing} for pk in sorted(set(payout_ids) - summed)]
 
 
 def _day_pieces(field: str, zone: tzinfo, start: datetime, end: datetime) -> list[_Piece]:
