@@ -382,3 +382,24 @@ def test_a_hold_given_up_leaves_the_transaction_usable_and_one_taken_keeps_its_l
         assert rollups_hold(business=business, patience="50ms") is True
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone() == ("7s",)
+
+
+def test_a_hold_that_fails_for_another_reason_than_waiting_is_not_tried_again(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost connection is not "another import holds the rollups": the import would say it
+    waits, and try again, for ever."""
+    from django.db import OperationalError
+
+    from tillbook.insights import rollups
+
+    def lost(business: Business) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(rollups, "_watermarks_lock", lost)
+    with (
+        business_scope(business),
+        transaction.atomic(),
+        pytest.raises(OperationalError, match="server closed the connection"),
+    ):
+        rollups_hold(business=business, patience="50ms")

@@ -704,9 +704,14 @@ def rollups_hold(*, business: Business, patience: str | None = None) -> bool:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [patience])
             _watermarks_lock(business)
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
-    except OperationalError:  # the lock's wait ran out (the savepoint's setting went with it)
-        return False
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise  # not the wait running out: a lost connection must not be tried again
+        return False  # the savepoint's rollback took its lock_timeout with it
     return True
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's error code when lock_timeout runs out
 
 
 def _watermarks_lock(business: Business) -> None:
