@@ -403,3 +403,41 @@ def test_a_hold_that_fails_for_another_reason_than_waiting_is_not_tried_again(
         pytest.raises(OperationalError, match="server closed the connection"),
     ):
         rollups_hold(business=business, patience="50ms")
+
+
+def test_a_damaged_file_s_progress_follows_its_reading_past_the_first_problem(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing lands after a file's first problem, but the rest is read for the report: the
+    bar goes on moving with the reading (a large damaged file looked stopped otherwise)."""
+    from tillbook.imports import services
+
+    written: list[tuple[int, int]] = []
+
+    def recorded(self: streamed.SideProgress, **progress: int) -> None:
+        written.append((progress["rows_read"], progress["rows_done"]))
+
+    monkeypatch.setattr(landing, "BATCH", 3)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 0.0001)
+    monkeypatch.setattr(streamed.SideProgress, "_write", recorded)
+    line = "txn_{0},charge,ch_{0},{1},0.65,11.35,usd,2026-09-01 10:00,po_1\n"
+    rest = "".join(line.format(n, "12.00") for n in range(7, 30_000))
+    damaged = BALANCE + line.format("x", "twelve") + rest
+    with business_scope(business):
+        run = import_run_create(
+            business=business, actor=None, file_name="balance.csv", enqueue=False
+        )
+        finished = import_run_execute(
+            run=run, source=ImportSource.from_bytes(damaged.encode(), "balance.csv")
+        )
+    assert (finished.state, finished.imported, finished.problem_total) == (RunState.FAILED, 0, 1)
+    with unscoped():
+        assert BalanceTransaction.objects.filter(business=business).count() == 0
+    # Written once the reading was past the damaged row (the 8th) and the row after it.
+    past = [(read, done) for read, done in written if read > 9]
+    # Far more than the two batches read before the problem could give: the reading's ticks.
+    assert len(past) >= 10
+    assert [read for read, _ in past] == sorted(read for read, _ in past)
+    # What landed before the problem was seen (none, one or two batches), then nothing.
+    assert len({done for _, done in past}) == 1
+    assert past[0][1] in (0, 3, 6)

@@ -6,7 +6,8 @@ import itertools
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -118,19 +119,27 @@ class _DamagedFromRowFour:
         pass
 
 
-def test_landing_that_gives_up_stops_the_reader_even_among_rows_that_make_no_record() -> None:
-    # A Ctrl-C (or a worker told to stop) after the file's first problem: every row after it is
-    # a problem, so no record comes, and the reader must still stop at its next row rather than
-    # read the rest of a file of millions of rows before the import can end.
+@contextmanager
+def _damaged_reading(
+    tick: float | None = None,
+) -> Iterator[tuple[_DamagedFromRowFour, Any, Generator[list[Any], None, None]]]:
+    """A file damaged from its fourth row read in batches of three, the first batch taken."""
     damaged = _DamagedFromRowFour()
     source = ImportSource("balance.csv", lambda: damaged)  # type: ignore[arg-type, return-value]
     with file_pass(source, kind=None, date_order=None, zone=UTC, currency="USD") as (
         current,
         records,
     ):
-        reader = BatchReader(current, records, 3)
-        batches = reader.batches()
+        batches = BatchReader(current, records, 3).batches(tick=tick)
         assert len(next(batches)) == 3
+        yield damaged, current, batches
+
+
+def test_landing_that_gives_up_stops_the_reader_even_among_rows_that_make_no_record() -> None:
+    # A Ctrl-C (or a worker told to stop) after the file's first problem: every row after it is
+    # a problem, so no record comes, and the reader must still stop at its next row rather than
+    # read the rest of a file of millions of rows before the import can end.
+    with _damaged_reading() as (damaged, current, batches):
         closing = threading.Thread(target=batches.close, daemon=True)
         closing.start()
         closing.join(5)
@@ -139,6 +148,37 @@ def test_landing_that_gives_up_stops_the_reader_even_among_rows_that_make_no_rec
         closing.join(BARRIER)
     assert stopped, "the reader went on reading the file after the landing gave up"
     assert current.problem_total > 0
+
+
+def test_past_the_first_problem_the_landing_hears_of_the_reading_at_each_tick() -> None:
+    # Nothing more is handed over once the file has a problem, and a very large file can take
+    # minutes to read to its end: the landing thread gets an empty batch at each tick, to
+    # write how far the reading got (its bar would stand still, and look stopped, otherwise).
+    with _damaged_reading(tick=0.05) as (damaged, current, batches):
+        read = []
+        for _ in range(3):
+            assert next(batches) == []
+            read.append(current.rows_read)
+        damaged.ended.set()
+        assert all(batch == [] for batch in batches)  # and the file's end ends them
+    assert current.problem_total > 0
+    assert read[0] < read[1] < read[2]  # the reading went on between the ticks
+
+
+def test_without_a_tick_no_empty_batch_is_handed_over() -> None:
+    def slow() -> Iterator[int]:
+        yield from range(3)
+        time.sleep(0.3)
+        yield 3
+
+    reader, _ = _reader(slow())
+    assert list(reader.batches()) == [[0, 1, 2], [3]]
+    reader, _ = _reader(slow())
+    ticked = list(reader.batches(tick=0.05))
+    assert ticked[0] == [0, 1, 2]
+    assert ticked[-1] == [3]
+    assert set(map(tuple, ticked[1:-1])) == {()}
+    assert len(ticked) >= 4
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])

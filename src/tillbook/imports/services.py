@@ -62,6 +62,9 @@ BATCHES_PER_COMMIT = 10
 # times it says it is waiting (a PostgreSQL interval).
 WAIT_TURN = "5s"
 WAITING = "Waiting for another import into this business to finish."
+# Seconds between the progress a file landed in one pass writes while it only reads (past its
+# first problem, read to the end for the report of every problem).
+PROGRESS_EVERY = 2.0
 STATISTICS_FROM = 50_000  # rows landed before the first statistics refresh, then each doubling
 
 REFUNDS_TWICE = (
@@ -302,13 +305,14 @@ def _land_as_read(
     index_lookups_preferred()
     total = LandingCounts()
     analysed = STATISTICS_FROM // 2
-    batches = reader.batches()
+    batches = reader.batches(tick=PROGRESS_EVERY)
     try:
         for batch in batches:
-            if current.problem_total:
-                continue  # nothing more lands; the transaction will be rolled back
-            total.add(ledger_land_batch(business=business, records=batch))  # type: ignore[arg-type]
-            run.rows_done += len(batch)
+            # After the file's first problem nothing more lands (the transaction will be rolled
+            # back), but the rest is read for the report, and the bar follows that reading.
+            if batch and not current.problem_total:
+                total.add(ledger_land_batch(business=business, records=batch))  # type: ignore[arg-type]
+                run.rows_done += len(batch)
             side.write(
                 rows_read=current.rows_read,
                 rows_done=run.rows_done,

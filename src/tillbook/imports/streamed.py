@@ -117,11 +117,14 @@ class BatchReader:
             except queue.Full:
                 continue
 
-    def batches(self) -> Generator[list[Record], None, None]:
+    def batches(self, tick: float | None = None) -> Generator[list[Record], None, None]:
+        """The batches in order. With `tick` (seconds), an empty batch each time that long
+        passes without one: the reading goes on with nothing to land (the rest of a file past
+        its first problem, read for the report), and the caller can say how far it got."""
         with quick_turns:
             self._thread.start()
             try:
-                while (batch := self._queue.get()) is not None:
+                while (batch := self._next(tick)) is not None:
                     yield batch
             finally:
                 # Landing done, or given up (an error, a Ctrl-C): the reader stops at its next
@@ -131,6 +134,12 @@ class BatchReader:
                 self._thread.join()
         if self._error is not None:
             raise self._error
+
+    def _next(self, tick: float | None) -> list[Record] | None:
+        try:
+            return self._queue.get(timeout=tick)
+        except queue.Empty:
+            return []
 
 
 class SideProgress:
