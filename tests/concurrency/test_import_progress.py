@@ -326,18 +326,27 @@ def _seen_while_another_import_holds(business: Business) -> list[tuple[str, str,
     return seen
 
 
+BEFORE_WAITING = {  # what the run's page may show before it waits
+    (RunState.QUEUED, "", 0),
+    (RunState.CHECKING, "", 0),
+    (RunState.IMPORTING, "", 0),  # checked first (not in one pass): landing begins
+}
+
+
+@pytest.mark.parametrize("one_pass", [True, False], ids=["in one pass", "checked first"])
 def test_an_import_waiting_for_another_import_of_its_business_says_so_and_keeps_alive(
-    business: Business, monkeypatch: pytest.MonkeyPatch
+    business: Business, monkeypatch: pytest.MonkeyPatch, one_pass: bool
 ) -> None:
     from tillbook.imports import services
 
     monkeypatch.setattr(services, "WAIT_TURN", "100ms")
+    monkeypatch.setattr(services, "in_one_pass", lambda run: one_pass)
     seen = _seen_while_another_import_holds(business)
     waiting = (RunState.IMPORTING, services.WAITING, 0)
     # Created, then checking, then a sign of life every 100 ms while it waits: its page says
     # why it waits, and never takes it for stopped (a run unchanged for 15 minutes).
     first = seen.index(waiting)
-    assert set(seen[:first]) <= {(RunState.QUEUED, "", 0), (RunState.CHECKING, "", 0)}
+    assert set(seen[:first]) <= BEFORE_WAITING
     assert set(seen[first:]) == {waiting}
     assert len(seen[first:]) >= 5
     with unscoped():
@@ -345,8 +354,9 @@ def test_an_import_waiting_for_another_import_of_its_business_says_so_and_keeps_
         assert ImportRun.objects.get(business=business).message.startswith("Imported 7 of 7")
 
 
+@pytest.mark.parametrize("one_pass", [True, False], ids=["in one pass", "checked first"])
 def test_negative_control_an_import_that_waits_without_patience_shows_no_sign_of_life(
-    business: Business, monkeypatch: pytest.MonkeyPatch
+    business: Business, monkeypatch: pytest.MonkeyPatch, one_pass: bool
 ) -> None:
     from tillbook.imports import services
 
@@ -354,12 +364,13 @@ def test_negative_control_an_import_that_waits_without_patience_shows_no_sign_of
         return rollups_hold(business=business)
 
     monkeypatch.setattr(services, "WAIT_TURN", "100ms")
+    monkeypatch.setattr(services, "in_one_pass", lambda run: one_pass)
     monkeypatch.setattr(services, "rollups_hold", hold_for_as_long_as_it_takes)
-    # Its row stays as it was when checking began: after 15 minutes of another import, its
+    # Its row stays as it was when it began to wait: after 15 minutes of another import, its
     # page says it stopped.
     seen = _seen_while_another_import_holds(business)
-    assert seen[-1] == (RunState.CHECKING, "", 0)
-    assert set(seen) <= {(RunState.QUEUED, "", 0), (RunState.CHECKING, "", 0)}
+    assert seen[-1] == ((RunState.CHECKING if one_pass else RunState.IMPORTING), "", 0)
+    assert set(seen) <= BEFORE_WAITING
 
 
 def test_a_hold_given_up_leaves_the_transaction_usable_and_one_taken_keeps_its_lock_timeout(
@@ -441,3 +452,24 @@ def test_a_damaged_file_s_progress_follows_its_reading_past_the_first_problem(
     # What landed before the problem was seen (none, one or two batches), then nothing.
     assert len({done for _, done in past}) == 1
     assert past[0][1] in (0, 3, 6)
+
+
+def test_a_run_that_waited_says_so_no_more_once_its_turn_comes(
+    business: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tillbook.imports import services
+
+    answers = iter([False, False, True])
+    monkeypatch.setattr(services, "rollups_hold", lambda **kwargs: next(answers))
+    written: list[str] = []
+
+    class Recorded(streamed.SideProgress):
+        def _write(self, **progress: int) -> None:
+            written.append(self._run.message)
+
+    run = ImportRun(business=business, state=RunState.IMPORTING)
+    services._rollups_hold_waiting(run, Recorded(run))
+    # Twice "waiting", then its progress with no message: the page shows the bar again at
+    # once, not only after the first batch lands (or, checked first, after 50,000 rows).
+    assert written == [services.WAITING, services.WAITING, ""]
+    assert run.message == ""

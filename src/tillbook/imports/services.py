@@ -15,6 +15,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO
@@ -58,8 +59,8 @@ logger = logging.getLogger(__name__)
 
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
 BATCHES_PER_COMMIT = 10
-# How long a run landed in one pass waits for another import of its business between the
-# times it says it is waiting (a PostgreSQL interval).
+# How long a run waits for another import of its business between the times it says it is
+# waiting (a PostgreSQL interval).
 WAIT_TURN = "5s"
 WAITING = "Waiting for another import into this business to finish."
 # Seconds between the progress a file landed in one pass writes while it only reads (past its
@@ -293,11 +294,7 @@ def _land_as_read(
     # one after the commit reads it (payments/ledger_lock.py). And none moves the watermarks
     # past the import's rows meanwhile.
     ledger_insert_lock(business_id=business.pk)
-    # Another import of the business (or a payout's lines) holds the rollups until it commits,
-    # which for a large file is minutes: this run says so meanwhile, and its page does not
-    # take it for stopped.
-    while not rollups_hold(business=business, patience=WAIT_TURN):
-        side.waiting(WAITING)
+    _rollups_hold_waiting(run, side)
     with connection.cursor() as cursor:
         # Foreign keys checked by each statement, not all at the commit: PostgreSQL keeps the
         # checks it defers in memory, a few for every row of a file of millions of rows.
@@ -324,6 +321,18 @@ def _land_as_read(
     finally:
         batches.close()  # on an error here, the reading thread stops before the file closes
     return total
+
+
+def _rollups_hold_waiting(run: ImportRun, side: SideProgress) -> None:
+    """rollups_hold for `run`'s transaction. Another import of the business (or a payout's
+    lines) holds the rollups until it commits, which for a large file is minutes: the run
+    says so meanwhile, through `side`, and its page does not take it for stopped."""
+    waited = False
+    while not rollups_hold(business=run.business, patience=WAIT_TURN):
+        side.waiting(WAITING)
+        waited = True
+    if waited:  # its page shows its progress again
+        side.write(rows_read=run.rows_read, rows_done=run.rows_done, characters=run.bytes_read)
 
 
 def _stopped(run: ImportRun, message: str) -> None:
@@ -448,7 +457,8 @@ def _land_records(
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
     analysed = STATISTICS_FROM // 2
-    with large_page_cache():
+    side = SideProgress(run)  # connects only if the run has to say it waits (PostgreSQL)
+    with large_page_cache(), closing(side):
         pending = batches(records)  # type: ignore[arg-type]  # records of one family
         for batch in pending:
             # Several batches per commit: SQLite writes every index page a transaction touched
@@ -456,7 +466,7 @@ def _land_records(
             # commits of 5,000 rows made a million-row import slow down as the tables grew.
             with transaction.atomic():
                 if ledger and not run.is_dry_run:  # a dry run's rows are never committed
-                    rollups_hold(business=run.business)
+                    _rollups_hold_waiting(run, side)
                 if not ledger:
                     ad_landing_lock(business_id=run.business_id)
                 index_lookups_preferred()
