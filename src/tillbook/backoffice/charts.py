@@ -75,12 +75,17 @@ def line_chart(
                 label,
             )
         )
-    for index in sorted({0, len(days) // 2, len(days) - 1}):
+    last = len(days) - 1
+    for index in sorted({0, len(days) // 2, last}):
+        # The first day's label starts at the axis and the last one's ends at the plot's edge:
+        # centred there, "Nov 28" ran past the chart's right edge and lost its last digit.
+        anchor = "start" if index == 0 else "end" if index == last else "middle"
         parts.append(
             format_html(
-                '<text class="axis" x="{}" y="{}" text-anchor="middle">{}</text>',
+                '<text class="axis" x="{}" y="{}" text-anchor="{}">{}</text>',
                 x(index),
                 HEIGHT - 8,
+                anchor,
                 days[index].strftime("%b %-d"),
             )
         )
