@@ -244,7 +244,7 @@ def test_the_marketing_report_reads_attribution_once_per_period(
     owner_client.get(f"/manage/acme/insights/marketing/?{RANGE}")  # the rollups are up to date
     # Session, user, membership (twice), the rollups' refresh with nothing new (on PostgreSQL
     # four more for the ledger's lock), and the page's own figures (the PayPal payout without
-    # lines was summed by the first view, not again).
+    # lines is summed, and nothing written).
     with (
         django_assert_num_queries(48 if connection.vendor == "sqlite" else 52),
         CaptureQueriesContext(connection) as captured,

@@ -26,7 +26,7 @@ from tillbook.core.models import Business
 from tillbook.core.money import per_each
 from tillbook.insights.models import DailyLedger, PayoutContents
 from tillbook.insights.periods import Period
-from tillbook.insights.rollups import payout_contents_recompute
+from tillbook.insights.rollups import payout_contents_summed
 from tillbook.payments.models import (
     Payout,
     PayoutState,
@@ -139,9 +139,12 @@ def payouts_by_processor(*, business: Business, period: Period) -> list[PayoutSu
         .order_by("provider", "currency", "arrival_date", "pk")
     )
     missing = [p.pk for p in found if not hasattr(p, "insights_contents")]
-    if missing:  # lines linked after they were rolled up (or never rolled up): sum them now
-        payout_contents_recompute(business=business, payout_ids=missing)
-        contents = {c.payout_id: c for c in PayoutContents.objects.filter(payout_id__in=missing)}
+    if missing:
+        # Lines linked after they were rolled up, or none (PayPal's withdrawals): summed for
+        # this view, not stored. A view writing them raced the import that links the lines:
+        # it waited on the contents' unique index for the import's commit, then failed, or
+        # replaced the import's contents with what it had summed before.
+        contents = payout_contents_summed(business=business, payout_ids=missing)
         for payout in found:
             if payout.pk in contents:
                 payout.insights_contents = contents[payout.pk]

@@ -508,10 +508,18 @@ _KINDS_SOLD = [BalanceKind.CHARGE, BalanceKind.REFUND]
 
 
 def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) -> None:
-    """What each payout carried, summed from its lines again. A payout without lines (PayPal's
-    withdrawals, a payout known only from the processor's word) keeps a row that says so: else
-    every view of the dashboard would look for its lines again. Lines that arrive later are
-    new lines, and the refresh that reads them sums their payouts again (_payout_contents)."""
+    """Store what each payout carried, summed from its lines again (in the transaction that
+    linked them, or the refresh that read them)."""
+    contents = payout_contents_summed(business=business, payout_ids=payout_ids)
+    PayoutContents.objects.filter(business=business, payout_id__in=payout_ids).delete()
+    PayoutContents.objects.bulk_create(contents.values())
+
+
+def payout_contents_summed(
+    *, business: Business, payout_ids: Sequence[int]
+) -> dict[int, PayoutContents]:
+    """{payout pk: what it carried}, from its lines, unsaved; all zero for a payout without
+    lines (PayPal's withdrawals, a payout known only from the processor's word)."""
     sums = (
         BalanceTransaction.objects.filter(business=business, payout_id__in=payout_ids)
         .exclude(kind=BalanceKind.PAYOUT)
@@ -525,26 +533,12 @@ def payout_contents_recompute(*, business: Business, payout_ids: Sequence[int]) 
         )
         .order_by()
     )
-    found = list(sums)
-    PayoutContents.objects.filter(business=business, payout_id__in=payout_ids).delete()
-    PayoutContents.objects.bulk_create(
-        PayoutContents(
-            business=business,
-            payout_id=row["payout_id"],
-            sales=row["sales"],
-            refunds=-row["refunds"],  # shown as a positive amount taken back
-            fees=row["fees"],
-            other=row["other"],
-            lines=row["lines"],
-        )
-        for row in [*found, *_without_lines(payout_ids, found)]
-    )
-
-
-def _without_lines(payout_ids: Sequence[int], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    summed = {row["payout_id"] for row in found}
-    nothing = {"sales": 0, "refunds": 0, "fees": 0, "other": 0, "lines": 0}
-    return [{"payout_id": pk, **nothing} for pk in sorted(set(payout_ids) - summed)]
+    contents = {pk: PayoutContents(business=business, payout_id=pk) for pk in sorted(payout_ids)}
+    for row in sums:
+        carried = contents[row["payout_id"]]
+        carried.sales, carried.refunds = row["sales"], -row["refunds"]  # refunds shown positive
+        carried.fees, carried.other, carried.lines = row["fees"], row["other"], row["lines"]
+    return contents
 
 
 def _day_pieces(field: str, zone: tzinfo, start: datetime, end: datetime) -> list[_Piece]:
