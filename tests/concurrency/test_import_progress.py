@@ -292,9 +292,14 @@ class _RollupsHolder:
             connection.close()
 
 
-def _seen_while_another_import_holds(business: Business) -> list[tuple[str, str, int]]:
+def _seen_while_another_import_holds(
+    business: Business, *, waits: int | None = None
+) -> list[tuple[str, str, int]]:
     """(state, message, payments) of the run each time another session sees it change while
-    another import holds the business's rollups, for about a second; then that import ends."""
+    another import holds the business's rollups: for a second and a bit, or until it said
+    `waits` times that it waits (at most BARRIER_TIMEOUT); then that import ends."""
+    from tillbook.imports.services import WAITING
+
     holder = _RollupsHolder(business)
     holder.thread.start()
     assert holder.holding.wait(BARRIER_TIMEOUT)
@@ -303,8 +308,10 @@ def _seen_while_another_import_holds(business: Business) -> list[tuple[str, str,
     seen: list[tuple[str, str, int]] = []
     try:
         stamps: set[object] = set()
-        deadline = time.monotonic() + 1.2
+        deadline = time.monotonic() + (1.2 if waits is None else BARRIER_TIMEOUT)
         while time.monotonic() < deadline:
+            if waits is not None and sum(entry[1] == WAITING for entry in seen) >= waits:
+                break
             with unscoped():
                 run = ImportRun.objects.filter(business=business).first()
                 if run is not None and run.updated_at not in stamps:
@@ -341,7 +348,7 @@ def test_an_import_waiting_for_another_import_of_its_business_says_so_and_keeps_
 
     monkeypatch.setattr(services, "WAIT_TURN", "100ms")
     monkeypatch.setattr(services, "in_one_pass", lambda run: one_pass)
-    seen = _seen_while_another_import_holds(business)
+    seen = _seen_while_another_import_holds(business, waits=5)
     waiting = (RunState.IMPORTING, services.WAITING, 0)
     # Created, then checking, then a sign of life every 100 ms while it waits: its page says
     # why it waits, and never takes it for stopped (a run unchanged for 15 minutes).

@@ -1033,6 +1033,60 @@ def test_a_paypal_refund_above_its_payment_in_a_large_file_is_linked(
     assert (totals.gross, totals.refunds) == (6000, 6000)
 
 
+def test_every_hold_of_a_file_checked_first_waits_with_patience_late_refunds_included(
+    run_import: Importer, scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of the import's transactions that writes the ledger takes the rollups' hold by
+    trying and saying it waits (another import of the business may hold them for minutes),
+    the last one too: it links the refunds whose payment came later in the file."""
+    from tillbook.imports import landing, services
+
+    holds: list[str | None] = []
+
+    def recorded(*, business: Business, patience: str | None = None) -> bool:
+        holds.append(patience)
+        return True
+
+    monkeypatch.setattr(landing, "BATCH", 1)
+    monkeypatch.setattr(services, "BATCHES_PER_COMMIT", 1)
+    monkeypatch.setattr(services, "in_one_pass", lambda run: False)
+    monkeypatch.setattr(services, "rollups_hold", recorded)
+    text = PAYPAL_HEADER + PAYPAL_REFUND + PAYPAL_SALE
+    run = run_import(ImportSource.from_bytes(text.encode(), "activity.csv"))
+    assert (run.state, run.imported, run.warnings) == (RunState.DONE, 2, [])
+    assert holds == [services.WAIT_TURN] * 3  # a commit per row, then the late refund
+    assert Refund.objects.get().payment.provider_reference == "6CD22222EF3333333"
+
+
+def test_a_run_carried_out_again_does_not_keep_saying_it_waits(
+    scoped: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker stopped while its run said it waited for another import leaves the message;
+    the task carried out again must not show it over the progress while it imports."""
+    from tillbook.imports import services
+
+    run = ImportRun.objects.create(
+        business=scoped,
+        file_name="activity.csv",
+        state=RunState.IMPORTING,
+        message=services.WAITING,
+    )
+    begun: list[str] = []
+    chosen = services.in_one_pass
+
+    def at_the_start(started: ImportRun) -> bool:  # asked once the run's start is saved
+        begun.append(ImportRun.objects.get(pk=started.pk).message)
+        return chosen(started)
+
+    monkeypatch.setattr(services, "in_one_pass", at_the_start)
+    text = PAYPAL_HEADER + PAYPAL_SALE
+    finished = services.import_run_execute(
+        run=run, source=ImportSource.from_bytes(text.encode(), "activity.csv")
+    )
+    assert begun == [""]
+    assert (finished.state, finished.imported) == (RunState.DONE, 1)
+
+
 def test_a_paypal_shopping_cart_item_row_is_not_a_line_and_does_not_hide_its_payment(
     run_import: Importer, scoped: Business
 ) -> None:

@@ -195,7 +195,8 @@ def import_run_execute(*, run: ImportRun, source: ImportSource) -> ImportRun:
     """Check, then land, the file of `run`. Returns the finished run (DONE or FAILED)."""
     run.state, run.started_at = RunState.CHECKING, timezone.now()
     run.rows_done = run.rows_total = 0
-    _save(run, "state", "started_at", "rows_done", "rows_total")
+    run.message = ""  # a run carried out again may have stopped while it said it waited
+    _save(run, "state", "started_at", "rows_done", "rows_total", "message")
 
     def progress(rows: int) -> None:
         run.rows_read = rows
@@ -427,24 +428,26 @@ def _land(
     run: ImportRun, source: ImportSource, check: FileCheck, spool: RecordSpool
 ) -> LandingCounts | AdCounts:
     business = run.business
-    if check.spooled:
-        total = _land_records(run, spool.records(), ledger=check.family == "ledger")
-    else:
-        with file_pass(
-            source,
-            kind=check.kind,
-            date_order=check.date_order,
-            zone=business.zone,
-            currency=business.currency,
-        ) as (current, records):
-            total = _land_records(run, records, ledger=check.family == "ledger")
-            if current.problem_total:  # the file changed between the two passes
-                raise ImportFileInvalid(current.problems, current.problem_total)
-    if isinstance(total, LandingCounts) and total.named_unknown:
-        with transaction.atomic():
-            if not run.is_dry_run:
-                rollups_hold(business=business)
-            refunds_link_late(business=business, counts=total)
+    side = SideProgress(run)  # connects only if the run has to say it waits (PostgreSQL)
+    with closing(side):
+        if check.spooled:
+            total = _land_records(run, spool.records(), side, ledger=check.family == "ledger")
+        else:
+            with file_pass(
+                source,
+                kind=check.kind,
+                date_order=check.date_order,
+                zone=business.zone,
+                currency=business.currency,
+            ) as (current, records):
+                total = _land_records(run, records, side, ledger=check.family == "ledger")
+                if current.problem_total:  # the file changed between the two passes
+                    raise ImportFileInvalid(current.problems, current.problem_total)
+        if isinstance(total, LandingCounts) and total.named_unknown:
+            with transaction.atomic():
+                if not run.is_dry_run:
+                    _rollups_hold_waiting(run, side)
+                refunds_link_late(business=business, counts=total)
     if isinstance(total, LandingCounts) and total.payouts:
         with transaction.atomic():
             payouts_settle(business=business, payout_ids=total.payouts)
@@ -452,13 +455,12 @@ def _land(
 
 
 def _land_records(
-    run: ImportRun, records: Iterator[Record], *, ledger: bool
+    run: ImportRun, records: Iterator[Record], side: SideProgress, *, ledger: bool
 ) -> LandingCounts | AdCounts:
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
     analysed = STATISTICS_FROM // 2
-    side = SideProgress(run)  # connects only if the run has to say it waits (PostgreSQL)
-    with large_page_cache(), closing(side):
+    with large_page_cache():
         pending = batches(records)  # type: ignore[arg-type]  # records of one family
         for batch in pending:
             # Several batches per commit: SQLite writes every index page a transaction touched
