@@ -218,7 +218,7 @@ def test_a_refresh_during_an_import_checked_first_waits_for_it_and_counts_its_pa
 def test_negative_control_without_the_hold_the_import_is_lost(
     business: Business, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(services, "rollups_hold", lambda *, business: None)
+    monkeypatch.setattr(services, "rollups_hold", lambda *, business, patience=None: True)
     monkeypatch.setattr(services, "ledger_insert_lock", lambda *, business_id: None)
     run, _, refreshed = _race(business, "import.landed", lambda: _import(business))
     assert (run.state, run.imported, refreshed) == (RunState.DONE, 2, True)
@@ -247,7 +247,7 @@ def test_negative_control_without_holding_the_customer_values_the_cohorts_lose_t
     from tillbook.insights.models import RollupWatermark
     from tillbook.insights.rollups import DAILY, FIRSTS
 
-    def hold_all_but_the_values(*, business: Business) -> None:
+    def hold_all_but_the_values(*, business: Business, patience: str | None = None) -> bool:
         for name in (FIRSTS, DAILY):
             RollupWatermark.objects.get_or_create(business=business, name=name)
         list(
@@ -255,6 +255,7 @@ def test_negative_control_without_holding_the_customer_values_the_cohorts_lose_t
             .filter(business=business, name__in=(FIRSTS, DAILY))
             .order_by("name")
         )
+        return True
 
     monkeypatch.setattr(services, "rollups_hold", hold_all_but_the_values)
     monkeypatch.setattr(services, "ledger_insert_lock", lambda *, business_id: None)
