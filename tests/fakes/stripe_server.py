@@ -701,6 +701,12 @@ class FakeStripe:
             refund["status"] = status
             if status in ("failed", "canceled"):
                 refund["failure_reason"] = failure_reason
+                # The money comes back to the balance as a line of its own.
+                back = self._balance_transaction(
+                    refund["amount"], 0, refund["currency"], "refund_failure", "refund_failure"
+                )
+                back["source"] = refund["id"]
+                refund["failure_balance_transaction"] = back["id"]
                 charge = self.charges[refund["charge"]]
                 charge["amount_refunded"] -= refund["amount"]
                 charge["refunded"] = charge["amount_refunded"] >= charge["amount"]

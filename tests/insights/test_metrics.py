@@ -418,6 +418,78 @@ def test_a_chargeback_is_taken_back_with_its_fee_and_a_won_dispute_gives_it_back
     assert "of refunds in this range came from Stripe's balance history" not in page
 
 
+FAILED_REFUND = "\n".join(
+    [
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,"
+        "Transfer",
+        "txn_f1,charge,ch_f1,100.00,3.20,96.80,usd,2026-09-02 15:00,2026-09-04,Coaching,",
+        "txn_f2,stripe_fx_fee,,-1.50,0.00,-1.50,usd,2026-09-02 15:00,2026-09-04,"
+        "Currency conversion fee,",
+        "txn_f3,refund,re_f1,-40.00,0.00,-40.00,usd,2026-09-05 10:00,2026-09-05,"
+        "REFUND FOR CHARGE (Coaching),",
+        "txn_f4,refund_failure,re_f1,40.00,0.00,40.00,usd,2026-09-12 10:00,2026-09-12,"
+        "REFUND FAILURE,",
+    ]
+)
+
+
+def test_a_refund_the_bank_could_not_take_and_a_conversion_fee_count(
+    run_import: Callable[..., ImportRun], business: Business, owner_client: Client
+) -> None:
+    """Stripe refunded 40.00 on the 5th; on the 12th the customer's bank could not take it and
+    Stripe put it back in the balance (`refund_failure`), and the sale cost a 1.50 currency
+    conversion fee (`stripe_fx_fee`). Both were read as lines of no kind: the refunds said
+    40.00, the fees 3.20 and the net revenue 56.80."""
+    source = ImportSource.from_bytes(FAILED_REFUND.encode(), "balance_history.csv")
+    assert run_import(source).state == "done"
+    september = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (
+        september["gross_sales"],
+        september["refunds"],
+        september["fees"],
+        september["net_revenue"],
+    ) == ("100.00", "0.00", "4.70", "95.30")
+    with business_scope(business):
+        period = Period(date(2026, 9, 1), date(2026, 9, 30), business.zone)
+        days = {d.day.day: d for d in revenue_by_day(business=business, period=period)}
+    assert (days[2].fees, days[5].refunds, days[12].refunds, days[12].net) == (
+        470,
+        4000,
+        -4000,
+        4000,
+    )
+    page = owner_client.get(
+        "/manage/acme/insights/marketing/", {"from": "2026-09-12", "to": "2026-09-30"}
+    ).content.decode()
+    assert "$40.00 came back from your processor in this range" in page
+    assert "was taken back by chargebacks" not in page
+
+
+def test_the_upgrade_counts_the_refund_failures_and_conversion_fees_already_imported(
+    run_import: Callable[..., ImportRun], business: Business
+) -> None:
+    """Lines landed without a kind before these types were known, and days already summed
+    without them, are counted after the upgrade's mending (payments/0008)."""
+    from django.apps import apps
+
+    from tillbook.payments.models import BalanceTransaction
+    from tillbook.payments.repairs import stripe_other_lines_mend
+
+    source = ImportSource.from_bytes(FAILED_REFUND.encode(), "balance_history.csv")
+    assert run_import(source).state == "done"
+    with business_scope(business):  # the lines and days as the code before left them
+        BalanceTransaction.objects.filter(
+            business=business, provider_reference__in=["txn_f2", "txn_f4"]
+        ).update(kind="other")
+        DailyLedger.objects.filter(business=business).delete()
+        RollupWatermark.objects.filter(business=business).delete()
+    before = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (before["refunds"], before["fees"], before["net_revenue"]) == ("40.00", "3.20", "56.80")
+    assert stripe_other_lines_mend(apps) == 2
+    after = metrics("--from", "2026-09-01", "--to", "2026-09-30")
+    assert (after["refunds"], after["fees"], after["net_revenue"]) == ("0.00", "4.70", "95.30")
+
+
 def test_the_upgrade_sums_the_chargebacks_already_imported(
     run_import: Callable[..., ImportRun], business: Business
 ) -> None:

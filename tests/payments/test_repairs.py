@@ -156,3 +156,58 @@ def test_cash_payments_recorded_without_their_customers_email_are_given_it(
         ("daily_ledger", cash.pk),
     ]
     assert manual_payment_emails_mend(registry) == 0
+
+
+@pytest.fixture(params=["current", "migration"])
+def registry_0008(request: pytest.FixtureRequest) -> Any:
+    if request.param == "current":
+        return apps
+    loader = MigrationLoader(connection)
+    return loader.project_state(("payments", "0008_mend_stripe_other_lines")).apps
+
+
+def test_stripe_refund_failures_and_conversion_fees_landed_without_a_kind_are_given_it(
+    scoped: Business, registry_0008: Any
+) -> None:
+    from tillbook.insights.models import RollupWatermark
+    from tillbook.payments.repairs import stripe_other_lines_mend
+
+    po_1 = _payout(scoped, "po_1", 3850)
+    _line(scoped, "txn_1", "charge", 4000, po_1, {"Type": "charge"})
+    failed = _line(scoped, "txn_2", "other", 2500, None, {"Type": "refund_failure"})
+    fx = _line(scoped, "txn_3", "other", -150, po_1, {"type": "stripe_fx_fee"})  # from the API
+    climate = _line(scoped, "txn_4", "other", -100, None, {"Type": "contribution"})
+    paypal = BalanceTransaction.objects.create(
+        business=scoped,
+        provider="paypal",
+        provider_reference="8AB",
+        kind="other",
+        currency="USD",
+        gross=100,
+        fee=0,
+        net=100,
+        occurred_at=WHEN,
+        raw={"Type": "refund_failure"},  # not Stripe's: left alone
+    )
+    PayoutContents.objects.create(
+        business=scoped, payout=po_1, sales=4000, refunds=0, fees=0, other=-150, lines=2
+    )
+    RollupWatermark.objects.create(
+        business=scoped, name="daily_ledger", last_line_id=paypal.pk, zone=scoped.timezone
+    )
+
+    assert stripe_other_lines_mend(registry_0008) == 2
+
+    assert sorted(BalanceTransaction.objects.values_list("provider_reference", "kind")) == [
+        ("8AB", "other"),
+        ("txn_1", "charge"),
+        ("txn_2", "adjustment"),
+        ("txn_3", "fee"),
+        ("txn_4", "other"),
+    ]
+    assert (failed.pk < fx.pk < climate.pk) is True
+    # The next refresh reads the lines again from the first one mended, and sums po_1 again.
+    mark = RollupWatermark.objects.get(business=scoped, name="daily_ledger")
+    assert mark.last_line_id == failed.pk - 1
+    assert PayoutContents.objects.filter(payout=po_1).count() == 0
+    assert stripe_other_lines_mend(registry_0008) == 0

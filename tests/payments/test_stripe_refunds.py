@@ -4,15 +4,23 @@ made in Stripe's dashboard are recorded from charge.refunded, and the buyer is t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import stripe
 from django.test import Client
+from django.utils import timezone
 
 from tillbook.core.models import AuditEntry, Business, User
 from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
+from tillbook.imports.models import ImportRun
+from tillbook.imports.source import ImportSource
+from tillbook.insights.ledger import sales_totals
+from tillbook.insights.periods import Period
+from tillbook.insights.rollups import rollups_refresh
 from tillbook.messaging.models import OutboxMessage
 from tillbook.payments.models import (
     BalanceKind,
@@ -491,3 +499,115 @@ def test_a_pending_refund_of_a_bank_debit_is_settled_by_its_update_or_the_poll(
         refund.refresh_from_db()
         assert (refund.state, purpose.refunded) == (RefundState.SUCCEEDED, [refund.pk])
         assert refundable(payment) == usd(3000)
+
+
+def _balance_history(fake: FakeStripe, *ids: str) -> ImportSource:
+    """Stripe's balance history export of the fake's balance transactions `ids`."""
+    rows = ["id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Description"]
+    for txn_id in ids:
+        t = fake.balance_transactions[txn_id]
+        created = datetime.fromtimestamp(t["created"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        rows.append(
+            f"{t['id']},{t['type']},{t['source']},{t['amount'] / 100:.2f},{t['fee'] / 100:.2f},"
+            f"{t['net'] / 100:.2f},{t['currency']},{created},"
+        )
+    return ImportSource.from_bytes("\n".join(rows).encode(), "balance_history.csv")
+
+
+def _refunds_today(business: Business) -> int:
+    with business_scope(business):
+        rollups_refresh(business=business)
+        today = timezone.localdate(timezone=business.zone)
+        totals = sales_totals(business=business, period=Period(today, today, business.zone))
+    return totals["USD"].refunds
+
+
+@pytest.mark.parametrize("names_its_line", [True, False])
+def test_a_refund_that_comes_back_after_it_succeeded_is_taken_off_the_refunds_once(
+    names_its_line: bool,
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Stripe made the $20.00 refund, then the customer's bank could not take it: the refund
+    stayed counted and Stripe's charge.refund.updated was only logged."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    with business_scope(stripe_business), django_capture_on_commit_callbacks(execute=True):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    assert refund.state == RefundState.SUCCEEDED
+    assert _refunds_today(stripe_business) == 2000
+    stripe_refund = fake_stripe.refunds[refund.provider_reference]
+    came_back = fake_stripe.refund_settles(stripe_refund["id"], "failed", "lost_or_stolen_card")
+    failure_id = fake_stripe.refunds[refund.provider_reference]["failure_balance_transaction"]
+    if not names_its_line:  # an event that does not say which balance line it was
+        del came_back["data"]["object"]["failure_balance_transaction"]
+    line_id = failure_id if names_its_line else f"{refund.provider_reference}:failure"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "duplicate"
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        lines = list(
+            BalanceTransaction.objects.values_list(
+                "provider_reference", "kind", "gross", "net", "refund_id", "payment_id"
+            )
+        )
+        audit = list(
+            AuditEntry.objects.filter(action="refund.failed").values_list("summary", flat=True)
+        )
+        mails = OutboxMessage.objects.filter(template="payment_refund").count()
+    assert refund.state == RefundState.SUCCEEDED  # it was made; the money came back after
+    assert refund.failure_reason.startswith("Came back on ")
+    assert refund.failure_reason.endswith(
+        ": the customer's bank could not take it (lost or stolen card). Stripe put the money "
+        "back in your balance; pay the customer another way."
+    )
+    assert lines == [(line_id, "adjustment", 2000, 2000, refund.pk, payment.pk)]
+    assert audit == ["Refund of $20.00 came back from the customer's bank (lost or stolen card)"]
+    assert mails == 1  # the refund's own, not another
+    assert _refunds_today(stripe_business) == 0
+    # The balance history, imported after: the refund is known, its coming back counted once
+    # (the same line, or one of no kind beside the line the webhook wrote).
+    source = _balance_history(fake_stripe, stripe_refund["balance_transaction"], failure_id)
+    imported = run_import(source)
+    assert (imported.state, imported.imported, imported.duplicates) == (
+        ("done", 1, 1) if names_its_line else ("done", 2, 0)
+    )
+    with business_scope(stripe_business):
+        kinds = sorted(BalanceTransaction.objects.values_list("provider_reference", "kind"))
+    assert kinds == sorted(
+        [(stripe_refund["balance_transaction"], "refund"), (line_id, "adjustment")]
+        + ([] if names_its_line else [(failure_id, "other")])
+    )
+    assert _refunds_today(stripe_business) == 0
+
+
+def test_the_coming_back_of_a_refund_that_failed_while_pending_lowers_no_refunds(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A refund Stripe answered "pending" for and then failed was never counted; its lines in
+    the balance history (the refund's and its money coming back) must not count either."""
+    _, refund, stripe_refund = pending_stripe_refund(client, stripe_business, fake_stripe, owner)
+    failed = fake_stripe.refund_settles(stripe_refund["id"], "failed", "expired_or_canceled_card")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, failed).json()["detail"] == "refund failed"
+    failure_id = fake_stripe.refunds[stripe_refund["id"]]["failure_balance_transaction"]
+    source = _balance_history(fake_stripe, stripe_refund["balance_transaction"], failure_id)
+    imported = run_import(source)
+    assert (imported.state, imported.imported) == ("done", 2)
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        kinds = sorted(BalanceTransaction.objects.values_list("kind", "gross", "refund_id"))
+    assert refund.state == RefundState.FAILED
+    assert kinds == [("other", 2000, None), ("refund", -2000, refund.pk)]
+    assert _refunds_today(stripe_business) == 0

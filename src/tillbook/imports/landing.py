@@ -72,6 +72,7 @@ KINDS = {
     Movement.PAYOUT_CANCEL: BalanceKind.PAYOUT_REVERSAL,
     Movement.FEE: BalanceKind.FEE,
     Movement.ADJUSTMENT: BalanceKind.ADJUSTMENT,
+    Movement.REFUND_FAILURE: BalanceKind.ADJUSTMENT,
     Movement.TRANSFER: BalanceKind.TRANSFER,
     Movement.OTHER: BalanceKind.OTHER,
 }
@@ -305,6 +306,7 @@ class _Batch:
         refunds = self._refunds([*new_lines, *relink], payments)
         self._summary_refunds(payment_rows, payments)
         payouts = self._payouts(new_lines, paid_out)
+        self._refund_failures(new_lines)
         self._lines(new_lines, payments, refunds, payouts)
         self._relink(relink, payments, refunds)
         self._paid_out(paid_out, payouts)
@@ -532,6 +534,32 @@ class _Batch:
             summaries.delete()
             rollups_reread(business=self.business, payment_ids=replaced)
         return found
+
+    def _refund_failures(self, records: list[LedgerRecord]) -> None:
+        """A refund's failure lowers the refunds only where the refund was counted: not for a
+        refund Tillbook knows as failed or pending (made through Tillbook, and Stripe's answer
+        was that it failed), nor twice for one whose coming back is already a line (Stripe's
+        webhook said so before this file). Such a line lands as a line of no kind."""
+        failures = [r for r in records if r.movement is Movement.REFUND_FAILURE]
+        named = {r.returned_refund for r in failures} - {""}
+        if not named:
+            return
+        known = Refund.objects.filter(
+            business=self.business, payment__provider=self.provider, provider_reference__in=named
+        )
+        uncounted = set(
+            known.exclude(state=RefundState.SUCCEEDED).values_list("provider_reference", flat=True)
+        ) | set(
+            BalanceTransaction.objects.filter(
+                business=self.business,
+                provider=self.provider,
+                kind=BalanceKind.ADJUSTMENT,
+                refund__in=known,
+            ).values_list("refund__provider_reference", flat=True)
+        )
+        for record in failures:
+            if record.returned_refund in uncounted:
+                record.movement = Movement.OTHER
 
     def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
         """A refund line that does not name its payment (Stripe's balance history) belongs to

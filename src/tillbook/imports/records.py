@@ -20,6 +20,10 @@ class Movement(StrEnum):
     PAYOUT_CANCEL = "payout_cancel"
     FEE = "fee"
     ADJUSTMENT = "adjustment"
+    # A refund the customer's bank could not take: its money back in the balance. Counted as a
+    # negative refund, unless the refund it returns was never counted (Tillbook knows it as
+    # failed, or pending) or its coming back already was (Stripe's webhook said so first).
+    REFUND_FAILURE = "refund_failure"
     TRANSFER = "transfer"
     OTHER = "other"
 
@@ -52,6 +56,7 @@ class LedgerRecord:
     refund_reference: str = ""  # a refund's own id
     payout_reference: str = ""  # the payout this line went out in; a payout's own id
     reversed_payout: str = ""  # for a payout's failure or cancellation: that payout's id
+    returned_refund: str = ""  # for a refund's failure: that refund's id
     available_on: date | None = None
     # The day the payout that carries this line arrived, where the row says (Stripe's payout
     # reconciliation report); a payout met only through its lines takes it as its arrival.

@@ -236,6 +236,8 @@ def _records(
             record.payment_reference = payment
         elif movement in PAYOUT_REVERSALS:
             record.reversed_payout = str(moved.get("id") or "")  # the payout that failed
+        elif movement is Movement.REFUND_FAILURE:
+            record.returned_refund = str(moved.get("id") or "")  # the refund that came back
         records.append(record)
     return records
 

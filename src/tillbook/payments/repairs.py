@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import Min, OuterRef, Subquery, Sum
 
 from tillbook.insights.rollups import READ_AGAIN
 
@@ -107,3 +107,60 @@ def manual_payment_emails_mend(apps: Any) -> int:
         batch_size=1000,
     )
     return len(mended)
+
+
+# Stripe balance types an earlier Tillbook kept as lines of no kind, and the kind they are.
+OTHER_TYPES_NOW_COUNTED = {
+    "refund_failure": "adjustment",
+    "payment_failure_refund": "adjustment",
+    "payment_reversal": "adjustment",
+    "stripe_fx_fee": "fee",
+}
+
+
+def stripe_other_lines_mend(apps: Any) -> int:
+    """Stripe lines of a refund the customer's bank could not take (`refund_failure`), a bank
+    debit taken back (`payment_failure_refund`, `payment_reversal`) and Stripe's currency
+    conversion fee (`stripe_fx_fee`) used to land as lines of no kind, counted nowhere: the
+    refunds were too high by the failed refunds, the fees too low. Gives each its kind, and has
+    the next refresh of the dashboard read each business's balance lines again from the first
+    one mended (the days and payouts they touch are summed again). Returns how many."""
+    line_model = apps.get_model("payments", "BalanceTransaction")
+    refund_model = apps.get_model("payments", "Refund")
+    mark_model = apps.get_model("insights", "RollupWatermark")
+    contents_model = apps.get_model("insights", "PayoutContents")
+    kinds: dict[int, str] = {}
+    for pk, business_id, raw in (
+        line_model._base_manager.filter(provider="stripe", kind="other")
+        .values_list("pk", "business_id", "raw")
+        .iterator()
+    ):
+        kind_named = _raw_value(raw, "type").lower()
+        kind = OTHER_TYPES_NOW_COUNTED.get(kind_named)
+        if kind_named == "refund_failure" and (
+            refund_model._base_manager.filter(
+                business_id=business_id,
+                payment__provider="stripe",
+                provider_reference=_raw_value(raw, "source"),
+            )
+            .exclude(state="succeeded")
+            .exists()
+        ):
+            continue  # the refund it returns was never counted (failed, or pending)
+        if kind is not None:
+            kinds[pk] = kind
+    for kind in set(kinds.values()):
+        line_model._base_manager.filter(pk__in=[pk for pk, k in kinds.items() if k == kind]).update(
+            kind=kind
+        )
+    mended = line_model._base_manager.filter(pk__in=list(kinds))
+    contents_model._base_manager.filter(
+        payout_id__in=mended.exclude(payout=None).values("payout_id")
+    ).delete()
+    for found in mended.values("business_id").annotate(first=Min("id")).order_by():
+        mark_model._base_manager.filter(
+            business_id=found["business_id"],
+            name="daily_ledger",
+            last_line_id__gte=found["first"],
+        ).update(last_line_id=found["first"] - 1)
+    return len(kinds)

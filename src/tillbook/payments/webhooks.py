@@ -17,10 +17,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from tillbook.core.audit import audit_record
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
@@ -28,6 +31,8 @@ from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
+    BalanceKind,
+    BalanceTransaction,
     Payment,
     PaymentState,
     PayoutState,
@@ -35,6 +40,7 @@ from tillbook.payments.models import (
     ProviderAccount,
     Refund,
     RefundState,
+    Source,
 )
 from tillbook.payments.providers.stripe import (
     REFUND_PREFIXES,
@@ -416,14 +422,69 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
                 failure_reason=refund_failure(item),
             )
         elif ours.state == RefundState.SUCCEEDED and status != "succeeded":
-            logger.error(
-                "Stripe refund %s (refund %s of %s) is %s after it succeeded",
-                reference,
-                ours.pk,
-                business.slug,
-                status,
-            )
+            _refund_came_back(ours, item, event)
     return f"refund {status}"
+
+
+def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any]) -> None:
+    """A refund that succeeded and then failed: the customer's bank could not take it (a closed
+    account, a lost card) and Stripe put the money back in the balance. The refund stays made
+    on its day, as Stripe's balance history has it; the money coming back is a line of its own
+    (the refund's failure balance transaction, so importing that history adds it once), which
+    the dashboard counts as a negative refund on the day it came back (an import of that
+    history may have landed it first). Staff see why on the payment's page; the customer still
+    has to be paid another way."""
+    failure = item.get("failure_balance_transaction")
+    if isinstance(failure, dict):
+        failure = failure.get("id")
+    reference = str(failure or f"{refund.provider_reference}:failure")[:255]
+    created = event.get("created")
+    when = (
+        datetime.fromtimestamp(created, tz=UTC)
+        if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**33
+        else timezone.now()
+    )
+    _, made = BalanceTransaction.objects.get_or_create(
+        business=refund.business,
+        provider="stripe",
+        provider_reference=reference,
+        defaults={
+            "source": Source.LIVE,
+            "kind": BalanceKind.ADJUSTMENT,
+            "currency": refund.currency,
+            "gross": refund.amount,
+            "fee": 0,
+            "net": refund.amount,
+            "occurred_at": when,
+            "payment": refund.payment,
+            "refund": refund,
+            "description": "Refund failed: the money came back to the balance",
+            "raw": item,
+        },
+    )
+    if not made and refund.failure_reason:
+        return  # told already
+    money = refund.money.format(refund.business.locale)
+    reason = str(item.get("failure_reason") or "unknown").replace("_", " ")
+    refund.failure_reason = (
+        f"Came back on {when:%Y-%m-%d}: the customer's bank could not take it ({reason}). "
+        "Stripe put the money back in your balance; pay the customer another way."
+    )[:300]
+    refund.save(update_fields=["failure_reason"])
+    audit_record(
+        business=refund.business,
+        actor=None,
+        action="refund.failed",
+        summary=f"Refund of {money} came back from the customer's bank ({reason})",
+        target=refund.payment,
+    )
+    logger.warning(
+        "Stripe refund %s (refund %s of %s) failed after it succeeded: %s",
+        refund.provider_reference,
+        refund.pk,
+        refund.business.slug,
+        reason,
+    )
 
 
 def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:

@@ -75,7 +75,9 @@ def insights_report(request: HttpRequest, report: str) -> HttpResponse:
         context["utm_sales"] = any(c.orders for c in [*current.campaigns, *current.spend_apart])
         unlinked = unlinked_refunds(business=business, period=period)
         context["unlinked_refunds"] = fmt(unlinked.refunds) if unlinked.refunds else ""
-        context["chargebacks"] = fmt(unlinked.chargebacks) if unlinked.chargebacks else ""
+        context["chargebacks"] = fmt(unlinked.chargebacks) if unlinked.chargebacks > 0 else ""
+        # More came back than was taken (a won dispute, a refund the bank could not take).
+        context["came_back"] = fmt(-unlinked.chargebacks) if unlinked.chargebacks < 0 else ""
         context["unattributed"] = [
             (utm, fmt(value.revenue), value.orders, value.names_several)
             for utm, value in sorted(current.unattributed.items())

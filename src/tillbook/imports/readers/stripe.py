@@ -35,11 +35,19 @@ BALANCE_TYPES = {
     "payout_cancel": Movement.PAYOUT_CANCEL,
     "payout_failure": Movement.PAYOUT_FAILURE,
     "stripe_fee": Movement.FEE,
+    "stripe_fx_fee": Movement.FEE,  # Stripe's currency conversion fee
     "application_fee": Movement.FEE,
     "tax_fee": Movement.FEE,
     "network_cost": Movement.FEE,
     "adjustment": Movement.ADJUSTMENT,
     "dispute": Movement.ADJUSTMENT,
+    # A refund the customer's bank could not take (a closed account, a lost card): Stripe put
+    # its money back in the balance, so it lowers the refunds as a won dispute does.
+    "refund_failure": Movement.REFUND_FAILURE,
+    # A bank debit or other delayed payment that failed or was reversed after its `payment`
+    # line: the money taken back, as a chargeback is.
+    "payment_failure_refund": Movement.ADJUSTMENT,
+    "payment_reversal": Movement.ADJUSTMENT,
     "transfer": Movement.TRANSFER,
     "transfer_refund": Movement.TRANSFER,
     "topup": Movement.TRANSFER,
@@ -49,6 +57,7 @@ BALANCE_TYPES = {
 REPORTING_CATEGORIES = {
     "charge": Movement.SALE,
     "refund": Movement.REFUND,
+    "refund_failure": Movement.REFUND_FAILURE,
     "payout": Movement.PAYOUT,
     "payout_reversal": Movement.PAYOUT_FAILURE,  # failures and cancellations alike
     "fee": Movement.FEE,
@@ -180,6 +189,8 @@ class StripeBalanceReader(Reader):
             # Source is the payout that failed; Transfer, as for any line, the one that carries
             # the returned money out again.
             record.reversed_payout = source
+        elif movement is Movement.REFUND_FAILURE:
+            record.returned_refund = source  # the refund (re_…) that came back
         if record.payout_reference and get("transfer_date"):
             # The day its payout arrives: the payout's own date when the file lacks its row.
             text = texts["transfer_date"]
@@ -357,6 +368,9 @@ class StripeItemizedReader(Reader):
         elif movement in PAYOUT_REVERSALS:
             charge = ""
             record.reversed_payout = source
+        elif movement is Movement.REFUND_FAILURE:
+            charge = ""
+            record.returned_refund = source
         else:
             charge = ""
         if charge and intent and intent != charge:
