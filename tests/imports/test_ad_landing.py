@@ -351,3 +351,62 @@ def test_a_weekly_or_monthly_google_report_puts_each_row_on_its_own_days(
     assert search.count() == 41
     assert search.filter(day__month=10).aggregate(total=Sum("spend"))["total"] == 31000
     assert search.get(day=date(2026, 11, 10)).spend == 100
+
+
+def test_a_meta_daily_breakdown_after_a_summary_speaks_for_every_day_between_its_rows(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The summary spread 300.00 over September. The daily breakdown of September has rows for
+    the days with delivery only (1, 2 and 30 September): Meta leaves the others out, and
+    their shares of the summary stayed (570.00 for 300.00). Meta's file states no range of
+    its own: a daily file speaks for its first to its last day."""
+    head = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Impressions",'
+        '"Amount spent (USD)","Link clicks"\n'
+    )
+    summary = head + '"2026-09-01","2026-09-30","Retreat","120000000001","3000","300.00","30"\n'
+    daily = head + "".join(
+        f'"2026-09-{day:02d}","2026-09-{day:02d}","Retreat","120000000001","1000","100.00","10"\n'
+        for day in (1, 2, 30)
+    )
+    assert run_import(_ads(summary, "summary.csv")).state == RunState.DONE
+    assert spend_of("Retreat") == {"days": 30, "spend": 30000, "clicks": 30, "conv": Decimal(0)}
+    run = run_import(_ads(daily, "daily.csv"))
+    assert (run.state, run.imported, run.duplicates) == (RunState.DONE, 3, 0)
+    assert sorted(AdSpendDay.objects.values_list("day", "spend")) == [
+        (date(2026, 9, 1), 10000),
+        (date(2026, 9, 2), 10000),
+        (date(2026, 9, 30), 10000),
+    ]
+    # A summary imported again after it is a summary again.
+    assert run_import(_ads(summary, "summary.csv")).state == RunState.DONE
+    assert spend_of("Retreat") == {"days": 30, "spend": 30000, "clicks": 30, "conv": Decimal(0)}
+
+
+def test_a_daily_ad_report_does_not_speak_for_other_campaigns_or_days_outside_it(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Only the campaigns a daily file lists, and only from its first to its last day, lose
+    the days it has no row for."""
+    head = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Impressions",'
+        '"Amount spent (USD)","Link clicks"\n'
+    )
+    summary = head + (
+        '"2026-09-01","2026-09-30","Retreat","120000000001","3000","300.00","30"\n'
+        '"2026-09-01","2026-09-30","Workshop","120000000002","3000","60.00","30"\n'
+    )
+    daily = head + (
+        '"2026-09-10","2026-09-10","Retreat","120000000001","1000","100.00","10"\n'
+        '"2026-09-12","2026-09-12","Retreat","120000000001","1000","50.00","10"\n'
+    )
+    run_import(_ads(summary, "summary.csv"))
+    assert run_import(_ads(daily, "daily.csv")).state == RunState.DONE
+    # Retreat: 27 days outside 10–12 September keep 10.00 each; the 11th spent nothing.
+    assert spend_of("Retreat") == {
+        "days": 29,
+        "spend": 27 * 1000 + 15000,
+        "clicks": 47,
+        "conv": Decimal(0),
+    }
+    assert spend_of("Workshop") == {"days": 30, "spend": 6000, "clicks": 30, "conv": Decimal(0)}

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import date, tzinfo
 
 from tillbook.imports.base import ColumnError, HeaderMap, ReadContext, Reader, Row, readers
 from tillbook.imports.cells import CellError
@@ -147,6 +147,9 @@ class Pass:
     skipped: Counter[str] = field(default_factory=Counter)
     # Per ad campaign of the file (platform, id or name): its currency and where it was first.
     billed: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+    # The first and last day of the ad rows, and whether each row is of one day.
+    ad_span: tuple[date, date] | None = None
+    ad_daily: bool = True
 
     def problem(self, line: int, message: str) -> None:
         self.problem_total += 1
@@ -264,9 +267,11 @@ def _records(current: Pass, lines: Iterator[str], *, keep_raw: bool) -> Iterator
         if too_long := _id_too_long(result):
             current.problem(start, too_long)
             continue
-        if isinstance(result, AdRecord) and (clash := _billed_apart(current, result)):
-            current.problem(start, clash)
-            continue
+        if isinstance(result, AdRecord):
+            if clash := _billed_apart(current, result):
+                current.problem(start, clash)
+                continue
+            _ad_spanned(current, result)
         yield result
     try:
         yield from table.reader.finish(context)
@@ -305,6 +310,16 @@ def _id_too_long(record: Record) -> str:
     )
 
 
+def _ad_spanned(current: Pass, record: AdRecord) -> None:
+    if record.first_day != record.last_day:
+        current.ad_daily = False
+    span = current.ad_span
+    if span is None:
+        current.ad_span = (record.first_day, record.last_day)
+    elif record.first_day < span[0] or record.last_day > span[1]:
+        current.ad_span = (min(span[0], record.first_day), max(span[1], record.last_day))
+
+
 def _billed_apart(current: Pass, record: AdRecord) -> str:
     """Why a campaign's row cannot be kept: it is billed in another currency than its earlier
     rows (two accounts' campaigns of one name, in a report without ids). Their days would be
@@ -334,6 +349,10 @@ class FileCheck:
     warnings: list[str]
     # The spool holds the records as they must be landed (else read the file again).
     spooled: bool = False
+    # An ad report of one row per campaign and day that does not state its date range (Meta's
+    # daily breakdown): the days it speaks for as a whole, its first to its last. It leaves
+    # out days without spend, which it still reports as nothing spent.
+    ad_covers: tuple[date, date] | None = None
 
 
 def file_check(
@@ -394,6 +413,7 @@ def file_verdict(current: Pass, *, asked: DateOrder | None, records: int, kept: 
         skipped=dict(current.skipped),
         warnings=list(dict.fromkeys(current.context.warnings)),
         spooled=kept and _read_in_order(current.context.dates, asked, order),
+        ad_covers=current.ad_span if current.ad_daily else None,
     )
 
 

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
+from datetime import date
 from itertools import chain, islice
 from pathlib import Path
 from typing import IO
@@ -430,8 +431,9 @@ def _land(
     business = run.business
     side = SideProgress(run)  # connects only if the run has to say it waits (PostgreSQL)
     with closing(side):
+        ledger = check.family == "ledger"
         if check.spooled:
-            total = _land_records(run, spool.records(), side, ledger=check.family == "ledger")
+            total = _land_records(run, spool.records(), side, ledger=ledger, covers=check.ad_covers)
         else:
             with file_pass(
                 source,
@@ -440,7 +442,7 @@ def _land(
                 zone=business.zone,
                 currency=business.currency,
             ) as (current, records):
-                total = _land_records(run, records, side, ledger=check.family == "ledger")
+                total = _land_records(run, records, side, ledger=ledger, covers=check.ad_covers)
                 if current.problem_total:  # the file changed between the two passes
                     raise ImportFileInvalid(current.problems, current.problem_total)
         if isinstance(total, LandingCounts) and total.named_unknown:
@@ -455,7 +457,12 @@ def _land(
 
 
 def _land_records(
-    run: ImportRun, records: Iterator[Record], side: SideProgress, *, ledger: bool
+    run: ImportRun,
+    records: Iterator[Record],
+    side: SideProgress,
+    *,
+    ledger: bool,
+    covers: tuple[date, date] | None = None,
 ) -> LandingCounts | AdCounts:
     total: LandingCounts | AdCounts = LandingCounts() if ledger else AdCounts()
     cache: dict = {}
@@ -473,7 +480,7 @@ def _land_records(
                     ad_landing_lock(business_id=run.business_id)
                 index_lookups_preferred()
                 for each in chain([batch], islice(pending, BATCHES_PER_COMMIT - 1)):
-                    _land_batch(run, each, total, cache)
+                    _land_batch(run, each, total, cache, covers)
                     run.rows_done += len(each)
                 pause_point("import.landed")  # rows written, not yet committed
                 _save(run, "rows_done")
@@ -484,7 +491,11 @@ def _land_records(
 
 
 def _land_batch(
-    run: ImportRun, batch: Sequence[Record], total: LandingCounts | AdCounts, cache: dict
+    run: ImportRun,
+    batch: Sequence[Record],
+    total: LandingCounts | AdCounts,
+    cache: dict,
+    covers: tuple[date, date] | None = None,
 ) -> None:
     business = run.business
     if isinstance(total, LandingCounts):
@@ -492,6 +503,9 @@ def _land_batch(
         total.add(ledger_land_batch(business=business, records=lines))
     else:
         ads: list[AdRecord] = [r for r in batch if isinstance(r, AdRecord)]
+        if covers is not None:
+            for ad in ads:
+                ad.covers = ad.covers or covers
         counts = ad_land_batch(business=business, records=ads, run_id=run.pk, cache=cache)
         total.imported += counts.imported
         total.duplicates += counts.duplicates
