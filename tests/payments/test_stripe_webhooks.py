@@ -290,6 +290,20 @@ def test_an_expired_checkout_fails_the_payment(
     assert payment.failure_reason == "The checkout expired before it was paid."
 
 
+def _paid_while_stripe_is_down(
+    client: Client, business: Business, fake: FakeStripe, capture: Any
+) -> tuple[Payment, Any]:
+    """A checkout paid while Stripe's API does not answer for its PaymentIntent (the fee is
+    read from it): the payment and the response to its checkout.session.completed."""
+    payment = stripe_payment(business)
+    events = fake.pay(payment.checkout_reference)
+    intent_id = events["payment_intent.succeeded"]["data"]["object"]["id"]
+    fake.unavailable.add(f"/v1/payment_intents/{intent_id}")
+    with capture(execute=True):
+        response = deliver(client, business, events["checkout.session.completed"])
+    return payment, response
+
+
 def test_stripe_down_while_reading_the_fee_answers_200_and_retries_later(
     client: Client,
     stripe_business: Business,
@@ -298,12 +312,9 @@ def test_stripe_down_while_reading_the_fee_answers_200_and_retries_later(
     run_tasks: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    payment = stripe_payment(stripe_business)
-    events = fake_stripe.pay(payment.checkout_reference)
-    intent_id = events["payment_intent.succeeded"]["data"]["object"]["id"]
-    fake_stripe.unavailable.add(f"/v1/payment_intents/{intent_id}")
-    with django_capture_on_commit_callbacks(execute=True):
-        response = deliver(client, stripe_business, events["checkout.session.completed"])
+    payment, response = _paid_while_stripe_is_down(
+        client, stripe_business, fake_stripe, django_capture_on_commit_callbacks
+    )
     assert (response.status_code, response.json()["detail"]) == (
         200,
         "accepted; handling will be retried",
@@ -317,6 +328,71 @@ def test_stripe_down_while_reading_the_fee_answers_200_and_retries_later(
     assert run_tasks() == 1
     assert state_of(payment)[:2] == ("succeeded", 175)
     assert len(purpose.paid) == 1
+
+
+def test_an_event_whose_handling_keeps_failing_is_retried_with_longer_waits_then_given_up(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Stripe is not asked again (the event was answered 200): Tillbook retried once only, and
+    an outage longer than a minute lost the payment's confirmation for good."""
+    from django_tasks_db.models import DBTaskResult
+
+    payment, _ = _paid_while_stripe_is_down(
+        client, stripe_business, fake_stripe, django_capture_on_commit_callbacks
+    )
+
+    def next_retry() -> tuple[int, int]:
+        """(the waiting retry's attempt, its wait in whole minutes), and let it run now."""
+        (waiting,) = DBTaskResult.objects.filter(status="READY")
+        minutes = round((waiting.run_after - waiting.enqueued_at).total_seconds() / 60)
+        attempt = waiting.task_result.args[2]
+        DBTaskResult.objects.filter(pk=waiting.pk).update(run_after=timezone.now())
+        return attempt, minutes
+
+    waits = []
+    for _ in range(5):
+        waits.append(next_retry())
+        with django_capture_on_commit_callbacks(execute=True):
+            assert run_tasks() == 1
+    assert waits == [(2, 1), (3, 4), (4, 16), (5, 64), (6, 256)]
+    assert DBTaskResult.objects.filter(status="READY").count() == 0  # given up
+    assert sorted(DBTaskResult.objects.values_list("return_value", flat=True)) == [
+        "gave up",
+        "retrying",
+        "retrying",
+        "retrying",
+        "retrying",
+    ]
+    assert state_of(payment)[0] == "pending"
+    assert purpose.paid == []
+
+
+def test_an_event_handled_on_a_later_retry_is_handled_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    payment, _ = _paid_while_stripe_is_down(
+        client, stripe_business, fake_stripe, django_capture_on_commit_callbacks
+    )
+    DBTaskResult.objects.update(run_after=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_tasks() == 1  # still down: a third attempt waits
+    fake_stripe.unavailable.clear()
+    DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
+    assert run_tasks() == 1
+    assert state_of(payment)[:2] == ("succeeded", 175)
+    assert (len(purpose.paid), DBTaskResult.objects.filter(status="READY").count()) == (1, 0)
 
 
 def test_unknown_business_is_404_and_get_is_refused(client: Client, db: None) -> None:

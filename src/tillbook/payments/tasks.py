@@ -23,17 +23,21 @@ def sandbox_webhook(payment_id: int) -> str:
 
 
 @task()
-def stripe_event_retry(business_id: int, event: dict[str, Any]) -> str:
-    """Handle again a signed Stripe event whose first handling failed (e.g. Stripe's API did
-    not answer while we read the fee). Idempotent: a handled event is a duplicate."""
+def stripe_event_retry(business_id: int, event: dict[str, Any], attempt: int = 2) -> str:
+    """Handle again a signed Stripe event whose handling failed (e.g. Stripe's API did not
+    answer while we read the fee); this is its `attempt`th handling. Idempotent: a handled
+    event is a duplicate."""
     from tillbook.core.models import Business
-    from tillbook.payments.webhooks import stripe_event_handle
+    from tillbook.payments.webhooks import stripe_event_handle, stripe_event_retry_later
 
     business = Business.objects.filter(pk=business_id).first()
     if business is None:
         return "missing business"
     with business_scope(business):
-        return stripe_event_handle(business=business, event=event)
+        try:
+            return stripe_event_handle(business=business, event=event)
+        except Exception:
+            return stripe_event_retry_later(business=business, event=event, attempt=attempt)
 
 
 @task()

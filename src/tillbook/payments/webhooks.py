@@ -17,7 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -63,6 +63,10 @@ TOLERANCE_SECONDS = 300
 # Seconds before an event whose handling failed (e.g. Stripe's API did not answer while we
 # read the fee) is tried again by a task. The pending-payments sweep is the last resort.
 RETRY_AFTER_SECONDS = 60
+# A well-signed event is answered 200 whatever happens, so Stripe does not send it again:
+# Tillbook retries it itself, each wait four times the last (1, 4, 16 and 64 minutes, then
+# about 4 hours: some 5½ hours in all), then gives up and logs an error.
+EVENT_ATTEMPTS = 6
 
 
 class SignatureInvalid(Exception):
@@ -134,26 +138,30 @@ def stripe_webhook_receive(*, business: Business, payload: bytes, header: str) -
     try:
         outcome = stripe_event_handle(business=business, event=event)
     except Exception:
-        logger.exception(
-            "Stripe event %s (%s) for %s failed; retrying later",
-            event.get("id"),
-            event.get("type"),
-            business.slug,
-        )
-        from datetime import timedelta
+        stripe_event_retry_later(business=business, event=event, attempt=1)
+        return WebhookResult(200, "accepted; handling will be retried")
+    return WebhookResult(200, outcome)
 
-        from django.utils import timezone
 
-        from tillbook.payments.tasks import stripe_event_retry
+def stripe_event_retry_later(*, business: Business, event: dict[str, Any], attempt: int) -> str:
+    """After handling `event` failed for the `attempt`th time (call it from the except block:
+    the error is logged): have it handled again later, or give up after EVENT_ATTEMPTS."""
+    from tillbook.payments.tasks import stripe_event_retry
 
+    names = (event.get("id"), event.get("type"), business.slug, attempt)
+    if attempt >= EVENT_ATTEMPTS:
+        logger.exception("Stripe event %s (%s) for %s failed %s times; giving up", *names)
+        return "gave up"
+    logger.exception("Stripe event %s (%s) for %s failed (attempt %s); retrying later", *names)
+    with transaction.atomic():
         enqueue_on_commit(
             stripe_event_retry,
             business.pk,
             event,
-            run_after=timezone.now() + timedelta(seconds=RETRY_AFTER_SECONDS),
+            attempt + 1,
+            run_after=timezone.now() + timedelta(seconds=RETRY_AFTER_SECONDS * 4 ** (attempt - 1)),
         )
-        return WebhookResult(200, "accepted; handling will be retried")
-    return WebhookResult(200, outcome)
+    return "retrying"
 
 
 def _record(business: Business, event: dict[str, Any]) -> bool:
