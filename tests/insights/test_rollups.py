@@ -404,3 +404,50 @@ def test_a_payment_left_unfinished_for_over_a_week_stops_holding_the_rollups_bac
         "ben@example.com",
         "cy@example.com",
     }
+
+
+def test_a_refund_left_pending_for_over_a_week_stops_holding_the_rollups_back(
+    scoped: Business,
+) -> None:
+    """A refund still pending held the refund watermark for good (a processor that never said
+    how it ended): every refresh read every later refund again. Past a week it no longer does,
+    and if it succeeds after all, the dashboard and the cohort table count it."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+    from django.utils import timezone
+
+    from tillbook.insights.models import CustomerValue, DailyLedger, RollupWatermark
+    from tillbook.insights.rollups import customer_values_refresh, rollups_refresh
+    from tillbook.payments.models import Refund, RefundState
+    from tillbook.payments.services import refund_settle
+
+    ann = pay(scoped, "ann@example.com", datetime(2026, 9, 1, tzinfo=UTC))
+    now = timezone.now()
+
+    def refund(amount: int, state: str) -> Refund:
+        return Refund.objects.create(
+            business=scoped,
+            payment=ann,
+            state=state,
+            currency="USD",
+            amount=amount,
+            idempotency_key=f"test-{amount}",
+            succeeded_at=now if state == RefundState.SUCCEEDED else None,
+        )
+
+    stale = refund(300, RefundState.PENDING)
+    Refund.objects.filter(pk=stale.pk).update(created_at=now - timedelta(days=7, minutes=1))
+    later = refund(100, RefundState.SUCCEEDED)
+    rollups_refresh(business=scoped)
+    customer_values_refresh(business=scoped)
+    marks = dict(RollupWatermark.objects.values_list("name", "last_refund_id"))
+    assert (marks["daily_ledger"], marks["customer_values"]) == (later.pk, later.pk)
+    assert DailyLedger.objects.aggregate(refunds=Sum("refunds"))["refunds"] == 100
+    assert CustomerValue.objects.get(email_key="ann@example.com").revenue == 900
+
+    refund_settle(refund=stale, succeeded=True)  # the processor's word, at last
+    rollups_refresh(business=scoped)
+    customer_values_refresh(business=scoped)
+    assert DailyLedger.objects.aggregate(refunds=Sum("refunds"))["refunds"] == 400
+    assert CustomerValue.objects.get(email_key="ann@example.com").revenue == 600

@@ -322,7 +322,7 @@ def customer_values_refresh(*, business: Business) -> int:
             Payment, business, mark.last_payment_id, tops.payment, _unfinished_payments()
         )
         next_refund, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, tops.refund, _UNFINISHED_REFUNDS
+            Refund, business, mark.last_refund_id, tops.refund, _unfinished_refunds()
         )
         read = payments.count() + refunds.count()
         if read:
@@ -420,7 +420,12 @@ def _unfinished_payments() -> Q:
     )
 
 
-_UNFINISHED_REFUNDS = Q(state=RefundState.PENDING)
+def _unfinished_refunds() -> Q:
+    """Refunds still pending hold the refund watermark as unfinished payments do, for a week:
+    one still pending after that (a processor that never said, a bank debit's refund) no
+    longer makes every refresh read every later refund again. If it succeeds after all,
+    refund_settle has its payment read again, and with it the refund (below)."""
+    return Q(state=RefundState.PENDING, created_at__gte=timezone.now() - PAYMENT_FINISHES_WITHIN)
 
 
 def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int:
@@ -441,15 +446,21 @@ def daily_ledger_refresh(*, business: Business, tops: Tops | None = None) -> int
             Payment, business, mark.last_payment_id, tops.payment, _unfinished_payments()
         )
         next_refund, refunds = _ids_since(
-            Refund, business, mark.last_refund_id, tops.refund, _UNFINISHED_REFUNDS
+            Refund, business, mark.last_refund_id, tops.refund, _unfinished_refunds()
         )
         next_line, lines = _ids_since(
             BalanceTransaction, business, mark.last_line_id, tops.line, None
         )
         touched: set[date] = set()
+        # A payment read again (RollupReread) may be read for a refund of it that changed
+        # after the refund watermark passed it: that refund's day is summed again too.
+        read_again = Refund.objects.filter(
+            business=business, state=RefundState.SUCCEEDED, payment__in=payments
+        )
         for window, field in (
             (payments.filter(state=PaymentState.SUCCEEDED), "succeeded_at"),
             (refunds.filter(state=RefundState.SUCCEEDED), "succeeded_at"),
+            (read_again, "succeeded_at"),
             # A refund also changes what its payment's day attributes to a campaign.
             (refunds.filter(state=RefundState.SUCCEEDED), "payment__succeeded_at"),
             (lines, "occurred_at"),

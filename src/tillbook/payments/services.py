@@ -579,6 +579,10 @@ def refund_settle(
                 locked.save(update_fields=["provider_reference"])
             return locked
         if succeeded:
+            if locked.created_at < timezone.now() - PAYMENT_FINISHES_WITHIN + timedelta(days=1):
+                # The rollups may have stopped waiting for it (insights.rollups; a day early,
+                # as for payments): its payment, and with it the refund, is read again.
+                rollups_reread(business=locked.business, payment_ids=[locked.payment_id])
             locked.state = RefundState.SUCCEEDED
             locked.succeeded_at = timezone.now()
             locked.failure_reason = ""
