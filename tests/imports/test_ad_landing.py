@@ -410,3 +410,63 @@ def test_a_daily_ad_report_does_not_speak_for_other_campaigns_or_days_outside_it
         "conv": Decimal(0),
     }
     assert spend_of("Workshop") == {"days": 30, "spend": 6000, "clicks": 30, "conv": Decimal(0)}
+
+
+def test_a_day_first_daily_report_covers_the_days_it_names_not_months_more(
+    run_import: Importer, scoped: Business
+) -> None:
+    """Until the file shows itself day-first (13/09), 02/09/2026 reads as 9 February: the
+    first day of the daily report must not be taken from that reading, or March's spend,
+    between 9 February and 13 September, goes with it."""
+    head = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Impressions",'
+        '"Amount spent (USD)","Link clicks"\n'
+    )
+    march = head + '"2026-03-01","2026-03-31","Retreat","120000000001","3100","310.00","31"\n'
+    daily = head + (
+        '"02/09/2026","02/09/2026","Retreat","120000000001","1000","100.00","10"\n'
+        '"13/09/2026","13/09/2026","Retreat","120000000001","1000","50.00","10"\n'
+    )
+    assert run_import(_ads(march, "march.csv")).state == RunState.DONE
+    run = run_import(_ads(daily, "daily.csv"))
+    assert (run.state, run.imported, run.date_order) == (RunState.DONE, 2, "dmy")
+    assert AdSpendDay.objects.filter(day__month=3).aggregate(total=Sum("spend")) == {"total": 31000}
+    assert sorted(AdSpendDay.objects.filter(day__month=9).values_list("day", "spend")) == [
+        (date(2026, 9, 2), 10000),
+        (date(2026, 9, 13), 5000),
+    ]
+    assert spend_of("Retreat") == {"days": 33, "spend": 46000, "clicks": 51, "conv": Decimal(0)}
+
+
+def test_a_daily_ad_set_report_after_a_campaign_summary_counts_the_month_once(
+    run_import: Importer, scoped: Business
+) -> None:
+    """The campaign's summary spread 300.00 over September; the daily report of its ad sets
+    has rows for 1, 2 and 30 September. The summary's shares of the other 27 days stayed
+    beside the ad sets' days (570.00 for 300.00): they are the campaign's, at another level."""
+    head = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Ad set name",'
+        '"Impressions","Amount spent (USD)","Link clicks"\n'
+    )
+    summary = (
+        '"Reporting starts","Reporting ends","Campaign name","Campaign ID","Impressions",'
+        '"Amount spent (USD)","Link clicks"\n'
+        '"2026-09-01","2026-09-30","Retreat","120000000001","3000","300.00","30"\n'
+    )
+    daily = head + "".join(
+        f'"2026-09-{day:02d}","2026-09-{day:02d}","Retreat","120000000001","Warm",'
+        '"1000","100.00","10"\n'
+        for day in (1, 2, 30)
+    )
+    assert run_import(_ads(summary, "summary.csv")).state == RunState.DONE
+    run = run_import(_ads(daily, "daily.csv"))
+    assert (run.state, run.imported, run.duplicates) == (RunState.DONE, 3, 0)
+    assert sorted(AdSpendDay.objects.values_list("day", "ad_group", "spend")) == [
+        (date(2026, 9, 1), "Warm", 10000),
+        (date(2026, 9, 2), "Warm", 10000),
+        (date(2026, 9, 30), "Warm", 10000),
+    ]
+    # The campaign's summary imported again is the month's figure again, at its own level.
+    assert run_import(_ads(summary, "summary.csv")).state == RunState.DONE
+    assert spend_of("Retreat") == {"days": 30, "spend": 30000, "clicks": 30, "conv": Decimal(0)}
+    assert AdSpendDay.objects.exclude(ad_group="").count() == 0

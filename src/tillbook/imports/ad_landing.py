@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from itertools import chain
 
 from django.db import connection
 from django.db.models.functions import Length
@@ -128,10 +129,15 @@ def ad_land_batch(
     keys_of: list[set[tuple[int, str, date]]] = []  # the campaign-days each record adds to
     # Per campaign and ad group, the date ranges the file speaks for as a whole.
     covered: dict[tuple[int, str], set[tuple[date, date]]] = {}
+    # Per campaign and level (True for campaign rows, False for ad sets), the same ranges: the
+    # other level's rows of those days are counted by this file's rows.
+    covered_level: dict[tuple[int, bool], set[tuple[date, date]]] = {}
     for record in records:
         campaign = _campaign(business, record, cache)
         if record.covers is not None:
             covered.setdefault((campaign.pk, record.ad_group[:300]), set()).add(record.covers)
+            level = (campaign.pk, record.ad_group == "")
+            covered_level.setdefault(level, set()).add(record.covers)
         keys = set()
         for day, spend, clicks, impressions, conversions in ad_days(record):
             key = (campaign.pk, record.ad_group[:300], day)
@@ -195,10 +201,14 @@ def ad_land_batch(
             replaced.append(old.pk)  # the other level of a campaign-day this file covers
         elif (run_id is None or old.import_run_id != run_id) and any(
             first <= old.day <= last
-            for first, last in covered.get((old.campaign_id, old.ad_group), ())
+            for first, last in chain(
+                covered.get((old.campaign_id, old.ad_group), ()),
+                covered_level.get((old.campaign_id, old.ad_group != ""), ()),
+            )
         ):
             # A day of the file's range it has no row for: nothing was spent that day (an
-            # earlier summary's share of it, spread evenly, would count twice).
+            # earlier summary's share of it, spread evenly, would count twice), at this level
+            # or the other (a campaign's summary under a daily report of its ad sets).
             replaced.append(old.pk)
     counts.duplicates = sum(1 for keys in keys_of if keys <= unchanged)
     counts.imported = len(keys_of) - counts.duplicates

@@ -353,6 +353,9 @@ class FileCheck:
     # daily breakdown): the days it speaks for as a whole, its first to its last. It leaves
     # out days without spend, which it still reports as nothing spent.
     ad_covers: tuple[date, date] | None = None
+    # Such a report whose first and last day are not known yet: some of its dates were read
+    # month-first before the file showed itself day-first. The landing's reading finds them.
+    ad_covers_unread: bool = False
 
 
 def file_check(
@@ -403,6 +406,8 @@ def file_verdict(current: Pass, *, asked: DateOrder | None, records: int, kept: 
             [FileProblem(current.table.header_line, "the file has a header but no rows")]
         )
     reader = current.table.reader
+    in_order = _read_in_order(current.context.dates, asked, order)
+    daily = current.ad_span is not None and current.ad_daily
     return FileCheck(
         kind=reader.kind,
         label=reader.label,
@@ -412,8 +417,9 @@ def file_verdict(current: Pass, *, asked: DateOrder | None, records: int, kept: 
         records=records,
         skipped=dict(current.skipped),
         warnings=list(dict.fromkeys(current.context.warnings)),
-        spooled=kept and _read_in_order(current.context.dates, asked, order),
-        ad_covers=current.ad_span if current.ad_daily else None,
+        spooled=kept and in_order,
+        ad_covers=current.ad_span if daily and in_order else None,
+        ad_covers_unread=daily and not in_order,
     )
 
 

@@ -15,7 +15,7 @@ import logging
 import shutil
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from contextlib import AbstractContextManager, closing
 from datetime import date
 from itertools import chain, islice
 from pathlib import Path
@@ -47,7 +47,7 @@ from tillbook.imports.landing import (
 )
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
-from tillbook.imports.reading import FileCheck, file_check, file_pass, file_verdict
+from tillbook.imports.reading import FileCheck, Pass, file_check, file_pass, file_verdict
 from tillbook.imports.records import AdRecord, LedgerRecord, Record
 from tillbook.imports.source import ImportSource
 from tillbook.imports.spool import RecordSpool
@@ -432,17 +432,14 @@ def _land(
     side = SideProgress(run)  # connects only if the run has to say it waits (PostgreSQL)
     with closing(side):
         ledger = check.family == "ledger"
+        covers = check.ad_covers
+        if check.ad_covers_unread:
+            covers = _ad_covers(source, check, business)
         if check.spooled:
-            total = _land_records(run, spool.records(), side, ledger=ledger, covers=check.ad_covers)
+            total = _land_records(run, spool.records(), side, ledger=ledger, covers=covers)
         else:
-            with file_pass(
-                source,
-                kind=check.kind,
-                date_order=check.date_order,
-                zone=business.zone,
-                currency=business.currency,
-            ) as (current, records):
-                total = _land_records(run, records, side, ledger=ledger, covers=check.ad_covers)
+            with _pass_again(source, check, business) as (current, records):
+                total = _land_records(run, records, side, ledger=ledger, covers=covers)
                 if current.problem_total:  # the file changed between the two passes
                     raise ImportFileInvalid(current.problems, current.problem_total)
         if isinstance(total, LandingCounts) and total.named_unknown:
@@ -454,6 +451,31 @@ def _land(
         with transaction.atomic():
             payouts_settle(business=business, payout_ids=total.payouts)
     return total
+
+
+def _ad_covers(
+    source: ImportSource, check: FileCheck, business: Business
+) -> tuple[date, date] | None:
+    """The first and last day of a daily ad report whose dates the check read before it knew
+    they were day-first: read in their order now, before any row lands (ad reports are small)."""
+    with _pass_again(source, check, business, keep_raw=False) as (current, records):
+        for _ in records:
+            pass
+    return current.ad_span if current.ad_daily else None
+
+
+def _pass_again(
+    source: ImportSource, check: FileCheck, business: Business, *, keep_raw: bool = True
+) -> AbstractContextManager[tuple[Pass, Iterator[Record]]]:
+    """Another reading of a checked file, its kind and date order known."""
+    return file_pass(
+        source,
+        kind=check.kind,
+        date_order=check.date_order,
+        zone=business.zone,
+        currency=business.currency,
+        keep_raw=keep_raw,
+    )
 
 
 def _land_records(
