@@ -611,3 +611,128 @@ def test_the_coming_back_of_a_refund_that_failed_while_pending_lowers_no_refunds
     assert refund.state == RefundState.FAILED
     assert kinds == [("other", 2000, None), ("refund", -2000, refund.pk)]
     assert _refunds_today(stripe_business) == 0
+
+
+def _refunded(
+    client: Client, business: Business, fake: FakeStripe, owner: User
+) -> tuple[Payment, Refund]:
+    """A paid $50.00 payment and its $20.00 refund, which Stripe made at once."""
+    payment = paid_stripe_payment(client, business, fake)
+    with business_scope(business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    assert refund.state == RefundState.SUCCEEDED
+    return payment, refund
+
+
+def _came_back_lines(business: Business) -> list[tuple[str, str, int, int | None]]:
+    with business_scope(business):
+        return sorted(
+            BalanceTransaction.objects.filter(kind=BalanceKind.ADJUSTMENT).values_list(
+                "provider_reference", "currency", "gross", "refund_id"
+            )
+        )
+
+
+def test_a_refund_whose_coming_back_was_imported_first_is_taken_off_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The balance history, with Stripe's line for the money coming back, was imported before
+    the event that says so arrived, and that event does not name the line: a second line
+    (`re_…:failure`) took the $20.00 off the refunds twice."""
+    _, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    stripe_refund = fake_stripe.refunds[refund.provider_reference]
+    came_back = fake_stripe.refund_settles(stripe_refund["id"], "failed", "lost_or_stolen_card")
+    failure_id = stripe_refund["failure_balance_transaction"]
+    del came_back["data"]["object"]["failure_balance_transaction"]
+    source = _balance_history(fake_stripe, stripe_refund["balance_transaction"], failure_id)
+    assert run_import(source).imported == 2
+    assert _refunds_today(stripe_business) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    with business_scope(stripe_business):
+        refund.refresh_from_db()
+        audit = AuditEntry.objects.filter(action="refund.failed").count()
+    assert _came_back_lines(stripe_business) == [(failure_id, "USD", 2000, refund.pk)]
+    assert refund.failure_reason.startswith("Came back on ")
+    assert audit == 1
+    assert _refunds_today(stripe_business) == 0
+
+
+def test_two_events_of_one_refund_coming_back_one_naming_its_line_make_one_line(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """charge.refund.updated without the line's id, then refund.failed with it: two lines."""
+    _, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    updated = fake_stripe.refund_settles(refund.provider_reference, "failed", "unknown")
+    failed = fake_stripe.event("refund.failed", updated["data"]["object"])
+    del updated["data"]["object"]["failure_balance_transaction"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, updated).json()["detail"] == "refund failed"
+        assert deliver(client, stripe_business, failed).json()["detail"] == "refund failed"
+    with business_scope(stripe_business):
+        audit = AuditEntry.objects.filter(action="refund.failed").count()
+    reference = f"{refund.provider_reference}:failure"
+    assert _came_back_lines(stripe_business) == [(reference, "USD", 2000, refund.pk)]
+    assert audit == 1
+    assert _refunds_today(stripe_business) == 0
+
+
+def test_the_coming_back_of_a_converted_refund_is_in_the_currency_it_was_taken_in(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The $20.00 refund was taken from a balance kept in euros (€18.50, Stripe's line for
+    it): the money coming back is those euros, as Stripe's own line for it is."""
+    payment, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    with business_scope(stripe_business):
+        BalanceTransaction.objects.create(
+            business=stripe_business, provider="stripe", provider_reference="txn_taken",
+            kind=BalanceKind.REFUND, currency="EUR", gross=-1850, fee=0, net=-1850,
+            occurred_at=timezone.now(), payment=payment, refund=refund,
+        )  # fmt: skip
+    came_back = fake_stripe.refund_settles(refund.provider_reference, "failed", "unknown")
+    failure_id = came_back["data"]["object"]["failure_balance_transaction"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    assert _came_back_lines(stripe_business) == [(failure_id, "EUR", 1850, refund.pk)]
+
+
+def test_a_dashboard_refund_after_one_came_back_is_recorded(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The $20.00 refund came back (Stripe's refunded total went back to 0); staff then
+    refunded $15.00 in Stripe's dashboard. charge.refunded, without its list of refunds,
+    says $15.00 refunded in all: the $20.00 that came back was counted as part of it."""
+    payment, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    came_back = fake_stripe.refund_settles(refund.provider_reference, "failed", "unknown")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    assert "refunds" not in event["data"]["object"]
+    assert event["data"]["object"]["amount_refunded"] == 1500
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, event).json()["detail"] == "refunds recorded"
+    with business_scope(stripe_business):
+        refunds = sorted(Refund.objects.values_list("amount", "state"))
+    assert refunds == [(1500, RefundState.SUCCEEDED), (2000, RefundState.SUCCEEDED)]
+    assert _refunds_today(stripe_business) == 1500

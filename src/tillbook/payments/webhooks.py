@@ -379,9 +379,17 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
     # Newer API versions leave the refund list out of the charge: what Stripe refunded in
     # total, less what we know of, was refunded in the dashboard.
     if not listed and currency == payment.currency:
+        # Refunds that came back after they succeeded are off Stripe's total again.
+        came_back = BalanceTransaction.objects.filter(
+            business=payment.business,
+            provider="stripe",
+            kind=BalanceKind.ADJUSTMENT,
+            refund__payment=payment,
+        ).values("refund_id")
         known = sum(
             Refund.objects.filter(payment=payment)
             .exclude(state=RefundState.FAILED)
+            .exclude(pk__in=came_back)
             .values_list("amount", flat=True)
         )
         refunded = tillbook_amount(int(charge.get("amount_refunded") or 0), currency)
@@ -452,24 +460,40 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
         if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**33
         else timezone.now()
     )
-    _, made = BalanceTransaction.objects.get_or_create(
-        business=refund.business,
-        provider="stripe",
-        provider_reference=reference,
-        defaults={
-            "source": Source.LIVE,
-            "kind": BalanceKind.ADJUSTMENT,
-            "currency": refund.currency,
-            "gross": refund.amount,
-            "fee": 0,
-            "net": refund.amount,
-            "occurred_at": when,
-            "payment": refund.payment,
-            "refund": refund,
-            "description": "Refund failed: the money came back to the balance",
-            "raw": item,
-        },
-    )
+    made = False
+    if not _came_back_already(refund, str(item.get("id") or refund.provider_reference)):
+        # The balance line it reverses: in the currency the refund was taken from the balance
+        # in (a converted payment's settlement currency), else the refund's own.
+        taken = (
+            BalanceTransaction.objects.filter(
+                business=refund.business, provider="stripe", refund=refund, kind=BalanceKind.REFUND
+            )
+            .order_by("pk")
+            .first()
+        )
+        currency, gross, fee, net = (
+            (taken.currency, -taken.gross, -taken.fee, -taken.net)
+            if taken is not None
+            else (refund.currency, refund.amount, 0, refund.amount)
+        )
+        _, made = BalanceTransaction.objects.get_or_create(
+            business=refund.business,
+            provider="stripe",
+            provider_reference=reference,
+            defaults={
+                "source": Source.LIVE,
+                "kind": BalanceKind.ADJUSTMENT,
+                "currency": currency,
+                "gross": gross,
+                "fee": fee,
+                "net": net,
+                "occurred_at": when,
+                "payment": refund.payment,
+                "refund": refund,
+                "description": "Refund failed: the money came back to the balance",
+                "raw": item,
+            },
+        )
     if not made and refund.failure_reason:
         return  # told already
     money = refund.money.format(refund.business.locale)
@@ -493,6 +517,26 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
         refund.business.slug,
         reason,
     )
+
+
+def _came_back_already(refund: Refund, reference: str) -> bool:
+    """Whether the refund's coming back is a balance line already: one of an earlier event
+    (which may have named Stripe's line when this one does not, or the other way round), or
+    Stripe's own line from an imported balance history, which names the refund (`re_…`) as
+    its source. An imported line found so is linked to its refund."""
+    adjustments = BalanceTransaction.objects.filter(
+        business=refund.business, provider="stripe", kind=BalanceKind.ADJUSTMENT
+    )
+    if adjustments.filter(refund=refund).exists():
+        return True
+    if not reference:
+        return False
+    for line in adjustments.filter(refund__isnull=True, gross__gt=0).only("pk", "raw").iterator():
+        if isinstance(line.raw, dict) and reference in line.raw.values():
+            line.refund, line.payment_id = refund, refund.payment_id
+            line.save(update_fields=["refund", "payment"])
+            return True
+    return False
 
 
 def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:
