@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
+from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
@@ -450,6 +451,10 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     the dashboard counts as a negative refund on the day it came back (an import of that
     history may have landed it first). Staff see why on the payment's page; the customer still
     has to be paid another way."""
+    # Stripe sends charge.refund.updated and refund.failed for it, perhaps at once: one of
+    # them writes the line and tells staff, the other then finds both done.
+    refund = Refund.objects.select_for_update().get(pk=refund.pk)
+    pause_point("refund_came_back.locked")
     failure = item.get("failure_balance_transaction")
     if isinstance(failure, dict):
         failure = failure.get("id")
