@@ -712,27 +712,82 @@ def test_the_coming_back_of_a_converted_refund_is_in_the_currency_it_was_taken_i
     assert _came_back_lines(stripe_business) == [(failure_id, "EUR", 1850, refund.pk)]
 
 
-def test_a_dashboard_refund_after_one_came_back_is_recorded(
+@pytest.mark.parametrize("order", ["came back first", "told out of order", "imported"])
+def test_a_dashboard_refund_beside_one_that_came_back_is_recorded(
+    order: str,
     client: Client,
     stripe_business: Business,
     fake_stripe: FakeStripe,
     owner: User,
     purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    """The $20.00 refund came back (Stripe's refunded total went back to 0); staff then
-    refunded $15.00 in Stripe's dashboard. charge.refunded, without its list of refunds,
-    says $15.00 refunded in all: the $20.00 that came back was counted as part of it."""
+    """Our $20.00 refund came back (Stripe's refunded total lost it again) and staff refunded
+    $15.00 in Stripe's dashboard; charge.refunded, without its list of refunds, says how much
+    was refunded in all when it was made. The $20.00 counted in that total, where it had come
+    back before, hid the $15.00.
+
+    came back first: charge.refunded made after the refund came back says $15.00.
+    told out of order: made a minute before it came back ($35.00), delivered after.
+    imported: its coming back known from the balance history alone, no event about it."""
     payment, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    stripe_refund = fake_stripe.refunds[refund.provider_reference]
+    dashboard = None
+    if order == "told out of order":
+        dashboard = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+        dashboard["created"] -= 60
     came_back = fake_stripe.refund_settles(refund.provider_reference, "failed", "unknown")
+    if order == "imported":
+        lines = (stripe_refund["balance_transaction"], stripe_refund["failure_balance_transaction"])
+        assert run_import(_balance_history(fake_stripe, *lines)).imported == 2
+    else:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    if dashboard is None:
+        dashboard = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    charge = dashboard["data"]["object"]
+    assert "refunds" not in charge
+    assert charge["amount_refunded"] == (3500 if order == "told out of order" else 1500)
     with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
-    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
-    assert "refunds" not in event["data"]["object"]
-    assert event["data"]["object"]["amount_refunded"] == 1500
-    with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, stripe_business, event).json()["detail"] == "refunds recorded"
+        assert deliver(client, stripe_business, dashboard).json()["detail"] == "refunds recorded"
     with business_scope(stripe_business):
         refunds = sorted(Refund.objects.values_list("amount", "state"))
+        linked = BalanceTransaction.objects.get(kind=BalanceKind.ADJUSTMENT).refund_id
     assert refunds == [(1500, RefundState.SUCCEEDED), (2000, RefundState.SUCCEEDED)]
+    assert linked == refund.pk
     assert _refunds_today(stripe_business) == 1500
+
+
+def test_a_dashboard_refund_whose_coming_back_was_imported_before_it_was_known_counts_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A $15.00 refund made in Stripe's dashboard came back. The balance history, imported
+    before charge.refunded told Tillbook of the refund, has Stripe's line for the money
+    coming back, linked to no refund: the event that says it came back must find that line
+    by the refund it names, not write a second one."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (item,) = fake_stripe.refunds.values()
+    # An API version that lists the charge's refunds: the refund is known by its id.
+    charge = {**event["data"]["object"], "refunds": {"object": "list", "data": [dict(item)]}}
+    refunded = fake_stripe.event("charge.refunded", charge)
+    came_back = fake_stripe.refund_settles(item["id"], "failed", "unknown")
+    failure_id = came_back["data"]["object"].pop("failure_balance_transaction")
+    imported = run_import(_balance_history(fake_stripe, failure_id))
+    assert (imported.state, imported.imported) == ("done", 1)
+    assert _came_back_lines(stripe_business) == [(failure_id, "USD", 1500, None)]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+    assert (refund.amount, refund.provider_reference) == (1500, item["id"])
+    assert refund.failure_reason.startswith("Came back on ")
+    assert _came_back_lines(stripe_business) == [(failure_id, "USD", 1500, refund.pk)]
+    assert _refunds_today(stripe_business) == 0

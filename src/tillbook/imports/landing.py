@@ -306,8 +306,8 @@ class _Batch:
         refunds = self._refunds([*new_lines, *relink], payments)
         self._summary_refunds(payment_rows, payments)
         payouts = self._payouts(new_lines, paid_out)
-        self._refund_failures(new_lines)
-        self._lines(new_lines, payments, refunds, payouts)
+        returned = self._refund_failures(new_lines)
+        self._lines(new_lines, payments, refunds, payouts, returned)
         self._relink(relink, payments, refunds)
         self._paid_out(paid_out, payouts)
 
@@ -535,21 +535,28 @@ class _Batch:
             rollups_reread(business=self.business, payment_ids=replaced)
         return found
 
-    def _refund_failures(self, records: list[LedgerRecord]) -> None:
+    def _refund_failures(self, records: list[LedgerRecord]) -> dict[str, int]:
         """A refund's failure lowers the refunds only where the refund was counted: not for a
         refund Tillbook knows as failed or pending (made through Tillbook, and Stripe's answer
         was that it failed), nor twice for one whose coming back is already a line (Stripe's
-        webhook said so before this file). Such a line lands as a line of no kind."""
+        webhook said so before this file). Such a line lands as a line of no kind.
+
+        Returns {refund id: pk} of the known refunds whose failure lines count: the lines are
+        linked to them (a charge's refunded total no longer holds them)."""
         failures = [r for r in records if r.movement is Movement.REFUND_FAILURE]
         named = {r.returned_refund for r in failures} - {""}
         if not named:
-            return
+            return {}
         known = Refund.objects.filter(
             business=self.business, payment__provider=self.provider, provider_reference__in=named
         )
-        uncounted = set(
-            known.exclude(state=RefundState.SUCCEEDED).values_list("provider_reference", flat=True)
-        ) | set(
+        found = {
+            ref: (state, pk)
+            for ref, state, pk in known.values_list("provider_reference", "state", "pk")
+        }
+        uncounted = {
+            ref for ref, (state, _) in found.items() if state != RefundState.SUCCEEDED
+        } | set(
             BalanceTransaction.objects.filter(
                 business=self.business,
                 provider=self.provider,
@@ -560,6 +567,7 @@ class _Batch:
         for record in failures:
             if record.returned_refund in uncounted:
                 record.movement = Movement.OTHER
+        return {ref: pk for ref, (_, pk) in found.items() if ref not in uncounted}
 
     def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
         """A refund line that does not name its payment (Stripe's balance history) belongs to
@@ -718,7 +726,11 @@ class _Batch:
         payments: dict[str, int],
         refunds: dict[str, Refund],
         payouts: dict[str, Payout],
+        returned: dict[str, int],
     ) -> None:
+        """Insert the new balance lines; `returned`: {refund id: pk} of refunds whose failure
+        lines are among them (see _refund_failures)."""
+
         def key(found: Payment | Refund | Payout | None) -> int | None:
             return None if found is None else found.pk
 
@@ -739,7 +751,9 @@ class _Batch:
                     r.occurred_at,
                     _midnight(r.available_on),
                     payments.get(r.payment_reference) if r.payment_reference else None,
-                    key(refunds.get(r.refund_reference)) if r.refund_reference else None,
+                    key(refunds.get(r.refund_reference))
+                    if r.refund_reference
+                    else (returned.get(r.returned_refund) if returned else None),
                     key(payouts.get(r.payout_reference)) if r.payout_reference else None,
                     r.description[:300],
                     json.dumps(r.raw),

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tillbook.core.audit import audit_record
@@ -347,11 +348,19 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
     with transaction.atomic():
         if not _record(business, event):
             return "duplicate"
-        _refunds_from_charge(payment, charge)
+        _refunds_from_charge(payment, charge, _event_time(event))
     return "refunds recorded"
 
 
-def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
+def _event_time(event: dict[str, Any]) -> datetime:
+    """When Stripe made the event (its objects are as they were then), else now."""
+    created = event.get("created")
+    if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**33:
+        return datetime.fromtimestamp(created, tz=UTC)
+    return timezone.now()
+
+
+def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: datetime) -> None:
     currency = str(charge.get("currency") or "").upper()
     listed = (charge.get("refunds") or {}).get("data") or []
     succeeded = sorted(
@@ -380,12 +389,14 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any]) -> None:
     # Newer API versions leave the refund list out of the charge: what Stripe refunded in
     # total, less what we know of, was refunded in the dashboard.
     if not listed and currency == payment.currency:
-        # Refunds that came back after they succeeded are off Stripe's total again.
+        # Refunds that came back after they succeeded are off Stripe's total again, if they
+        # had come back when the event was made (Stripe does not send events in order).
         came_back = BalanceTransaction.objects.filter(
             business=payment.business,
             provider="stripe",
             kind=BalanceKind.ADJUSTMENT,
             refund__payment=payment,
+            occurred_at__lte=as_of,
         ).values("refund_id")
         known = sum(
             Refund.objects.filter(payment=payment)
@@ -458,15 +469,11 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     failure = item.get("failure_balance_transaction")
     if isinstance(failure, dict):
         failure = failure.get("id")
-    reference = str(failure or f"{refund.provider_reference}:failure")[:255]
-    created = event.get("created")
-    when = (
-        datetime.fromtimestamp(created, tz=UTC)
-        if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**33
-        else timezone.now()
-    )
+    refund_reference = str(item.get("id") or refund.provider_reference)
+    reference = str(failure or f"{refund_reference}:failure")[:255]
+    when = _event_time(event)
     made = False
-    if not _came_back_already(refund, str(item.get("id") or refund.provider_reference)):
+    if not _came_back_already(refund, refund_reference):
         # The balance line it reverses: in the currency the refund was taken from the balance
         # in (a converted payment's settlement currency), else the refund's own.
         taken = (
@@ -536,12 +543,14 @@ def _came_back_already(refund: Refund, reference: str) -> bool:
         return True
     if not reference:
         return False
-    for line in adjustments.filter(refund__isnull=True, gross__gt=0).only("pk", "raw").iterator():
-        if isinstance(line.raw, dict) and reference in line.raw.values():
-            line.refund, line.payment_id = refund, refund.payment_id
-            line.save(update_fields=["refund", "payment"])
-            return True
-    return False
+    # Its source as the balance history export, the itemized report and Stripe's API name it.
+    named = Q(raw__Source=reference) | Q(raw__source_id=reference) | Q(raw__source=reference)
+    line = adjustments.filter(named, refund__isnull=True, gross__gt=0).order_by("pk").first()
+    if line is None:
+        return False
+    line.refund, line.payment_id = refund, refund.payment_id
+    line.save(update_fields=["refund", "payment"])
+    return True
 
 
 def _our_refund(payment: Payment, reference: str, metadata: dict[str, Any]) -> Refund | None:
