@@ -396,6 +396,27 @@ def test_a_peso_balance_history_with_fees_to_the_hundredth_lands_in_whole_pesos(
     assert payments == [("ch_1", 50000, 1450), ("ch_2", 100, 1)]
 
 
+@pytest.mark.parametrize("mark", ["\x1f", ",", '"', "{", "\\"])
+def test_ids_holding_any_mark_are_found_again_on_the_next_import(
+    run_import: Importer, scoped: Business, mark: str
+) -> None:
+    """A file's ids are text the processor chose: one holding the separator the lookups join
+    ids with (or a mark an array literal quotes) is still known when the file comes again."""
+    quoted = mark.replace('"', '""')
+    text = (
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC)\n"
+        f'"txn{quoted}1",charge,"ch{quoted}1",50.00,1.75,48.25,usd,2026-10-01 15:00:00\n'
+        "txn_2,charge,ch_2,20.00,0.88,19.12,usd,2026-10-01 16:00:00\n"
+    )
+    first = run_import(ImportSource.from_bytes(text.encode(), "balance.csv"))
+    again = run_import(ImportSource.from_bytes(text.encode(), "balance.csv"))
+    assert (first.state, first.imported, first.duplicates) == (RunState.DONE, 2, 0)
+    assert (again.state, again.imported, again.duplicates) == (RunState.DONE, 0, 2)
+    lines = BalanceTransaction.objects.values_list("provider_reference", "payment__amount")
+    assert dict(lines) == {f"txn{mark}1": 5000, "txn_2": 2000}
+    assert Payment.objects.count() == 2
+
+
 FAILED_PAYOUT_HEADER = (
     "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,"
     "Transfer,Transfer Date (UTC)\n"

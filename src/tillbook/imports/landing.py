@@ -14,7 +14,6 @@ Work goes in batches of a few set-based queries each, so a million rows stay fas
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from datetime import UTC, date, datetime, time
 from itertools import islice
 from typing import Any
 
+import orjson
 from django.db import OperationalError, connection, transaction
 from django.db.models import Model, Sum
 from django.db.models.functions import Lower
@@ -232,6 +232,23 @@ def index_lookups_preferred() -> None:
         cursor.execute("SELECT set_config('random_page_cost', %s, true)", [LOOKUP_PAGE_COST])
 
 
+ID_SEPARATOR = "\x1f"  # ASCII's unit separator: in no processor's ids
+
+
+def _text_array(values: list[str]) -> tuple[str, list[Any]]:
+    """SQL for a text array of `values` and its parameters, for a PostgreSQL lookup."""
+    joined = ID_SEPARATOR.join(values)
+    if joined.count(ID_SEPARATOR) != len(values) - 1:  # an id holds it: the array, as it is
+        return "%s", [values]
+    return "string_to_array(%s, %s)", [joined, ID_SEPARATOR]
+
+
+def _json(values: dict[str, str]) -> str:
+    """JSON text of a row's own values (stored with each line: a million of them in a large
+    export), by orjson, which writes it about eight times faster than json.dumps."""
+    return orjson.dumps(values).decode()
+
+
 def _midnight(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
@@ -343,9 +360,15 @@ class _Batch:
             for start in range(0, len(wanted), LOOKUP_CHUNK):
                 chunk = wanted[start : start + LOOKUP_CHUNK]
                 if connection.vendor == "postgresql":
-                    # One array parameter: psycopg's client-side binding parses the statement
-                    # placeholder by placeholder, which for 5,000 of them cost more than the query.
-                    cursor.execute(f"{select} = ANY(%s)", [self.business.pk, self.provider, chunk])
+                    # One parameter: psycopg's client-side binding parses the statement
+                    # placeholder by placeholder, which for 5,000 of them cost more than the
+                    # query; and a list is quoted as an array element by element in Python.
+                    # The ids joined into one string are split by PostgreSQL, while planning
+                    # (string_to_array is immutable): the plan still probes the unique index.
+                    array, values = _text_array(chunk)
+                    cursor.execute(
+                        f"{select} = ANY({array})", [self.business.pk, self.provider, *values]
+                    )
                 else:
                     marks = ", ".join(["%s"] * len(chunk))
                     cursor.execute(
@@ -414,9 +437,9 @@ class _Batch:
                 customers.get(r.customer_email.lower()),
                 r.customer_email[:254],
                 r.description[:300],
-                json.dumps(r.metadata) if r.metadata else "{}",
+                _json(r.metadata) if r.metadata else "{}",
                 # A sale read from a balance line keeps its row once, on that line.
-                "{}" if r.is_balance_line or not r.raw else json.dumps(r.raw),
+                "{}" if r.is_balance_line or not r.raw else _json(r.raw),
                 "",
                 r.occurred_at,
                 r.occurred_at,
@@ -756,7 +779,7 @@ class _Batch:
                     else (returned.get(r.returned_refund) if returned else None),
                     key(payouts.get(r.payout_reference)) if r.payout_reference else None,
                     r.description[:300],
-                    json.dumps(r.raw),
+                    _json(r.raw),
                 )
                 for r in records
             ),
