@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from tillbook.core.hooks import installed_pause
 from tillbook.core.models import Business
@@ -118,3 +119,32 @@ def test_a_landing_plans_its_lookups_for_pages_in_memory_and_nothing_after_it_do
     assert (run.state, services.in_one_pass(run)) == (RunState.DONE, one_pass)
     assert seen == [landing.LOOKUP_PAGE_COST]  # one batch
     assert _page_cost() == before
+
+
+def _rows_believed(model: type[Any]) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = CAST(%s AS regclass)",
+            [model._meta.db_table],
+        )
+        return float(cursor.fetchone()[0])
+
+
+def test_an_import_s_statistics_count_its_rows_and_sample_only_the_columns_it_looks_up(
+    run_import: Importer, business: Business
+) -> None:
+    """The refresh inside the landing's transaction sees its rows (the planner then probes
+    the unique index); sampling only the looked-up columns spares a line's raw values."""
+    run = run_import("stripe_balance.csv", target=business)
+    assert (run.state, run.imported) == (RunState.DONE, 7)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert landing.statistics_refresh() is True
+        assert (_rows_believed(BalanceTransaction), _rows_believed(Payment)) == (7.0, 3.0)
+    (analyse,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("ANALYZE")]
+    assert analyse == (
+        'ANALYZE "payments_payment" ("business_id", "provider", "provider_reference", '
+        '"other_reference"), "payments_balancetransaction" ("business_id", "provider", '
+        '"provider_reference", "refund_id"), "payments_payout" ("business_id", "provider", '
+        '"provider_reference"), "payments_refund" ("business_id", "payment_id", '
+        '"provider_reference")'
+    )
