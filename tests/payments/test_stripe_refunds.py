@@ -18,6 +18,8 @@ from tillbook.core.money import Money
 from tillbook.core.scoping import business_scope
 from tillbook.imports.models import ImportRun
 from tillbook.imports.source import ImportSource
+from tillbook.insights import rollups
+from tillbook.insights.customers import lifetime_value_by_cohort
 from tillbook.insights.ledger import sales_totals
 from tillbook.insights.periods import Period
 from tillbook.insights.rollups import rollups_refresh
@@ -791,3 +793,79 @@ def test_a_dashboard_refund_whose_coming_back_was_imported_before_it_was_known_c
     assert refund.failure_reason.startswith("Came back on ")
     assert _came_back_lines(stripe_business) == [(failure_id, "USD", 1500, refund.pk)]
     assert _refunds_today(stripe_business) == 0
+
+
+def _lifetime_revenue(business: Business) -> list[tuple[str, int, int, int]]:
+    """The cohort table's (currency, customers, orders, revenue) rows."""
+    with business_scope(business):
+        return [
+            (c.currency, c.customers, c.orders, c.revenue)
+            for c in lifetime_value_by_cohort(business=business)
+        ]
+
+
+@pytest.mark.parametrize("summed", ["by customer", "all at once"])
+@pytest.mark.parametrize("told_by", ["webhook", "balance history"])
+def test_a_refund_that_came_back_is_value_from_the_customer_again(
+    told_by: str,
+    summed: str,
+    monkeypatch: pytest.MonkeyPatch,
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The $20.00 refund of a $50.00 payment came back (the customer's bank could not take
+    it): the customer was never paid it, so their lifetime value is $50.00 again. It stayed
+    $30.00: the cohort table summed every succeeded refund."""
+    if summed == "all at once":  # as after a large import: every customer summed again
+        monkeypatch.setattr(rollups, "VALUES_BY_CUSTOMER_UP_TO", 0)
+    _, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 3000)]
+    stripe_refund = fake_stripe.refunds[refund.provider_reference]
+    came_back = fake_stripe.refund_settles(stripe_refund["id"], "failed", "lost_or_stolen_card")
+    if told_by == "webhook":
+        with django_capture_on_commit_callbacks(execute=True):
+            assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    else:
+        failure_id = stripe_refund["failure_balance_transaction"]
+        imported = run_import(_balance_history(fake_stripe, failure_id))
+        assert (imported.state, imported.imported) == ("done", 1)
+    assert len(_came_back_lines(stripe_business)) == 1
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 5000)]
+
+
+def test_the_upgrade_values_again_the_customers_of_refunds_that_came_back(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A refund that came back before the upgrade left its customer's value summed without it
+    (insights/0007 has the next refresh sum that customer again)."""
+    import importlib
+
+    from django.apps import apps
+
+    from tillbook.payments import webhooks
+
+    _, refund = _refunded(client, stripe_business, fake_stripe, owner)
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 3000)]
+    stripe_refund = fake_stripe.refunds[refund.provider_reference]
+    came_back = fake_stripe.refund_settles(stripe_refund["id"], "failed", "lost_or_stolen_card")
+    with monkeypatch.context() as before:  # as Tillbook did before: nothing read again
+        before.setattr(webhooks, "customer_values_reread", lambda **kwargs: None)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 3000)]
+    migration = importlib.import_module(
+        "tillbook.insights.migrations.0007_came_back_refunds_valued_again"
+    )
+    migration.value_again(apps, None)
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 5000)]

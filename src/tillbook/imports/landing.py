@@ -32,7 +32,11 @@ from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
-from tillbook.insights.rollups import payout_contents_recompute, rollups_reread
+from tillbook.insights.rollups import (
+    customer_values_reread,
+    payout_contents_recompute,
+    rollups_reread,
+)
 from tillbook.payments.models import (
     BalanceKind,
     BalanceTransaction,
@@ -591,11 +595,13 @@ class _Batch:
             business=self.business, payment__provider=self.provider, provider_reference__in=named
         )
         found = {
-            ref: (state, pk)
-            for ref, state, pk in known.values_list("provider_reference", "state", "pk")
+            ref: (state, pk, payment)
+            for ref, state, pk, payment in known.values_list(
+                "provider_reference", "state", "pk", "payment_id"
+            )
         }
         uncounted = {
-            ref for ref, (state, _) in found.items() if state != RefundState.SUCCEEDED
+            ref for ref, (state, _, _) in found.items() if state != RefundState.SUCCEEDED
         } | set(
             BalanceTransaction.objects.filter(
                 business=self.business,
@@ -607,7 +613,13 @@ class _Batch:
         for record in failures:
             if record.returned_refund in uncounted:
                 record.movement = Movement.OTHER
-        return {ref: pk for ref, (_, pk) in found.items() if ref not in uncounted}
+        counted = {ref: (pk, payment) for ref, (_, pk, payment) in found.items()}
+        for ref in uncounted:
+            counted.pop(ref, None)
+        customer_values_reread(
+            business=self.business, payment_ids=sorted({payment for _, payment in counted.values()})
+        )
+        return {ref: pk for ref, (pk, _) in counted.items()}
 
     def _refunds_known_by_id(self, wanted: list[LedgerRecord], payments: dict[str, int]) -> None:
         """A refund line that does not name its payment (Stripe's balance history) belongs to

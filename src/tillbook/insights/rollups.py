@@ -347,24 +347,30 @@ def _values_recompute(business: Business, keys: list[str] | None) -> None:
     table = quote(CustomerValue._meta.db_table)
     payments, refunds = quote(Payment._meta.db_table), quote(Refund._meta.db_table)
     refund_done, paid = RefundState.SUCCEEDED.value, PaymentState.SUCCEEDED.value
+    # A refund that came back (the customer's bank could not take it: a line puts its money
+    # back in the balance) is not less value from the customer: they were never paid.
+    lines = quote(BalanceTransaction._meta.db_table)
+    stayed = f"NOT EXISTS (SELECT 1 FROM {lines} b WHERE b.refund_id = r.id AND b.kind = %s)"  # noqa: S608
+    came_back = BalanceKind.ADJUSTMENT.value
     amount_params: list[str | int]
     join_params: list[str | int]
     if keys is None:
         # Everyone: refunds summed per payment once and joined (a subquery per payment took
         # seconds at a million payments).
-        refunded_amount, amount_params = "COALESCE(r.refunded, 0)", []
+        refunded_amount, amount_params = "COALESCE(rs.refunded, 0)", []
         refunded = (
-            f"LEFT JOIN (SELECT payment_id, SUM(amount) AS refunded FROM {refunds} "  # noqa: S608
-            "WHERE business_id = %s AND state = %s GROUP BY payment_id) r ON r.payment_id = p.id"
+            f"LEFT JOIN (SELECT r.payment_id, SUM(r.amount) AS refunded FROM {refunds} r "  # noqa: S608
+            f"WHERE r.business_id = %s AND r.state = %s AND {stayed} GROUP BY r.payment_id) rs "
+            "ON rs.payment_id = p.id"
         )
-        join_params, only = [business.pk, refund_done], ""
+        join_params, only = [business.pk, refund_done, came_back], ""
     else:
         # A few customers: their payments' refunds one by one, through the payment's index.
         refunded_amount = (
             f"COALESCE((SELECT SUM(r.amount) FROM {refunds} r "  # noqa: S608
-            "WHERE r.payment_id = p.id AND r.state = %s), 0)"
+            f"WHERE r.payment_id = p.id AND r.state = %s AND {stayed}), 0)"
         )
-        amount_params, refunded, join_params = [refund_done], "", []
+        amount_params, refunded, join_params = [refund_done, came_back], "", []
         only = f" AND LOWER(p.customer_email) IN ({', '.join(['%s'] * len(keys))})"
     order_join, order, order_params = _starts_an_order_sql()
     with connection.cursor() as cursor:
@@ -731,17 +737,26 @@ def _watermarks_lock(business: Business) -> None:
     )
 
 
-def rollups_reread(*, business: Business, payment_ids: Iterable[int]) -> None:
+def rollups_reread(
+    *, business: Business, payment_ids: Iterable[int], names: Iterable[str] = READ_AGAIN
+) -> None:
     """Have the next refreshes read payments again: they changed what they count after the
     rollups may have read them (a fee learnt after it succeeded, a failed payment that
     succeeded after all). Call it in the transaction that makes the change: the rows it leaves
     take no lock anyone waits for, and are seen only once the change is committed. Reading a
-    payment twice is harmless (days are recomputed, first payments only move earlier)."""
+    payment twice is harmless (days are recomputed, first payments only move earlier).
+    `names`: only those rollups (customer_values_reread)."""
     RollupReread.objects.bulk_create(
         RollupReread(business=business, name=name, payment_id=payment_id)
         for payment_id in payment_ids
-        for name in READ_AGAIN
+        for name in names
     )
+
+
+def customer_values_reread(*, business: Business, payment_ids: Iterable[int]) -> None:
+    """A refund of these payments came back: the customers' lifetime values count it again
+    (the daily ledger reads the line that says so by itself)."""
+    rollups_reread(business=business, payment_ids=payment_ids, names=(VALUES,))
 
 
 def rollups_refresh(*, business: Business) -> bool:

@@ -31,6 +31,7 @@ from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
+from tillbook.insights.rollups import customer_values_reread
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
     BalanceKind,
@@ -506,6 +507,8 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
                 "raw": item,
             },
         )
+    if made:
+        customer_values_reread(business=refund.business, payment_ids=[refund.payment_id])
     if not made and refund.failure_reason:
         return  # told already
     money = refund.money.format(refund.business.locale)
@@ -550,6 +553,7 @@ def _came_back_already(refund: Refund, reference: str) -> bool:
         return False
     line.refund, line.payment_id = refund, refund.payment_id
     line.save(update_fields=["refund", "payment"])
+    customer_values_reread(business=refund.business, payment_ids=[refund.payment_id])
     return True
 
 
