@@ -869,3 +869,80 @@ def test_the_upgrade_values_again_the_customers_of_refunds_that_came_back(
     )
     migration.value_again(apps, None)
     assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 5000)]
+
+
+@pytest.mark.parametrize("names_its_line", [True, False])
+def test_a_dashboard_refund_known_only_in_the_charge_s_total_that_came_back_counts_no_more(
+    names_its_line: bool,
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Staff refunded $15.00 in Stripe's dashboard; charge.refunded, without its list of
+    refunds, made it a refund of the charge's total. The refund then came back: its events
+    name a refund id Tillbook does not have, and were only logged, so the $15.00 stayed in
+    the refunds for good."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    with business_scope(stripe_business):
+        total = Refund.objects.get()
+    charge = refunded["data"]["object"]["id"]
+    assert (total.provider_reference, total.amount) == (f"{charge}:1500", 1500)
+    assert _refunds_today(stripe_business) == 1500
+    (item,) = fake_stripe.refunds.values()
+    came_back = fake_stripe.refund_settles(item["id"], "failed", "lost_or_stolen_card")
+    failure_id = came_back["data"]["object"]["failure_balance_transaction"]
+    if not names_its_line:
+        del came_back["data"]["object"]["failure_balance_transaction"]
+    other = fake_stripe.event("refund.failed", fake_stripe.refunds[item["id"]])  # its twin
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "duplicate"
+        assert deliver(client, stripe_business, other).json()["detail"] == "refund failed"
+    line_id = failure_id if names_its_line else f"{item['id']}:failure"
+    with business_scope(stripe_business):
+        audit = list(
+            AuditEntry.objects.filter(action="refund.failed").values_list("summary", flat=True)
+        )
+    assert _came_back_lines(stripe_business) == [(line_id, "USD", 1500, total.pk)]
+    assert len(audit) == 1
+    assert audit[0].startswith(
+        "Refund of $15.00 made in Stripe came back from the customer's bank (lost or stolen card)"
+    )
+    assert _refunds_today(stripe_business) == 0
+    assert _lifetime_revenue(stripe_business) == [("USD", 1, 1, 5000)]
+    # Stripe's line for the money coming back, imported after, is the webhook's, or lands as a
+    # line of no kind beside it. (Not the refund's own line: the balance history does not name
+    # its charge, and Tillbook does not know the refund's id, so it would count once more.)
+    imported = run_import(_balance_history(fake_stripe, failure_id))
+    assert (imported.state, imported.imported) == ("done", 0 if names_its_line else 1)
+    with business_scope(stripe_business):
+        stripe_line = BalanceTransaction.objects.get(provider_reference=failure_id).kind
+    assert stripe_line == ("adjustment" if names_its_line else "other")
+    assert _refunds_today(stripe_business) == 0
+
+
+def test_a_dashboard_refund_never_counted_writes_nothing_when_it_comes_back(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Its charge.refunded never reached Tillbook, so the refund was never counted: its money
+    coming back takes nothing off."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)  # not delivered
+    (item,) = fake_stripe.refunds.values()
+    came_back = fake_stripe.refund_settles(item["id"], "failed", "unknown")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    with business_scope(stripe_business):
+        audit = AuditEntry.objects.filter(action="refund.failed").count()
+    assert (_came_back_lines(stripe_business), audit) == ([], 0)
+    assert _refunds_today(stripe_business) == 0

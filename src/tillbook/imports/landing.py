@@ -600,15 +600,19 @@ class _Batch:
                 "provider_reference", "state", "pk", "payment_id"
             )
         }
-        uncounted = {
-            ref for ref, (state, _, _) in found.items() if state != RefundState.SUCCEEDED
-        } | set(
-            BalanceTransaction.objects.filter(
-                business=self.business,
-                provider=self.provider,
-                kind=BalanceKind.ADJUSTMENT,
-                refund__in=known,
-            ).values_list("refund__provider_reference", flat=True)
+        adjustments = BalanceTransaction.objects.filter(
+            business=self.business, provider=self.provider, kind=BalanceKind.ADJUSTMENT
+        )
+        uncounted = (
+            {ref for ref, (state, _, _) in found.items() if state != RefundState.SUCCEEDED}
+            | set(
+                adjustments.filter(refund__in=known).values_list(
+                    "refund__provider_reference", flat=True
+                )
+            )
+            # A refund known only within its charge's refunded total, whose coming back
+            # Stripe's webhook told (its line keeps the refund's object).
+            | set(adjustments.filter(raw__id__in=named).values_list("raw__id", flat=True))
         )
         for record in failures:
             if record.returned_refund in uncounted:

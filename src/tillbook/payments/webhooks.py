@@ -441,6 +441,8 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
         if not _record(business, event):
             return "duplicate"
         ours = _our_refund(payment, reference, metadata if isinstance(metadata, dict) else {})
+        if ours is None and status in ("failed", "canceled"):
+            _refund_in_total_came_back(payment, item, event)
         if ours is None or status not in ("succeeded", "failed", "canceled"):
             return f"refund {status}"
         if ours.state == RefundState.PENDING:
@@ -531,6 +533,75 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
         refund.pk,
         refund.business.slug,
         reason,
+    )
+
+
+def _refund_in_total_came_back(
+    payment: Payment, item: dict[str, Any], event: dict[str, Any]
+) -> None:
+    """A refund made in Stripe's dashboard came back, and Tillbook knows it only within the
+    charge's refunded total (charge.refunded without its list of refunds, as newer API
+    versions send it: a refund `ch_…:amount`). Its money coming back is a line of its own,
+    as for a refund known by its id, linked to the refund of the total of the same amount
+    where there is one (the customer's lifetime value then counts it again). Where no total
+    was recorded, the refund was never counted, and nothing is written."""
+    # charge.refund.updated and refund.failed may come at once: one writes, the other finds it.
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    pause_point("refund_came_back.locked")
+    charge = str(item.get("charge") or "")
+    currency = str(item.get("currency") or "").upper()
+    amount = tillbook_amount(int(item.get("amount") or 0), currency) if currency else 0
+    totals = Refund.objects.filter(
+        payment=payment, state=RefundState.SUCCEEDED, provider_reference__startswith=f"{charge}:"
+    )
+    if not charge or amount <= 0 or not totals.exists():
+        return
+    refund_reference = str(item.get("id") or "")
+    failure = item.get("failure_balance_transaction")
+    if isinstance(failure, dict):
+        failure = failure.get("id")
+    reference = str(failure or f"{refund_reference}:failure")[:255]
+    adjustments = BalanceTransaction.objects.filter(
+        business=payment.business, provider="stripe", kind=BalanceKind.ADJUSTMENT
+    )
+    # Told already (by the other event, which may name the line when this one does not), or
+    # Stripe's own line imported, which names the refund as its source.
+    told = Q(raw__id=refund_reference) | Q(provider_reference=reference)
+    named = Q(raw__Source=refund_reference) | Q(raw__source_id=refund_reference)
+    if adjustments.filter(told | named | Q(raw__source=refund_reference)).exists():
+        return
+    linked = adjustments.filter(refund__isnull=False).values("refund_id")
+    refund = totals.filter(amount=amount).exclude(pk__in=linked).order_by("pk").first()
+    when = _event_time(event)
+    BalanceTransaction.objects.create(
+        business=payment.business,
+        provider="stripe",
+        provider_reference=reference,
+        source=Source.LIVE,
+        kind=BalanceKind.ADJUSTMENT,
+        currency=currency,
+        gross=amount,
+        fee=0,
+        net=amount,
+        occurred_at=when,
+        payment=payment,
+        refund=refund,
+        description="Refund failed: the money came back to the balance",
+        raw=item,
+    )
+    if refund is not None:
+        customer_values_reread(business=payment.business, payment_ids=[payment.pk])
+    money = Money(amount, currency).format(payment.business.locale)
+    reason = str(item.get("failure_reason") or "unknown").replace("_", " ")
+    audit_record(
+        business=payment.business,
+        actor=None,
+        action="refund.failed",
+        summary=(
+            f"Refund of {money} made in Stripe came back from the customer's bank ({reason}) "
+            f"on {when:%Y-%m-%d}; pay the customer another way"
+        ),
+        target=payment,
     )
 
 
