@@ -26,7 +26,7 @@ from tillbook.payments.models import BalanceKind, BalanceTransaction
 
 from ..fakes.stripe_server import FakeStripe
 from ..payments.fixtures import RecordingPurpose, deliver
-from ..payments.test_stripe_refunds import _refunded, paid_stripe_payment
+from ..payments.test_stripe_refunds import _refunded, refunded_in_dashboard
 from .race import BARRIER_TIMEOUT, postgresql_only, race
 
 pytestmark = [postgresql_only, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -41,9 +41,7 @@ def _events(
         _, refund = _refunded(client, business, fake, owner)
         refund_id = refund.provider_reference
     else:
-        payment = paid_stripe_payment(client, business, fake)
-        refunded = fake.refund_in_dashboard(payment.provider_reference, 2000)
-        assert deliver(client, business, refunded).json()["detail"] == "refunds recorded"
+        refunded_in_dashboard(client, business, fake, 2000)
         (refund_id,) = fake.refunds
     updated = fake.refund_settles(refund_id, "failed", "unknown")
     failed = fake.event("refund.failed", updated["data"]["object"])

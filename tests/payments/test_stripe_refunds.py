@@ -615,6 +615,18 @@ def test_the_coming_back_of_a_refund_that_failed_while_pending_lowers_no_refunds
     assert _refunds_today(stripe_business) == 0
 
 
+def refunded_in_dashboard(
+    client: Client, business: Business, fake: FakeStripe, amount: int
+) -> dict[str, Any]:
+    """A paid $50.00 payment refunded `amount` in Stripe's dashboard, told by charge.refunded
+    without its list of refunds (delivered; returned)."""
+    payment = paid_stripe_payment(client, business, fake)
+    refunded = fake.refund_in_dashboard(payment.provider_reference, amount)
+    assert "refunds" not in refunded["data"]["object"]
+    assert deliver(client, business, refunded).json()["detail"] == "refunds recorded"
+    return refunded
+
+
 def _refunded(
     client: Client, business: Business, fake: FakeStripe, owner: User
 ) -> tuple[Payment, Refund]:
@@ -885,10 +897,8 @@ def test_a_dashboard_refund_known_only_in_the_charge_s_total_that_came_back_coun
     refunds, made it a refund of the charge's total. The refund then came back: its events
     name a refund id Tillbook does not have, and were only logged, so the $15.00 stayed in
     the refunds for good."""
-    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
-    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
     with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+        refunded = refunded_in_dashboard(client, stripe_business, fake_stripe, 1500)
     with business_scope(stripe_business):
         total = Refund.objects.get()
     charge = refunded["data"]["object"]["id"]

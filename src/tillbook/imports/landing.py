@@ -617,9 +617,9 @@ class _Batch:
         for record in failures:
             if record.returned_refund in uncounted:
                 record.movement = Movement.OTHER
-        counted = {ref: (pk, payment) for ref, (_, pk, payment) in found.items()}
-        for ref in uncounted:
-            counted.pop(ref, None)
+        counted = {
+            ref: (pk, payment) for ref, (_, pk, payment) in found.items() if ref not in uncounted
+        }
         customer_values_reread(
             business=self.business, payment_ids=sorted({payment for _, payment in counted.values()})
         )

@@ -457,6 +457,55 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
     return f"refund {status}"
 
 
+def _came_back_reference(item: dict[str, Any], refund_reference: str) -> str:
+    """The id of the line of a refund's money coming back: Stripe's failure balance
+    transaction where the event names it, else one made from the refund's id."""
+    failure = item.get("failure_balance_transaction")
+    if isinstance(failure, dict):
+        failure = failure.get("id")
+    return str(failure or f"{refund_reference}:failure")[:255]
+
+
+def _sourced_from(refund_reference: str) -> Q:
+    """Stripe's own balance lines of the refund, imported: their source, as the balance
+    history export, the itemized report and Stripe's API name it."""
+    return (
+        Q(raw__Source=refund_reference)
+        | Q(raw__source_id=refund_reference)
+        | Q(raw__source=refund_reference)
+    )
+
+
+def _came_back_line(
+    *,
+    payment: Payment,
+    refund: Refund | None,
+    money: tuple[str, int, int, int],
+    when: datetime,
+    item: dict[str, Any],
+) -> dict[str, Any]:
+    """The values of the line of a refund's money coming back; `money` is its currency,
+    gross, fee and net."""
+    currency, gross, fee, net = money
+    return {
+        "source": Source.LIVE,
+        "kind": BalanceKind.ADJUSTMENT,
+        "currency": currency,
+        "gross": gross,
+        "fee": fee,
+        "net": net,
+        "occurred_at": when,
+        "payment": payment,
+        "refund": refund,
+        "description": "Refund failed: the money came back to the balance",
+        "raw": item,
+    }
+
+
+def _came_back_reason(item: dict[str, Any]) -> str:
+    return str(item.get("failure_reason") or "unknown").replace("_", " ")
+
+
 def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any]) -> None:
     """A refund that succeeded and then failed: the customer's bank could not take it (a closed
     account, a lost card) and Stripe put the money back in the balance. The refund stays made
@@ -469,11 +518,7 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     # them writes the line and tells staff, the other then finds both done.
     refund = Refund.objects.select_for_update().get(pk=refund.pk)
     pause_point("refund_came_back.locked")
-    failure = item.get("failure_balance_transaction")
-    if isinstance(failure, dict):
-        failure = failure.get("id")
     refund_reference = str(item.get("id") or refund.provider_reference)
-    reference = str(failure or f"{refund_reference}:failure")[:255]
     when = _event_time(event)
     made = False
     if not _came_back_already(refund, refund_reference):
@@ -494,27 +539,21 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
         _, made = BalanceTransaction.objects.get_or_create(
             business=refund.business,
             provider="stripe",
-            provider_reference=reference,
-            defaults={
-                "source": Source.LIVE,
-                "kind": BalanceKind.ADJUSTMENT,
-                "currency": currency,
-                "gross": gross,
-                "fee": fee,
-                "net": net,
-                "occurred_at": when,
-                "payment": refund.payment,
-                "refund": refund,
-                "description": "Refund failed: the money came back to the balance",
-                "raw": item,
-            },
+            provider_reference=_came_back_reference(item, refund_reference),
+            defaults=_came_back_line(
+                payment=refund.payment,
+                refund=refund,
+                money=(currency, gross, fee, net),
+                when=when,
+                item=item,
+            ),
         )
     if made:
         customer_values_reread(business=refund.business, payment_ids=[refund.payment_id])
     if not made and refund.failure_reason:
         return  # told already
     money = refund.money.format(refund.business.locale)
-    reason = str(item.get("failure_reason") or "unknown").replace("_", " ")
+    reason = _came_back_reason(item)
     refund.failure_reason = (
         f"Came back on {when:%Y-%m-%d}: the customer's bank could not take it ({reason}). "
         "Stripe put the money back in your balance; pay the customer another way."
@@ -557,18 +596,14 @@ def _refund_in_total_came_back(
     if not charge or amount <= 0 or not totals.exists():
         return
     refund_reference = str(item.get("id") or "")
-    failure = item.get("failure_balance_transaction")
-    if isinstance(failure, dict):
-        failure = failure.get("id")
-    reference = str(failure or f"{refund_reference}:failure")[:255]
+    reference = _came_back_reference(item, refund_reference)
     adjustments = BalanceTransaction.objects.filter(
         business=payment.business, provider="stripe", kind=BalanceKind.ADJUSTMENT
     )
     # Told already (by the other event, which may name the line when this one does not), or
-    # Stripe's own line imported, which names the refund as its source.
+    # Stripe's own line imported.
     told = Q(raw__id=refund_reference) | Q(provider_reference=reference)
-    named = Q(raw__Source=refund_reference) | Q(raw__source_id=refund_reference)
-    if adjustments.filter(told | named | Q(raw__source=refund_reference)).exists():
+    if adjustments.filter(told | _sourced_from(refund_reference)).exists():
         return
     linked = adjustments.filter(refund__isnull=False).values("refund_id")
     refund = totals.filter(amount=amount).exclude(pk__in=linked).order_by("pk").first()
@@ -577,22 +612,18 @@ def _refund_in_total_came_back(
         business=payment.business,
         provider="stripe",
         provider_reference=reference,
-        source=Source.LIVE,
-        kind=BalanceKind.ADJUSTMENT,
-        currency=currency,
-        gross=amount,
-        fee=0,
-        net=amount,
-        occurred_at=when,
-        payment=payment,
-        refund=refund,
-        description="Refund failed: the money came back to the balance",
-        raw=item,
+        **_came_back_line(
+            payment=payment,
+            refund=refund,
+            money=(currency, amount, 0, amount),
+            when=when,
+            item=item,
+        ),
     )
     if refund is not None:
         customer_values_reread(business=payment.business, payment_ids=[payment.pk])
     money = Money(amount, currency).format(payment.business.locale)
-    reason = str(item.get("failure_reason") or "unknown").replace("_", " ")
+    reason = _came_back_reason(item)
     audit_record(
         business=payment.business,
         actor=None,
@@ -617,9 +648,11 @@ def _came_back_already(refund: Refund, reference: str) -> bool:
         return True
     if not reference:
         return False
-    # Its source as the balance history export, the itemized report and Stripe's API name it.
-    named = Q(raw__Source=reference) | Q(raw__source_id=reference) | Q(raw__source=reference)
-    line = adjustments.filter(named, refund__isnull=True, gross__gt=0).order_by("pk").first()
+    line = (
+        adjustments.filter(_sourced_from(reference), refund__isnull=True, gross__gt=0)
+        .order_by("pk")
+        .first()
+    )
     if line is None:
         return False
     line.refund, line.payment_id = refund, refund.payment_id
