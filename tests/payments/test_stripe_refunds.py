@@ -956,3 +956,148 @@ def test_a_dashboard_refund_never_counted_writes_nothing_when_it_comes_back(
         audit = AuditEntry.objects.filter(action="refund.failed").count()
     assert (_came_back_lines(stripe_business), audit) == ([], 0)
     assert _refunds_today(stripe_business) == 0
+
+
+def _refunds(business: Business) -> list[tuple[str, int, str]]:
+    with business_scope(business):
+        return sorted(Refund.objects.values_list("provider_reference", "amount", "state"))
+
+
+def _told(business: Business) -> tuple[int, int]:
+    """How many times the customer and the activity log heard of a refund made at Stripe."""
+    with business_scope(business):
+        return (
+            OutboxMessage.objects.filter(template="payment_refund").count(),
+            AuditEntry.objects.filter(action="refund.external").count(),
+        )
+
+
+@pytest.mark.parametrize("first", ["charge.refunded", "refund.created"])
+def test_a_dashboard_refund_told_by_its_total_and_its_own_event_counts_once_with_its_line(
+    first: str,
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Staff refunded $15.00 in Stripe's dashboard. charge.refunded, without its list of
+    refunds, made it a refund of the charge's total; the balance history's line of the refund
+    names only the refund (`re_…`), which Tillbook did not know, so importing it counted the
+    $15.00 a second time. refund.created names it: it is the refund, whichever came first."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    assert "refunds" not in refunded["data"]["object"]
+    (item,) = fake_stripe.refunds.values()
+    created = fake_stripe.event("refund.created", item)
+    answers = {"charge.refunded": "refunds recorded", "refund.created": "refund succeeded"}
+    events = [refunded, created] if first == "charge.refunded" else [created, refunded]
+    with django_capture_on_commit_callbacks(execute=True):
+        for event in events:
+            answer = deliver(client, stripe_business, event).json()["detail"]
+            assert answer == answers[event["type"]]
+        # Stripe's twin of refund.created, and a second delivery: nothing more.
+        twin = fake_stripe.event("charge.refund.updated", item)
+        assert deliver(client, stripe_business, twin).json()["detail"] == "refund succeeded"
+        assert deliver(client, stripe_business, created).json()["detail"] == "duplicate"
+    assert _refunds(stripe_business) == [(item["id"], 1500, RefundState.SUCCEEDED)]
+    assert _told(stripe_business) == (1, 1)
+    assert len(purpose.refunded) == 1
+    assert _refunds_today(stripe_business) == 1500
+    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+        line = BalanceTransaction.objects.get(provider_reference=item["balance_transaction"])
+    assert (line.kind, line.gross, line.refund_id, line.payment_id) == (
+        BalanceKind.REFUND,
+        -1500,
+        refund.pk,
+        payment.pk,
+    )
+    assert _refunds_today(stripe_business) == 1500
+
+
+def test_dashboard_refunds_within_one_total_take_their_shares_of_it(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$10.00 and then $5.00 refunded in Stripe's dashboard, told by one charge.refunded (the
+    first one's was lost): a total of $15.00. Each refund's own event then takes its share,
+    on the day the total counted it, and the customer was told once, with the total."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_in_dashboard(payment.provider_reference, 1000)  # not delivered
+    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 500)
+    first, second = fake_stripe.refunds.values()
+    charge = refunded["data"]["object"]["id"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    with business_scope(stripe_business):
+        counted_at = Refund.objects.get().succeeded_at
+    assert _refunds(stripe_business) == [(f"{charge}:1500", 1500, RefundState.SUCCEEDED)]
+    with django_capture_on_commit_callbacks(execute=True):
+        event = fake_stripe.event("refund.created", first)
+        assert deliver(client, stripe_business, event).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == [
+        (f"{charge}:1500", 500, RefundState.SUCCEEDED),
+        (first["id"], 1000, RefundState.SUCCEEDED),
+    ]
+    assert _refunds_today(stripe_business) == 1500
+    with django_capture_on_commit_callbacks(execute=True):
+        event = fake_stripe.event("refund.created", second)
+        assert deliver(client, stripe_business, event).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == sorted(
+        [(first["id"], 1000, RefundState.SUCCEEDED), (second["id"], 500, RefundState.SUCCEEDED)]
+    )
+    with business_scope(stripe_business):
+        times = set(Refund.objects.values_list("succeeded_at", flat=True))
+    assert times == {counted_at}
+    assert _told(stripe_business) == (1, 1)
+    assert _refunds_today(stripe_business) == 1500
+
+
+def test_a_dashboard_refund_no_total_counted_is_recorded_by_its_own_event(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """charge.refunded never came: refund.created records the refund, told once."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)  # not delivered
+    (item,) = fake_stripe.refunds.values()
+    with django_capture_on_commit_callbacks(execute=True):
+        event = fake_stripe.event("refund.created", item)
+        assert deliver(client, stripe_business, event).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == [(item["id"], 1500, RefundState.SUCCEEDED)]
+    assert _told(stripe_business) == (1, 1)
+    assert _refunds_today(stripe_business) == 1500
+
+
+def test_a_dashboard_refund_that_came_back_before_its_own_event_is_not_counted_again(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The total counted it and its coming back took it off; refund.created, arriving last,
+    says it succeeded (as it had when it was made): it stays off."""
+    refunded_in_dashboard(client, stripe_business, fake_stripe, 1500)
+    (item,) = fake_stripe.refunds.values()
+    created = fake_stripe.event("refund.created", item)
+    came_back = fake_stripe.refund_settles(item["id"], "failed", "unknown")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
+    with business_scope(stripe_business):
+        total = Refund.objects.get()
+    assert total.provider_reference.endswith(":1500")
+    failure_id = came_back["data"]["object"]["failure_balance_transaction"]
+    assert _came_back_lines(stripe_business) == [(failure_id, "USD", 1500, total.pk)]
+    assert _refunds_today(stripe_business) == 0

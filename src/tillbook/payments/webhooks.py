@@ -31,7 +31,7 @@ from tillbook.core.money import Money
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
-from tillbook.insights.rollups import customer_values_reread
+from tillbook.insights.rollups import customer_values_reread, rollups_reread
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
     BalanceKind,
@@ -390,6 +390,10 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: dateti
     # Newer API versions leave the refund list out of the charge: what Stripe refunded in
     # total, less what we know of, was refunded in the dashboard.
     if not listed and currency == payment.currency:
+        # refund.created of a refund made in Stripe's dashboard may come at once, recording
+        # it by its id (_refund_made_elsewhere): one counts what the other recorded.
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        pause_point("charge_refunded.locked")
         # Refunds that came back after they succeeded are off Stripe's total again, if they
         # had come back when the event was made (Stripe does not send events in order).
         came_back = BalanceTransaction.objects.filter(
@@ -424,9 +428,10 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: dateti
 
 
 def _refund_updated(business: Business, event: dict[str, Any]) -> str:
-    """charge.refund.updated / refund.updated / refund.failed: how a refund of ours that
-    Stripe answered "pending" ended. Refunds made in Stripe's dashboard arrive with
-    charge.refunded."""
+    """refund.created / charge.refund.updated / refund.updated / refund.failed: how a refund
+    of ours that Stripe answered "pending" ended; a refund made in Stripe's dashboard, by its
+    own id (charge.refunded tells of it too, without the id in newer API versions); and the
+    coming back of either."""
     item = _object(event)
     reference = str(item.get("id") or "")
     references = [str(item.get(key) or "") for key in ("payment_intent", "charge")]
@@ -441,6 +446,8 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
         if not _record(business, event):
             return "duplicate"
         ours = _our_refund(payment, reference, metadata if isinstance(metadata, dict) else {})
+        if ours is None and status == "succeeded":
+            _refund_made_elsewhere(payment, item, event)
         if ours is None and status in ("failed", "canceled"):
             _refund_in_total_came_back(payment, item, event)
         if ours is None or status not in ("succeeded", "failed", "canceled"):
@@ -575,6 +582,85 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     )
 
 
+def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[str, Any]) -> None:
+    """A refund made in Stripe's dashboard that succeeded (refund.created, or an update), known
+    by its own id from now on.
+
+    Newer API versions send charge.refunded without its list of refunds, so the refund may be
+    counted already within a refund of the charge's total (`ch_…:amount`, _refunds_from_charge),
+    which holds no refund id: an imported balance history's line of the refund (`re_…`, which
+    does not name its charge) then counted it a second time. The refund takes its money out
+    of such totals instead: a total of the same amount becomes it, else the oldest give their
+    share of it (nothing is told twice: the customer and the activity log heard of it with
+    the total). Where no total counts it, it is recorded as charge.refunded records one, and
+    charge.refunded, after it, finds it known.
+    """
+    # charge.refunded (writing a total) and this event may come at once: the payment's lock
+    # orders them, and the second counts the first's refund.
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    pause_point("refund_made_elsewhere.locked")
+    reference = str(item.get("id") or "")
+    charge = str(item.get("charge") or "")
+    currency = str(item.get("currency") or "").upper()
+    amount = tillbook_amount(int(item.get("amount") or 0), currency) if currency else 0
+    if amount <= 0 or Refund.objects.filter(payment=payment, provider_reference=reference).exists():
+        return
+    adjustments = BalanceTransaction.objects.filter(
+        business=payment.business, provider="stripe", kind=BalanceKind.ADJUSTMENT
+    )
+    if adjustments.filter(Q(raw__id=reference) | _sourced_from(reference)).exists():
+        return  # it came back already (told before this): counted and taken off, or neither
+    # Totals one of whose refunds came back are that refund's (_refund_in_total_came_back).
+    totals = list(
+        Refund.objects.filter(
+            payment=payment,
+            state=RefundState.SUCCEEDED,
+            currency=currency,
+            provider_reference__startswith=f"{charge}:",
+        )
+        .exclude(pk__in=adjustments.filter(refund__isnull=False).values("refund_id"))
+        .order_by("pk")
+    )
+    same = next((total for total in totals if total.amount == amount), None)
+    if same is not None:
+        Refund.objects.filter(pk=same.pk).update(provider_reference=reference, raw=item)
+        return
+    if not charge or sum(total.amount for total in totals) < amount:
+        refund_record_external(
+            payment=payment,
+            amount=Money(amount, currency),
+            provider_reference=reference,
+            raw=item,
+        )
+        return
+    left = amount
+    for total in totals:
+        share = min(left, total.amount)
+        if share == total.amount:
+            total.delete()
+        else:
+            Refund.objects.filter(pk=total.pk).update(amount=total.amount - share)
+        left -= share
+        if not left:
+            break
+    first = totals[0]
+    Refund.objects.create(
+        business=payment.business,
+        payment=payment,
+        state=RefundState.SUCCEEDED,
+        currency=currency,
+        amount=amount,
+        reason=first.reason,
+        idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
+        provider_reference=reference,
+        raw=item,
+        created_at=first.created_at,
+        succeeded_at=first.succeeded_at,  # on the day the total counted it
+    )
+    # The totals' rows changed after the rollups may have read them.
+    rollups_reread(business=payment.business, payment_ids=[payment.pk])
+
+
 def _refund_in_total_came_back(
     payment: Payment, item: dict[str, Any], event: dict[str, Any]
 ) -> None:
@@ -702,6 +788,8 @@ HANDLERS = {
     "payment_intent.succeeded": _intent_succeeded,
     "payment_intent.payment_failed": _intent_failed,
     "charge.refunded": _charge_refunded,
+    # A refund by its own id: newer API versions send charge.refunded without it.
+    "refund.created": _refund_updated,
     # Stripe sends both for one change; the second finds the refund settled already.
     "charge.refund.updated": _refund_updated,
     "refund.updated": _refund_updated,
