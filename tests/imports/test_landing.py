@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from tillbook.core.models import Business
 from tillbook.core.scoping import business_scope
+from tillbook.customers.models import Customer
+from tillbook.imports.landing import copy_texts_prepare, ledger_land_batch
 from tillbook.imports.models import ImportRun, RunState
 from tillbook.imports.problems import ImportFileInvalid
+from tillbook.imports.records import LedgerRecord, Movement
 from tillbook.imports.services import REFUNDS_TWICE, UNLINKED_REFUNDS
 from tillbook.imports.source import ImportSource
 from tillbook.payments.models import (
@@ -1217,3 +1221,104 @@ def test_payments_are_looked_up_by_their_second_id_only_where_some_payment_has_o
     assert (second.state, second.imported, _by_second_id(queries)) == (RunState.DONE, 1, 1)
     assert BalanceTransaction.objects.get(provider_reference="txn_9001").payment_id == live.pk
     assert Payment.objects.filter(provider_reference="ch_9001").count() == 0
+
+
+MARKED = 'Sesión "1" \\ back, \t tab,\nnew line,\r\nreturn ✓'
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["by-the-landing", "by-the-reader"])
+def test_a_line_and_its_sale_keep_every_character_and_moment(
+    scoped: Business, prepared: bool
+) -> None:
+    """On PostgreSQL lines and payments go in as COPY text, where a backslash, a tab and a
+    line end mean something: each is kept as it was, whichever thread made the text (the
+    one-pass import's reading thread, or the landing itself). A moment keeps its
+    microseconds whatever its zone."""
+    ann = Customer.objects.create(business=scoped, email="ann@example.com", name="Ann")
+    moment = datetime(2026, 10, 1, 15, 0, 0, 123456, tzinfo=ZoneInfo("America/New_York"))
+    sale = LedgerRecord(
+        line=1,
+        provider="stripe",
+        movement=Movement.SALE,
+        reference="txn\\1\t",
+        currency="USD",
+        gross=5000,
+        fee=175,
+        net=4825,
+        occurred_at=moment,
+        payment_reference="ch\\1",
+        payment_alias="pi_\n1",
+        available_on=date(2026, 10, 3),
+        customer_email="Ann@Example.com",
+        description=MARKED,
+        metadata={"note": MARKED},
+        raw={"Description": MARKED, "id": "txn\\1\t"},
+    )
+    fee = LedgerRecord(
+        line=2,
+        provider="stripe",
+        movement=Movement.FEE,
+        reference="txn_2",
+        currency="USD",
+        gross=-200,
+        fee=0,
+        net=-200,
+        occurred_at=moment,
+    )
+    if prepared:
+        copy_texts_prepare([sale, fee])
+    with transaction.atomic():
+        counts = ledger_land_batch(business=scoped, records=[sale, fee])
+    assert counts.imported == 2
+    payment = Payment.objects.get()
+    assert (
+        payment.provider_reference,
+        payment.other_reference,
+        payment.description,
+        payment.metadata,
+        payment.raw,
+        payment.customer_email,
+        payment.customer_id,
+        payment.created_at,
+        payment.succeeded_at,
+        (payment.amount, payment.tip_amount, payment.tax_amount, payment.fee_amount),
+        (payment.state, payment.source, payment.provider, payment.currency),
+        (payment.checkout_reference, payment.method, payment.failure_reason),
+    ) == (
+        "ch\\1",
+        "pi_\n1",
+        MARKED,
+        {"note": MARKED},
+        {},  # kept once, on its line
+        "Ann@Example.com",
+        ann.pk,
+        moment,
+        moment,
+        (5000, 0, 0, 175),
+        (PaymentState.SUCCEEDED, Source.IMPORT, "stripe", "USD"),
+        ("", "", ""),
+    )
+    lines = {
+        line.provider_reference: (
+            line.kind,
+            line.description,
+            line.raw,
+            line.occurred_at,
+            line.available_on,
+            (line.gross, line.fee, line.net, line.currency, line.source),
+            (line.payment_id, line.refund_id, line.payout_id),
+        )
+        for line in BalanceTransaction.objects.all()
+    }
+    assert lines == {
+        "txn\\1\t": (
+            "charge",
+            MARKED,
+            {"Description": MARKED, "id": "txn\\1\t"},
+            moment,
+            datetime(2026, 10, 3, tzinfo=UTC),
+            (5000, 175, 4825, "USD", Source.IMPORT),
+            (payment.pk, None, None),
+        ),
+        "txn_2": ("fee", "", {}, moment, None, (-200, 0, -200, "USD", Source.IMPORT), (None,) * 3),
+    }

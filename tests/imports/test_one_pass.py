@@ -1,8 +1,10 @@
 """A file landed in one pass (PostgreSQL, in_one_pass) lands exactly as one checked first and
-then landed in batches: the same run report and the same ledger, file after file."""
+then landed in batches: the same run report and the same ledger, file after file (the rows'
+COPY text made by the reading thread in one, by the landing in the other)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -86,8 +88,17 @@ def test_one_pass_and_checked_first_land_the_same(
     batch: int,
 ) -> None:
     monkeypatch.setattr(landing, "BATCH", batch)
+    prepared_in: set[str] = set()  # the threads that made the rows' COPY text
+    prepare = landing.copy_texts_prepare
+
+    def recorded(records: list[Any]) -> None:
+        prepared_in.add(threading.current_thread().name)
+        prepare(records)
+
+    monkeypatch.setattr(landing, "copy_texts_prepare", recorded)
     one_pass = [run_import(name, target=business) for name in files]
     assert [services.in_one_pass(run) for run in one_pass] == [True] * len(files)
+    assert prepared_in == {"import-reader"}
     monkeypatch.setattr(services, "in_one_pass", lambda run: False)
     checked_first = [run_import(name, target=other_business) for name in files]
     assert [_report(run) for run in one_pass] == [_report(run) for run in checked_first]

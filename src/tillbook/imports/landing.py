@@ -26,8 +26,9 @@ import orjson
 from django.db import OperationalError, connection, transaction
 from django.db.models import Field, Model, Sum
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from tillbook.core.bulk import insert_rows
+from tillbook.core.bulk import copy_key, copy_lines, copy_text, insert_rows
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
@@ -67,6 +68,23 @@ PAYMENT_FIELDS = (
 LINE_FIELDS = (
     "business", "provider", "provider_reference", "source", "kind", "currency", "gross", "fee",
     "net", "occurred_at", "available_on", "payment", "refund", "payout", "description", "raw",
+)  # fmt: skip
+# On PostgreSQL, lines and payments go in as COPY text. The columns a row alone decides are
+# written by copy_texts_prepare, in the thread that reads the file while the landing waits
+# for PostgreSQL (imports/streamed.py); the landing adds the rest (LANDED), the keys above all.
+LINE_OWN = (
+    "provider_reference", "currency", "gross", "fee", "net", "occurred_at", "available_on",
+    "description", "raw",
+)  # fmt: skip
+LINE_LANDED = ("business", "provider", "source", "kind", "payment", "refund", "payout")
+PAYMENT_OWN = (
+    "currency", "amount", "tip_amount", "tax_amount", "fee_amount", "provider_reference",
+    "other_reference", "customer_email", "description", "metadata", "raw", "created_at",
+    "succeeded_at",
+)  # fmt: skip
+PAYMENT_LANDED = (
+    "id", "business", "provider", "source", "state", "checkout_reference", "method", "customer",
+    "failure_reason",
 )  # fmt: skip
 KINDS = {
     Movement.SALE: BalanceKind.CHARGE,
@@ -274,6 +292,68 @@ def _midnight(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
 
+def copy_texts_prepare(records: Iterable[object]) -> None:
+    """The COPY text of what each ledger record alone decides of its balance line and its
+    sale's payment (LINE_OWN, PAYMENT_OWN), for the landing to complete. Where it is made
+    does not change the rows: the one-pass import has the file's reading thread make it, so
+    the landing's thread, which PostgreSQL waits for between statements, has less to do."""
+    for record in records:
+        if isinstance(record, LedgerRecord):
+            _line_copy(record)
+            if record.movement is Movement.SALE:
+                _sale_copy(record)
+
+
+def _line_copy(r: LedgerRecord) -> str:
+    if not r.line_copy:
+        day = "\\N" if r.available_on is None else f"{r.available_on.isoformat()}T00:00:00+00:00"
+        r.line_copy = "\t".join(
+            (
+                copy_text(r.reference),
+                copy_text(r.currency),
+                str(r.gross),
+                str(r.fee),
+                str(r.net),
+                _moment(r.occurred_at),
+                day,
+                copy_text(r.description[:300]),
+                copy_text(_json(r.raw)),
+            )
+        )
+    return r.line_copy
+
+
+def _sale_copy(r: LedgerRecord) -> str:
+    if r.sale_copy is None or r.sale_copy[0] != r.payment_reference:
+        moment = _moment(r.occurred_at)
+        text = "\t".join(
+            (
+                copy_text(r.currency),
+                str(r.gross - r.tip),
+                str(r.tip),
+                str(r.tax),
+                str(r.fee),
+                copy_text(r.payment_reference),
+                copy_text(r.payment_alias[:255]),  # the PaymentIntent of a charge, if said
+                copy_text(r.customer_email[:254]),
+                copy_text(r.description[:300]),
+                copy_text(_json(r.metadata) if r.metadata else "{}"),
+                # A sale read from a balance line keeps its row once, on that line.
+                copy_text("{}" if r.is_balance_line or not r.raw else _json(r.raw)),
+                moment,
+                moment,
+            )
+        )
+        r.sale_copy = (r.payment_reference, text)
+    return r.sale_copy[1]
+
+
+def _moment(value: datetime) -> str:
+    if value.tzinfo is None:  # never from a reader; as Django would store it (UTC)
+        value = timezone.make_aware(value, UTC)
+    return value.isoformat()
+
+
 def ledger_land_batch(
     *, business: Business, records: list[LedgerRecord], source: Source = Source.IMPORT
 ) -> LandingCounts:
@@ -468,14 +548,23 @@ class _Batch:
             for reference, r in sales.items()
         )
         ids = _identities(Payment, len(sales))
-        if ids is None:
+        if ids is not None:  # PostgreSQL
+            landed = f"{self.business.pk}\t{copy_text(self.provider)}\t{Source.IMPORT.value}\t"
+            landed += f"{PaymentState.SUCCEEDED.value}\t\t\t"
+            copy_lines(
+                Payment,
+                (*PAYMENT_OWN, *PAYMENT_LANDED),
+                (
+                    f"{_sale_copy(r)}\t{id_}\t{landed}"
+                    f"{copy_key(customers.get(r.customer_email.lower()))}\t\n"
+                    for id_, r in zip(ids, sales.values(), strict=True)
+                ),
+            )
+            found.update(zip(sales, ids, strict=True))
+        elif sales:  # SQLite
             insert_rows(Payment, PAYMENT_FIELDS, rows)
             # insert_rows returns no ids; one query fetches the new payments' back by reference.
             found.update(self._known(Payment, ("id",), sales))
-        else:
-            numbered = ((id_, *row) for id_, row in zip(ids, rows, strict=True))
-            insert_rows(Payment, ("id", *PAYMENT_FIELDS), numbered)
-            found.update(zip(sales, ids, strict=True))
         # A refund this batch names only by the other id of a payment it also names.
         for record in named:
             if record.payment_alias and record.payment_reference in found:
@@ -787,9 +876,32 @@ class _Batch:
         """Insert the new balance lines; `returned`: {refund id: pk} of refunds whose failure
         lines are among them (see _refund_failures)."""
 
-        def key(found: Payment | Refund | Payout | None) -> int | None:
-            return None if found is None else found.pk
+        def keys(r: LedgerRecord) -> tuple[int | None, int | None, int | None]:
+            """The line's payment, refund and payout."""
+            refund = refunds.get(r.refund_reference) if r.refund_reference else None
+            payout = payouts.get(r.payout_reference) if r.payout_reference else None
+            return (
+                payments.get(r.payment_reference) if r.payment_reference else None,
+                refund.pk if refund is not None else returned.get(r.returned_refund),
+                None if payout is None else payout.pk,
+            )
 
+        self.counts.imported += len(records)
+        if not records:
+            return
+        if connection.vendor == "postgresql":
+            landed = f"{self.business.pk}\t{copy_text(self.provider)}\t{self.source.value}\t"
+            copy_lines(
+                BalanceTransaction,
+                (*LINE_OWN, *LINE_LANDED),
+                (
+                    f"{_line_copy(r)}\t{landed}{KINDS[r.movement].value}\t"
+                    + "\t".join(map(copy_key, keys(r)))
+                    + "\n"
+                    for r in records
+                ),
+            )
+            return
         insert_rows(
             BalanceTransaction,
             LINE_FIELDS,
@@ -806,18 +918,13 @@ class _Batch:
                     r.net,
                     r.occurred_at,
                     _midnight(r.available_on),
-                    payments.get(r.payment_reference) if r.payment_reference else None,
-                    key(refunds.get(r.refund_reference))
-                    if r.refund_reference
-                    else (returned.get(r.returned_refund) if returned else None),
-                    key(payouts.get(r.payout_reference)) if r.payout_reference else None,
+                    *keys(r),
                     r.description[:300],
                     _json(r.raw),
                 )
                 for r in records
             ),
         )
-        self.counts.imported += len(records)
 
     def _paid_out(self, records: list[LedgerRecord], payouts: dict[str, Payout]) -> None:
         """Link known lines that had no payout yet to the one this file names (one query per

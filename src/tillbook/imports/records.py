@@ -71,6 +71,11 @@ class LedgerRecord:
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
+    # On PostgreSQL, the COPY text of the columns of its balance line, and of its sale's
+    # payment (with the payment id it was made for), that the row alone decides: made in the
+    # thread that reads the file (imports/landing.py, copy_texts_prepare).
+    line_copy: str = ""
+    sale_copy: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)

@@ -266,7 +266,9 @@ def _execute_in_one_pass(run: ImportRun, source: ImportSource) -> ImportRun | No
             ) as (current, records):
                 if current.table.reader.family != "ledger":
                     return None
-                reader = BatchReader(current, records, landing.BATCH)
+                reader = BatchReader(
+                    current, records, landing.BATCH, prepare=landing.copy_texts_prepare
+                )
                 counts = _land_as_read(run, reader, side, size=source.size)
             check = file_verdict(current, asked=asked, records=reader.records, kept=True)
             if not check.spooled:

@@ -18,7 +18,7 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -78,11 +78,20 @@ class BatchReader:
     once; an error of the reading thread is raised there, after the batches before it.
     """
 
-    def __init__(self, current: Pass, records: Iterator[Record], size: int) -> None:
+    def __init__(
+        self,
+        current: Pass,
+        records: Iterator[Record],
+        size: int,
+        prepare: Callable[[list[Record]], None] | None = None,
+    ) -> None:
         self.current = current
         self.records = 0  # records made, counted by the reading thread
         self._source = records
         self._size = size
+        # Work on a batch that needs no database, done here rather than in the landing
+        # thread (see copy_texts_prepare).
+        self._prepare = prepare
         self._queue: queue.Queue[list[Record] | None] = queue.Queue(QUEUED_BATCHES)
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -100,14 +109,19 @@ class BatchReader:
                     continue
                 batch.append(record)
                 if len(batch) >= self._size:
-                    self._put(batch)
+                    self._hand_over(batch)
                     batch = []
             if batch and not self.current.problem_total:
-                self._put(batch)
+                self._hand_over(batch)
         except BaseException as error:  # handed to the landing thread, which raises it
             self._error = error
         finally:
             self._put(None)
+
+    def _hand_over(self, batch: list[Record]) -> None:
+        if self._prepare is not None:
+            self._prepare(batch)
+        self._put(batch)
 
     def _put(self, item: list[Record] | None) -> None:
         while not self._stop.is_set():
