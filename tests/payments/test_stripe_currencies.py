@@ -170,3 +170,23 @@ def test_listed_dashboard_refunds_share_the_rounded_running_total(
     with business_scope(budapest):
         amounts = sorted(Refund.objects.values_list("provider_reference", "amount"))
     assert amounts == sorted([(refunds[0]["id"], 501), (refunds[1]["id"], 499)])
+
+
+def test_dashboard_refunds_told_by_their_own_events_keep_the_rounded_total(
+    client: Client, owner: User, fake_stripe: FakeStripe, purpose: RecordingPurpose
+) -> None:
+    """500.50 Ft and 499.50 Ft refunded in Stripe's dashboard, each told by charge.refunded
+    (totals of 501 and 499 Ft) and then by refund.created: 1,000 Ft in all, not 1,001 (the
+    second refund rounded alone is 500 Ft)."""
+    budapest = _stripe_business(owner, "budapest", "HUF", "Europe/Budapest")
+    payment = paid_stripe_payment(client, budapest, fake_stripe, Money(1000, "HUF"))
+    for amount in (50050, 49950):
+        event = fake_stripe.refund_in_dashboard(payment.provider_reference, amount)
+        assert deliver(client, budapest, event).status_code == 200
+    for item in list(fake_stripe.refunds.values()):
+        created = fake_stripe.event("refund.created", item)
+        assert deliver(client, budapest, created).json()["detail"] == "refund succeeded"
+    first, second = fake_stripe.refunds
+    with business_scope(budapest):
+        amounts = sorted(Refund.objects.values_list("provider_reference", "amount"))
+    assert amounts == sorted([(first, 501), (second, 499)])

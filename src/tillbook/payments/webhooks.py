@@ -592,7 +592,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     does not name its charge) then counted it a second time. The refund takes its money out
     of such totals instead: a total of the same amount becomes it, else the oldest give their
     share of it (nothing is told twice: the customer and the activity log heard of it with
-    the total). Where no total counts it, it is recorded as charge.refunded records one, and
+    the total). Where no total holds it, it is recorded as charge.refunded records one, and
     charge.refunded, after it, finds it known.
     """
     # charge.refunded (writing a total) and this event may come at once: the payment's lock
@@ -625,7 +625,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     if same is not None:
         Refund.objects.filter(pk=same.pk).update(provider_reference=reference, raw=item)
         return
-    if not charge or sum(total.amount for total in totals) < amount:
+    if not charge or not totals:
         refund_record_external(
             payment=payment,
             amount=Money(amount, currency),
@@ -643,13 +643,16 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         left -= share
         if not left:
             break
+    # What the totals held of it: where Stripe counts finer than Tillbook (499.50 forints, a
+    # total's rounded share of 499), the refund is its share; anything Stripe's total holds
+    # beyond, its next charge.refunded records.
     first = totals[0]
     Refund.objects.create(
         business=payment.business,
         payment=payment,
         state=RefundState.SUCCEEDED,
         currency=currency,
-        amount=amount,
+        amount=amount - left,
         reason=first.reason,
         idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
         provider_reference=reference,
