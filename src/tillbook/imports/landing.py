@@ -306,7 +306,8 @@ def copy_texts_prepare(records: Iterable[object]) -> None:
 
 def _line_copy(r: LedgerRecord) -> str:
     if not r.line_copy:
-        day = "\\N" if r.available_on is None else f"{r.available_on.isoformat()}T00:00:00+00:00"
+        midnight = _midnight(r.available_on)
+        day = "\\N" if midnight is None else _moment(midnight)
         r.line_copy = "\t".join(
             (
                 copy_text(r.reference),
