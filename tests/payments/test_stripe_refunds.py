@@ -5,7 +5,7 @@ made in Stripe's dashboard are recorded from charge.refunded, and the buyer is t
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -1101,3 +1101,146 @@ def test_a_dashboard_refund_that_came_back_before_its_own_event_is_not_counted_a
     failure_id = came_back["data"]["object"]["failure_balance_transaction"]
     assert _came_back_lines(stripe_business) == [(failure_id, "USD", 1500, total.pk)]
     assert _refunds_today(stripe_business) == 0
+
+
+def test_a_dashboard_refund_larger_than_the_totals_before_it_is_recorded_whole(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$10.00 and then $15.00 refunded in Stripe's dashboard; the $15.00 one's own event came
+    before its charge.refunded. The $10.00 total cannot hold it: it is recorded whole, so its
+    coming back later takes off all of it."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    first_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1000)
+    second_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    first, second = fake_stripe.refunds.values()
+    events = [
+        first_total,
+        fake_stripe.event("refund.created", second),
+        second_total,
+        fake_stripe.event("refund.created", first),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        for event in events:
+            assert deliver(client, stripe_business, event).status_code == 200
+    assert _refunds(stripe_business) == sorted(
+        [(first["id"], 1000, RefundState.SUCCEEDED), (second["id"], 1500, RefundState.SUCCEEDED)]
+    )
+    assert _told(stripe_business) == (2, 2)
+    assert _refunds_today(stripe_business) == 2500
+    came_back = fake_stripe.refund_settles(second["id"], "failed", "lost_or_stolen_card")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+    assert _refunds_today(stripe_business) == 1000
+
+
+def _refunds_on(business: Business, day: date) -> int:
+    with business_scope(business):
+        rollups_refresh(business=business)
+        totals = sales_totals(business=business, period=Period(day, day, business.zone))
+    return totals["USD"].refunds if "USD" in totals else 0
+
+
+def test_a_dashboard_refund_told_late_takes_nothing_from_a_total_counted_before_it_was_made(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$10.00 refunded in Stripe's dashboard two days ago, counted then as the charge's total;
+    $5.00 today, whose refund.created comes before its charge.refunded, and the first one's
+    refund.created last (Stripe does not send events in order). Each stays on its own day."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    first_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1000)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, first_total).status_code == 200
+    two_days = timedelta(days=2)
+    with business_scope(stripe_business):
+        Refund.objects.update(
+            created_at=timezone.now() - two_days, succeeded_at=timezone.now() - two_days
+        )
+    (first,) = fake_stripe.refunds.values()
+    first["created"] -= int(two_days.total_seconds())
+    second_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 500)
+    second = fake_stripe.refunds[next(ref for ref in fake_stripe.refunds if ref != first["id"])]
+    events = [
+        fake_stripe.event("refund.created", second),
+        second_total,
+        fake_stripe.event("refund.created", first),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        for event in events:
+            assert deliver(client, stripe_business, event).status_code == 200
+    assert _refunds(stripe_business) == sorted(
+        [(first["id"], 1000, RefundState.SUCCEEDED), (second["id"], 500, RefundState.SUCCEEDED)]
+    )
+    today = timezone.localdate(timezone=stripe_business.zone)
+    assert _refunds_on(stripe_business, today - two_days) == 1000
+    assert _refunds_on(stripe_business, today) == 500
+    assert _told(stripe_business) == (2, 2)
+
+
+def test_our_refund_settled_by_charge_refunded_takes_its_id_from_refund_created(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Stripe's answer to the refund call was lost; charge.refunded (no list of refunds)
+    settled the refund without its id, so the balance history's line of it landed as a second
+    refund. refund.created, which finds it by the number Tillbook gave Stripe, gives it its id."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.lose_next_response.add("/v1/refunds")
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    assert (refund.state, refund.provider_reference) == (RefundState.PENDING, "")
+    (item,) = fake_stripe.refunds.values()
+    refunded = fake_stripe.event("charge.refunded", fake_stripe.charges[item["charge"]])
+    created = fake_stripe.event("refund.created", item)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == [(item["id"], 2000, RefundState.SUCCEEDED)]
+    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    with business_scope(stripe_business):
+        line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
+    assert (line.refund_id, line.payment_id) == (refund.pk, payment.pk)
+    assert _refunds_today(stripe_business) == 2000
+    assert purpose.refunded == [refund.pk]
+
+
+def test_a_total_of_the_same_amount_as_one_renamed_before_is_recorded(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """A $15.00 dashboard refund's total became the refund (its own event), and it came back;
+    another $15.00 refund's total is the same text as the first one's was, and is recorded."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    first_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (first,) = fake_stripe.refunds.values()
+    charge = first["charge"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, first_total).status_code == 200
+        created = fake_stripe.event("refund.created", first)
+        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
+        came_back = fake_stripe.refund_settles(first["id"], "failed", "unknown")
+        assert deliver(client, stripe_business, came_back).json()["detail"] == "refund failed"
+        second_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+        answer = deliver(client, stripe_business, second_total).json()["detail"]
+    assert answer == "refunds recorded"
+    assert _refunds(stripe_business) == [
+        (f"{charge}:1500", 1500, RefundState.SUCCEEDED),  # "ch_…" sorts before "re_…"
+        (first["id"], 1500, RefundState.SUCCEEDED),
+    ]
+    assert _refunds_today(stripe_business) == 1500

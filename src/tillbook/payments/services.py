@@ -550,6 +550,13 @@ def refund_send(*, refund: Refund, actor: User | None) -> Refund:
     )
 
 
+def _refund_payment_lock(refund: Refund) -> None:
+    """The lock of the refund's payment, taken before the refund's own: every writer of a
+    payment's refunds locks the payment first (a webhook settling this refund may hold it
+    already), and the other order deadlocked with it."""
+    Payment.objects.select_for_update().get(pk=refund.payment_id)
+
+
 def refund_settle(
     *,
     refund: Refund,
@@ -563,6 +570,7 @@ def refund_settle(
     from tillbook.payments.notifications import refund_notify
 
     with transaction.atomic():
+        _refund_payment_lock(refund)
         locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
         if locked.state != RefundState.PENDING:
             if (

@@ -27,10 +27,11 @@ from django.utils import timezone
 from tillbook.core.audit import audit_record
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
-from tillbook.core.money import Money
+from tillbook.core.money import Money, currency_precision, processor_precision
 from tillbook.core.tasks import enqueue_on_commit
 from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
+from tillbook.imports.landing import SUMMARY_SUFFIX
 from tillbook.insights.rollups import customer_values_reread, rollups_reread
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
@@ -355,10 +356,7 @@ def _charge_refunded(business: Business, event: dict[str, Any]) -> str:
 
 def _event_time(event: dict[str, Any]) -> datetime:
     """When Stripe made the event (its objects are as they were then), else now."""
-    created = event.get("created")
-    if isinstance(created, int) and not isinstance(created, bool) and 0 < created < 2**33:
-        return datetime.fromtimestamp(created, tz=UTC)
-    return timezone.now()
+    return _stripe_time(event.get("created")) or timezone.now()
 
 
 def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: datetime) -> None:
@@ -461,6 +459,10 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
             )
         elif ours.state == RefundState.SUCCEEDED and status != "succeeded":
             _refund_came_back(ours, item, event)
+        elif status == "succeeded" and not ours.provider_reference:
+            # Ours, settled by charge.refunded before Stripe's answer to the call was read (or
+            # when it was lost): it keeps its id, by which an imported balance history knows it.
+            refund_settle(refund=ours, succeeded=True, provider_reference=reference)
     return f"refund {status}"
 
 
@@ -590,9 +592,10 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     counted already within a refund of the charge's total (`ch_…:amount`, _refunds_from_charge),
     which holds no refund id: an imported balance history's line of the refund (`re_…`, which
     does not name its charge) then counted it a second time. The refund takes its money out
-    of such totals instead: a total of the same amount becomes it, else the oldest give their
-    share of it (nothing is told twice: the customer and the activity log heard of it with
-    the total). Where no total holds it, it is recorded as charge.refunded records one, and
+    of such totals instead (nothing is told twice: the customer and the activity log heard of
+    it with the total): a total of the same amount becomes it, else totals that hold all of it
+    give their shares (the oldest first). Only totals recorded after the refund was made can
+    hold it. Where none does, it is recorded as charge.refunded records one, and
     charge.refunded, after it, finds it known.
     """
     # charge.refunded (writing a total) and this event may come at once: the payment's lock
@@ -610,22 +613,20 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     if adjustments.filter(Q(raw__id=reference) | _sourced_from(reference)).exists():
         return  # it came back already (told before this): counted and taken off, or neither
-    # Totals one of whose refunds came back are that refund's (_refund_in_total_came_back).
-    totals = list(
-        Refund.objects.filter(
-            payment=payment,
-            state=RefundState.SUCCEEDED,
-            currency=currency,
-            provider_reference__startswith=f"{charge}:",
-        )
-        .exclude(pk__in=adjustments.filter(refund__isnull=False).values("refund_id"))
-        .order_by("pk")
-    )
+    totals = _totals_holding(payment, charge, currency, _stripe_time(item.get("created")))
     same = next((total for total in totals if total.amount == amount), None)
     if same is not None:
-        Refund.objects.filter(pk=same.pk).update(provider_reference=reference, raw=item)
+        Refund.objects.filter(pk=same.pk).update(
+            provider_reference=reference,
+            # Its key follows its id: a later total of the same amount may need the old one.
+            idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
+            raw=item,
+        )
         return
-    if not charge or not totals:
+    # Where Stripe counts finer than Tillbook, totals are rounded shares (499.50 forints
+    # counted as 499 after 500.50 as 501): one unit short still holds the refund.
+    slack = 1 if processor_precision(currency) > currency_precision(currency) else 0
+    if sum(total.amount for total in totals) < amount - slack:
         refund_record_external(
             payment=payment,
             amount=Money(amount, currency),
@@ -643,16 +644,13 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         left -= share
         if not left:
             break
-    # What the totals held of it: where Stripe counts finer than Tillbook (499.50 forints, a
-    # total's rounded share of 499), the refund is its share; anything Stripe's total holds
-    # beyond, its next charge.refunded records.
     first = totals[0]
     Refund.objects.create(
         business=payment.business,
         payment=payment,
         state=RefundState.SUCCEEDED,
         currency=currency,
-        amount=amount - left,
+        amount=amount - left,  # its rounded share, where the totals held one unit less
         reason=first.reason,
         idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
         provider_reference=reference,
@@ -662,6 +660,48 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     # The totals' rows changed after the rollups may have read them.
     rollups_reread(business=payment.business, payment_ids=[payment.pk])
+
+
+# How far Stripe's clock and this server's may disagree: a total recorded this long before a
+# refund was made may still hold it.
+CLOCKS_APART = timedelta(minutes=5)
+
+
+def _totals_holding(
+    payment: Payment, charge: str, currency: str, made: datetime | None
+) -> list[Refund]:
+    """The refunds of the charge's total (_refunds_from_charge) that may hold a refund made at
+    `made`: recorded after it, oldest first. Not the payments export's summary (recorded at
+    the charge's time), nor a total one of whose refunds came back (that refund's, see
+    _refund_in_total_came_back)."""
+    if not charge:
+        return []
+    came_back = BalanceTransaction.objects.filter(
+        business=payment.business,
+        provider="stripe",
+        kind=BalanceKind.ADJUSTMENT,
+        refund__isnull=False,
+    ).values("refund_id")
+    totals = (
+        Refund.objects.filter(
+            payment=payment,
+            state=RefundState.SUCCEEDED,
+            currency=currency,
+            provider_reference__startswith=f"{charge}:",
+        )
+        .exclude(provider_reference__endswith=SUMMARY_SUFFIX)
+        .exclude(pk__in=came_back)
+        .order_by("pk")
+    )
+    if made is not None:
+        totals = totals.filter(succeeded_at__gte=made - CLOCKS_APART)
+    return list(totals)
+
+
+def _stripe_time(value: object) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**33:
+        return datetime.fromtimestamp(value, tz=UTC)
+    return None
 
 
 def _refund_in_total_came_back(
