@@ -26,8 +26,8 @@ from django.test import Client
 from tillbook.core.hooks import installed_pause
 from tillbook.core.models import AuditEntry, Business, User
 from tillbook.core.scoping import business_scope, unscoped
-from tillbook.payments import services
-from tillbook.payments.models import Refund, RefundState
+from tillbook.payments import services, webhooks
+from tillbook.payments.models import BalanceTransaction, Refund, RefundState
 from tillbook.payments.services import refund_create
 
 from ..fakes.stripe_server import FakeStripe
@@ -147,7 +147,7 @@ def test_negative_control_a_refund_locked_before_its_payment_deadlocks(
     waits for the payment, which charge.refunded holds while it waits for the refund:
     PostgreSQL breaks the deadlock by failing one, whose handling is left to a retry."""
     refunded, created = _lost_answer_events(client, stripe_business, fake_stripe, owner)
-    monkeypatch.setattr(services, "_refund_payment_lock", lambda refund: None)
+    monkeypatch.setattr(services, "refund_payment_lock", lambda refund: None)
     with installed_pause("charge_refunded.locked", lambda: time.sleep(1.0)):
         outcomes = race(_delivery(stripe_business, refunded), _second(stripe_business, created))
     assert [outcome.error for outcome in outcomes] == [None, None]
@@ -173,3 +173,55 @@ def test_negative_control_without_the_lock_the_refund_is_counted_twice(
         outcomes = race(*(_delivery(stripe_business, event) for event in events))
     assert [outcome.error for outcome in outcomes] == [None, None]
     assert _refunded(stripe_business) == [1500, 1500]
+
+
+def _came_back_and_created(
+    client: Client, business: Business, fake: FakeStripe, owner: User
+) -> list[dict[str, Any]]:
+    """Our lost-answer refund, settled (without its id) by charge.refunded; then its coming
+    back and its refund.created (made before, as Stripe made it) to be delivered at once."""
+    refunded, created = _lost_answer_events(client, business, fake, owner)
+    assert deliver(client, business, refunded).json()["detail"] == "refunds recorded"
+    (item,) = fake.refunds.values()
+    came_back = fake.refund_settles(item["id"], "failed", "unknown")
+    return [came_back, created]
+
+
+def test_our_refund_coming_back_while_it_takes_its_id_does_not_deadlock(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+) -> None:
+    came_back, created = _came_back_and_created(client, stripe_business, fake_stripe, owner)
+    with installed_pause("refund_came_back.locked", lambda: time.sleep(1.0)):
+        outcomes = race(_delivery(stripe_business, came_back), _second(stripe_business, created))
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert [outcome.result for outcome in outcomes] == ["refund failed", "refund succeeded"]
+    (item,) = fake_stripe.refunds.values()
+    assert _recorded(stripe_business) == [(item["id"], 2000, RefundState.SUCCEEDED)]
+    with unscoped():
+        lines = BalanceTransaction.objects.filter(business=stripe_business, kind="adjustment")
+        assert list(lines.values_list("gross", flat=True)) == [2000]
+
+
+def test_negative_control_the_coming_back_locking_the_refund_first_deadlocks(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The coming back holds the refund and writes a line that needs its payment's row;
+    refund.created holds the payment (refund_settle) and waits for the refund."""
+    came_back, created = _came_back_and_created(client, stripe_business, fake_stripe, owner)
+    monkeypatch.setattr(webhooks, "refund_payment_lock", lambda refund: None)
+    with installed_pause("refund_came_back.locked", lambda: time.sleep(1.0)):
+        outcomes = race(_delivery(stripe_business, came_back), _second(stripe_business, created))
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert "accepted; handling will be retried" in [outcome.result for outcome in outcomes]
+    errors = [str(record.exc_info[1]) for record in caplog.records if record.exc_info]
+    assert any("deadlock detected" in error for error in errors)

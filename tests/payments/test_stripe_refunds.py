@@ -1042,8 +1042,11 @@ def test_dashboard_refunds_within_one_total_take_their_shares_of_it(
     with django_capture_on_commit_callbacks(execute=True):
         event = fake_stripe.event("refund.created", first)
         assert deliver(client, stripe_business, event).json()["detail"] == "refund succeeded"
+    with business_scope(stripe_business):
+        (total,) = Refund.objects.filter(provider_reference__startswith=charge)
     assert _refunds(stripe_business) == [
-        (f"{charge}:1500", 500, RefundState.SUCCEEDED),
+        # What is left of Stripe's total no longer says that total.
+        (f"{charge}:1500#{total.pk}", 500, RefundState.SUCCEEDED),
         (first["id"], 1000, RefundState.SUCCEEDED),
     ]
     assert _refunds_today(stripe_business) == 1500
@@ -1156,15 +1159,16 @@ def test_a_dashboard_refund_told_late_takes_nothing_from_a_total_counted_before_
     refund.created last (Stripe does not send events in order). Each stays on its own day."""
     payment = paid_stripe_payment(client, stripe_business, fake_stripe)
     first_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1000)
+    two_days = timedelta(days=2)
+    (first,) = fake_stripe.refunds.values()
+    first["created"] -= int(two_days.total_seconds())
+    first_total["created"] -= int(two_days.total_seconds())
     with django_capture_on_commit_callbacks(execute=True):
         assert deliver(client, stripe_business, first_total).status_code == 200
-    two_days = timedelta(days=2)
     with business_scope(stripe_business):
         Refund.objects.update(
             created_at=timezone.now() - two_days, succeeded_at=timezone.now() - two_days
         )
-    (first,) = fake_stripe.refunds.values()
-    first["created"] -= int(two_days.total_seconds())
     second_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 500)
     second = fake_stripe.refunds[next(ref for ref in fake_stripe.refunds if ref != first["id"])]
     events = [
@@ -1244,3 +1248,36 @@ def test_a_total_of_the_same_amount_as_one_renamed_before_is_recorded(
         (first["id"], 1500, RefundState.SUCCEEDED),
     ]
     assert _refunds_today(stripe_business) == 1500
+
+
+def test_a_dashboard_refund_made_a_minute_after_a_total_takes_nothing_from_it(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$15.00 refunded in Stripe's dashboard, its charge.refunded counted as a total; a minute
+    later $10.00 more, whose refund.created comes before the first one's: Stripe's total was
+    taken before the second refund was made, so it holds only the first."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    first_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (first,) = fake_stripe.refunds.values()
+    first["created"] -= 120
+    first_total["created"] -= 60
+    second_total = fake_stripe.refund_in_dashboard(payment.provider_reference, 1000)
+    second = fake_stripe.refunds[next(ref for ref in fake_stripe.refunds if ref != first["id"])]
+    events = [
+        first_total,
+        fake_stripe.event("refund.created", second),
+        fake_stripe.event("refund.created", first),
+        second_total,
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        for event in events:
+            assert deliver(client, stripe_business, event).status_code == 200
+    assert _refunds(stripe_business) == sorted(
+        [(first["id"], 1500, RefundState.SUCCEEDED), (second["id"], 1000, RefundState.SUCCEEDED)]
+    )
+    assert _told(stripe_business) == (2, 2)
+    assert _refunds_today(stripe_business) == 2500

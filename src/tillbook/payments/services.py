@@ -550,7 +550,7 @@ def refund_send(*, refund: Refund, actor: User | None) -> Refund:
     )
 
 
-def _refund_payment_lock(refund: Refund) -> None:
+def refund_payment_lock(refund: Refund) -> None:
     """The lock of the refund's payment, taken before the refund's own: every writer of a
     payment's refunds locks the payment first (a webhook settling this refund may hold it
     already), and the other order deadlocked with it."""
@@ -570,7 +570,7 @@ def refund_settle(
     from tillbook.payments.notifications import refund_notify
 
     with transaction.atomic():
-        _refund_payment_lock(refund)
+        refund_payment_lock(refund)
         locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
         if locked.state != RefundState.PENDING:
             if (

@@ -57,6 +57,7 @@ from tillbook.payments.services import (
     payment_confirm,
     payment_fail,
     processor_event_record,
+    refund_payment_lock,
     refund_record_external,
     refund_settle,
 )
@@ -421,7 +422,12 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: dateti
                 payment=payment,
                 amount=Money(refunded - known, currency),
                 provider_reference=f"{charge.get('id')}:{refunded}",
-                raw={"charge": charge.get("id"), "amount_refunded": charge.get("amount_refunded")},
+                raw={
+                    "charge": charge.get("id"),
+                    "amount_refunded": charge.get("amount_refunded"),
+                    # When Stripe's total was this: only refunds made by then are in it.
+                    "as_of": int(as_of.timestamp()),
+                },
             )
 
 
@@ -525,6 +531,9 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     has to be paid another way."""
     # Stripe sends charge.refund.updated and refund.failed for it, perhaps at once: one of
     # them writes the line and tells staff, the other then finds both done.
+    # The payment's lock before the refund's, as every writer of a payment's refunds takes
+    # them (the line written below needs the payment's row; the other order deadlocked).
+    refund_payment_lock(refund)
     refund = Refund.objects.select_for_update().get(pk=refund.pk)
     pause_point("refund_came_back.locked")
     refund_reference = str(item.get("id") or refund.provider_reference)
@@ -640,7 +649,14 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         if share == total.amount:
             total.delete()
         else:
-            Refund.objects.filter(pk=total.pk).update(amount=total.amount - share)
+            # What is left is no longer Stripe's total of that text: a later charge.refunded
+            # saying that total again (after a refund came back) must not find it known.
+            rest = f"{total.provider_reference}#{total.pk}"[:255]
+            Refund.objects.filter(pk=total.pk).update(
+                amount=total.amount - share,
+                provider_reference=rest,
+                idempotency_key=f"external-{payment.business_id}-{rest}"[:255],
+            )
         left -= share
         if not left:
             break
@@ -662,17 +678,13 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     rollups_reread(business=payment.business, payment_ids=[payment.pk])
 
 
-# How far Stripe's clock and this server's may disagree: a total recorded this long before a
-# refund was made may still hold it.
-CLOCKS_APART = timedelta(minutes=5)
-
-
 def _totals_holding(
     payment: Payment, charge: str, currency: str, made: datetime | None
 ) -> list[Refund]:
     """The refunds of the charge's total (_refunds_from_charge) that may hold a refund made at
-    `made`: recorded after it, oldest first. Not the payments export's summary (recorded at
-    the charge's time), nor a total one of whose refunds came back (that refund's, see
+    `made`: Stripe's total was taken at or after it (by Stripe's clock; a total recorded
+    before Tillbook kept that time, recorded at or after it), oldest first. Not the payments
+    export's summary, nor a total one of whose refunds came back (that refund's, see
     _refund_in_total_came_back)."""
     if not charge:
         return []
@@ -693,9 +705,14 @@ def _totals_holding(
         .exclude(pk__in=came_back)
         .order_by("pk")
     )
-    if made is not None:
-        totals = totals.filter(succeeded_at__gte=made - CLOCKS_APART)
-    return list(totals)
+    return [total for total in totals if made is None or _taken_after(total, made)]
+
+
+def _taken_after(total: Refund, made: datetime) -> bool:
+    as_of = _stripe_time(total.raw.get("as_of")) if isinstance(total.raw, dict) else None
+    if as_of is not None:
+        return as_of >= made
+    return total.succeeded_at is not None and total.succeeded_at >= made
 
 
 def _stripe_time(value: object) -> datetime | None:
