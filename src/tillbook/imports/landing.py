@@ -299,7 +299,8 @@ def copy_texts_prepare(records: Iterable[object]) -> None:
     the landing's thread, which PostgreSQL waits for between statements, has less to do."""
     for record in records:
         if isinstance(record, LedgerRecord):
-            _line_copy(record)
+            if record.is_balance_line:  # a payments export's rows are payments only
+                _line_copy(record)
             if record.movement is Movement.SALE:
                 _sale_copy(record)
 
