@@ -963,6 +963,12 @@ def _refunds(business: Business) -> list[tuple[str, int, str]]:
         return sorted(Refund.objects.values_list("provider_reference", "amount", "state"))
 
 
+def _delivered(client: Client, business: Business, events: list[dict[str, Any]]) -> None:
+    """Deliver `events` in turn, each answered 200."""
+    for event in events:
+        assert deliver(client, business, event).status_code == 200
+
+
 def _told(business: Business) -> tuple[int, int]:
     """How many times the customer and the activity log heard of a refund made at Stripe."""
     with business_scope(business):
@@ -1127,8 +1133,7 @@ def test_a_dashboard_refund_larger_than_the_totals_before_it_is_recorded_whole(
         fake_stripe.event("refund.created", first),
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        for event in events:
-            assert deliver(client, stripe_business, event).status_code == 200
+        _delivered(client, stripe_business, events)
     assert _refunds(stripe_business) == sorted(
         [(first["id"], 1000, RefundState.SUCCEEDED), (second["id"], 1500, RefundState.SUCCEEDED)]
     )
@@ -1177,8 +1182,7 @@ def test_a_dashboard_refund_told_late_takes_nothing_from_a_total_counted_before_
         fake_stripe.event("refund.created", first),
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        for event in events:
-            assert deliver(client, stripe_business, event).status_code == 200
+        _delivered(client, stripe_business, events)
     assert _refunds(stripe_business) == sorted(
         [(first["id"], 1000, RefundState.SUCCEEDED), (second["id"], 500, RefundState.SUCCEEDED)]
     )
@@ -1274,8 +1278,7 @@ def test_a_dashboard_refund_made_a_minute_after_a_total_takes_nothing_from_it(
         second_total,
     ]
     with django_capture_on_commit_callbacks(execute=True):
-        for event in events:
-            assert deliver(client, stripe_business, event).status_code == 200
+        _delivered(client, stripe_business, events)
     assert _refunds(stripe_business) == sorted(
         [(first["id"], 1500, RefundState.SUCCEEDED), (second["id"], 1000, RefundState.SUCCEEDED)]
     )

@@ -326,9 +326,9 @@ def _line_copy(r: LedgerRecord) -> str:
 
 
 def _sale_copy(r: LedgerRecord) -> str:
-    if r.sale_copy is None or r.sale_copy[0] != r.payment_reference:
+    if not r.sale_copy:
         moment = _moment(r.occurred_at)
-        text = "\t".join(
+        r.sale_copy = "\t".join(
             (
                 copy_text(r.currency),
                 str(r.gross - r.tip),
@@ -346,8 +346,7 @@ def _sale_copy(r: LedgerRecord) -> str:
                 moment,
             )
         )
-        r.sale_copy = (r.payment_reference, text)
-    return r.sale_copy[1]
+    return r.sale_copy
 
 
 def _moment(value: datetime) -> str:

@@ -72,12 +72,12 @@ class LedgerRecord:
     metadata: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
     # On PostgreSQL, the COPY text of the columns of its balance line, and of its sale's
-    # payment (with the payment id it was made for), that the row alone decides: made in the
-    # thread that reads the file (imports/landing.py, copy_texts_prepare). The fields it
-    # holds (all but the references to other rows and the movement) are as read: code that
-    # changed one after reading would have to clear it.
+    # payment, that the row alone decides: made in the thread that reads the file
+    # (imports/landing.py, copy_texts_prepare). What it is made from (amounts, times, its own
+    # ids, texts, raw values; not the refund and payout it names, nor its movement) is as
+    # read: code that changed any of it after reading would have to clear the text.
     line_copy: str = ""
-    sale_copy: tuple[str, str] | None = None
+    sale_copy: str = ""
 
 
 @dataclass(slots=True)

@@ -621,6 +621,11 @@ def refund_settle(
     return locked
 
 
+def external_refund_key(business_id: int, provider_reference: str) -> str:
+    """The idempotency key of a refund made outside Tillbook, from its processor id."""
+    return f"external-{business_id}-{provider_reference}"[:255]
+
+
 def refund_record_external(
     *,
     payment: Payment,
@@ -649,7 +654,7 @@ def refund_record_external(
             currency=amount.currency,
             amount=amount.amount,
             reason=(reason or "Refunded at the processor")[:300],
-            idempotency_key=f"external-{locked.business_id}-{provider_reference}"[:255],
+            idempotency_key=external_refund_key(locked.business_id, provider_reference),
             provider_reference=provider_reference,
             raw=raw or {},
             succeeded_at=timezone.now(),

@@ -54,6 +54,7 @@ from tillbook.payments.providers.stripe import (
     tillbook_amount,
 )
 from tillbook.payments.services import (
+    external_refund_key,
     payment_confirm,
     payment_fail,
     processor_event_record,
@@ -529,11 +530,11 @@ def _refund_came_back(refund: Refund, item: dict[str, Any], event: dict[str, Any
     the dashboard counts as a negative refund on the day it came back (an import of that
     history may have landed it first). Staff see why on the payment's page; the customer still
     has to be paid another way."""
-    # Stripe sends charge.refund.updated and refund.failed for it, perhaps at once: one of
-    # them writes the line and tells staff, the other then finds both done.
     # The payment's lock before the refund's, as every writer of a payment's refunds takes
     # them (the line written below needs the payment's row; the other order deadlocked).
     refund_payment_lock(refund)
+    # Stripe sends charge.refund.updated and refund.failed for it, perhaps at once: one of
+    # them writes the line and tells staff, the other then finds both done.
     refund = Refund.objects.select_for_update().get(pk=refund.pk)
     pause_point("refund_came_back.locked")
     refund_reference = str(item.get("id") or refund.provider_reference)
@@ -628,7 +629,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         Refund.objects.filter(pk=same.pk).update(
             provider_reference=reference,
             # Its key follows its id: a later total of the same amount may need the old one.
-            idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
+            idempotency_key=external_refund_key(payment.business_id, reference),
             raw=item,
         )
         return
@@ -655,7 +656,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
             Refund.objects.filter(pk=total.pk).update(
                 amount=total.amount - share,
                 provider_reference=rest,
-                idempotency_key=f"external-{payment.business_id}-{rest}"[:255],
+                idempotency_key=external_refund_key(payment.business_id, rest),
             )
         left -= share
         if not left:
@@ -668,7 +669,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         currency=currency,
         amount=amount - left,  # its rounded share, where the totals held one unit less
         reason=first.reason,
-        idempotency_key=f"external-{payment.business_id}-{reference}"[:255],
+        idempotency_key=external_refund_key(payment.business_id, reference),
         provider_reference=reference,
         raw=item,
         created_at=first.created_at,
