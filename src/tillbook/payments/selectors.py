@@ -21,6 +21,13 @@ def payments_for_business(*, business: Business) -> QuerySet[Payment]:
     return Payment.objects.filter(business=business).order_by("-created_at", "-id")
 
 
+def payments_by_checkout(*, business: Business, provider: str, reference: str) -> QuerySet[Payment]:
+    """The payment sent to `provider`'s checkout `reference` (a Stripe Checkout Session)."""
+    return Payment.objects.filter(
+        business=business, provider=provider, checkout_reference=reference
+    ).exclude(checkout_reference="")  # payment_checkout_idx's condition: SQLite needs it said
+
+
 def payments_for_request(*, request: PaymentRequest) -> QuerySet[Payment]:
     return Payment.objects.filter(business=request.business, request=request).order_by("created_at")
 

@@ -53,6 +53,7 @@ from tillbook.payments.providers.stripe import (
     refund_failure,
     tillbook_amount,
 )
+from tillbook.payments.selectors import payments_by_checkout
 from tillbook.payments.services import (
     external_refund_key,
     payment_confirm,
@@ -214,8 +215,8 @@ def _payment_for_session(business: Business, session: dict[str, Any]) -> Payment
     if payment is not None and payment.checkout_reference in ("", session.get("id")):
         return payment
     if session.get("id"):
-        return Payment.objects.filter(
-            business=business, provider="stripe", checkout_reference=str(session["id"])
+        return payments_by_checkout(
+            business=business, provider="stripe", reference=str(session["id"])
         ).first()
     return None
 
