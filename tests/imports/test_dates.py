@@ -60,6 +60,20 @@ def test_impossible_dates_are_refused() -> None:
         DateReader().parse("yesterday", 1)
 
 
+def test_the_day_of_a_timestamp_is_read_once_per_day_and_a_bad_one_quoted_whole() -> None:
+    dates = DateReader()
+    assert dates.parse("2026-11-29 08:15:00", 2) == date(2026, 11, 29)
+    assert dates.parse("2026-11-29T23:59:59", 3) == date(2026, 11, 29)
+    assert dates.parse("2026-11-30 00:00:01", 4) == date(2026, 11, 30)
+    assert dates._cache == {"2026-11-29": date(2026, 11, 29), "2026-11-30": date(2026, 11, 30)}
+    with pytest.raises(CellError, match="“2026-02-30 10:00:00” is not a date"):
+        dates.parse("2026-02-30 10:00:00", 5)
+    # Only a year-month-day part is a day's key: 29.11.2026 is not read from it.
+    dates.parse("29.11.2026", 6)
+    with pytest.raises(CellError, match=r"“29\.11\.2026 10:00” is not a date"):
+        dates.parse("29.11.2026 10:00", 7)
+
+
 def test_times_carry_the_zone_the_file_names() -> None:
     dates = DateReader()
     assert parse_datetime("2026-09-01 14:03", 1, dates, UTC) == datetime(

@@ -316,9 +316,16 @@ class DateReader:
         cached = self._cache.get(value)
         if cached is not None:
             return cached
+        key = value
+        if len(value) > 10 and value[10] in " T" and _ISO.match(value[:10]):
+            # A timestamp read for its day: the rows of a day share the date, not the time.
+            key = value[:10]
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
         parsed = self._parse(value, line)
-        if len(self._cache) < 4096:  # a year of days; keeps a 2 GB file's memory flat
-            self._cache[value] = parsed
+        if len(self._cache) < 4096:  # ten years of days; keeps a 2 GB file's memory flat
+            self._cache[key] = parsed
         return parsed
 
     def _parse(self, value: str, line: int) -> date:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -299,16 +300,16 @@ def copy_texts_prepare(records: Iterable[object]) -> None:
     the landing's thread, which PostgreSQL waits for between statements, has less to do."""
     for record in records:
         if isinstance(record, LedgerRecord):
+            moment = _moment(record.occurred_at)  # the line's and its sale's
             if record.is_balance_line:  # a payments export's rows are payments only
-                _line_copy(record)
+                _line_copy(record, moment)
             if record.movement is Movement.SALE:
-                _sale_copy(record)
+                _sale_copy(record, moment)
 
 
-def _line_copy(r: LedgerRecord) -> str:
+def _line_copy(r: LedgerRecord, moment: str = "") -> str:
     if not r.line_copy:
-        midnight = _midnight(r.available_on)
-        day = "\\N" if midnight is None else _moment(midnight)
+        day = "\\N" if r.available_on is None else _day_moment(r.available_on)
         r.line_copy = "\t".join(
             (
                 copy_text(r.reference),
@@ -316,7 +317,7 @@ def _line_copy(r: LedgerRecord) -> str:
                 str(r.gross),
                 str(r.fee),
                 str(r.net),
-                _moment(r.occurred_at),
+                moment or _moment(r.occurred_at),
                 day,
                 copy_text(r.description[:300]),
                 copy_text(_json(r.raw)),
@@ -325,9 +326,9 @@ def _line_copy(r: LedgerRecord) -> str:
     return r.line_copy
 
 
-def _sale_copy(r: LedgerRecord) -> str:
+def _sale_copy(r: LedgerRecord, moment: str = "") -> str:
     if not r.sale_copy:
-        moment = _moment(r.occurred_at)
+        moment = moment or _moment(r.occurred_at)
         r.sale_copy = "\t".join(
             (
                 copy_text(r.currency),
@@ -347,6 +348,12 @@ def _sale_copy(r: LedgerRecord) -> str:
             )
         )
     return r.sale_copy
+
+
+@lru_cache(maxsize=1024)
+def _day_moment(day: date) -> str:
+    """COPY text of the midnight (UTC) of `day`: the lines of a day share it."""
+    return _moment(datetime.combine(day, time(0), tzinfo=UTC))
 
 
 def _moment(value: datetime) -> str:
