@@ -480,3 +480,25 @@ def test_a_run_that_waited_says_so_no_more_once_its_turn_comes(
     # once, not only after the first batch lands (or, checked first, after 50,000 rows).
     assert written == [services.WAITING, services.WAITING, ""]
     assert run.message == ""
+
+
+def test_the_bar_s_writes_do_not_wait_for_the_disk_and_the_import_s_own_still_do(
+    business: Business,
+) -> None:
+    with business_scope(business):
+        run = import_run_create(
+            business=business, actor=None, file_name="balance.csv", enqueue=False
+        )
+    side = streamed.SideProgress(run)
+    try:
+        side.write(rows_read=2, rows_done=1, characters=10)
+        with side._connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone() == ("off",)
+    finally:
+        side.close()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+    with unscoped():
+        assert ImportRun.objects.values_list("rows_read", "rows_done").get(pk=run.pk) == (2, 1)
