@@ -1284,3 +1284,85 @@ def test_a_dashboard_refund_made_a_minute_after_a_total_takes_nothing_from_it(
     )
     assert _told(stripe_business) == (2, 2)
     assert _refunds_today(stripe_business) == 2500
+
+
+@pytest.mark.parametrize("line_before_midnight", [False, True])
+def test_a_dashboard_refund_whose_line_was_imported_before_its_own_event_counts_once(
+    line_before_midnight: bool,
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$15.00 refunded in Stripe's dashboard: charge.refunded (no list of refunds) counted it
+    within the charge's total, and the balance history, imported before refund.created came,
+    landed the refund's line unlinked (it names only the refund): counted twice until then.
+    refund.created links the line to the refund it names, and the line's day is summed again:
+    with the refund made just before midnight and its total counted after, that is the day
+    before the refund's."""
+    zone = stripe_business.zone
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (item,) = fake_stripe.refunds.values()
+    line = fake_stripe.balance_transactions[item["balance_transaction"]]
+    if line_before_midnight:
+        midnight = datetime.combine(timezone.localdate(timezone=zone), datetime.min.time(), zone)
+        item["created"] = line["created"] = int(midnight.timestamp()) - 30
+    line_day = datetime.fromtimestamp(line["created"], tz=UTC).astimezone(zone).date()
+    today = timezone.localdate(timezone=zone)
+    days = sorted({line_day, today})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    imported = run_import(_balance_history(fake_stripe, line["id"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    counted_twice = {line_day: 1500, today: 1500} if line_before_midnight else {today: 3000}
+    assert {day: _refunds_on(stripe_business, day) for day in days} == counted_twice
+    created = fake_stripe.event("refund.created", item)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == [(item["id"], 1500, RefundState.SUCCEEDED)]
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+        linked = BalanceTransaction.objects.values_list("refund_id", "payment_id").get(
+            provider_reference=line["id"]
+        )
+    assert linked == (refund.pk, payment.pk)
+    assert {day: _refunds_on(stripe_business, day) for day in days} == (
+        {line_day: 0, today: 1500} if line_before_midnight else {today: 1500}
+    )
+    assert _told(stripe_business) == (1, 1)
+    assert len(purpose.refunded) == 1
+
+
+def test_a_dashboard_refund_listed_by_charge_refunded_after_its_line_was_imported_counts_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """An API version that lists the charge's refunds: the balance history, imported before
+    charge.refunded came, landed the refund's line unlinked; the refund recorded by its id
+    then takes the line."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    event = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (item,) = fake_stripe.refunds.values()
+    charge = {**event["data"]["object"], "refunds": {"object": "list", "data": [dict(item)]}}
+    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    assert _refunds_today(stripe_business) == 1500  # the line, linked to nothing
+    refunded = fake_stripe.event("charge.refunded", charge)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+        linked = BalanceTransaction.objects.values_list("refund_id", "payment_id").get(
+            provider_reference=item["balance_transaction"]
+        )
+    assert (refund.provider_reference, refund.amount) == (item["id"], 1500)
+    assert linked == (refund.pk, payment.pk)
+    assert _refunds_today(stripe_business) == 1500
+    assert purpose.refunded == [refund.pk]

@@ -11,7 +11,8 @@ while no live insert of the business is in flight (payments/ledger_lock.py; when
 that lock busy, the refresh skips a round), and the rows below them are read after the
 watermarks' lock, which imports hold until they commit (rollups_hold). A payment that changes
 what it counts after it was read (a fee learnt later, a late success) leaves a RollupReread row
-that lowers the watermarks below it at the next refresh (rollups_reread).
+that lowers the watermarks below it at the next refresh (rollups_reread), and the daily
+ledger's watermark of balance lines below its lines.
 """
 
 from __future__ import annotations
@@ -190,8 +191,18 @@ def _locked_mark(business: Business, name: str) -> RollupWatermark:
     )
     if rereads:
         RollupReread.objects.filter(pk__in=[pk for pk, _ in rereads]).delete()
-        lowest = min(payment for _, payment in rereads)
-        mark.last_payment_id = min(mark.last_payment_id, lowest - 1)
+        payments = sorted({payment for _, payment in rereads})
+        mark.last_payment_id = min(mark.last_payment_id, payments[0] - 1)
+        if name == DAILY:
+            # A balance line linked to the payment since it was read (a refund's imported
+            # line, to the refund a webhook made known) counts on its own day, which may not
+            # be the payment's nor its refunds'.
+            for start in range(0, len(payments), 1000):
+                first = BalanceTransaction.objects.filter(
+                    business=business, payment_id__in=payments[start : start + 1000]
+                ).aggregate(first=Min("pk"))["first"]
+                if first is not None:
+                    mark.last_line_id = min(mark.last_line_id, first - 1)
     return mark
 
 

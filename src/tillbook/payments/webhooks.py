@@ -379,15 +379,19 @@ def _refunds_from_charge(payment: Payment, charge: dict[str, Any], as_of: dateti
         share = tillbook_amount(running, currency) - before
         reference = str(item.get("id") or "")
         ours = _our_refund(payment, reference, item.get("metadata") or {})
+        made = _stripe_time(item.get("created"))
         if ours is not None:
             refund_settle(refund=ours, succeeded=True, provider_reference=reference)
+            ours.refresh_from_db()
+            _refund_lines_link(ours, made)
         elif reference and share > 0:  # a fraction of a unit waits for the next refund
-            refund_record_external(
+            recorded = refund_record_external(
                 payment=payment,
                 amount=Money(share, currency),
                 provider_reference=reference,
                 raw=item,
             )
+            _refund_lines_link(recorded, made)
     # Newer API versions leave the refund list out of the charge: what Stripe refunded in
     # total, less what we know of, was refunded in the dashboard.
     if not listed and currency == payment.currency:
@@ -491,6 +495,35 @@ def _sourced_from(refund_reference: str) -> Q:
         | Q(raw__source_id=refund_reference)
         | Q(raw__source=refund_reference)
     )
+
+
+# Stripe's balance line of a refund is made when the refund is: a day either side spares any
+# clock, and keeps the search within the business's lines of those days (balance_occurred_idx).
+LINE_MADE_WITHIN = timedelta(days=1)
+
+
+def _refund_lines_link(refund: Refund | None, made: datetime | None) -> None:
+    """The refund's own line of an imported balance history, landed before Tillbook knew the
+    refund by its id (the line names the refund, not its charge: the import could not link
+    it, and the dashboard counted it as a refund of its own beside this one): linked to the
+    refund and its payment now. The payment is read again by the rollups, and with it the
+    line's day (insights/rollups.py, _locked_mark)."""
+    if refund is None or not refund.provider_reference or made is None:
+        return
+    linked = (
+        BalanceTransaction.objects.filter(
+            business_id=refund.business_id,
+            provider="stripe",
+            kind=BalanceKind.REFUND,
+            refund__isnull=True,
+            occurred_at__gte=made - LINE_MADE_WITHIN,
+            occurred_at__lte=made + LINE_MADE_WITHIN,
+        )
+        .filter(_sourced_from(refund.provider_reference))
+        .update(refund=refund, payment_id=refund.payment_id)
+    )
+    if linked:
+        rollups_reread(business=refund.business, payment_ids=[refund.payment_id])
 
 
 def _came_back_line(
@@ -624,7 +657,8 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     if adjustments.filter(Q(raw__id=reference) | _sourced_from(reference)).exists():
         return  # it came back already (told before this): counted and taken off, or neither
-    totals = _totals_holding(payment, charge, currency, _stripe_time(item.get("created")))
+    made = _stripe_time(item.get("created"))
+    totals = _totals_holding(payment, charge, currency, made)
     same = next((total for total in totals if total.amount == amount), None)
     if same is not None:
         Refund.objects.filter(pk=same.pk).update(
@@ -633,17 +667,20 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
             idempotency_key=external_refund_key(payment.business_id, reference),
             raw=item,
         )
+        same.provider_reference = reference
+        _refund_lines_link(same, made)
         return
     # Where Stripe counts finer than Tillbook, totals are rounded shares (499.50 forints
     # counted as 499 after 500.50 as 501): one unit short still holds the refund.
     slack = 1 if processor_precision(currency) > currency_precision(currency) else 0
     if sum(total.amount for total in totals) < amount - slack:
-        refund_record_external(
+        recorded = refund_record_external(
             payment=payment,
             amount=Money(amount, currency),
             provider_reference=reference,
             raw=item,
         )
+        _refund_lines_link(recorded, made)
         return
     left = amount
     for total in totals:
@@ -663,7 +700,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         if not left:
             break
     first = totals[0]
-    Refund.objects.create(
+    made_known = Refund.objects.create(
         business=payment.business,
         payment=payment,
         state=RefundState.SUCCEEDED,
@@ -678,6 +715,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     # The totals' rows changed after the rollups may have read them.
     rollups_reread(business=payment.business, payment_ids=[payment.pk])
+    _refund_lines_link(made_known, made)
 
 
 def _totals_holding(
