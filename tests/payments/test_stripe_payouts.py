@@ -5,7 +5,7 @@ webhook comes and whatever balance history is imported after."""
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,11 @@ from tillbook.payments.models import (
     Source,
 )
 from tillbook.payments.payouts import stripe_payout_lines_fetch
-from tillbook.payments.services import payment_request_create, payment_start
+from tillbook.payments.services import (
+    external_refund_key,
+    payment_request_create,
+    payment_start,
+)
 
 from ..access import database_fingerprint
 from ..fakes.stripe_server import FakeStripe
@@ -208,6 +212,8 @@ def test_payout_paid_lands_the_payout_and_its_lines_linked_to_their_payments(
             3000,
             refund_id,
         )
+        # Its key follows its id: a later total of the charge saying 30.00 again is its own.
+        assert refund.idempotency_key == external_refund_key(stripe_business.pk, refund_id)
         assert Payment.objects.count() == 3
         # Rolled up for the dashboard at once.
         contents = PayoutContents.objects.get(payout=payout)
@@ -606,3 +612,42 @@ def test_a_balance_history_imported_before_the_lines_task_runs(
         ]
         linked = BalanceTransaction.objects.filter(payout__provider_reference=story["payout"]["id"])
         assert linked.count() == 6
+
+
+def test_a_payouts_refund_line_takes_nothing_from_a_total_counted_before_the_refund_was_made(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$30.00 refunded in Stripe's dashboard two days ago, counted then within the charge's
+    total; $30.00 more today, whose charge.refunded has not come when the payout carrying its
+    line is read. The older total is not today's refund: both are counted."""
+    payment = paid_through_tillbook(client, stripe_business, fake_stripe, 8000)
+    two_days = int(timedelta(days=2).total_seconds())
+    earlier = fake_stripe.refund_in_dashboard(payment.provider_reference, 3000)
+    (first,) = fake_stripe.refunds.values()
+    first["created"] -= two_days
+    earlier["created"] -= two_days
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, earlier).json()["detail"] == "refunds recorded"
+    fake_stripe.refund_in_dashboard(payment.provider_reference, 3000)
+    second = next(item for ref, item in fake_stripe.refunds.items() if ref != first["id"])
+    payout = fake_stripe.pay_out([str(second["balance_transaction"])])
+    detail, _ = deliver_and_work(
+        client,
+        stripe_business,
+        fake_stripe.event("payout.paid", payout),
+        run_tasks,
+        django_capture_on_commit_callbacks,
+    )
+    assert detail == "payout paid; its lines are being read"
+    with business_scope(stripe_business):
+        refunds = sorted(Refund.objects.values_list("provider_reference", "amount"))
+        line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
+    charge = fake_stripe.intents[payment.provider_reference]["latest_charge"]
+    assert refunds == sorted([(f"{charge}:3000", 3000), (second["id"], 3000)])
+    with business_scope(stripe_business):
+        assert line.refund == Refund.objects.get(provider_reference=second["id"])

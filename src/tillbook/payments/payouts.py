@@ -39,10 +39,10 @@ from tillbook.payments.models import (
     PayoutState,
     ProviderAccount,
     Refund,
-    RefundState,
     Source,
 )
 from tillbook.payments.providers.stripe import ProcessorError, StripeProvider, tillbook_amount
+from tillbook.payments.webhooks import refund_from_totals
 
 logger = logging.getLogger(__name__)
 
@@ -245,17 +245,18 @@ def _records(
 def _refunds_adopt(
     business: Business, records: list[LedgerRecord], transactions: Sequence[dict[str, Any]]
 ) -> None:
-    """Give Stripe's refund id to a refund known only from charge.refunded's total.
+    """Give Stripe's refund id to a refund known only from charge.refunded.
 
     Newer API versions leave the refund list out of charge.refunded, so a refund made in
-    Stripe's dashboard is recorded as "<charge>:<refunded so far>" (payments.webhooks), and
-    one made through Tillbook that charge.refunded settled before Stripe's answer to the call
-    was read (or when that answer was lost) has no id at all: it is found by the number
-    Tillbook put in the refund's metadata. Either one's `re_…` line would otherwise land as a
-    second refund of the same money.
+    Stripe's dashboard is recorded within the charge's refunded total, "<charge>:<refunded so
+    far>" (payments.webhooks), and one made through Tillbook that charge.refunded settled
+    before Stripe's answer to the call was read (or when that answer was lost) has no id at
+    all: it is found by the number Tillbook put in the refund's metadata. Either one's `re_…`
+    line would otherwise land as a second refund of the same money. The dashboard's refund
+    is taken out of the totals as its refund.created takes it (refund_from_totals).
     """
     wanted = [
-        (record, str(_source(item).get("charge") or ""), _source(item).get("metadata"))
+        (record, _source(item))
         for record, item in zip(records, transactions, strict=True)
         if record.movement is Movement.REFUND and record.payment_reference
     ]
@@ -266,7 +267,7 @@ def _refunds_adopt(
         Payment.objects.filter(
             business=business,
             provider="stripe",
-            provider_reference__in={record.payment_reference for record, _, _ in wanted},
+            provider_reference__in={record.payment_reference for record, _ in wanted},
         ).values_list("provider_reference", "pk")
     )
     refunds: dict[int, list[Refund]] = {}
@@ -274,25 +275,23 @@ def _refunds_adopt(
         business=business, payment_id__in=payments.values()
     ).order_by("pk"):
         refunds.setdefault(refund.payment_id, []).append(refund)
-    for record, charge, metadata in wanted:
-        known = refunds.get(payments.get(record.payment_reference, 0), [])
-        if any(r.provider_reference == record.refund_reference for r in known):
+    for record, source in wanted:
+        payment_pk = payments.get(record.payment_reference)
+        known = refunds.get(payment_pk or 0, [])
+        if payment_pk is None or any(
+            r.provider_reference == record.refund_reference for r in known
+        ):
             continue
+        metadata = source.get("metadata")
         ours = id_from_text(metadata.get("tillbook_refund")) if isinstance(metadata, dict) else None
-        summary = next(
+        mine = next(
             (r for r in known if ours is not None and r.pk == ours and not r.provider_reference),
             None,
-        ) or next(
-            (
-                r
-                for r in known
-                if charge
-                and r.state == RefundState.SUCCEEDED
-                and r.amount == -record.gross
-                and r.provider_reference.startswith(f"{charge}:")
-            ),
-            None,
         )
-        if summary is not None:
-            summary.provider_reference = record.refund_reference  # not adopted twice
-            Refund.objects.filter(pk=summary.pk).update(provider_reference=record.refund_reference)
+        if mine is not None:
+            mine.provider_reference = record.refund_reference  # not adopted twice
+            Refund.objects.filter(pk=mine.pk).update(provider_reference=record.refund_reference)
+        elif source.get("object") == "refund":
+            # Under the payment's lock, as charge.refunded writes the totals.
+            payment = Payment.objects.select_for_update().get(pk=payment_pk)
+            refund_from_totals(payment, source)

@@ -633,21 +633,16 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     by its own id from now on.
 
     Newer API versions send charge.refunded without its list of refunds, so the refund may be
-    counted already within a refund of the charge's total (`ch_…:amount`, _refunds_from_charge),
-    which holds no refund id: an imported balance history's line of the refund (`re_…`, which
-    does not name its charge) then counted it a second time. The refund takes its money out
-    of such totals instead (nothing is told twice: the customer and the activity log heard of
-    it with the total): a total of the same amount becomes it, else totals that hold all of it
-    give their shares (the oldest first). Only totals recorded after the refund was made can
-    hold it. Where none does, it is recorded as charge.refunded records one, and
-    charge.refunded, after it, finds it known.
+    counted already within a refund of the charge's total (`ch_…:amount`, _refunds_from_charge):
+    it takes its money out of such totals (refund_from_totals; nothing is told twice: the
+    customer and the activity log heard of it with the total). Where none holds it, it is
+    recorded as charge.refunded records one, and charge.refunded, after it, finds it known.
     """
     # charge.refunded (writing a total) and this event may come at once: the payment's lock
     # orders them, and the second counts the first's refund.
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     pause_point("refund_made_elsewhere.locked")
     reference = str(item.get("id") or "")
-    charge = str(item.get("charge") or "")
     currency = str(item.get("currency") or "").upper()
     amount = tillbook_amount(int(item.get("amount") or 0), currency) if currency else 0
     if amount <= 0 or Refund.objects.filter(payment=payment, provider_reference=reference).exists():
@@ -657,31 +652,49 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     if adjustments.filter(Q(raw__id=reference) | _sourced_from(reference)).exists():
         return  # it came back already (told before this): counted and taken off, or neither
-    made = _stripe_time(item.get("created"))
-    totals = _totals_holding(payment, charge, currency, made)
-    same = next((total for total in totals if total.amount == amount), None)
-    if same is not None:
-        Refund.objects.filter(pk=same.pk).update(
-            provider_reference=reference,
-            # Its key follows its id: a later total of the same amount may need the old one.
-            idempotency_key=external_refund_key(payment.business_id, reference),
-            raw=item,
-        )
-        same.provider_reference = reference
-        _refund_lines_link(same, made)
-        return
-    # Where Stripe counts finer than Tillbook, totals are rounded shares (499.50 forints
-    # counted as 499 after 500.50 as 501): one unit short still holds the refund.
-    slack = 1 if processor_precision(currency) > currency_precision(currency) else 0
-    if sum(total.amount for total in totals) < amount - slack:
-        recorded = refund_record_external(
+    refund = refund_from_totals(payment, item)
+    if refund is None:
+        refund = refund_record_external(
             payment=payment,
             amount=Money(amount, currency),
             provider_reference=reference,
             raw=item,
         )
-        _refund_lines_link(recorded, made)
-        return
+    _refund_lines_link(refund, _stripe_time(item.get("created")))
+
+
+def refund_from_totals(payment: Payment, item: dict[str, Any]) -> Refund | None:
+    """The refund `item` (Stripe's refund object, made in Stripe's dashboard), taken out of the
+    refunds of its charge's total that hold it; None, changing nothing, where they do not.
+    The caller holds the payment's row lock.
+
+    Such a total (`ch_…:amount`, _refunds_from_charge) holds no refund id: the balance
+    history's line of the refund (`re_…`, which does not name its charge) would count it a
+    second time. A total of the same amount becomes the refund (its id, its key); else totals
+    holding all of it give their shares, oldest first, and the refund is recorded with what
+    they held. Only totals Stripe counted after the refund was made can hold it
+    (_totals_holding).
+    """
+    reference = str(item.get("id") or "")
+    currency = str(item.get("currency") or "").upper()
+    amount = tillbook_amount(int(item.get("amount") or 0), currency) if currency else 0
+    if not reference or amount <= 0:
+        return None
+    charge = str(item.get("charge") or "")
+    totals = _totals_holding(payment, charge, currency, _stripe_time(item.get("created")))
+    same = next((total for total in totals if total.amount == amount), None)
+    if same is not None:
+        same.provider_reference = reference
+        # Its key follows its id: a later total of the same amount may need the old one.
+        same.idempotency_key = external_refund_key(payment.business_id, reference)
+        same.raw = item
+        same.save(update_fields=["provider_reference", "idempotency_key", "raw"])
+        return same
+    # Where Stripe counts finer than Tillbook, totals are rounded shares (499.50 forints
+    # counted as 499 after 500.50 as 501): one unit short still holds the refund.
+    slack = 1 if processor_precision(currency) > currency_precision(currency) else 0
+    if sum(total.amount for total in totals) < amount - slack:
+        return None
     left = amount
     for total in totals:
         share = min(left, total.amount)
@@ -700,7 +713,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
         if not left:
             break
     first = totals[0]
-    made_known = Refund.objects.create(
+    refund = Refund.objects.create(
         business=payment.business,
         payment=payment,
         state=RefundState.SUCCEEDED,
@@ -715,7 +728,7 @@ def _refund_made_elsewhere(payment: Payment, item: dict[str, Any], event: dict[s
     )
     # The totals' rows changed after the rollups may have read them.
     rollups_reread(business=payment.business, payment_ids=[payment.pk])
-    _refund_lines_link(made_known, made)
+    return refund
 
 
 def _totals_holding(
