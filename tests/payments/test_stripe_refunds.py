@@ -1366,3 +1366,85 @@ def test_a_dashboard_refund_listed_by_charge_refunded_after_its_line_was_importe
     assert linked == (refund.pk, payment.pk)
     assert _refunds_today(stripe_business) == 1500
     assert purpose.refunded == [refund.pk]
+
+
+def test_our_refund_whose_line_was_imported_before_it_had_its_id_counts_once(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    owner: User,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Stripe's answer to the refund call was lost and charge.refunded settled the refund
+    without its id; the balance history, imported then, landed the refund's line unlinked.
+    refund.created gives the refund its id and the line with it."""
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    fake_stripe.lose_next_response.add("/v1/refunds")
+    with business_scope(stripe_business):
+        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
+    (item,) = fake_stripe.refunds.values()
+    refunded = fake_stripe.event("charge.refunded", fake_stripe.charges[item["charge"]])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    assert _refunds_today(stripe_business) == 4000  # the line, linked to nothing, and ours
+    created = fake_stripe.event("refund.created", item)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
+    assert _refunds(stripe_business) == [(item["id"], 2000, RefundState.SUCCEEDED)]
+    with business_scope(stripe_business):
+        line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
+    assert (line.refund_id, line.payment_id) == (refund.pk, payment.pk)
+    assert _refunds_today(stripe_business) == 2000
+    assert purpose.refunded == [refund.pk]
+
+
+def test_a_payout_linking_a_dashboard_refund_s_imported_line_sums_its_day_again(
+    client: Client,
+    stripe_business: Business,
+    fake_stripe: FakeStripe,
+    purpose: RecordingPurpose,
+    run_import: Callable[..., ImportRun],
+    run_tasks: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """$15.00 refunded in Stripe's dashboard three days ago, counted today within the charge's
+    total (charge.refunded came late); the balance history, imported then, landed the refund's
+    line on its own day, unlinked. The payout carrying the line names the refund's charge: the
+    total becomes the refund, the line is linked to it, and the line's day is summed again."""
+    zone = stripe_business.zone
+    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
+    refunded = fake_stripe.refund_in_dashboard(payment.provider_reference, 1500)
+    (item,) = fake_stripe.refunds.values()
+    line = fake_stripe.balance_transactions[item["balance_transaction"]]
+    three_days = int(timedelta(days=3).total_seconds())
+    item["created"] -= three_days
+    line["created"] -= three_days
+    line_day = datetime.fromtimestamp(line["created"], tz=UTC).astimezone(zone).date()
+    today = timezone.localdate(timezone=zone)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    imported = run_import(_balance_history(fake_stripe, line["id"]))
+    assert (imported.state, imported.imported) == ("done", 1)
+    assert (_refunds_on(stripe_business, line_day), _refunds_on(stripe_business, today)) == (
+        1500,
+        1500,
+    )
+    payout = fake_stripe.pay_out([line["id"]])
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver(client, stripe_business, fake_stripe.event("payout.paid", payout))
+    run_tasks()
+    assert _refunds(stripe_business) == [(item["id"], 1500, RefundState.SUCCEEDED)]
+    with business_scope(stripe_business):
+        refund = Refund.objects.get()
+        linked = BalanceTransaction.objects.values_list("refund_id", "payment_id").get(
+            provider_reference=line["id"]
+        )
+    assert linked == (refund.pk, payment.pk)
+    assert (_refunds_on(stripe_business, line_day), _refunds_on(stripe_business, today)) == (
+        0,
+        1500,
+    )

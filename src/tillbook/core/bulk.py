@@ -14,7 +14,7 @@ services that set every column themselves, inside their own transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from itertools import islice
 from typing import Any
 
@@ -115,24 +115,29 @@ def _copy(
         cursor.execute(f"DROP TABLE {target}")
 
 
+def stored_moment(value: datetime, zone: tzinfo | None) -> str:
+    """On SQLite, the text a datetime field stores for `value`: naive, in the connection's zone
+    `zone` (connection.timezone, read once by the caller: UTC). The same text Django's
+    adapt_datetimefield_value writes, at a fraction of its cost for an aware datetime (a
+    processor export has a different moment on every row). insert_rows takes this text for a
+    moment as it is: a caller storing one moment twice makes it once."""
+    if type(value) is datetime and value.tzinfo is not None and zone is not None:
+        if value.tzinfo is zone:  # already in the zone: its text less "+00:00"
+            return value.isoformat(" ")[:-6]
+        return str(value.astimezone(zone).replace(tzinfo=None))
+    return str(connection.ops.adapt_datetimefield_value(value))
+
+
 def _adapt_datetimes(rows: Iterable[Sequence[Any]], positions: list[int]) -> list[list[Any]]:
-    # SQLite stores datetimes as naive text in the connection's zone (UTC). An aware datetime
-    # takes the short path (the same text Django's adapt_datetimefield_value writes, at a
-    # fraction of its cost: a processor export has a different moment on every row); anything
-    # else goes through Django.
-    adapt = connection.ops.adapt_datetimefield_value
+    # SQLite stores datetimes as naive text in the connection's zone; text given for a moment
+    # is that already (stored_moment).
     zone = connection.timezone
     result = []
     for row in rows:
         values = list(row)
         for i in positions:
             value = values[i]
-            if type(value) is datetime and value.tzinfo is not None:
-                if value.tzinfo is zone:  # already in the zone: its text less "+00:00"
-                    values[i] = value.isoformat(" ")[:-6]
-                else:
-                    values[i] = str(value.astimezone(zone).replace(tzinfo=None))
-            elif value is not None:
-                values[i] = adapt(value)
+            if value is not None and type(value) is not str:
+                values[i] = stored_moment(value, zone)
         result.append(values)
     return result

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from itertools import islice
 from typing import Any
@@ -29,13 +29,14 @@ from django.db.models import Field, Model, Sum
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from tillbook.core.bulk import copy_key, copy_lines, copy_text, insert_rows
+from tillbook.core.bulk import copy_key, copy_lines, copy_text, insert_rows, stored_moment
 from tillbook.core.hooks import pause_point
 from tillbook.core.models import Business
 from tillbook.customers.models import Customer
 from tillbook.imports.records import LedgerRecord, Movement
 from tillbook.insights.rollups import (
     customer_values_reread,
+    lines_reread,
     payout_contents_recompute,
     rollups_reread,
 )
@@ -289,10 +290,6 @@ def _json(values: dict[str, str]) -> str:
     return orjson.dumps(values).decode()
 
 
-def _midnight(day: date | None) -> datetime | None:
-    return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
-
-
 def copy_texts_prepare(records: Iterable[object]) -> None:
     """The COPY text of what each ledger record alone decides of its balance line and its
     sale's payment (LINE_OWN, PAYMENT_OWN), for the landing to complete. Where it is made
@@ -348,6 +345,12 @@ def _sale_copy(r: LedgerRecord, moment: str = "") -> str:
             )
         )
     return r.sale_copy
+
+
+@lru_cache(maxsize=1024)
+def _stored_day(day: date, zone: tzinfo | None) -> str:
+    """SQLite's text of the midnight (UTC) of `day`: the lines of a day share it."""
+    return stored_moment(datetime.combine(day, time(0), tzinfo=UTC), zone)
 
 
 @lru_cache(maxsize=1024)
@@ -528,6 +531,7 @@ class _Batch:
             .filter(key__in=emails)
             .values_list("key", "pk")
         )
+        zone = connection.timezone  # for SQLite's rows: read once (Django's proxy)
         rows = (
             (
                 self.business.pk,
@@ -550,8 +554,7 @@ class _Batch:
                 # A sale read from a balance line keeps its row once, on that line.
                 "{}" if r.is_balance_line or not r.raw else _json(r.raw),
                 "",
-                r.occurred_at,
-                r.occurred_at,
+                *[stored_moment(r.occurred_at, zone)] * 2,  # created and succeeded
             )
             for reference, r in sales.items()
         )
@@ -910,6 +913,7 @@ class _Batch:
                 ),
             )
             return
+        zone = connection.timezone  # read once: each read goes through Django's proxy
         insert_rows(
             BalanceTransaction,
             LINE_FIELDS,
@@ -924,8 +928,8 @@ class _Batch:
                     r.gross,
                     r.fee,
                     r.net,
-                    r.occurred_at,
-                    _midnight(r.available_on),
+                    stored_moment(r.occurred_at, zone),
+                    None if r.available_on is None else _stored_day(r.available_on, zone),
                     *keys(r),
                     r.description[:300],
                     _json(r.raw),
@@ -956,13 +960,19 @@ class _Batch:
     def _relink(
         self, records: list[LedgerRecord], payments: dict[str, int], refunds: dict[str, Refund]
     ) -> None:
+        linked: list[tuple[int, int]] = []  # (line, payment)
         for record in records:
             refund = refunds.get(record.refund_reference)
             if refund is None:
                 continue
-            BalanceTransaction.objects.filter(
+            payment_id = payments[record.payment_reference]
+            line = BalanceTransaction.objects.filter(
                 business=self.business, provider=self.provider, provider_reference=record.reference
-            ).update(refund=refund, payment_id=payments[record.payment_reference])
+            )
+            linked += [(pk, payment_id) for pk in line.values_list("pk", flat=True)]
+            line.update(refund=refund, payment_id=payment_id)
+        # Counted on its day as a refund of no known payment: that day is summed again.
+        lines_reread(business=self.business, lines=linked)
 
 
 def processor_described(payout: Payout) -> bool:

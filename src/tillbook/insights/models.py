@@ -111,10 +111,13 @@ class RollupReread(TenantModel):
     """A payment a rollup must read again: it changed what it counts after the watermark
     passed it (a fee learnt later, a late success). Written in the same transaction as the
     change, so it is never lost; the refresh of rollup `name` lowers its watermark below the
-    payment and deletes the row."""
+    payment and deletes the row. With `line_id`, a balance line of the payment was linked to it
+    since it was read (a refund's imported line): the daily ledger reads it, and its day,
+    again."""
 
     name = models.CharField(max_length=50)
     payment_id = models.BigIntegerField()
+    line_id = models.BigIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name}: read payment {self.payment_id} again"

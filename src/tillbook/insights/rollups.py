@@ -11,8 +11,8 @@ while no live insert of the business is in flight (payments/ledger_lock.py; when
 that lock busy, the refresh skips a round), and the rows below them are read after the
 watermarks' lock, which imports hold until they commit (rollups_hold). A payment that changes
 what it counts after it was read (a fee learnt later, a late success) leaves a RollupReread row
-that lowers the watermarks below it at the next refresh (rollups_reread), and the daily
-ledger's watermark of balance lines below its lines.
+that lowers the watermarks below it at the next refresh (rollups_reread); a balance line
+linked after it was read, the daily ledger's watermark of lines below it (lines_reread).
 """
 
 from __future__ import annotations
@@ -187,22 +187,17 @@ def _locked_mark(business: Business, name: str) -> RollupWatermark:
     mark, _ = RollupWatermark.objects.get_or_create(business=business, name=name)
     mark = RollupWatermark.objects.select_for_update().get(pk=mark.pk)
     rereads = list(
-        RollupReread.objects.filter(business=business, name=name).values_list("pk", "payment_id")
+        RollupReread.objects.filter(business=business, name=name).values_list(
+            "pk", "payment_id", "line_id"
+        )
     )
     if rereads:
-        RollupReread.objects.filter(pk__in=[pk for pk, _ in rereads]).delete()
-        payments = sorted({payment for _, payment in rereads})
-        mark.last_payment_id = min(mark.last_payment_id, payments[0] - 1)
-        if name == DAILY:
-            # A balance line linked to the payment since it was read (a refund's imported
-            # line, to the refund a webhook made known) counts on its own day, which may not
-            # be the payment's nor its refunds'.
-            for start in range(0, len(payments), 1000):
-                first = BalanceTransaction.objects.filter(
-                    business=business, payment_id__in=payments[start : start + 1000]
-                ).aggregate(first=Min("pk"))["first"]
-                if first is not None:
-                    mark.last_line_id = min(mark.last_line_id, first - 1)
+        RollupReread.objects.filter(pk__in=[pk for pk, _, _ in rereads]).delete()
+        lowest = min(payment for _, payment, _ in rereads)
+        mark.last_payment_id = min(mark.last_payment_id, lowest - 1)
+        lines = [line for _, _, line in rereads if line is not None]
+        if lines:  # a line linked since it was read counts on its own day (DAILY)
+            mark.last_line_id = min(mark.last_line_id, min(lines) - 1)
     return mark
 
 
@@ -656,6 +651,9 @@ def _recompute(business: Business, first: date, last: date) -> int:
             Refund.objects.filter(
                 business=business,
                 state=RefundState.SUCCEEDED,
+                # Spelled out for payment_state_idx: else every business's payments are read.
+                payment__business=business,
+                payment__state=PaymentState.SUCCEEDED,
                 payment__succeeded_at__gte=low,
                 payment__succeeded_at__lt=high,
             )
@@ -761,6 +759,23 @@ def rollups_reread(
         RollupReread(business=business, name=name, payment_id=payment_id)
         for payment_id in payment_ids
         for name in names
+    )
+
+
+def lines_reread(*, business: Business, lines: Iterable[tuple[int, int]]) -> None:
+    """Have the next refreshes read again balance lines linked to a payment after they were
+    read, given as (line pk, payment pk): an imported refund line, counted on its own day as
+    a refund of no known payment, now linked to the refund a webhook made known. The daily
+    ledger sums the line's day again, and every rollup the payment (as rollups_reread)."""
+    RollupReread.objects.bulk_create(
+        RollupReread(
+            business=business,
+            name=name,
+            payment_id=payment_id,
+            line_id=line_id if name == DAILY else None,
+        )
+        for line_id, payment_id in lines
+        for name in READ_AGAIN
     )
 
 

@@ -32,7 +32,7 @@ from tillbook.core.tasks import enqueue_on_commit
 from tillbook.core.tokens import secrets_match
 from tillbook.core.validation import id_from_text
 from tillbook.imports.landing import SUMMARY_SUFFIX
-from tillbook.insights.rollups import customer_values_reread, rollups_reread
+from tillbook.insights.rollups import customer_values_reread, lines_reread, rollups_reread
 from tillbook.payments.credentials import CredentialsUnreadable
 from tillbook.payments.models import (
     BalanceKind,
@@ -475,6 +475,9 @@ def _refund_updated(business: Business, event: dict[str, Any]) -> str:
             # Ours, settled by charge.refunded before Stripe's answer to the call was read (or
             # when it was lost): it keeps its id, by which an imported balance history knows it.
             refund_settle(refund=ours, succeeded=True, provider_reference=reference)
+        if status == "succeeded":  # its line, if imported before it had its id
+            ours.refresh_from_db()
+            _refund_lines_link(ours, _stripe_time(item.get("created")))
     return f"refund {status}"
 
 
@@ -506,11 +509,10 @@ def _refund_lines_link(refund: Refund | None, made: datetime | None) -> None:
     """The refund's own line of an imported balance history, landed before Tillbook knew the
     refund by its id (the line names the refund, not its charge: the import could not link
     it, and the dashboard counted it as a refund of its own beside this one): linked to the
-    refund and its payment now. The payment is read again by the rollups, and with it the
-    line's day (insights/rollups.py, _locked_mark)."""
+    refund and its payment now, and read again by the rollups, its day with it."""
     if refund is None or not refund.provider_reference or made is None:
         return
-    linked = (
+    lines = list(
         BalanceTransaction.objects.filter(
             business_id=refund.business_id,
             provider="stripe",
@@ -520,10 +522,13 @@ def _refund_lines_link(refund: Refund | None, made: datetime | None) -> None:
             occurred_at__lte=made + LINE_MADE_WITHIN,
         )
         .filter(_sourced_from(refund.provider_reference))
-        .update(refund=refund, payment_id=refund.payment_id)
+        .values_list("pk", flat=True)
     )
-    if linked:
-        rollups_reread(business=refund.business, payment_ids=[refund.payment_id])
+    if lines:
+        BalanceTransaction.objects.filter(pk__in=lines).update(
+            refund=refund, payment_id=refund.payment_id
+        )
+        lines_reread(business=refund.business, lines=[(line, refund.payment_id) for line in lines])
 
 
 def _came_back_line(
