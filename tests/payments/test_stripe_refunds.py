@@ -1192,7 +1192,9 @@ def test_a_dashboard_refund_told_late_takes_nothing_from_a_total_counted_before_
     assert _told(stripe_business) == (2, 2)
 
 
+@pytest.mark.parametrize("imported_first", [False, True])
 def test_our_refund_settled_by_charge_refunded_takes_its_id_from_refund_created(
+    imported_first: bool,
     client: Client,
     stripe_business: Business,
     fake_stripe: FakeStripe,
@@ -1203,7 +1205,8 @@ def test_our_refund_settled_by_charge_refunded_takes_its_id_from_refund_created(
 ) -> None:
     """Stripe's answer to the refund call was lost; charge.refunded (no list of refunds)
     settled the refund without its id, so the balance history's line of it landed as a second
-    refund. refund.created, which finds it by the number Tillbook gave Stripe, gives it its id."""
+    refund. refund.created, which finds it by the number Tillbook gave Stripe, gives it its id,
+    and the line imported before it came (linked to nothing until then) with it."""
     payment = paid_stripe_payment(client, stripe_business, fake_stripe)
     fake_stripe.lose_next_response.add("/v1/refunds")
     with business_scope(stripe_business):
@@ -1212,12 +1215,21 @@ def test_our_refund_settled_by_charge_refunded_takes_its_id_from_refund_created(
     (item,) = fake_stripe.refunds.values()
     refunded = fake_stripe.event("charge.refunded", fake_stripe.charges[item["charge"]])
     created = fake_stripe.event("refund.created", item)
+
+    def imported() -> None:
+        run = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
+        assert (run.state, run.imported) == ("done", 1)
+
     with django_capture_on_commit_callbacks(execute=True):
         assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
+    if imported_first:
+        imported()
+        assert _refunds_today(stripe_business) == 4000  # the line, linked to nothing, and ours
+    with django_capture_on_commit_callbacks(execute=True):
         assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
     assert _refunds(stripe_business) == [(item["id"], 2000, RefundState.SUCCEEDED)]
-    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
-    assert (imported.state, imported.imported) == ("done", 1)
+    if not imported_first:
+        imported()
     with business_scope(stripe_business):
         line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
     assert (line.refund_id, line.payment_id) == (refund.pk, payment.pk)
@@ -1365,40 +1377,6 @@ def test_a_dashboard_refund_listed_by_charge_refunded_after_its_line_was_importe
     assert (refund.provider_reference, refund.amount) == (item["id"], 1500)
     assert linked == (refund.pk, payment.pk)
     assert _refunds_today(stripe_business) == 1500
-    assert purpose.refunded == [refund.pk]
-
-
-def test_our_refund_whose_line_was_imported_before_it_had_its_id_counts_once(
-    client: Client,
-    stripe_business: Business,
-    fake_stripe: FakeStripe,
-    owner: User,
-    purpose: RecordingPurpose,
-    run_import: Callable[..., ImportRun],
-    django_capture_on_commit_callbacks: Any,
-) -> None:
-    """Stripe's answer to the refund call was lost and charge.refunded settled the refund
-    without its id; the balance history, imported then, landed the refund's line unlinked.
-    refund.created gives the refund its id and the line with it."""
-    payment = paid_stripe_payment(client, stripe_business, fake_stripe)
-    fake_stripe.lose_next_response.add("/v1/refunds")
-    with business_scope(stripe_business):
-        refund = refund_create(payment=payment, amount=usd(2000), reason="", actor=owner)
-    (item,) = fake_stripe.refunds.values()
-    refunded = fake_stripe.event("charge.refunded", fake_stripe.charges[item["charge"]])
-    with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, stripe_business, refunded).json()["detail"] == "refunds recorded"
-    imported = run_import(_balance_history(fake_stripe, item["balance_transaction"]))
-    assert (imported.state, imported.imported) == ("done", 1)
-    assert _refunds_today(stripe_business) == 4000  # the line, linked to nothing, and ours
-    created = fake_stripe.event("refund.created", item)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert deliver(client, stripe_business, created).json()["detail"] == "refund succeeded"
-    assert _refunds(stripe_business) == [(item["id"], 2000, RefundState.SUCCEEDED)]
-    with business_scope(stripe_business):
-        line = BalanceTransaction.objects.get(kind=BalanceKind.REFUND)
-    assert (line.refund_id, line.payment_id) == (refund.pk, payment.pk)
-    assert _refunds_today(stripe_business) == 2000
     assert purpose.refunded == [refund.pk]
 
 
