@@ -54,11 +54,13 @@ from tillbook.payments.models import (
 
 logger = logging.getLogger(__name__)
 
-BATCH = 5000
+# Records landed at once. Each batch costs a dozen round trips whatever its size, which
+# PostgreSQL waits through: 10,000 imported a million rows about a twentieth faster than 5,000.
+BATCH = 10_000
 IMPORT_CACHE_KIB = 128 * 1024  # SQLite's page cache while landing (see large_page_cache)
 STATISTICS_PATIENCE = "200ms"  # how long an import waits to analyse its tables (see below)
 LOOKUP_PAGE_COST = "1.1"  # the planner's cost of a random page while landing (see below)
-LOOKUP_CHUNK = 5000  # ids per lookup query (SQLite allows 32766 parameters per statement)
+LOOKUP_CHUNK = BATCH  # ids per lookup query (SQLite allows 32766 parameters per statement)
 # Payments and balance lines go in with insert_rows (no model instance per row): a
 # million-row balance export would otherwise spend most of its time in bulk_create.
 PAYMENT_FIELDS = (

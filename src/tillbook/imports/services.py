@@ -59,7 +59,7 @@ from tillbook.payments.models import BalanceKind, BalanceTransaction, Refund
 logger = logging.getLogger(__name__)
 
 # Progress is committed with the rows, so the back office's bar moves every 50,000 rows.
-BATCHES_PER_COMMIT = 10
+BATCHES_PER_COMMIT = 5
 # How long a run waits for another import of its business between the times it says it is
 # waiting (a PostgreSQL interval).
 WAIT_TURN = "5s"
