@@ -42,7 +42,7 @@ from tillbook.payments.models import (
     Source,
 )
 from tillbook.payments.providers.stripe import ProcessorError, StripeProvider, tillbook_amount
-from tillbook.payments.webhooks import refund_from_totals
+from tillbook.payments.stripe_refunds import refund_from_totals
 
 logger = logging.getLogger(__name__)
 
